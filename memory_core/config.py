@@ -1,0 +1,184 @@
+"""Load a toolkit-style YAML file (``general``, ``llms``, ``embedders``, ``memory``, ``functions``, ...).
+
+Only ``memory:`` is needed. ``${VAR}`` and ``${VAR:-default}`` come from the environment. Every mistake
+raises :class:`ConfigError` naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+
+from memory_core.errors import ConfigError
+from memory_core.registry import GLOBAL_REGISTRY, TypeRegistry
+from memory_core.typed import EmbedderBaseConfig, MemoryBaseConfig, TypedBaseModel
+
+# The toolkit's top-level keys (its Config is extra="forbid") plus memdash's own section.
+TOOLKIT_SECTIONS = frozenset({
+    "general", "functions", "function_groups", "middleware", "llms", "embedders", "memory", "object_stores",
+    "optimizer", "retrievers", "ttc_strategies", "workflow", "authentication", "eval", "trainers",
+    "trainer_adapters", "trajectory_builders", "finetuning",
+})
+SECTIONS = TOOLKIT_SECTIONS | {"memdash"}
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclasses.dataclass
+class MemdashConfig:
+    """A loaded config: typed ``memory`` and ``embedders``, every other section kept as parsed."""
+
+    memory: dict[str, MemoryBaseConfig]
+    embedders: dict[str, EmbedderBaseConfig]
+    sections: dict[str, Any]
+    file: str | None = None
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in the config (e.g. a sqlite file) are relative to the config file."""
+        return Path(self.file).resolve().parent if self.file else Path.cwd()
+
+    @property
+    def llms(self) -> dict[str, Any]:
+        return self.sections.get("llms") or {}
+
+
+def load_config(path: str | os.PathLike[str], *, registry: TypeRegistry = GLOBAL_REGISTRY) -> MemdashConfig:
+    """Read and validate a config file."""
+    file = str(path)
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("config file not found", file=file) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file: {exc}", file=file) from None
+    return parse_config(text, file=file, registry=registry)
+
+
+def parse_config(text: str, *, file: str | None = None, registry: TypeRegistry = GLOBAL_REGISTRY) -> MemdashConfig:
+    """Validate config text; ``file`` is only used in messages and for relative paths."""
+    data, lines = _parse_yaml(text, file)
+    located = _Located(file, lines)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise located.error("the top level must be a mapping of sections (memory:, embedders:, ...)", ())
+    unknown = sorted(str(k) for k in data if k not in SECTIONS)
+    if unknown:
+        raise located.error(f"unknown section '{unknown[0]}'; allowed: {', '.join(sorted(SECTIONS))}", (unknown[0],))
+    data = located.substitute_env(data, ())
+    warnings: list[str] = []
+    memory = located.components(data, "memory", registry, registry.memory, warnings)
+    embedders = located.components(data, "embedders", registry, registry.embedders, warnings)
+    sections = {k: v for k, v in data.items() if k not in ("memory", "embedders")}
+    return MemdashConfig(memory=memory, embedders=embedders, sections=sections, file=file, warnings=warnings)
+
+
+def _parse_yaml(text: str, file: str | None) -> tuple[Any, dict[Path_, int]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(f"invalid YAML: {exc.problem or exc.context}", file=file, line=line) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", file=file) from None
+    lines: dict[Path_, int] = {}
+    if node is not None:
+        _index_lines(node, (), lines)
+    return data, lines
+
+
+def _index_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = (*path, key.value)
+            lines[child] = key.start_mark.line + 1
+            _index_lines(value, child, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, value in enumerate(node.value):
+            _index_lines(value, (*path, i), lines)
+
+
+@dataclasses.dataclass
+class _Located:
+    """Turns a path in the parsed data into a ``ConfigError`` at the right line."""
+
+    file: str | None
+    lines: dict[Path_, int]
+
+    def line_of(self, path: Path_) -> int | None:
+        while path and path not in self.lines:
+            path = path[:-1]
+        return self.lines.get(path)
+
+    def error(self, message: str, path: Path_) -> ConfigError:
+        field = ".".join(str(p) for p in path) or None
+        return ConfigError(message, file=self.file, line=self.line_of(path), field=field)
+
+    def substitute_env(self, value: Any, path: Path_) -> Any:
+        if isinstance(value, dict):
+            return {k: self.substitute_env(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.substitute_env(v, (*path, i)) for i, v in enumerate(value)]
+        if isinstance(value, str) and "${" in value:
+            return _ENV.sub(lambda m: self._env(m, path), value)
+        return value
+
+    def _env(self, match: re.Match[str], path: Path_) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise self.error(f"environment variable {name} is not set (write ${{{name}:-default}} to give a default)",
+                         path)
+
+    def components(self, data: dict[str, Any], section: str, registry: TypeRegistry, kind: Any,
+                   warnings: list[str]) -> dict[str, Any]:
+        entries = data.get(section) or {}
+        if not isinstance(entries, dict):
+            raise self.error(f"'{section}' must be a mapping of names to {{_type: ...}} entries", (section,))
+        return {str(name): self.component(entries[name], (section, name), registry, kind, warnings)
+                for name in entries}
+
+    def component(self, raw: Any, path: Path_, registry: TypeRegistry, kind: Any, warnings: list[str]) -> Any:
+        if not isinstance(raw, dict):
+            raise self.error("must be a mapping with a _type", path)
+        type_name = raw.get("_type", raw.get("type"))
+        if not isinstance(type_name, str) or not type_name:
+            raise self.error(f"missing _type; known types: {', '.join(kind.known())}", path)
+        try:
+            config_type = registry.resolve(kind, type_name).config_type
+        except ConfigError as exc:
+            raise self.error(exc.message, (*path, "_type")) from None
+        ignored = sorted(set(raw) - _accepted_keys(config_type))
+        if ignored:
+            warnings.append(f"{'.'.join(map(str, path))}: ignored unknown key(s) {', '.join(ignored)} "
+                            f"for _type {type_name} (line {self.line_of((*path, ignored[0]))})")
+        try:
+            return config_type.model_validate(raw)
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            where = (*path, *first["loc"])
+            more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+            raise self.error(f"{first['msg']}{more}", where) from None
+
+
+def _accepted_keys(config_type: type[TypedBaseModel]) -> set[str]:
+    keys = {"_type", "type"}
+    for name, field in config_type.model_fields.items():
+        keys.add(name)
+        if field.alias:
+            keys.add(field.alias)
+    return keys

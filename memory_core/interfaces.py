@@ -1,0 +1,153 @@
+"""The toolkit's memory interfaces (``nat.memory.interfaces``) and memdash's optional browsing interface.
+
+``MemoryEditor``, ``MemoryReader``, ``MemoryWriter`` and ``MemoryManager`` keep the toolkit's signatures.
+Working implementations of the last three over any editor live in :mod:`memory_core.io` and
+:mod:`memory_core.manager`. ``MemoryBrowser`` is memdash's extension; a store declares what it
+supports through ``capabilities`` and the dashboard degrades visibly for the rest.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+
+from memory_core.models import MemoryItem
+from memory_core.records import (
+    MemoryFilter,
+    MemoryPatch,
+    MemoryRecord,
+    RecordPage,
+    ScoredRecord,
+    Sort,
+    UserPage,
+)
+
+
+class MemoryEditor(ABC):
+    """Low-level add/search/remove, as agents use it.
+
+    Conventions every memdash store follows: ``search`` takes ``user_id`` in kwargs (required) and an
+    optional ``similarity_threshold``, and sets ``similarity_score`` with higher = more similar;
+    ``remove_items`` honours ``memory_id`` first, then ``user_id``.
+    """
+
+    @abstractmethod
+    async def add_items(self, items: list[MemoryItem], **kwargs) -> None:
+        """Insert multiple MemoryItems into the memory."""
+
+    @abstractmethod
+    async def search(self, query: str, top_k: int = 5, **kwargs) -> list[MemoryItem]:
+        """Retrieve items relevant to the given query. Relevance criteria depend on implementation."""
+
+    @abstractmethod
+    async def remove_items(self, **kwargs) -> None:
+        """Remove items. Additional parameters needed for deletion can be specified in keyword arguments."""
+
+
+class MemoryIOBase(ABC):
+    """Base for readers and writers that work through an editor."""
+
+    def __init__(self, editor: MemoryEditor) -> None:
+        self._editor = editor
+
+
+class MemoryReader(MemoryIOBase):
+    @abstractmethod
+    async def retrieve(self, context: str, top_k: int = 5) -> list[MemoryItem]:
+        """Retrieve memories relevant to the provided context."""
+
+
+class MemoryWriter(MemoryIOBase):
+    @abstractmethod
+    async def write(self, observation: str, context: str | None = None) -> list[MemoryItem]:
+        """Process an observation and store the memories it yields."""
+
+
+class MemoryManager(ABC):
+    @abstractmethod
+    async def summarize(self) -> None:
+        """Summarize long histories into condensed memories."""
+
+    @abstractmethod
+    async def reflect(self) -> None:
+        """Derive higher-level insights from stored memories."""
+
+    @abstractmethod
+    async def forget(self, criteria: Callable[[MemoryItem], bool]) -> None:
+        """Remove memories that match the criteria."""
+
+    @abstractmethod
+    async def merge(self, criteria: Callable[[MemoryItem, MemoryItem], bool]) -> None:
+        """Merge pairs of memories that match the criteria."""
+
+
+class Capability(enum.StrEnum):
+    """What a store can do beyond the toolkit's three methods."""
+
+    LIST_USERS = "list_users"
+    LIST = "list"
+    LIST_ALL_USERS = "list_all_users"  # list records across users in one page
+    COUNT = "count"
+    GET = "get"
+    UPDATE = "update"
+    DELETE_BY_IDS = "delete_by_ids"
+    SEARCH_RECORDS = "search_records"  # search returning ids and score parts
+    TEXT_SEARCH = "text_search"
+    VECTOR_SEARCH = "vector_search"
+    PING = "ping"
+
+
+BROWSE_ALL = frozenset(Capability)
+
+
+class MemoryBrowser(ABC):
+    """Optional browsing interface. Unsupported methods raise ``UnsupportedError``."""
+
+    @property
+    @abstractmethod
+    def capabilities(self) -> frozenset[Capability]:
+        """The capabilities this store really offers (its configuration included)."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise ``StoreUnavailableError`` when the backend cannot serve requests."""
+
+    @abstractmethod
+    async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:
+        """Users with memory counts and last activity, ordered by user id."""
+
+    @abstractmethod
+    async def list_records(self, filter: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
+                           cursor: str | None = None) -> RecordPage:
+        """One page of records, keyset-paged: stable while rows are added."""
+
+    @abstractmethod
+    async def count_records(self, filter: MemoryFilter) -> int:
+        """How many records match."""
+
+    @abstractmethod
+    async def get_record(self, record_id: str) -> MemoryRecord:
+        """One record; ``NotFoundError`` when it does not exist."""
+
+    @abstractmethod
+    async def update_record(self, record_id: str, patch: MemoryPatch, *, expected_version: int) -> MemoryRecord:
+        """Apply a patch atomically; ``VersionConflictError`` when the stored version differs."""
+
+    @abstractmethod
+    async def delete_records(self, record_ids: Sequence[str]) -> int:
+        """Delete these records atomically; returns how many existed."""
+
+    @abstractmethod
+    async def add_records(self, records: Sequence[MemoryRecord]) -> None:
+        """Insert records with their ids and timestamps (lossless import); atomic for the batch."""
+
+    @abstractmethod
+    async def search_records(self, query: str, *, user_id: str, top_k: int = 5,
+                             similarity_threshold: float | None = None) -> list[ScoredRecord]:
+        """Search like ``MemoryEditor.search`` but return records with ids and score parts."""
+
+
+def capabilities_of(editor: MemoryEditor) -> frozenset[Capability]:
+    """What a store declares; an editor that is not a browser can only add, search and remove."""
+    return editor.capabilities if isinstance(editor, MemoryBrowser) else frozenset()

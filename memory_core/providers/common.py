@@ -1,0 +1,99 @@
+"""Argument handling every store shares, so all of them follow the same toolkit conventions."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from memory_core.errors import InvalidInputError
+from memory_core.models import MemoryItem
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def new_id() -> str:
+    """A new record id: 32 hex digits, time-ordered enough for humans, unique for machines."""
+    return uuid.uuid4().hex
+
+
+def validate_items(items: Sequence[Any]) -> list[MemoryItem]:
+    """Validate a whole batch before anything is written: each must be a toolkit ``MemoryItem`` whose
+    metadata is JSON. Errors name the item's position and the field."""
+    if isinstance(items, MemoryItem | dict) or not isinstance(items, Sequence):
+        raise InvalidInputError("add_items expects a list of MemoryItem")
+    valid = []
+    for index, item in enumerate(items):
+        try:
+            valid.append(item if isinstance(item, MemoryItem) else MemoryItem.model_validate(item))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise InvalidInputError(f"item {index}: field '{field}': {first['msg']}") from None
+        check_item(valid[-1], f"item {index}")
+    return valid
+
+
+def check_item(item: MemoryItem, where: str) -> None:
+    """Reject what a store could not persist faithfully."""
+    if not item.user_id.strip():
+        raise InvalidInputError(f"{where}: user_id must not be empty")
+    try:
+        json.dumps(item.metadata, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{where}: metadata is not JSON: {exc}") from None
+    for message in item.conversation or []:
+        if not isinstance(message, dict) or "role" not in message or "content" not in message:
+            raise InvalidInputError(f"{where}: each conversation message needs 'role' and 'content'")
+
+
+def search_args(query: Any, top_k: Any, kwargs: dict[str, Any]) -> tuple[str, int, str, float | None]:
+    """``(query, top_k, user_id, similarity_threshold)`` from a ``search`` call, checked."""
+    user_id = kwargs.get("user_id")
+    if not isinstance(user_id, str) or not user_id:
+        raise InvalidInputError("search needs user_id=...: memories are always searched for one user")
+    if not isinstance(query, str):
+        raise InvalidInputError("search query must be a string")
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise InvalidInputError(f"top_k must be a positive integer, got {top_k!r}")
+    threshold = kwargs.get("similarity_threshold")
+    if threshold is not None and (not isinstance(threshold, int | float) or math.isnan(threshold)):
+        raise InvalidInputError(f"similarity_threshold must be a number, got {threshold!r}")
+    return query, top_k, user_id, threshold
+
+
+def remove_target(kwargs: dict[str, Any]) -> tuple[str, list[str] | str]:
+    """What ``remove_items`` should delete: ``("ids", [...])`` or ``("user", user_id)``.
+
+    ``memory_id`` (or ``memory_ids``) wins over ``user_id``, as in the toolkit's mem0 store. A call with
+    neither is refused rather than silently ignored or, worse, allowed to clear the store.
+    """
+    if kwargs.get("memory_id") is not None:
+        return "ids", [str(kwargs["memory_id"])]
+    if kwargs.get("memory_ids") is not None:
+        return "ids", [str(i) for i in kwargs["memory_ids"]]
+    user_id = kwargs.get("user_id")
+    if isinstance(user_id, str) and user_id:
+        return "user", user_id
+    raise InvalidInputError("remove_items needs memory_id=... or user_id=...")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word tokens (unicode aware)."""
+    return _TOKEN.findall(text.casefold())
+
+
+def item_text(item: MemoryItem) -> str:
+    """The text a store indexes for an item: its memory, else its conversation."""
+    if item.memory:
+        return item.memory
+    return "\n".join(f"{m.get('role', '')}: {m.get('content', '')}" for m in item.conversation or [])
+
+
+def with_score(item: MemoryItem, score: float) -> MemoryItem:
+    return item.model_copy(update={"similarity_score": score})

@@ -1,0 +1,170 @@
+"""``in_memory``: the guide's "simple dictionary-based store", with every browsing capability.
+
+For tests, demos and plugin authors reading a complete, small implementation. Nothing persists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+
+from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
+from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor
+from memory_core.models import MemoryItem
+from memory_core.providers.common import (
+    item_text,
+    new_id,
+    remove_target,
+    search_args,
+    tokens,
+    validate_items,
+    with_score,
+)
+from memory_core.records import (
+    MemoryFilter,
+    MemoryPatch,
+    MemoryRecord,
+    RecordPage,
+    ScoredRecord,
+    Sort,
+    UserPage,
+    UserSummary,
+    decode_cursor,
+    encode_cursor,
+    utcnow,
+)
+from memory_core.registry import register_memory
+from memory_core.typed import MemoryBaseConfig
+
+
+class InMemoryConfig(MemoryBaseConfig, name="in_memory"):
+    """A process-local store; everything is lost when the process ends."""
+
+
+class InMemoryEditor(MemoryEditor, MemoryBrowser):
+    """Dictionary-backed store. A lock makes each mutation atomic with respect to the others."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, MemoryRecord] = {}
+        self._lock = asyncio.Lock()
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset(Capability) - {Capability.VECTOR_SEARCH}
+
+    async def ping(self) -> None:
+        return None
+
+    # --- toolkit interface -------------------------------------------------------------------------
+    async def add_items(self, items: list[MemoryItem], **kwargs) -> None:
+        valid = validate_items(items)
+        now = utcnow()
+        async with self._lock:
+            for item in valid:
+                rid = new_id()
+                self._records[rid] = MemoryRecord(id=rid, item=item.model_copy(deep=True), created_at=now,
+                                                  updated_at=now)
+
+    async def search(self, query: str, top_k: int = 5, **kwargs) -> list[MemoryItem]:
+        hits = await self.search_records(query, user_id=kwargs.get("user_id"), top_k=top_k,
+                                         similarity_threshold=kwargs.get("similarity_threshold"))
+        return [with_score(h.record.item, h.score) for h in hits]
+
+    async def remove_items(self, **kwargs) -> None:
+        kind, target = remove_target(kwargs)
+        async with self._lock:
+            doomed = target if kind == "ids" else [r.id for r in self._records.values() if r.user_id == target]
+            for rid in doomed:
+                self._records.pop(rid, None)
+
+    # --- browsing ------------------------------------------------------------------------------------
+    async def search_records(self, query: str, *, user_id: str | None, top_k: int = 5,
+                             similarity_threshold: float | None = None) -> list[ScoredRecord]:
+        query, top_k, user_id, threshold = search_args(query, top_k, {"user_id": user_id,
+                                                                      "similarity_threshold": similarity_threshold})
+        candidates = [r for r in self._records.values() if r.user_id == user_id]
+        scored = _bm25(tokens(query), candidates)
+        hits = [ScoredRecord(record=r, score=s, parts={"text": s}) for r, s in scored
+                if s > 0 and (threshold is None or s >= threshold)]
+        return hits[:top_k]
+
+    async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:
+        after = decode_cursor(cursor)[0] if cursor else None
+        summaries: dict[str, UserSummary] = {}
+        for r in self._records.values():
+            if r.user_id.startswith(prefix) and (after is None or r.user_id > after):
+                s = summaries.setdefault(r.user_id, UserSummary(user_id=r.user_id, memory_count=0))
+                s.memory_count += 1
+                s.last_activity = max(filter(None, (s.last_activity, r.updated_at)))
+        users = sorted(summaries.values(), key=lambda s: s.user_id)
+        page = users[:limit]
+        more = len(users) > limit
+        return UserPage(users=page, next_cursor=encode_cursor(page[-1].user_id) if more else None)
+
+    async def list_records(self, filter: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
+                           cursor: str | None = None) -> RecordPage:
+        if limit < 1:
+            raise InvalidInputError(f"limit must be positive, got {limit}")
+        key = lambda r: (getattr(r, sort.field.value).isoformat(), r.id)  # noqa: E731
+        rows = sorted((r for r in self._records.values() if filter.matches(r)), key=key, reverse=sort.descending)
+        if cursor:
+            last = tuple(decode_cursor(cursor))
+            rows = [r for r in rows if (key(r) < last if sort.descending else key(r) > last)]
+        page = rows[:limit]
+        nxt = encode_cursor(*key(page[-1])) if len(rows) > limit else None
+        return RecordPage(records=[r.model_copy(deep=True) for r in page], next_cursor=nxt)
+
+    async def count_records(self, filter: MemoryFilter) -> int:
+        return sum(1 for r in self._records.values() if filter.matches(r))
+
+    async def get_record(self, record_id: str) -> MemoryRecord:
+        if record_id not in self._records:
+            raise NotFoundError(f"no memory with id {record_id}")
+        return self._records[record_id].model_copy(deep=True)
+
+    async def update_record(self, record_id: str, patch: MemoryPatch, *, expected_version: int) -> MemoryRecord:
+        async with self._lock:
+            current = self._records.get(record_id)
+            if current is None or current.version != expected_version:
+                raise VersionConflictError(record_id, expected_version, current)
+            item = validate_items([patch.apply(current.item)])[0]
+            updated = current.model_copy(update={"item": item, "updated_at": utcnow(), "version": current.version + 1})
+            self._records[record_id] = updated
+            return updated.model_copy(deep=True)
+
+    async def delete_records(self, record_ids: Sequence[str]) -> int:
+        async with self._lock:
+            return sum(self._records.pop(rid, None) is not None for rid in record_ids)
+
+    async def add_records(self, records: Sequence[MemoryRecord]) -> None:
+        validate_items([r.item for r in records])
+        async with self._lock:
+            for r in records:
+                self._records[r.id] = r.model_copy(deep=True)
+
+
+def _bm25(query: list[str], records: list[MemoryRecord], k1: float = 1.2, b: float = 0.75
+          ) -> list[tuple[MemoryRecord, float]]:
+    """Okapi BM25 over the candidates, squashed to ``[0, 1)`` with ``s / (s + 1)``."""
+    docs = [Counter(tokens(item_text(r.item))) for r in records]
+    if not query or not docs:
+        return []
+    avg = sum(sum(d.values()) for d in docs) / len(docs) or 1.0
+    scores = []
+    for record, doc in zip(records, docs, strict=True):
+        length = sum(doc.values())
+        score = 0.0
+        for term in set(query):
+            df = sum(1 for d in docs if term in d)
+            if doc[term]:
+                idf = math.log(1 + (len(docs) - df + 0.5) / (df + 0.5))
+                score += idf * doc[term] * (k1 + 1) / (doc[term] + k1 * (1 - b + b * length / avg))
+        scores.append((record, score / (score + 1)))
+    return sorted(scores, key=lambda pair: pair[1], reverse=True)
+
+
+@register_memory(InMemoryConfig)
+async def in_memory_store(config: InMemoryConfig, builder: object) -> AsyncIterator[InMemoryEditor]:
+    yield InMemoryEditor()
