@@ -7,6 +7,7 @@ measured by ``bench/locomo.py``. Nothing here may fit a particular data set: onl
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from memory_core.models import MemoryItem
@@ -34,6 +35,39 @@ def fts_query(query: str) -> str | None:
     if not terms:
         return None
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def candidate_pool(top_k: int) -> int:
+    """How many candidates each retriever (text, vector) should hand to :func:`rank`."""
+    return max(50, 5 * top_k)
+
+
+@dataclasses.dataclass
+class Candidate:
+    """One memory a retriever found, with every signal a store has for it.
+
+    ``text_score`` is the raw BM25 (higher better, ``None`` when the text index did not match it);
+    ``vector_score`` the cosine similarity (``None`` without an embedder).
+    """
+
+    id: str
+    item: MemoryItem
+    text_score: float | None = None
+    vector_score: float | None = None
+
+
+def rank(query: str, candidates: Sequence[Candidate], top_k: int) -> list[tuple[str, float, dict[str, float]]]:
+    """Final ranking of a store's candidates: ``(id, similarity in [0, 1], score parts)``, best first.
+
+    Stores call this after gathering candidates; everything that decides order lives here.
+    """
+    text = sorted(((c.id, c.text_score) for c in candidates if c.text_score is not None),
+                  key=lambda pair: pair[1], reverse=True)
+    vector = sorted(((c.id, c.vector_score) for c in candidates if c.vector_score is not None),
+                    key=lambda pair: pair[1], reverse=True)
+    if not vector:
+        return [(rid, squash_bm25(score), {"text": score}) for rid, score in text[:top_k]]
+    return fuse(text, vector)[:top_k]
 
 
 def squash_bm25(score: float) -> float:
