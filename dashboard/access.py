@@ -1,0 +1,44 @@
+"""Who may do what: roles checked by every mutating service function, not by hidden buttons."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+from memory_core.errors import MemdashError
+
+
+class Role(enum.IntEnum):
+    """Ordered: each role can do everything the ones below it can."""
+
+    VIEWER = 1  # read
+    EDITOR = 2  # add, edit, delete, import
+    ADMIN = 3  # bulk delete, all stores, config, users
+
+
+class PermissionDenied(MemdashError):
+    """The signed-in user's role does not allow this operation."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    """The person behind a request. ``store_roles`` overrides ``role`` per store name."""
+
+    name: str
+    role: Role
+    store_roles: tuple[tuple[str, Role], ...] = ()
+
+    def role_for(self, store: str) -> Role:
+        return dict(self.store_roles).get(store, self.role)
+
+    def require(self, role: Role, store: str, action: str) -> None:
+        """Raise ``PermissionDenied`` unless this actor has at least ``role`` on ``store``."""
+        have = self.role_for(store)
+        if have < role:
+            raise PermissionDenied(
+                f"{self.name} is a {have.name.lower()} on store '{store}' and may not {action} "
+                f"(needs {role.name.lower()})"
+            )
+
+
+LOCAL_ADMIN = Actor(name="local (auth off)", role=Role.ADMIN)

@@ -1,0 +1,29 @@
+"""memdash dashboard entry point: navigation only. Run with ``memdash run --config FILE``."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import context
+
+PAGES = Path(__file__).parent / "app_pages"
+
+st.set_page_config(page_title="memdash", page_icon=":material/neurology:", layout="wide")
+
+navigation = st.navigation({
+    "Memories": [
+        st.Page(PAGES / "browse.py", title="Browse", icon=":material/table_rows:", url_path="browse", default=True),
+        st.Page(PAGES / "search.py", title="Search", icon=":material/search:", url_path="search"),
+        st.Page(PAGES / "memory.py", title="Memory", icon=":material/description:", url_path="memory"),
+        st.Page(PAGES / "add.py", title="Add", icon=":material/add:", url_path="add"),
+    ],
+    "Store": [
+        st.Page(PAGES / "users.py", title="Users", icon=":material/group:", url_path="users"),
+        st.Page(PAGES / "transfer.py", title="Import / export", icon=":material/swap_vert:", url_path="transfer"),
+        st.Page(PAGES / "stores.py", title="Stores", icon=":material/database:", url_path="stores"),
+    ],
+})
+if context.actor().name.startswith("local"):
+    st.sidebar.caption(":orange-badge[Sign-in is off] every visitor acts as admin")
+context.store_picker()
+navigation.run()

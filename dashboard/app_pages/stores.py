@@ -1,0 +1,38 @@
+"""Stores: every configured store with its type, health, capabilities and counts."""
+
+import streamlit as st
+
+from dashboard import context, services
+
+st.title("Stores")
+hub = context.hub()
+
+with st.expander("Config file", expanded=hub.config is None):
+    st.caption(f"Loaded: `{hub.config_path or 'none'}`")
+    path = st.text_input("Open another config file", value=hub.config_path or "", key="config_input")
+    if st.button("Load", key="load_config") and path:
+        st.session_state["config_path"] = path
+        st.rerun()
+
+if hub.config_error:
+    st.error(f"Config error: {hub.config_error}", icon=":material/error:")
+    st.stop()
+for warning in hub.config.warnings if hub.config else []:
+    st.warning(warning)
+if not hub.store_names:
+    st.info("This config has no `memory:` section: add a store, e.g. `memory: {demo: {_type: sqlite, path: demo.db}}`.")
+    st.stop()
+
+for status in services.store_statuses(hub):
+    with st.container(border=True):
+        left, right = st.columns([3, 2])
+        left.subheader(status.name, anchor=False)
+        left.text(f"_type: {status.type}")
+        if status.ok:
+            right.success("healthy", icon=":material/check_circle:")
+        else:
+            right.error(f"unavailable: {status.error}", icon=":material/error:")
+        if status.memories is not None:
+            right.metric("Memories", f"{status.memories:,}")
+        caps = sorted(c.value for c in status.capabilities)
+        left.caption("Can: " + (", ".join(caps) if caps else "add, search and remove only (toolkit interface)"))

@@ -1,0 +1,50 @@
+"""Per-process and per-session context the pages share: the store hub, the actor, the chosen store."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from dashboard.access import LOCAL_ADMIN, Actor
+from dashboard.services import CONFIG_ENV, StoreHub
+
+
+@st.cache_resource(show_spinner=False)
+def _hub_for(config_path: str | None) -> StoreHub:
+    return StoreHub(config_path)
+
+
+def config_path() -> str | None:
+    """The config this session looks at: chosen on the Stores page, else the one memdash was started with."""
+    return st.session_state.get("config_path") or os.environ.get(CONFIG_ENV)
+
+
+def hub() -> StoreHub:
+    return _hub_for(config_path())
+
+
+def actor() -> Actor:
+    """The person using this session. Sign-in and roles come with the safety work; until then auth is off."""
+    return LOCAL_ADMIN
+
+
+def current_store() -> str | None:
+    """The store in the URL (``?store=``), else the first configured one."""
+    names = hub().store_names
+    chosen = st.query_params.get("store")
+    if chosen in names:
+        return chosen
+    return names[0] if names else None
+
+
+def store_picker() -> str | None:
+    """A sidebar select bound to ``?store=``; returns the chosen store name."""
+    names = hub().store_names
+    if not names:
+        return None
+    current = current_store()
+    chosen = st.sidebar.selectbox("Store", names, index=names.index(current), key="store_picker")
+    if chosen != st.query_params.get("store"):
+        st.query_params["store"] = chosen
+    return chosen

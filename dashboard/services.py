@@ -1,0 +1,305 @@
+"""Everything the pages do, as plain functions: the only bridge from Streamlit to the stores.
+
+Reads and writes go through the editors the builder made from the YAML config (the same objects agents
+use); nothing here speaks SQL or HTTP. Every mutation checks the actor's role first and emits one
+:class:`MemoryEvent` per changed memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+
+from dashboard.access import Actor, Role
+from dashboard.events import MemoryEvent, emit
+from dashboard.runner import AsyncRunner
+from memory_core.builder import MemoryBuilder
+from memory_core.config import MemdashConfig, load_config
+from memory_core.errors import ConfigError, InvalidInputError, MemdashError, NotFoundError, UnsupportedError
+from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor, capabilities_of
+from memory_core.models import MemoryItem
+from memory_core.providers.common import new_id, validate_items
+from memory_core.records import (
+    MemoryFilter,
+    MemoryPatch,
+    MemoryRecord,
+    RecordPage,
+    ScoredRecord,
+    Sort,
+    UserPage,
+    utcnow,
+)
+from memory_core.transfer import iter_records, record_to_dict
+
+CONFIG_ENV = "MEMDASH_CONFIG"
+
+
+class StoreHub:
+    """A loaded config and the live stores built from it, on one event loop thread."""
+
+    def __init__(self, config_path: str | None, runner: AsyncRunner | None = None) -> None:
+        self.config_path = config_path
+        self.runner = runner or AsyncRunner()
+        self.config: MemdashConfig | None = None
+        self.config_error: ConfigError | None = None
+        try:
+            self.config = load_config(config_path) if config_path else None
+        except ConfigError as exc:
+            self.config_error = exc
+        self.builder = MemoryBuilder(self.config) if self.config else None
+
+    @classmethod
+    def from_env(cls) -> StoreHub:
+        return cls(os.environ.get(CONFIG_ENV))
+
+    @property
+    def store_names(self) -> list[str]:
+        return self.builder.memory_names if self.builder else []
+
+    def store_type(self, store: str) -> str:
+        return self._builder().get_memory_client_config(store).type
+
+    def editor(self, store: str) -> MemoryEditor:
+        """The store's editor, built on first use; raises ``StoreUnavailableError`` if it cannot start."""
+        return self.runner.run(self._builder().get_memory_client(store))
+
+    def browser(self, store: str, capability: Capability) -> MemoryBrowser:
+        """The store as a browser offering ``capability``, or ``UnsupportedError`` saying what it lacks."""
+        editor = self.editor(store)
+        if capability not in capabilities_of(editor):
+            raise UnsupportedError(cannot_message(store, capability))
+        return editor  # type: ignore[return-value]
+
+    def can(self, store: str, capability: Capability) -> bool:
+        return capability in capabilities_of(self.editor(store))
+
+    def close(self) -> None:
+        if self.builder:
+            self.runner.run(self.builder.__aexit__(None, None, None))
+        self.runner.close()
+
+    def _builder(self) -> MemoryBuilder:
+        if self.builder is None:
+            raise self.config_error or ConfigError("no config loaded: start with memdash run --config FILE")
+        return self.builder
+
+
+_CANNOT = {
+    Capability.LIST: "list memories (search only)",
+    Capability.LIST_USERS: "list users",
+    Capability.LIST_ALL_USERS: "list every user's memories at once (pick a user)",
+    Capability.COUNT: "count memories",
+    Capability.GET: "open a memory by id",
+    Capability.UPDATE: "edit memories",
+    Capability.DELETE_BY_IDS: "delete single memories",
+    Capability.SEARCH_RECORDS: "link search results to their memories",
+}
+
+
+def cannot_message(store: str, capability: Capability) -> str:
+    what = _CANNOT.get(capability, capability.value.replace("_", " "))
+    return f"store '{store}' cannot {what}"
+
+
+# --- stores -----------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class StoreStatus:
+    name: str
+    type: str
+    ok: bool
+    error: str | None = None
+    capabilities: frozenset[Capability] = frozenset()
+    users: int | None = None
+    memories: int | None = None
+
+
+def store_status(hub: StoreHub, store: str) -> StoreStatus:
+    """Health, capabilities and counts of one store; a failure is reported, never raised."""
+    status = StoreStatus(name=store, type=hub.store_type(store), ok=False)
+    try:
+        editor = hub.editor(store)
+        status.capabilities = capabilities_of(editor)
+        if Capability.PING in status.capabilities:
+            hub.runner.run(editor.ping())  # type: ignore[attr-defined]
+        if Capability.COUNT in status.capabilities:
+            status.memories = hub.runner.run(editor.count_records(MemoryFilter()))  # type: ignore[attr-defined]
+        status.ok = True
+    except (MemdashError, OSError, TimeoutError) as exc:
+        status.error = str(exc) or type(exc).__name__
+    return status
+
+
+def store_statuses(hub: StoreHub) -> list[StoreStatus]:
+    return [store_status(hub, name) for name in hub.store_names]
+
+
+# --- reads -------------------------------------------------------------------------------------------
+
+
+def list_users(hub: StoreHub, store: str, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:
+    browser = hub.browser(store, Capability.LIST_USERS)
+    return hub.runner.run(browser.list_users(prefix=prefix, limit=limit, cursor=cursor))
+
+
+def list_memories(hub: StoreHub, store: str, flt: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
+                  cursor: str | None = None) -> RecordPage:
+    browser = hub.browser(store, Capability.LIST)
+    if flt.user_id is None and Capability.LIST_ALL_USERS not in browser.capabilities:
+        raise UnsupportedError(cannot_message(store, Capability.LIST_ALL_USERS))
+    return hub.runner.run(browser.list_records(flt, sort=sort, limit=limit, cursor=cursor))
+
+
+def count_memories(hub: StoreHub, store: str, flt: MemoryFilter) -> int:
+    return hub.runner.run(hub.browser(store, Capability.COUNT).count_records(flt))
+
+
+def get_memory(hub: StoreHub, store: str, memory_id: str) -> MemoryRecord:
+    return hub.runner.run(hub.browser(store, Capability.GET).get_record(memory_id))
+
+
+@dataclasses.dataclass
+class SearchHit:
+    """A search result; ``id`` is ``None`` when the store cannot say which memory it came from."""
+
+    item: MemoryItem
+    score: float | None
+    id: str | None = None
+    parts: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def search_memories(hub: StoreHub, store: str, *, user_id: str, query: str, top_k: int = 5,
+                    threshold: float | None = None) -> list[SearchHit]:
+    editor = hub.editor(store)
+    if Capability.SEARCH_RECORDS in capabilities_of(editor):
+        hits: list[ScoredRecord] = hub.runner.run(editor.search_records(  # type: ignore[attr-defined]
+            query, user_id=user_id, top_k=top_k, similarity_threshold=threshold))
+        return [SearchHit(item=h.record.item, score=h.score, id=h.record.id, parts=h.parts) for h in hits]
+    kwargs = {"user_id": user_id} | ({"similarity_threshold": threshold} if threshold is not None else {})
+    items = hub.runner.run(editor.search(query, top_k=top_k, **kwargs))
+    return [SearchHit(item=i, score=i.similarity_score) for i in items]
+
+
+def export_records(hub: StoreHub, store: str, flt: MemoryFilter) -> Iterator[MemoryRecord]:
+    """Every matching record, a page at a time, for exports."""
+    browser = hub.browser(store, Capability.LIST)
+    iterator = iter_records(browser, flt).__aiter__()
+    while True:
+        try:
+            yield hub.runner.run(iterator.__anext__())
+        except StopAsyncIteration:
+            return
+
+
+# --- writes ------------------------------------------------------------------------------------------
+
+
+def add_memory(hub: StoreHub, actor: Actor, store: str, item: MemoryItem) -> str | None:
+    """Add one memory; returns its id when the store keeps ids."""
+    actor.require(Role.EDITOR, store, "add memories")
+    item = validate_items([item])[0]
+    editor = hub.editor(store)
+    if Capability.GET in capabilities_of(editor) and isinstance(editor, MemoryBrowser):
+        now = utcnow()
+        record = MemoryRecord(id=new_id(), item=item, created_at=now, updated_at=now)
+        hub.runner.run(editor.add_records([record]))
+        _emit("add", actor, store, None, record)
+        return record.id
+    hub.runner.run(editor.add_items([item]))
+    emit(MemoryEvent("add", actor.name, store, item.user_id, None, after=item.model_dump(mode="json")))
+    return None
+
+
+def update_memory(hub: StoreHub, actor: Actor, store: str, memory_id: str, patch: MemoryPatch, *,
+                  expected_version: int) -> MemoryRecord:
+    """Apply an edit made from ``expected_version``; ``VersionConflictError`` if someone changed it since."""
+    actor.require(Role.EDITOR, store, "edit memories")
+    browser = hub.browser(store, Capability.UPDATE)
+    before = hub.runner.run(browser.get_record(memory_id))
+    after = hub.runner.run(browser.update_record(memory_id, patch, expected_version=expected_version))
+    _emit("update", actor, store, before, after)
+    return after
+
+
+def delete_memories(hub: StoreHub, actor: Actor, store: str, ids: Sequence[str], *, batch: str | None = None) -> int:
+    """Delete memories by id (atomic); returns how many existed. More than one id is a bulk delete (admin)."""
+    needed = Role.ADMIN if len(ids) > 1 else Role.EDITOR
+    actor.require(needed, store, "bulk-delete memories" if len(ids) > 1 else "delete memories")
+    browser = hub.browser(store, Capability.DELETE_BY_IDS)
+    before = _existing(hub, browser, ids)
+    deleted = hub.runner.run(browser.delete_records(list(ids)))
+    batch = batch or (uuid.uuid4().hex if len(ids) > 1 else None)
+    for record in before:
+        _emit("delete", actor, store, record, None, batch=batch)
+    return deleted
+
+
+def delete_user_memories(hub: StoreHub, actor: Actor, store: str, user_id: str) -> None:
+    """Remove every memory of one user through the toolkit interface (``remove_items(user_id=)``)."""
+    actor.require(Role.ADMIN, store, "delete all of a user's memories")
+    if not user_id:
+        raise InvalidInputError("a user id is needed")
+    hub.runner.run(hub.editor(store).remove_items(user_id=user_id))
+    emit(MemoryEvent("delete", actor.name, store, user_id, None))
+
+
+def retag_memories(hub: StoreHub, actor: Actor, store: str, ids: Sequence[str], *, add: Sequence[str] = (),
+                   remove: Sequence[str] = (), progress: Callable[[int, int], None] | None = None) -> int:
+    """Add and/or remove tags on many memories; returns how many changed. Each edit is version-checked."""
+    actor.require(Role.EDITOR, store, "tag memories")
+    browser = hub.browser(store, Capability.UPDATE)
+    changed, batch = 0, uuid.uuid4().hex
+    for done, record in enumerate(_existing(hub, browser, ids), start=1):
+        tags = [t for t in record.item.tags if t not in remove]
+        tags += [t for t in add if t not in tags]
+        if tags != record.item.tags:
+            after = hub.runner.run(browser.update_record(record.id, MemoryPatch(tags=tags),
+                                                         expected_version=record.version))
+            _emit("update", actor, store, record, after, batch=batch)
+            changed += 1
+        if progress:
+            progress(done, len(ids))
+    return changed
+
+
+def import_records(hub: StoreHub, actor: Actor, store: str, records: Sequence[MemoryRecord], *,
+                   batch_size: int = 500, progress: Callable[[int, int], None] | None = None) -> int:
+    """Write parsed records in atomic batches, keeping ids and timestamps where the store can."""
+    actor.require(Role.EDITOR, store, "import memories")
+    editor = hub.editor(store)
+    lossless = Capability.GET in capabilities_of(editor) and isinstance(editor, MemoryBrowser)
+    batch = uuid.uuid4().hex
+    for start in range(0, len(records), batch_size):
+        chunk = list(records[start:start + batch_size])
+        if lossless:
+            hub.runner.run(editor.add_records(chunk))  # type: ignore[union-attr]
+        else:
+            hub.runner.run(editor.add_items([r.item for r in chunk]))
+        for record in chunk:
+            _emit("add", actor, store, None, record, batch=batch)
+        if progress:
+            progress(min(start + batch_size, len(records)), len(records))
+    return len(records)
+
+
+def _existing(hub: StoreHub, browser: MemoryBrowser, ids: Sequence[str]) -> list[MemoryRecord]:
+    """The records among ``ids`` that still exist (their before-state for events)."""
+    found = []
+    for memory_id in ids:
+        try:
+            found.append(hub.runner.run(browser.get_record(memory_id)))
+        except NotFoundError:
+            continue
+    return found
+
+
+def _emit(operation: str, actor: Actor, store: str, before: MemoryRecord | None, after: MemoryRecord | None, *,
+          batch: str | None = None) -> None:
+    record = after or before
+    assert record is not None
+    emit(MemoryEvent(operation, actor.name, store, record.user_id, record.id,
+                     before=record_to_dict(before) if before else None,
+                     after=record_to_dict(after) if after else None, batch=batch))

@@ -1,0 +1,170 @@
+"""Lossless JSONL and CSV for memories: one record per line/row, ids and timestamps included.
+
+Export → import into an empty store → export gives an identical file (keys sorted, UTC ISO timestamps).
+Parsing validates everything first and reports bad rows by line number, so a caller can refuse to write
+anything when a row is invalid.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+import json
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
+
+from pydantic import ValidationError
+
+from memory_core.errors import InvalidInputError
+from memory_core.interfaces import MemoryBrowser
+from memory_core.models import MemoryItem
+from memory_core.providers.common import check_item, new_id
+from memory_core.records import MemoryFilter, MemoryRecord, Sort, SortField, utcnow
+
+CSV_COLUMNS = ("id", "user_id", "memory", "tags", "metadata", "conversation", "created_at", "updated_at", "version")
+
+
+@dataclasses.dataclass
+class ParseReport:
+    """Valid records and ``(line number, message)`` for every invalid row."""
+
+    records: list[MemoryRecord]
+    errors: list[tuple[int, str]]
+    total: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def record_to_dict(record: MemoryRecord) -> dict[str, Any]:
+    """The flat, lossless form of a record."""
+    item = record.item
+    return {
+        "id": record.id, "user_id": item.user_id, "memory": item.memory, "tags": item.tags,
+        "metadata": item.metadata, "conversation": item.conversation,
+        "created_at": _iso(record.created_at), "updated_at": _iso(record.updated_at), "version": record.version,
+    }
+
+
+def record_from_dict(data: Any) -> MemoryRecord:
+    """Parse the flat form; missing id/timestamps/version get fresh values (rows written by hand)."""
+    if not isinstance(data, dict):
+        raise InvalidInputError("expected a JSON object")
+    now = utcnow()
+    try:
+        item = MemoryItem.model_validate({k: data[k] for k in ("user_id", "memory", "tags", "metadata",
+                                                                "conversation") if k in data})
+        record = MemoryRecord(id=str(data.get("id") or new_id()), item=item,
+                              created_at=data.get("created_at") or now, updated_at=data.get("updated_at") or now,
+                              version=data.get("version") or 1)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"] if p != "item")
+        raise InvalidInputError(f"field '{field}': {first['msg']}") from None
+    check_item(record.item, "record")
+    if record.created_at.tzinfo is None or record.updated_at.tzinfo is None:
+        raise InvalidInputError("timestamps need a timezone (e.g. 2024-01-31T12:00:00+00:00)")
+    return record
+
+
+def dump_jsonl_line(record: MemoryRecord) -> str:
+    return json.dumps(record_to_dict(record), ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def parse_jsonl(lines: Iterable[str]) -> ParseReport:
+    report = ParseReport(records=[], errors=[])
+    seen: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        report.total += 1
+        try:
+            record = record_from_dict(json.loads(line))
+        except json.JSONDecodeError as exc:
+            report.errors.append((number, f"not valid JSON: {exc.msg} (column {exc.colno})"))
+            continue
+        except InvalidInputError as exc:
+            report.errors.append((number, str(exc)))
+            continue
+        _add_unique(report, record, number, seen)
+    return report
+
+
+def dump_csv(records: Iterable[MemoryRecord]) -> Iterator[str]:
+    """CSV rows (header first); list and dict columns are JSON inside the cell."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    for record in records:
+        row = record_to_dict(record)
+        writer.writerow({k: json.dumps(row[k], ensure_ascii=False) if k in ("tags", "metadata", "conversation")
+                         else row[k] for k in CSV_COLUMNS})
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.getvalue():
+        yield buffer.getvalue()
+
+
+def parse_csv(text: str) -> ParseReport:
+    """Parse CSV written by :func:`dump_csv` or by hand (only ``user_id`` and ``memory`` are needed)."""
+    report = ParseReport(records=[], errors=[])
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "user_id" not in reader.fieldnames:
+        return ParseReport(records=[], errors=[(1, "the header needs at least a 'user_id' column")])
+    seen: set[str] = set()
+    for row in reader:
+        number = reader.line_num
+        report.total += 1
+        try:
+            record = record_from_dict(_csv_row(row))
+        except InvalidInputError as exc:
+            report.errors.append((number, str(exc)))
+            continue
+        _add_unique(report, record, number, seen)
+    return report
+
+
+def _csv_row(row: dict[str, str | None]) -> dict[str, Any]:
+    data: dict[str, Any] = {k: v for k, v in row.items() if k and v not in (None, "")}
+    for key in ("tags", "metadata", "conversation"):
+        if key in data:
+            try:
+                data[key] = json.loads(data[key])
+            except json.JSONDecodeError:
+                raise InvalidInputError(f"column '{key}' is not JSON: {data[key][:40]!r}") from None
+    if "version" in data:
+        try:
+            data["version"] = int(data["version"])
+        except ValueError:
+            raise InvalidInputError(f"column 'version' is not a number: {data['version']!r}") from None
+    return data
+
+
+def _add_unique(report: ParseReport, record: MemoryRecord, number: int, seen: set[str]) -> None:
+    if record.id in seen:
+        report.errors.append((number, f"duplicate id {record.id}"))
+        return
+    seen.add(record.id)
+    report.records.append(record)
+
+
+async def iter_records(browser: MemoryBrowser, flt: MemoryFilter, page_size: int = 500
+                       ) -> AsyncIterator[MemoryRecord]:
+    """Every matching record, oldest first, one page at a time (never the whole store in memory)."""
+    cursor = None
+    sort = Sort(field=SortField.CREATED, descending=False)
+    while True:
+        page = await browser.list_records(flt, sort=sort, limit=page_size, cursor=cursor)
+        for record in page.records:
+            yield record
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat()
