@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from memory_core.builder import MemoryBuilder
 from memory_core.config import load_config, parse_config
@@ -102,7 +102,10 @@ async def test_unknown_data_set() -> None:
         await seed(InMemoryEditor(), "nope")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("memory_core.providers.sqlite") is None,
+_SQLITE = ROOT / "memory_core" / "providers" / "sqlite"
+
+
+@pytest.mark.skipif(not ((_SQLITE / "__init__.py").is_file() or _SQLITE.with_suffix(".py").is_file()),
                     reason="the sqlite store is not in this tree yet")
 async def test_demo_config_seeds_its_sqlite_file_once(tmp_path: Path) -> None:
     (tmp_path / "configs").mkdir()
@@ -114,3 +117,11 @@ async def test_demo_config_seeds_its_sqlite_file_once(tmp_path: Path) -> None:
         async with MemoryBuilder(config) as builder:
             assert await seed_if_empty(await builder.get_memory_client("demo")) == expected
     assert (tmp_path / "data" / "demo.sqlite3").is_file()
+
+
+def test_demo_config_functions_are_toolkit_memory_tools() -> None:
+    from memory_core.tools import AddToolConfig, GetToolConfig
+
+    functions = yaml.safe_load((ROOT / "configs" / "demo.yml").read_text(encoding="utf-8"))["functions"]
+    assert AddToolConfig.model_validate(functions["add_memory"]).memory == "demo"
+    assert GetToolConfig.model_validate(functions["get_memory"]).user_id == "alice"
