@@ -181,4 +181,6 @@ def _accepted_keys(config_type: type[TypedBaseModel]) -> set[str]:
         keys.add(name)
         if field.alias:
             keys.add(field.alias)
+        choices = getattr(field.validation_alias, "choices", [field.validation_alias])
+        keys.update(c for c in choices if isinstance(c, str))
     return keys
