@@ -1,0 +1,290 @@
+"""The ``openai`` / ``nim`` embedders against a small OpenAI-style embeddings server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import numpy as np
+import pytest
+
+from memory_core.builder import MemoryBuilder
+from memory_core.config import parse_config
+from memory_core.embedders.openai import (
+    NIM_URL,
+    NIMEmbedderConfig,
+    OpenAICompatibleEmbedder,
+    OpenAIEmbedderConfig,
+    retry_after,
+)
+from memory_core.errors import ConfigError, InvalidInputError, StoreUnavailableError
+
+KEY = "sk-test-secret-123"
+DIM = 4
+
+
+class FakeEmbeddings(ThreadingHTTPServer):
+    """Answers ``POST /v1/embeddings`` like OpenAI; ``script`` holds canned answers to give first.
+
+    The default vector of a text is ``[len(text), 1, 2, 3]`` (not unit length), and ``data`` comes back in
+    reverse order so clients must sort by ``index``.
+    """
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.script: list[tuple[int, dict[str, str], Any]] = []
+        self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.times: list[float] = []
+        self.delay = 0.0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet: the timeout test hangs up before the delayed answer is written."""
+
+    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        if self.script:
+            return self.script.pop(0)
+        data = [{"object": "embedding", "index": i, "embedding": [float(len(t)), 1.0, 2.0, 3.0]}
+                for i, t in enumerate(body["input"])]
+        return 200, {}, {"object": "list", "data": data[::-1], "model": body["model"],
+                         "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeEmbeddings
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.requests.append((dict(self.headers), body))
+        self.server.times.append(time.monotonic())
+        if self.path != "/v1/embeddings":
+            return self._send(404, {}, {"error": {"message": "not found"}})
+        if self.server.delay:
+            delay, self.server.delay = self.server.delay, 0.0
+            time.sleep(delay)
+        self._send(*self.server.answer(body))
+
+    def _send(self, status: int, headers: dict[str, str], payload: Any) -> None:
+        raw = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@pytest.fixture
+def server() -> Iterator[FakeEmbeddings]:
+    srv = FakeEmbeddings()
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(autouse=True)
+def no_env_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("NVIDIA_API_KEY", raising=False)
+
+
+def config(server: FakeEmbeddings, **fields: Any) -> OpenAIEmbedderConfig:
+    return OpenAIEmbedderConfig(model_name="test-embed", base_url=server.base_url, api_key=KEY,
+                                retry_backoff=0.01, **fields)
+
+
+def expected(text: str) -> np.ndarray:
+    vector = np.array([len(text), 1, 2, 3], dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+async def test_embeds_in_order_normalised_with_the_key_and_model(server: FakeEmbeddings) -> None:
+    embedder = OpenAICompatibleEmbedder(config(server))
+    try:
+        vectors = await embedder.embed(["a", "three", "ten chars!"])
+    finally:
+        await embedder.aclose()
+    assert vectors.shape == (3, DIM) and vectors.dtype == np.float32
+    assert np.allclose(vectors, [expected("a"), expected("three"), expected("ten chars!")])
+    headers, body = server.requests[0]
+    assert headers["Authorization"] == f"Bearer {KEY}"
+    assert body == {"model": "test-embed", "input": ["a", "three", "ten chars!"]}
+    assert embedder.dimension == DIM
+    assert embedder.model_id == f"{server.base_url}|test-embed|{DIM}"
+
+
+async def test_batches_and_empty_texts(server: FakeEmbeddings) -> None:
+    embedder = OpenAICompatibleEmbedder(config(server, batch_size=2))
+    vectors = await embedder.embed(["one", "", "three", "  ", "five", "six"])
+    assert [body["input"] for _, body in server.requests] == [["one", "three"], ["five", "six"]]
+    assert not vectors[1].any() and not vectors[3].any()
+    assert np.allclose(vectors[5], expected("six"))
+    assert (await embedder.embed([])).shape == (0, DIM)
+    await embedder.aclose()
+
+
+async def test_only_empty_texts_still_learn_the_dimension(server: FakeEmbeddings) -> None:
+    embedder = OpenAICompatibleEmbedder(config(server))
+    assert (await embedder.embed([""])).shape == (1, DIM)
+    await embedder.aclose()
+
+
+async def test_429_waits_for_retry_after(server: FakeEmbeddings) -> None:
+    server.script = [(429, {"Retry-After": "0.3"}, {"error": {"message": "slow down"}})]
+    embedder = OpenAICompatibleEmbedder(config(server))
+    vectors = await embedder.embed(["hello"])
+    await embedder.aclose()
+    assert np.allclose(vectors[0], expected("hello"))
+    assert len(server.requests) == 2
+    assert server.times[1] - server.times[0] >= 0.29
+
+
+async def test_retry_after_is_bounded(server: FakeEmbeddings) -> None:
+    server.script = [(429, {"Retry-After": "3600"}, {}), (503, {"retry-after-ms": "900000"}, {})]
+    embedder = OpenAICompatibleEmbedder(config(server, max_retry_wait=0.05))
+    started = time.monotonic()
+    await embedder.embed(["hello"])
+    await embedder.aclose()
+    assert time.monotonic() - started < 2
+    assert len(server.requests) == 3
+
+
+async def test_500_then_success_and_persistent_500(server: FakeEmbeddings) -> None:
+    server.script = [(500, {}, {"error": {"message": "boom"}})]
+    embedder = OpenAICompatibleEmbedder(config(server, max_retries=2))
+    await embedder.embed(["x"])
+    assert len(server.requests) == 2
+    server.script = [(502, {}, "bad gateway")] * 3
+    with pytest.raises(StoreUnavailableError, match="HTTP 502 after 3 attempts: bad gateway"):
+        await embedder.embed(["x"])
+    await embedder.aclose()
+    assert len(server.requests) == 5
+
+
+async def test_401_says_the_key_was_rejected_without_echoing_it(server: FakeEmbeddings) -> None:
+    server.script = [(401, {}, {"error": {"message": f"Incorrect API key provided: {KEY}"}})]
+    embedder = OpenAICompatibleEmbedder(config(server))
+    with pytest.raises(StoreUnavailableError) as info:
+        await embedder.embed(["x"])
+    await embedder.aclose()
+    assert "rejected the API key (HTTP 401)" in str(info.value)
+    assert "OPENAI_API_KEY" in str(info.value)
+    assert KEY not in str(info.value) and KEY not in repr(info.value.__cause__)
+    assert len(server.requests) == 1
+
+
+async def test_bad_request_shows_the_server_message_with_the_key_masked(server: FakeEmbeddings) -> None:
+    server.script = [(400, {}, {"error": {"message": f"input too long for key {KEY}"}})]
+    embedder = OpenAICompatibleEmbedder(config(server))
+    with pytest.raises(InvalidInputError, match=r"HTTP 400\): input too long for key \*\*\*"):
+        await embedder.embed(["x"])
+    await embedder.aclose()
+
+
+async def test_malformed_answers_are_reported(server: FakeEmbeddings) -> None:
+    server.script = [(200, {}, {"data": [{"index": 0}]}), (200, {}, "not json{")]
+    embedder = OpenAICompatibleEmbedder(config(server))
+    with pytest.raises(StoreUnavailableError, match="unexpected body"):
+        await embedder.embed(["x"])
+    with pytest.raises(StoreUnavailableError, match="not JSON"):
+        await embedder.embed(["x"])
+    await embedder.aclose()
+
+
+async def test_timeouts_are_retried(server: FakeEmbeddings) -> None:
+    server.delay = 0.5
+    embedder = OpenAICompatibleEmbedder(config(server, timeout=0.2))
+    await embedder.embed(["late"])
+    await embedder.aclose()
+    assert len(server.requests) == 2
+
+
+async def test_unreachable_server() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    embedder = OpenAICompatibleEmbedder(OpenAIEmbedderConfig(
+        model_name="m", base_url=f"http://127.0.0.1:{port}/v1", max_retries=1, retry_backoff=0.01))
+    with pytest.raises(StoreUnavailableError, match="is unreachable"):
+        await embedder.embed(["x"])
+    await embedder.aclose()
+
+
+async def test_dimensions_are_requested_and_checked(server: FakeEmbeddings) -> None:
+    embedder = OpenAICompatibleEmbedder(config(server, dimensions=8))
+    assert embedder.dimension == 8
+    with pytest.raises(StoreUnavailableError, match="returned 4-d vectors, expected 8"):
+        await embedder.embed(["x"])
+    await embedder.aclose()
+    assert server.requests[0][1]["dimensions"] == 8
+
+
+async def test_nim_sends_input_type_and_truncate_with_the_nvidia_key(server: FakeEmbeddings,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NVIDIA_API_KEY", "nvapi-env")
+    nim = NIMEmbedderConfig(model="nvidia/nv-embedqa-e5-v5", base_url=server.base_url)
+    assert NIMEmbedderConfig(model_name="m").base_url == NIM_URL
+    embedder = OpenAICompatibleEmbedder(nim)
+    await embedder.embed(["x"])
+    await embedder.aclose()
+    headers, body = server.requests[0]
+    assert headers["Authorization"] == "Bearer nvapi-env"
+    assert body == {"model": "nvidia/nv-embedqa-e5-v5", "input": ["x"], "input_type": "query", "truncate": "NONE"}
+
+
+async def test_no_key_sends_no_authorization(server: FakeEmbeddings) -> None:
+    embedder = OpenAICompatibleEmbedder(OpenAIEmbedderConfig(model_name="m", base_url=server.base_url))
+    await embedder.embed(["x"])
+    await embedder.aclose()
+    assert "Authorization" not in server.requests[0][0]
+
+
+def test_retry_after_forms() -> None:
+    import httpx
+
+    assert retry_after(httpx.Headers({"retry-after": "2"})) == 2
+    assert retry_after(httpx.Headers({"retry-after-ms": "250", "retry-after": "9"})) == 0.25
+    assert retry_after(httpx.Headers({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})) < 0
+    assert retry_after(httpx.Headers({"retry-after": "soon"})) is None
+    assert retry_after(httpx.Headers()) is None
+
+
+async def test_built_from_yaml_probes_once_and_closes(server: FakeEmbeddings) -> None:
+    text = f"""
+embedders:
+  e5:
+    _type: nim
+    model: nvidia/nv-embedqa-e5-v5
+    base_url: {server.base_url}
+    num_retries: 1
+"""
+    parsed = parse_config(text)
+    assert parsed.warnings == []
+    async with MemoryBuilder(parsed) as builder:
+        embedder = await builder.get_embedder("e5")
+        assert embedder.dimension == DIM and len(server.requests) == 1
+        assert embedder.config.max_retries == 1
+    assert embedder._client.is_closed
+
+
+async def test_hosted_endpoint_without_a_key_fails_at_build() -> None:
+    parsed = parse_config("embedders:\n  oa:\n    _type: openai\n    model_name: text-embedding-3-small\n")
+    async with MemoryBuilder(parsed) as builder:
+        with pytest.raises(ConfigError, match="needs an API key: set api_key or the OPENAI_API_KEY variable"):
+            await builder.get_embedder("oa")
