@@ -96,4 +96,5 @@ def item_text(item: MemoryItem) -> str:
 
 
 def with_score(item: MemoryItem, score: float) -> MemoryItem:
-    return item.model_copy(update={"similarity_score": score})
+    """A copy of ``item`` carrying ``score``; deep, so callers changing it never change the stored item."""
+    return item.model_copy(update={"similarity_score": score}, deep=True)

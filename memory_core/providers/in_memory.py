@@ -6,6 +6,7 @@ For tests, demos and plugin authors reading a complete, small implementation. No
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import math
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -86,7 +87,7 @@ class InMemoryEditor(MemoryEditor, MemoryBrowser):
                                                                       "similarity_threshold": similarity_threshold})
         candidates = [r for r in self._records.values() if r.user_id == user_id]
         scored = _bm25(tokens(query), candidates)
-        hits = [ScoredRecord(record=r, score=s, parts={"text": s}) for r, s in scored
+        hits = [ScoredRecord(record=r.model_copy(deep=True), score=s, parts={"text": s}) for r, s in scored
                 if s > 0 and (threshold is None or s >= threshold)]
         return hits[:top_k]
 
@@ -107,7 +108,7 @@ class InMemoryEditor(MemoryEditor, MemoryBrowser):
                            cursor: str | None = None) -> RecordPage:
         if limit < 1:
             raise InvalidInputError(f"limit must be positive, got {limit}")
-        key = lambda r: (getattr(r, sort.field.value).isoformat(), r.id)  # noqa: E731
+        key = lambda r: (_sort_time(getattr(r, sort.field.value)), r.id)  # noqa: E731
         rows = sorted((r for r in self._records.values() if filter.matches(r)), key=key, reverse=sort.descending)
         if cursor:
             last = tuple(decode_cursor(cursor))
@@ -140,9 +141,17 @@ class InMemoryEditor(MemoryEditor, MemoryBrowser):
 
     async def add_records(self, records: Sequence[MemoryRecord]) -> None:
         validate_items([r.item for r in records])
+        for r in records:
+            if r.created_at.utcoffset() is None or r.updated_at.utcoffset() is None:
+                raise InvalidInputError(f"record {r.id}: timestamps must be timezone-aware")
         async with self._lock:
             for r in records:
                 self._records[r.id] = r.model_copy(deep=True)
+
+
+def _sort_time(value: dt.datetime) -> str:
+    """A timestamp as text that sorts like the instant it names, whatever its time zone."""
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def _bm25(query: list[str], records: list[MemoryRecord], k1: float = 1.2, b: float = 0.75

@@ -1,0 +1,47 @@
+"""The conformance suite on ``in_memory``, built from YAML like any configured store.
+
+A second run wraps the same store so that it offers only the toolkit's three methods: that is what a
+plugin author with a plain ``MemoryEditor`` sees (browsing tests skip, naming the missing capability).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+
+from memory_core.builder import MemoryBuilder
+from memory_core.config import parse_config
+from memory_core.interfaces import MemoryEditor
+from memory_core.models import MemoryItem
+from memory_core.testing import MemoryStoreConformance
+
+
+class ToolkitOnly(MemoryEditor):
+    """Exposes only ``add_items``, ``search`` and ``remove_items`` of another editor."""
+
+    def __init__(self, inner: MemoryEditor) -> None:
+        self._inner = inner
+
+    async def add_items(self, items: list[MemoryItem], **kwargs) -> None:
+        await self._inner.add_items(items, **kwargs)
+
+    async def search(self, query: str, top_k: int = 5, **kwargs) -> list[MemoryItem]:
+        return await self._inner.search(query, top_k, **kwargs)
+
+    async def remove_items(self, **kwargs) -> None:
+        await self._inner.remove_items(**kwargs)
+
+
+class TestInMemoryStore(MemoryStoreConformance):
+    @pytest_asyncio.fixture
+    async def editor(self) -> AsyncIterator[MemoryEditor]:
+        async with MemoryBuilder(parse_config("memory:\n  m:\n    _type: in_memory\n")) as builder:
+            yield await builder.get_memory_client("m")
+
+
+class TestToolkitOnlyStore(MemoryStoreConformance):
+    @pytest_asyncio.fixture
+    async def editor(self) -> AsyncIterator[MemoryEditor]:
+        async with MemoryBuilder(parse_config("memory:\n  m:\n    _type: in_memory\n")) as builder:
+            yield ToolkitOnly(await builder.get_memory_client("m"))
