@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench.latency`` (store latency and ingest), ``python -m bench.locomo`` (retrieval)."""

@@ -1,0 +1,77 @@
+"""How records map to rows: timestamps as integer microseconds (UTC), JSON for nested fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from memory_core.errors import InvalidInputError
+from memory_core.models import MemoryItem
+from memory_core.records import MemoryRecord
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MICROSECOND = dt.timedelta(microseconds=1)
+
+# Column order of every ``SELECT`` that builds records (``m`` = memories).
+RECORD_COLUMNS = "m.rid, m.id, m.user_id, m.memory, m.conversation, m.tags, m.metadata, m.created_us, " \
+                 "m.updated_us, m.version"
+INSERT_MEMORY = ("INSERT INTO memories (rid, id, user_id, memory, conversation, tags, metadata, created_us, "
+                 "updated_us, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def to_micros(value: dt.datetime) -> int:
+    """Microseconds since the epoch; a naive datetime is taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return (value - EPOCH) // MICROSECOND
+
+
+def from_micros(micros: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(microseconds=micros)
+
+
+@functools.lru_cache(maxsize=65536)
+def owner_token(user_id: str) -> str:
+    """The single FTS5 token that scopes a user's rows: digits only, so no tokenizer or stemmer alters it.
+
+    A 96-bit hash keeps it short; searches still check ``user_id`` on the rows they return.
+    """
+    return str(int.from_bytes(hashlib.blake2b(user_id.encode(), digest_size=12).digest(), "big"))
+
+
+def check_text(item: MemoryItem, where: str) -> None:
+    """Reject strings SQLite cannot store as UTF-8 (lone surrogates)."""
+    fields: list[tuple[str, Any]] = [("user_id", item.user_id), ("memory", item.memory)]
+    fields += [(f"tags[{i}]", tag) for i, tag in enumerate(item.tags)]
+    for i, message in enumerate(item.conversation or []):
+        fields += [(f"conversation[{i}].{key}", value) for key, value in message.items()]
+    for name, value in fields:
+        try:
+            (value or "").encode()
+        except UnicodeEncodeError:
+            raise InvalidInputError(f"{where}: field '{name}' is not valid UTF-8 text") from None
+
+
+def memory_row(rid: int, record_id: str, item: MemoryItem, created_us: int, updated_us: int,
+               version: int) -> tuple[Any, ...]:
+    """Parameters of :data:`INSERT_MEMORY`."""
+    conversation = None if item.conversation is None else json.dumps(item.conversation)
+    return (rid, record_id, item.user_id, item.memory, conversation, json.dumps(item.tags),
+            json.dumps(item.metadata), created_us, updated_us, version)
+
+
+def row_item(row: Sequence[Any]) -> MemoryItem:
+    """The item of a row selected with :data:`RECORD_COLUMNS`."""
+    return MemoryItem.model_validate({
+        "user_id": row[2], "memory": row[3], "conversation": None if row[4] is None else json.loads(row[4]),
+        "tags": json.loads(row[5]), "metadata": json.loads(row[6]),
+    })
+
+
+def row_record(row: Sequence[Any]) -> MemoryRecord:
+    return MemoryRecord(id=row[1], item=row_item(row), created_at=from_micros(row[7]),
+                        updated_at=from_micros(row[8]), version=row[9])

@@ -1,0 +1,82 @@
+"""``MemoryFilter`` and ``Sort`` as SQL over ``memories m``, with the rules of ``MemoryFilter.matches``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memory_core.errors import InvalidInputError
+from memory_core.providers.sqlite.codec import to_micros
+from memory_core.records import MemoryFilter, Sort, decode_cursor, encode_cursor
+
+_INT64 = 2**63
+_NUMERIC = "('integer', 'real', 'true', 'false')"
+
+
+def contains(text: str | None, folded_needle: str) -> bool:
+    """SQL function ``memdash_contains``: case-insensitive (casefold) substring test."""
+    return folded_needle in (text or "").casefold()
+
+
+def where(f: MemoryFilter) -> tuple[str, list[Any]]:
+    """A WHERE expression (never empty) and its parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+
+    def add(clause: str, *values: Any) -> None:
+        clauses.append(clause)
+        params.extend(values)
+
+    if f.user_id is not None:
+        add("m.user_id = ?", f.user_id)
+    if f.tags_any:
+        tags = sorted(set(f.tags_any))
+        add(_has_tag(f, "IN (" + ", ".join("?" * len(tags)) + ")"), *tags)
+    for tag in sorted(set(f.tags_all)):
+        add(_has_tag(f, "= ?"), tag)
+    for key, value in f.metadata.items():
+        add(*_metadata(key, value))
+    if f.text_contains:
+        add("memdash_contains(m.memory, ?)", f.text_contains.casefold())
+    for column, lo, hi in (("created_us", f.created_from, f.created_to), ("updated_us", f.updated_from, f.updated_to)):
+        if lo is not None:
+            add(f"m.{column} >= ?", to_micros(lo))
+        if hi is not None:
+            add(f"m.{column} <= ?", to_micros(hi))
+    return " AND ".join(clauses) or "1", params
+
+
+def _has_tag(f: MemoryFilter, test: str) -> str:
+    """Within one user, probe each row's tags; across users, let the tag index drive the scan."""
+    if f.user_id is not None:
+        return f"EXISTS (SELECT 1 FROM memory_tags t WHERE t.rid = m.rid AND t.tag {test})"
+    return f"m.rid IN (SELECT t.rid FROM memory_tags t WHERE t.tag {test})"
+
+
+def _metadata(key: str, value: Any) -> tuple[Any, ...]:
+    """``key in metadata and metadata[key] == value`` in SQL: Python's equality (``1 == 1.0 == True``)."""
+    head = "EXISTS (SELECT 1 FROM json_each(m.metadata) j WHERE j.key = ? AND "
+    if value is None:
+        return head + "j.type = 'null')", key
+    if isinstance(value, str):
+        return head + "j.type = 'text' AND j.value = ?)", key, value
+    if isinstance(value, int) and not -_INT64 <= value < _INT64:
+        value = float(value)
+    return head + f"j.type IN {_NUMERIC} AND j.value = ?)", key, value
+
+
+def keyset(sort: Sort, cursor: str | None) -> tuple[str, str, list[Any]]:
+    """``(extra WHERE expression or "", ORDER BY expression, params)`` for a keyset page."""
+    column = f"m.{'created_us' if sort.field.value == 'created_at' else 'updated_us'}"
+    direction = "DESC" if sort.descending else "ASC"
+    order = f"{column} {direction}, m.id {direction}"
+    if not cursor:
+        return "", order, []
+    values = decode_cursor(cursor)
+    if len(values) != 2 or not isinstance(values[0], int) or not isinstance(values[1], str):
+        raise InvalidInputError(f"invalid page cursor {cursor!r}")
+    return f"({column}, m.id) {'<' if sort.descending else '>'} (?, ?)", order, values
+
+
+def next_cursor(sort: Sort, row: tuple[Any, ...]) -> str:
+    """Cursor after a row selected with ``RECORD_COLUMNS``."""
+    return encode_cursor(row[7] if sort.field.value == "created_at" else row[8], row[1])

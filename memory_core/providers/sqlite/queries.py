@@ -1,0 +1,170 @@
+"""The store's SQL, as plain functions ``fn(conn, ...)`` run by :class:`.pool.Pool` inside one transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import operator
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from memory_core import retrieval
+from memory_core.errors import VersionConflictError
+from memory_core.models import MemoryItem
+from memory_core.providers.sqlite import filters, index, vectors
+from memory_core.providers.sqlite.codec import INSERT_MEMORY, RECORD_COLUMNS, memory_row, row_item, row_record
+from memory_core.records import MemoryFilter, MemoryRecord, Sort
+
+_CHUNK = 500  # ids per IN (...) list
+
+
+@dataclasses.dataclass
+class NewRow:
+    """A memory about to be inserted, with its vector when an embedder is configured."""
+
+    id: str
+    item: MemoryItem
+    created_us: int
+    updated_us: int
+    version: int = 1
+    vector: np.ndarray | None = None
+
+
+# --- reads ---------------------------------------------------------------------------------------------
+
+def get(conn: sqlite3.Connection, record_id: str) -> MemoryRecord | None:
+    row = conn.execute(f"SELECT {RECORD_COLUMNS} FROM memories m WHERE m.id = ?", (record_id,)).fetchone()
+    return row_record(row) if row else None
+
+
+def page(conn: sqlite3.Connection, f: MemoryFilter, sort: Sort, limit: int,
+         cursor: str | None) -> tuple[list[MemoryRecord], str | None]:
+    clause, params = filters.where(f)
+    after, order, after_params = filters.keyset(sort, cursor)
+    if after:
+        clause, params = f"{clause} AND {after}", [*params, *after_params]
+    rows = conn.execute(f"SELECT {RECORD_COLUMNS} FROM memories m WHERE {clause} ORDER BY {order} LIMIT ?",
+                        (*params, limit + 1)).fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [row_record(r) for r in rows], filters.next_cursor(sort, rows[-1]) if more else None
+
+
+def count(conn: sqlite3.Connection, f: MemoryFilter) -> int:
+    clause, params = filters.where(f)
+    return conn.execute(f"SELECT count(*) FROM memories m WHERE {clause}", params).fetchone()[0]
+
+
+def users(conn: sqlite3.Connection, prefix: str, limit: int, after: str | None) -> list[tuple[str, int, int]]:
+    """``(user_id, memory count, last updated_us)`` in user id order, read from the (user_id, ...) index."""
+    clauses, params = ["1"], []
+    if prefix:
+        clauses += ["user_id >= ?", "substr(user_id, 1, ?) = ?"]
+        params += [prefix, len(prefix), prefix]
+        upper = _prefix_end(prefix)
+        if upper is not None:
+            clauses.append("user_id < ?")
+            params.append(upper)
+    if after is not None:
+        clauses.append("user_id > ?")
+        params.append(after)
+    return conn.execute(
+        f"SELECT user_id, count(*), max(updated_us) FROM memories WHERE {' AND '.join(clauses)} "
+        "GROUP BY user_id ORDER BY user_id LIMIT ?",
+        (*params, limit),
+    ).fetchall()
+
+
+def _prefix_end(prefix: str) -> str | None:
+    """The smallest string above every string that starts with ``prefix`` (code point order = UTF-8 order)."""
+    code = ord(prefix[-1]) + 1
+    if code > 0x10FFFF:
+        return None
+    return prefix[:-1] + chr(0xE000 if 0xD800 <= code < 0xE000 else code)
+
+
+def candidates(conn: sqlite3.Connection, user_id: str, query: str, pool: int,
+               query_vector: np.ndarray | None) -> list[tuple[retrieval.Candidate, MemoryRecord]]:
+    """The user's best text and vector matches, each with every score the store has for it."""
+    text = dict(index.text_hits(conn, user_id, query, pool))
+    similarity = vectors.scores(conn, user_id, query_vector) if query_vector is not None else {}
+    nearest = heapq.nlargest(pool, similarity.items(), key=operator.itemgetter(1))
+    rids = list(dict.fromkeys([*text, *(rid for rid, _ in nearest)]))
+    found = []
+    for chunk in _chunks(rids):
+        found += conn.execute(
+            f"SELECT {RECORD_COLUMNS} FROM memories m WHERE m.rid IN ({', '.join('?' * len(chunk))}) "
+            "AND m.user_id = ?", (*chunk, user_id)).fetchall()
+    result = []
+    for row in found:
+        record = row_record(row)
+        candidate = retrieval.Candidate(id=record.id, item=record.item, text_score=text.get(row[0]),
+                                        vector_score=similarity.get(row[0]))
+        result.append((candidate, record))
+    return result
+
+
+# --- writes --------------------------------------------------------------------------------------------
+
+def insert(conn: sqlite3.Connection, rows: Sequence[NewRow], *, replace: bool = False) -> None:
+    """Insert rows (replacing rows with the same ids when ``replace``) with their index, tags and vectors."""
+    if replace:
+        delete(conn, [r.id for r in rows])
+    start = conn.execute("SELECT coalesce(max(rid), 0) + 1 FROM memories").fetchone()[0]
+    numbered = list(enumerate(rows, start))
+    conn.executemany(INSERT_MEMORY, (memory_row(rid, r.id, r.item, r.created_us, r.updated_us, r.version)
+                                     for rid, r in numbered))
+    index.add(conn, ((rid, r.item) for rid, r in numbered))
+    _put_tags(conn, ((rid, r.item.tags) for rid, r in numbered))
+    vectors.put(conn, ((rid, r.item.user_id, r.vector) for rid, r in numbered if r.vector is not None))
+
+
+def _put_tags(conn: sqlite3.Connection, entries: Any) -> None:
+    conn.executemany("INSERT OR IGNORE INTO memory_tags (rid, tag) VALUES (?, ?)",
+                     ((rid, tag) for rid, tags in entries for tag in tags))
+
+
+def update(conn: sqlite3.Connection, before: MemoryRecord, item: MemoryItem, vector: np.ndarray | None,
+           now_us: int) -> MemoryRecord:
+    """Replace ``before``'s item if the stored record is still exactly ``before``."""
+    row = conn.execute(f"SELECT {RECORD_COLUMNS} FROM memories m WHERE m.id = ?", (before.id,)).fetchone()
+    current = row_record(row) if row else None
+    if current != before:
+        raise VersionConflictError(before.id, before.version, current)
+    rid, version = row[0], before.version + 1
+    params = memory_row(rid, before.id, item, row[7], now_us, version)
+    conn.execute("UPDATE memories SET memory = ?, conversation = ?, tags = ?, metadata = ?, updated_us = ?, "
+                 "version = ? WHERE rid = ?", (*params[3:7], now_us, version, rid))
+    index.replace(conn, rid, item)
+    conn.execute("DELETE FROM memory_tags WHERE rid = ?", (rid,))
+    _put_tags(conn, [(rid, item.tags)])
+    if retrieval.embedding_text(item) != retrieval.embedding_text(before.item):
+        vectors.delete(conn, rid)
+    if vector is not None:
+        vectors.put(conn, [(rid, item.user_id, vector)])
+    return row_record(conn.execute(f"SELECT {RECORD_COLUMNS} FROM memories m WHERE m.rid = ?", (rid,)).fetchone())
+
+
+def delete(conn: sqlite3.Connection, record_ids: Sequence[str]) -> int:
+    """Delete by id (the trigger removes index, tags and vectors); returns how many existed."""
+    deleted = 0
+    for chunk in _chunks(list(dict.fromkeys(record_ids))):
+        deleted += conn.execute(f"DELETE FROM memories WHERE id IN ({', '.join('?' * len(chunk))})",
+                                chunk).rowcount
+    return deleted
+
+
+def delete_user(conn: sqlite3.Connection, user_id: str) -> int:
+    return conn.execute("DELETE FROM memories WHERE user_id = ?", (user_id,)).rowcount
+
+
+def fill_vectors(conn: sqlite3.Connection, after: int, limit: int) -> list[tuple[int, MemoryItem]]:
+    """Rows that lack a vector, after rowid ``after``."""
+    return [(row[0], row_item(row)) for row in vectors.missing(conn, after, limit)]
+
+
+def _chunks(values: list[Any]) -> list[list[Any]]:
+    return [values[i:i + _CHUNK] for i in range(0, len(values), _CHUNK)]

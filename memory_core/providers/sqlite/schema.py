@@ -1,0 +1,69 @@
+"""Tables of the sqlite store and their versioned migrations.
+
+``PRAGMA user_version`` is the schema version; ``MIGRATIONS[n]`` takes a file from version ``n`` to ``n + 1``.
+The full-text index is not versioned here: its layout follows :mod:`memory_core.retrieval` and is rebuilt
+by :mod:`.index` whenever it changes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from memory_core.errors import StoreUnavailableError
+
+_V1 = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    """CREATE TABLE memories (
+        rid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        user_id TEXT NOT NULL,
+        memory TEXT,
+        conversation TEXT,
+        tags TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        created_us INTEGER NOT NULL,
+        updated_us INTEGER NOT NULL,
+        version INTEGER NOT NULL)""",
+    "CREATE INDEX memories_user_updated ON memories (user_id, updated_us, id)",
+    "CREATE INDEX memories_user_created ON memories (user_id, created_us, id)",
+    "CREATE INDEX memories_updated ON memories (updated_us, id)",
+    "CREATE INDEX memories_created ON memories (created_us, id)",
+    "CREATE TABLE memory_tags (rid INTEGER NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (rid, tag)) WITHOUT ROWID",
+    "CREATE INDEX memory_tags_tag ON memory_tags (tag, rid)",
+    "CREATE TABLE vectors (rid INTEGER PRIMARY KEY, user_id TEXT NOT NULL, embedding BLOB NOT NULL)",
+    "CREATE INDEX vectors_user ON vectors (user_id)",
+    # memories_fts is created by index.py; a trigger body is resolved when it runs.
+    """CREATE TRIGGER memories_deleted AFTER DELETE ON memories BEGIN
+        DELETE FROM memory_tags WHERE rid = old.rid;
+        DELETE FROM vectors WHERE rid = old.rid;
+        DELETE FROM memories_fts WHERE rowid = old.rid;
+    END""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection, path: str) -> int:
+    """Bring the file to :data:`SCHEMA_VERSION` inside the caller's transaction; returns the version found."""
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise StoreUnavailableError(
+            f"sqlite store {path} has schema version {found}, newer than this memdash reads ({SCHEMA_VERSION}); "
+            "upgrade memdash"
+        )
+    for version in range(found, SCHEMA_VERSION):
+        for statement in MIGRATIONS[version]:
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return found
+
+
+def get_meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                 (key, value))

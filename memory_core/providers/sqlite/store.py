@@ -1,0 +1,256 @@
+"""``SqliteMemory``: the toolkit's MemoryEditor and memdash's MemoryBrowser over one SQLite file."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from pydantic import ValidationError
+
+from memory_core import retrieval
+from memory_core.embedders.base import Embedder
+from memory_core.errors import InvalidInputError, NotFoundError, StoreUnavailableError, VersionConflictError
+from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor
+from memory_core.models import MemoryItem
+from memory_core.providers.common import check_item, new_id, remove_target, search_args, validate_items, with_score
+from memory_core.providers.sqlite import index, queries, schema, vectors
+from memory_core.providers.sqlite.codec import check_text, from_micros, to_micros
+from memory_core.providers.sqlite.pool import Pool
+from memory_core.records import (
+    MemoryFilter,
+    MemoryPatch,
+    MemoryRecord,
+    RecordPage,
+    ScoredRecord,
+    Sort,
+    UserPage,
+    UserSummary,
+    decode_cursor,
+    encode_cursor,
+    utcnow,
+)
+
+DEFAULT_TOKENIZER = "porter unicode61 remove_diacritics 2"
+_EMBED_BATCH = 256
+
+
+class SqliteMemory(MemoryEditor, MemoryBrowser):
+    """Memories in one SQLite file (WAL): FTS5 BM25 scoped per user, optional vectors, every browsing call.
+
+    Open with ``await SqliteMemory.open(path, embedder=...)`` and close with ``await store.aclose()`` (or use
+    ``async with``). Opening migrates the schema and, in the same transaction, rebuilds the text index when
+    ``retrieval.FTS_COLUMNS`` or the tokenizer changed and embeds every memory that has no vector from the
+    configured embedder's model.
+    """
+
+    def __init__(self, pool: Pool, embedder: Embedder | None) -> None:
+        self._pool = pool
+        self._embedder = embedder
+
+    @classmethod
+    async def open(cls, path: str | os.PathLike[str], *, embedder: Embedder | None = None,
+                   fts_tokenizer: str = DEFAULT_TOKENIZER, busy_timeout_ms: int = 5000) -> SqliteMemory:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        store = cls(Pool(path, busy_timeout_ms=busy_timeout_ms), embedder)
+        try:
+            await store._prepare(fts_tokenizer)
+        except BaseException:
+            await store._pool.close()
+            raise
+        return store
+
+    async def _prepare(self, tokenizer: str) -> None:
+        await self._pool.on_writer(_wal)
+        async with self._pool.write_session():
+            await self._pool.on_writer(schema.migrate, str(self._pool.path))
+            await self._pool.on_writer(index.ensure, tokenizer)
+            if self._embedder is not None:
+                await self._fill_vectors(self._embedder)
+
+    async def _fill_vectors(self, embedder: Embedder) -> None:
+        await self._pool.on_writer(vectors.reset_if_model_changed, embedder.model_id)
+        after = 0
+        while batch := await self._pool.on_writer(queries.fill_vectors, after, _EMBED_BATCH):
+            embedded = await self._vectors([item for _, item in batch])
+            await self._pool.on_writer(vectors.put, [(rid, item.user_id, vector)
+                                                     for (rid, item), vector in zip(batch, embedded, strict=True)])
+            after = batch[-1][0]
+
+    async def aclose(self) -> None:
+        """Close every connection (the embedder belongs to whoever passed it in)."""
+        await self._pool.on_writer(_execute, "PRAGMA optimize")
+        await self._pool.close()
+
+    async def __aenter__(self) -> SqliteMemory:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    @property
+    def path(self) -> Path:
+        return self._pool.path
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset(Capability) - (set() if self._embedder else {Capability.VECTOR_SEARCH})
+
+    async def ping(self) -> None:
+        await self._pool.read(_execute, "SELECT 1")
+
+    # --- toolkit interface -------------------------------------------------------------------------------
+    async def add_items(self, items: list[MemoryItem], **kwargs) -> None:
+        valid = validate_items(items)
+        for position, item in enumerate(valid):
+            check_text(item, f"item {position}")
+        now = to_micros(utcnow())
+        embedded = await self._vectors(valid)
+        rows = [queries.NewRow(new_id(), item, now, now, vector=vector)
+                for item, vector in zip(valid, embedded, strict=True)]
+        if rows:
+            await self._pool.write(queries.insert, rows)
+
+    async def search(self, query: str, top_k: int = 5, **kwargs) -> list[MemoryItem]:
+        hits = await self.search_records(query, user_id=kwargs.get("user_id"), top_k=top_k,
+                                         similarity_threshold=kwargs.get("similarity_threshold"))
+        return [with_score(hit.record.item, hit.score) for hit in hits]
+
+    async def remove_items(self, **kwargs) -> None:
+        kind, target = remove_target(kwargs)
+        if kind == "ids":
+            await self._pool.write(queries.delete, target)
+        else:
+            await self._pool.write(queries.delete_user, target)
+
+    # --- browsing ------------------------------------------------------------------------------------------
+    async def search_records(self, query: str, *, user_id: str | None, top_k: int = 5,
+                             similarity_threshold: float | None = None) -> list[ScoredRecord]:
+        """Text (and vector) candidates of the user, ranked by :func:`memory_core.retrieval.rank`.
+
+        A blank query matches nothing.
+        """
+        query, top_k, user_id, threshold = search_args(query, top_k, {"user_id": user_id,
+                                                                      "similarity_threshold": similarity_threshold})
+        if not query.strip():
+            return []
+        query_vector = None
+        if self._embedder is not None:
+            query_vector = _checked(await self._embedder.embed([query]), 1, self._embedder)[0]
+        found = await self._pool.read(queries.candidates, user_id, query, retrieval.candidate_pool(top_k),
+                                      query_vector)
+        records = {candidate.id: record for candidate, record in found}
+        ranked = retrieval.rank(query, [candidate for candidate, _ in found], top_k)
+        return [ScoredRecord(record=records[rid], score=score, parts=parts) for rid, score, parts in ranked
+                if score > 0 and (threshold is None or score >= threshold)]
+
+    async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:
+        _check_limit(limit)
+        after = None
+        if cursor:
+            values = decode_cursor(cursor)
+            if len(values) != 1 or not isinstance(values[0], str):
+                raise InvalidInputError(f"invalid page cursor {cursor!r}")
+            after = values[0]
+        rows = await self._pool.read(queries.users, prefix, limit + 1, after)
+        users = [UserSummary(user_id=uid, memory_count=n, last_activity=from_micros(last)) for uid, n, last in rows]
+        more = len(users) > limit
+        return UserPage(users=users[:limit], next_cursor=encode_cursor(users[limit - 1].user_id) if more else None)
+
+    async def list_records(self, filter: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
+                           cursor: str | None = None) -> RecordPage:
+        _check_limit(limit)
+        records, next_cursor = await self._pool.read(queries.page, filter, sort, limit, cursor)
+        return RecordPage(records=records, next_cursor=next_cursor)
+
+    async def count_records(self, filter: MemoryFilter) -> int:
+        return await self._pool.read(queries.count, filter)
+
+    async def get_record(self, record_id: str) -> MemoryRecord:
+        record = await self._pool.read(queries.get, record_id)
+        if record is None:
+            raise NotFoundError(f"no memory with id {record_id}")
+        return record
+
+    async def update_record(self, record_id: str, patch: MemoryPatch, *, expected_version: int) -> MemoryRecord:
+        before = await self._pool.read(queries.get, record_id)
+        if before is None or before.version != expected_version:
+            raise VersionConflictError(record_id, expected_version, before)
+        item = _patched(before, patch)
+        vector = None
+        if retrieval.embedding_text(item) != retrieval.embedding_text(before.item):
+            vector = (await self._vectors([item]))[0]
+        return await self._pool.write(queries.update, before, item, vector, to_micros(utcnow()))
+
+    async def delete_records(self, record_ids: Sequence[str]) -> int:
+        if isinstance(record_ids, str):
+            raise InvalidInputError("delete_records expects a list of ids, not one string")
+        return await self._pool.write(queries.delete, [str(rid) for rid in record_ids])
+
+    async def add_records(self, records: Sequence[MemoryRecord]) -> None:
+        """Insert records as given (ids, timestamps, versions); a record whose id exists replaces it."""
+        checked = [_as_record(record, position) for position, record in enumerate(records)]
+        items = validate_items([record.item for record in checked])
+        for position, item in enumerate(items):
+            check_text(item, f"record {position}")
+        latest = list({record.id: record for record in checked}.values())
+        embedded = await self._vectors([record.item for record in latest])
+        rows = [queries.NewRow(r.id, r.item, to_micros(r.created_at), to_micros(r.updated_at), r.version, vector)
+                for r, vector in zip(latest, embedded, strict=True)]
+        if rows:
+            await self._pool.write(queries.insert, rows, replace=True)
+
+    # --- helpers -------------------------------------------------------------------------------------------
+    async def _vectors(self, items: list[MemoryItem]) -> list[np.ndarray | None]:
+        """Embeddings of the items, or ``None`` each when no embedder is configured."""
+        if self._embedder is None or not items:
+            return [None] * len(items)
+        embedded = await self._embedder.embed([retrieval.embedding_text(item) for item in items])
+        return list(_checked(embedded, len(items), self._embedder))
+
+
+def _checked(vectors: np.ndarray, count: int, embedder: Embedder) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.shape != (count, embedder.dimension):
+        raise StoreUnavailableError(f"embedder {embedder.model_id} returned vectors of shape {vectors.shape}, "
+                                    f"expected {(count, embedder.dimension)}")
+    return vectors
+
+
+def _patched(record: MemoryRecord, patch: MemoryPatch) -> MemoryItem:
+    where = f"memory {record.id}"
+    try:
+        item = patch.apply(record.item)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidInputError(f"{where}: field '{'.'.join(map(str, first['loc']))}': {first['msg']}") from None
+    check_item(item, where)
+    check_text(item, where)
+    return item
+
+
+def _as_record(record: object, position: int) -> MemoryRecord:
+    if isinstance(record, MemoryRecord):
+        return record
+    try:
+        return MemoryRecord.model_validate(record)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidInputError(f"record {position}: field '{'.'.join(map(str, first['loc']))}': "
+                                f"{first['msg']}") from None
+
+
+def _check_limit(limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
+
+
+def _wal(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA journal_mode = WAL")
+
+
+def _execute(conn: sqlite3.Connection, sql: str) -> None:
+    conn.execute(sql)
