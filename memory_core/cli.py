@@ -224,7 +224,8 @@ async def _describe_store(builder: MemoryBuilder, name: str) -> list[str]:
 
 # --- entry point -------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="memdash", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="memdash", description="Run the memdash dashboard, seed demo data, "
+                                     "check a config, inspect its stores.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:

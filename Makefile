@@ -1,0 +1,86 @@
+# memdash developer tasks. Every command runs through .venv/bin/..., so nothing needs `source`.
+# `make test` on a new machine does everything: venv, Python packages, Debian packages, tests.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON       ?= python3.11
+VENV         ?= .venv
+PY           := $(VENV)/bin/python
+# Extras of pyproject.toml to install; later: EXTRAS=embed,dev,postgres,redis,nat
+EXTRAS       ?= embed,dev
+# Installed before the extras whenever they include `embed`, so pip never picks a CUDA build of torch.
+# Elsewhere: make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH        ?= torch==2.13.0
+TORCH_INDEX  ?=
+# Debian packages the tests need (Chromium for the dashboard's browser tests, at /usr/bin/chromium).
+APT_PACKAGES ?= chromium
+CONFIG       ?= configs/demo.yml
+PORT         ?= 8501
+# pytest-xdist is installed but not used by default: see PYTEST_ARGS in the README.
+PYTEST_ARGS  ?=
+
+comma := ,
+# The install stamp is keyed on pyproject.toml's content and the extras: a second `make test` installs
+# nothing, a changed pyproject.toml or EXTRAS reinstalls.
+INSTALL_KEY := $(shell sha256sum pyproject.toml | cut -c1-16)-$(subst $(comma),-,$(EXTRAS))
+STAMP       := $(VENV)/.memdash-installed-$(INSTALL_KEY)
+
+.PHONY: help venv install apt run test bench lint clean
+
+help:
+	@echo "make run    - set up, then open the dashboard on the demo store (http://localhost:$(PORT))"
+	@echo "make test   - set up (venv, packages, Debian packages), then run the tests"
+	@echo "make bench  - latency and LoCoMo benchmarks, printed as tables"
+	@echo "make lint   - ruff check ."
+	@echo "make venv | install | apt | clean"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+venv: $(PY)
+
+$(STAMP): | $(PY)
+ifneq ($(and $(TORCH),$(findstring embed,$(EXTRAS))),)
+	$(PY) -m pip install --progress-bar off $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) '$(TORCH)'
+endif
+	$(PY) -m pip install --progress-bar off -e '.[$(EXTRAS)]'
+	rm -f $(VENV)/.memdash-installed-*
+	touch $@
+
+install: $(STAMP)
+
+# Installs only what is missing. Needs root (no sudo); outside CI a non-root user gets a warning instead.
+apt:
+	@missing=""; \
+	for pkg in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${db:Status-Abbrev}' $$pkg 2>/dev/null | grep -q '^ii' || missing="$$missing $$pkg"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  if [ "$${CI:-}" = true ]; then echo "make apt: cannot install$$missing (need root and apt-get)" >&2; exit 1; fi; \
+	  echo "make apt: skipped, not root or no apt-get; missing:$$missing (browser tests will fail)" >&2; exit 0; \
+	fi; \
+	echo "make apt: installing$$missing"; \
+	apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null
+
+run: install
+	$(VENV)/bin/memdash run --config $(CONFIG) --port $(PORT)
+
+test: install apt
+	@rc=0; $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5): failing" >&2; fi; \
+	exit $$rc
+
+bench: install
+	$(PY) -m bench.latency
+	$(PY) -m bench.locomo
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf build dist .pytest_cache .ruff_cache *.egg-info $(VENV)/.memdash-installed-*
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
