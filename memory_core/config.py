@@ -83,8 +83,10 @@ def parse_config(text: str, *, file: str | None = None, registry: TypeRegistry =
 
 
 def _parse_yaml(text: str, file: str | None) -> tuple[Any, dict[Path_, int]]:
+    node = None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        lines = _index_lines(node, file) if node is not None else {}
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -92,22 +94,66 @@ def _parse_yaml(text: str, file: str | None) -> tuple[Any, dict[Path_, int]]:
         raise ConfigError(f"invalid YAML: {exc.problem or exc.context}", file=file, line=line) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", file=file) from None
-    lines: dict[Path_, int] = {}
-    if node is not None:
-        _index_lines(node, (), lines)
+    except RecursionError:
+        raise ConfigError("invalid YAML: nested too deeply", file=file) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a scalar PyYAML parses but cannot build: 2001-13-01
+        raise ConfigError(f"invalid YAML value: {exc}", file=file, line=_unbuildable_line(node)) from None
     return data, lines
 
 
-def _index_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*path, key.value)
-            lines[child] = key.start_mark.line + 1
-            _index_lines(value, child, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, value in enumerate(node.value):
-            _index_lines(value, (*path, i), lines)
+def _nodes(root: yaml.Node) -> list[yaml.Node]:
+    """Every node once, aliases included only once."""
+    seen: dict[int, yaml.Node] = {}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) not in seen:
+            seen[id(node)] = node
+            if isinstance(node, yaml.MappingNode):
+                stack.extend(n for pair in node.value for n in pair)
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend(node.value)
+    return list(seen.values())
+
+
+def _unbuildable_line(root: yaml.Node | None) -> int | None:
+    """Line of the first scalar the safe constructor rejects."""
+    for node in _nodes(root) if root is not None else []:
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                yaml.SafeLoader("").construct_object(node)
+            except Exception:  # whatever the constructor raises, this is the culprit
+                return node.start_mark.line + 1
+    return None
+
+
+def _index_lines(root: yaml.Node, file: str | None) -> dict[Path_, int]:
+    """The line of every key path; a node that contains itself (recursive alias) is refused."""
+    lines: dict[Path_, int] = {}
+    inside: set[int] = set()
+    done: set[int] = set()
+
+    def visit(node: yaml.Node, path: Path_) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if id(node) in inside:
+            raise ConfigError("a YAML alias refers to a node that contains it", file=file,
+                              line=node.start_mark.line + 1)
+        if id(node) in done:
+            return
+        inside.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):  # other keys are unhashable: safe_load refuses them
+                    lines[(*path, key.value)] = key.start_mark.line + 1
+                    visit(value, (*path, key.value))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, value in enumerate(node.value):
+                visit(value, (*path, i))
+        inside.discard(id(node))
+        done.add(id(node))
+
+    visit(root, ())
+    return lines
 
 
 @dataclasses.dataclass
@@ -162,7 +208,7 @@ class _Located:
             config_type = registry.resolve(kind, type_name).config_type
         except ConfigError as exc:
             raise self.error(exc.message, (*path, "_type")) from None
-        ignored = sorted(set(raw) - _accepted_keys(config_type))
+        ignored = sorted(str(key) for key in set(raw) - _accepted_keys(config_type))
         if ignored:
             warnings.append(f"{'.'.join(map(str, path))}: ignored unknown key(s) {', '.join(ignored)} "
                             f"for _type {type_name} (line {self.line_of((*path, ignored[0]))})")
