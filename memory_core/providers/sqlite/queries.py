@@ -109,10 +109,8 @@ def candidates(conn: sqlite3.Connection, user_id: str, query: str, pool: int,
 
 # --- writes --------------------------------------------------------------------------------------------
 
-def insert(conn: sqlite3.Connection, rows: Sequence[NewRow], *, replace: bool = False) -> None:
-    """Insert rows (replacing rows with the same ids when ``replace``) with their index, tags and vectors."""
-    if replace:
-        delete(conn, [r.id for r in rows])
+def insert(conn: sqlite3.Connection, rows: Sequence[NewRow]) -> None:
+    """Insert rows with their index entries, tags and vectors."""
     start = conn.execute("SELECT coalesce(max(rid), 0) + 1 FROM memories").fetchone()[0]
     numbered = list(enumerate(rows, start))
     conn.executemany(INSERT_MEMORY, (memory_row(rid, r.id, r.item, r.created_us, r.updated_us, r.version)
@@ -120,6 +118,12 @@ def insert(conn: sqlite3.Connection, rows: Sequence[NewRow], *, replace: bool = 
     index.add(conn, ((rid, r.item) for rid, r in numbered))
     _put_tags(conn, ((rid, r.item.tags) for rid, r in numbered))
     vectors.put(conn, ((rid, r.item.user_id, r.vector) for rid, r in numbered if r.vector is not None))
+
+
+def upsert(conn: sqlite3.Connection, rows: Sequence[NewRow]) -> None:
+    """Insert rows, replacing any stored rows with the same ids."""
+    delete(conn, [r.id for r in rows])
+    insert(conn, rows)
 
 
 def _put_tags(conn: sqlite3.Connection, entries: Any) -> None:

@@ -201,7 +201,7 @@ class SqliteMemory(MemoryEditor, MemoryBrowser):
         rows = [queries.NewRow(r.id, r.item, to_micros(r.created_at), to_micros(r.updated_at), r.version, vector)
                 for r, vector in zip(latest, embedded, strict=True)]
         if rows:
-            await self._pool.write(queries.insert, rows, replace=True)
+            await self._pool.write(queries.upsert, rows)
 
     # --- helpers -------------------------------------------------------------------------------------------
     async def _vectors(self, items: list[MemoryItem]) -> list[np.ndarray | None]:
