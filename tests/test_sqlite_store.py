@@ -30,8 +30,8 @@ from memory_core.models import MemoryItem
 from memory_core.providers.common import tokens
 from memory_core.providers.in_memory import InMemoryEditor
 from memory_core.providers.sqlite import SqliteMemory, index, schema
-from memory_core.registry import register_embedder
 from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord, Sort, SortField
+from memory_core.registry import register_embedder
 from memory_core.testing import MemoryStoreConformance
 from memory_core.typed import EmbedderBaseConfig
 
