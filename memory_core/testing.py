@@ -3,22 +3,23 @@
 Subclass :class:`MemoryStoreConformance` in a test module and give it an ``editor`` fixture that yields
 the store under test; pytest then runs every check below against it::
 
-    import pytest
+    import pytest_asyncio
     from memory_core.builder import MemoryBuilder
     from memory_core.config import parse_config
     from memory_core.testing import MemoryStoreConformance
 
     class TestMyStore(MemoryStoreConformance):
-        @pytest.fixture
+        @pytest_asyncio.fixture
         async def editor(self, tmp_path):
-            config = parse_config(f"memory:\\n  m:\\n    _type: my_store\\n    path: {tmp_path}/m.db\\n")
+            config = parse_config(f"memory:\n  m:\n    _type: my_store\n    path: {tmp_path}/m.db\n")
             async with MemoryBuilder(config) as builder:
                 yield await builder.get_memory_client("m")
 
-The tests carry ``pytest.mark.asyncio`` themselves, so they run with pytest-asyncio in ``auto`` mode
-(as above) and in ``strict`` mode; in strict mode declare the fixture with ``@pytest_asyncio.fixture``
-instead of ``@pytest.fixture``. Keep the fixture function-scoped (the default): each test runs in its
-own event loop.
+That is all: no pytest configuration is needed. The tests carry ``pytest.mark.asyncio`` themselves, so
+they run with pytest-asyncio in ``strict`` mode (its default) and in ``auto`` mode; with
+``asyncio_mode = "auto"`` a plain ``@pytest.fixture`` works for ``editor`` too. Keep the fixture
+function-scoped (the default): each test runs in its own event loop. The class name does not start
+with ``Test``, so pytest collects the suite only through your subclass.
 
 Sections:
 
@@ -29,6 +30,8 @@ Sections:
 * **Browsing** (``test_browse_*``) checks the optional :class:`~memory_core.interfaces.MemoryBrowser`
   methods. Each test needs some :class:`~memory_core.interfaces.Capability`; when the store does not
   declare it, the test is skipped with "store does not declare <capability>". That is the only skip.
+  ``add_records`` (lossless import) has no capability of its own: a store declaring ``get`` must
+  implement it.
 
 Every test writes under fresh user ids (``<user_prefix>-<random>-<name>``) and removes those users'
 memories afterwards, so the suite can run against a shared or remote store. Overridable hooks:
