@@ -39,12 +39,20 @@ def current_store() -> str | None:
 
 
 def store_picker() -> str | None:
-    """A sidebar select bound to ``?store=``; returns the chosen store name."""
+    """A sidebar select bound to ``?store=``; returns the chosen store name.
+
+    The URL wins when it changed under the page (a shared link, the back button); otherwise the select
+    writes its value to the URL, which also puts ``?store=`` back after a page switch.
+    """
     names = hub().store_names
     if not names:
         return None
-    current = current_store()
-    chosen = st.sidebar.selectbox("Store", names, index=names.index(current), key="store_picker")
-    if chosen != st.query_params.get("store"):
+    url_store = st.query_params.get("store")
+    state = st.session_state
+    if state.get("store_picker") not in names or (url_store in names and url_store != state.get("_store_seen")):
+        state["store_picker"] = current_store()
+    chosen = st.sidebar.selectbox("Store", names, key="store_picker")
+    state["_store_seen"] = chosen
+    if chosen != url_store:
         st.query_params["store"] = chosen
     return chosen

@@ -8,6 +8,7 @@ use); nothing here speaks SQL or HTTP. Every mutation checks the actor's role fi
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -31,9 +32,19 @@ from memory_core.records import (
     UserPage,
     utcnow,
 )
-from memory_core.transfer import iter_records, record_to_dict
+from memory_core.transfer import (
+    ParseReport,
+    dump_csv,
+    dump_jsonl_line,
+    iter_records,
+    parse_csv,
+    parse_jsonl,
+    record_to_dict,
+)
 
 CONFIG_ENV = "MEMDASH_CONFIG"
+EXPORT_FORMATS = ("jsonl", "csv")
+BULK_CHUNK = 200
 
 
 class StoreHub:
@@ -145,11 +156,17 @@ def list_users(hub: StoreHub, store: str, *, prefix: str = "", limit: int = 50, 
     return hub.runner.run(browser.list_users(prefix=prefix, limit=limit, cursor=cursor))
 
 
-def list_memories(hub: StoreHub, store: str, flt: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
-                  cursor: str | None = None) -> RecordPage:
+def lister(hub: StoreHub, store: str, flt: MemoryFilter) -> MemoryBrowser:
+    """The store as a browser that can list ``flt`` (every user's memories need ``LIST_ALL_USERS``)."""
     browser = hub.browser(store, Capability.LIST)
     if flt.user_id is None and Capability.LIST_ALL_USERS not in browser.capabilities:
         raise UnsupportedError(cannot_message(store, Capability.LIST_ALL_USERS))
+    return browser
+
+
+def list_memories(hub: StoreHub, store: str, flt: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
+                  cursor: str | None = None) -> RecordPage:
+    browser = lister(hub, store, flt)
     return hub.runner.run(browser.list_records(flt, sort=sort, limit=limit, cursor=cursor))
 
 
@@ -184,14 +201,31 @@ def search_memories(hub: StoreHub, store: str, *, user_id: str, query: str, top_
 
 
 def export_records(hub: StoreHub, store: str, flt: MemoryFilter) -> Iterator[MemoryRecord]:
-    """Every matching record, a page at a time, for exports."""
-    browser = hub.browser(store, Capability.LIST)
+    """Every matching record, a page at a time, for exports and bulk edits."""
+    browser = lister(hub, store, flt)
     iterator = iter_records(browser, flt).__aiter__()
     while True:
         try:
             yield hub.runner.run(iterator.__anext__())
         except StopAsyncIteration:
             return
+
+
+def export_lines(hub: StoreHub, store: str, flt: MemoryFilter, fmt: str) -> Iterator[str]:
+    """An export file (``jsonl`` or ``csv``) as text chunks, built a page of records at a time."""
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInputError(f"export format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
+    records = export_records(hub, store, flt)
+    return dump_csv(records) if fmt == "csv" else (dump_jsonl_line(r) for r in records)
+
+
+def parse_upload(name: str, data: bytes) -> ParseReport:
+    """Validate a whole uploaded file (CSV by its ``.csv`` name, JSONL otherwise) without writing anything."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{name} is not UTF-8 text (byte {exc.start})") from None
+    return parse_csv(text) if name.lower().endswith(".csv") else parse_jsonl(text.splitlines())
 
 
 # --- writes ------------------------------------------------------------------------------------------
@@ -247,11 +281,12 @@ def delete_user_memories(hub: StoreHub, actor: Actor, store: str, user_id: str) 
 
 
 def retag_memories(hub: StoreHub, actor: Actor, store: str, ids: Sequence[str], *, add: Sequence[str] = (),
-                   remove: Sequence[str] = (), progress: Callable[[int, int], None] | None = None) -> int:
+                   remove: Sequence[str] = (), progress: Callable[[int, int], None] | None = None,
+                   batch: str | None = None) -> int:
     """Add and/or remove tags on many memories; returns how many changed. Each edit is version-checked."""
     actor.require(Role.EDITOR, store, "tag memories")
     browser = hub.browser(store, Capability.UPDATE)
-    changed, batch = 0, uuid.uuid4().hex
+    changed, batch = 0, batch or uuid.uuid4().hex
     for done, record in enumerate(_existing(hub, browser, ids), start=1):
         tags = [t for t in record.item.tags if t not in remove]
         tags += [t for t in add if t not in tags]
@@ -263,6 +298,41 @@ def retag_memories(hub: StoreHub, actor: Actor, store: str, ids: Sequence[str], 
         if progress:
             progress(done, len(ids))
     return changed
+
+
+def retag_matching(hub: StoreHub, actor: Actor, store: str, flt: MemoryFilter, *, add: Sequence[str] = (),
+                   remove: Sequence[str] = (), progress: Callable[[int, int], None] | None = None) -> int:
+    """Retag every memory matching ``flt``, a chunk of ids at a time; ``progress(done, total)``."""
+    actor.require(Role.EDITOR, store, "tag memories")
+    batch, changed = uuid.uuid4().hex, 0
+    for chunk in _matching_chunks(hub, store, flt, progress):
+        changed += retag_memories(hub, actor, store, chunk, add=add, remove=remove, batch=batch)
+    return changed
+
+
+def delete_matching(hub: StoreHub, actor: Actor, store: str, flt: MemoryFilter, *,
+                    progress: Callable[[int, int], None] | None = None) -> int:
+    """Delete every memory matching ``flt`` (admin), a chunk of ids at a time; ``progress(done, total)``."""
+    actor.require(Role.ADMIN, store, "bulk-delete memories")
+    batch, deleted = uuid.uuid4().hex, 0
+    for chunk in _matching_chunks(hub, store, flt, progress):
+        deleted += delete_memories(hub, actor, store, chunk, batch=batch)
+    return deleted
+
+
+def _matching_chunks(hub: StoreHub, store: str, flt: MemoryFilter, progress: Callable[[int, int], None] | None,
+                     size: int = BULK_CHUNK) -> Iterator[list[str]]:
+    """Ids of the memories matching ``flt`` in chunks; reports progress after each chunk is handled.
+
+    Keyset paging (oldest first) stays correct while the chunks already yielded are edited or deleted.
+    """
+    total = count_memories(hub, store, flt) if hub.can(store, Capability.COUNT) else 0
+    records, done = export_records(hub, store, flt), 0
+    while chunk := [record.id for record in itertools.islice(records, size)]:
+        yield chunk
+        done += len(chunk)
+        if progress:
+            progress(done, max(total, done))
 
 
 def import_records(hub: StoreHub, actor: Actor, store: str, records: Sequence[MemoryRecord], *,

@@ -1,0 +1,87 @@
+"""Browse: one page of memories (one user's, or every user's where the store can), filtered and sorted,
+with links to each memory and bulk tag / untag / delete. Never loads more than a page and a count."""
+
+import streamlit as st
+
+from dashboard import context, services, state
+from dashboard.components import bulk, page
+from dashboard.components.filter_form import filter_form
+from dashboard.components.memory_table import memory_link, memory_table
+from dashboard.components.pager import PAGE_SIZES, Pager
+from dashboard.components.text import escape_markdown
+from dashboard.components.url import param, set_params, sync_from_url
+from memory_core.errors import InvalidInputError
+from memory_core.interfaces import Capability
+from memory_core.records import MemoryFilter
+
+SORT_LABELS = {"updated_desc": "Updated, newest first", "updated_asc": "Updated, oldest first",
+               "created_desc": "Created, newest first", "created_asc": "Created, oldest first"}
+
+
+def _page_size() -> int:
+    raw = param("size")
+    return int(raw) if raw.isdigit() and int(raw) in PAGE_SIZES else PAGE_SIZES[0]
+
+
+def _view_controls() -> None:
+    """Sort and page size, bound to ``?sort=`` and ``?size=``."""
+    sync_from_url("browse_view", {"browse_sort": param("sort") if param("sort") in SORT_LABELS else "updated_desc",
+                                  "browse_size": _page_size()})
+    left, right, _ = st.columns([2, 1, 3])
+    left.selectbox("Sort by", list(SORT_LABELS), format_func=SORT_LABELS.get, key="browse_sort",
+                   on_change=lambda: set_params({"sort": st.session_state.browse_sort}))
+    right.selectbox("Rows per page", PAGE_SIZES, key="browse_size",
+                    on_change=lambda: set_params({"size": str(st.session_state.browse_size)}))
+
+
+def _empty_message(store: str, flt: MemoryFilter, first_page: bool) -> None:
+    if not first_page:
+        st.info("No more memories.")
+    elif flt == MemoryFilter():
+        st.info(f"Store '{escape_markdown(store)}' is empty: add memories or import a file.")
+    elif flt == MemoryFilter(user_id=flt.user_id):
+        st.info(f"User '{escape_markdown(flt.user_id)}' has no memories in store '{escape_markdown(store)}'. "
+                "Check the id on the Users page.")
+    else:
+        st.info("No memories match this filter.")
+
+
+def _count(hub: services.StoreHub, store: str, flt: MemoryFilter) -> int | None:
+    return services.count_memories(hub, store, flt) if hub.can(store, Capability.COUNT) else None
+
+
+def _selected_links(store: str, selected: list) -> None:
+    for record in selected[:5]:
+        memory_link(store, record.id)
+    if len(selected) > 5:
+        st.caption(f"and {len(selected) - 5} more selected")
+
+
+st.title("Browse memories")
+store = page.store_or_stop()
+hub = context.hub()
+page.show_flash()
+filter_form()
+_view_controls()
+with page.reported():
+    try:
+        flt, sort = state.filter_from_params(st.query_params), state.sort_from_params(st.query_params)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"This link's filter is not valid: {exc}") from None
+    size = _page_size()
+    pager = Pager("browse_pager", {"store": store, "filter": flt.model_dump(mode="json"), "sort": param("sort"),
+                                   "size": size})
+    result = services.list_memories(hub, store, flt, sort=sort, limit=size, cursor=pager.cursor)
+    matching = _count(hub, store, flt)
+    start = (pager.number - 1) * size
+    shown = f" · rows {start + 1:,}–{start + len(result.records):,}" if result.records else ""
+    total = f" of {matching:,} matching" if matching is not None else ""
+    if not result.records:
+        _empty_message(store, flt, pager.number == 1)
+        selected = []
+    else:
+        selected = memory_table(result.records, key=f"browse_table_{pager.page_id}")
+        _selected_links(store, selected)
+    pager.controls(result.next_cursor, note=shown + total)
+    if matching != 0:
+        bulk.bulk_panel(store, flt, selected, matching)

@@ -1,0 +1,180 @@
+"""Memory (``?store=&id=``): one memory in full, its conversation, and editing with a version check."""
+
+import difflib
+import json
+from typing import Any
+
+import streamlit as st
+
+from dashboard import context, services
+from dashboard.access import Role
+from dashboard.components import dialogs, page
+from dashboard.components.conversation import conversation_view
+from dashboard.components.editors import metadata_editor, metadata_text, parse_metadata, tag_editor
+from dashboard.components.text import escape_markdown, truncate
+from dashboard.components.url import param, set_params
+from memory_core.errors import MemdashError, NotFoundError, VersionConflictError
+from memory_core.interfaces import Capability
+from memory_core.records import MemoryPatch, MemoryRecord
+
+FIELDS = ("detail_memory", "detail_tags", "detail_metadata")
+
+
+def _load(record: MemoryRecord) -> None:
+    """Put ``record`` in the editors; it becomes the version a save is checked against."""
+    s = st.session_state
+    s.detail_base = record
+    s.detail_memory = record.item.memory or ""
+    s.detail_tags = list(record.item.tags)
+    s.detail_metadata = metadata_text(record.item.metadata)
+    s.pop("detail_conflict", None)
+
+
+def _yours() -> dict[str, Any]:
+    """The editors' values; metadata must parse (``InvalidInputError`` otherwise)."""
+    s = st.session_state
+    return {"memory": s.detail_memory or None, "tags": list(s.detail_tags),
+            "metadata": parse_metadata(s.detail_metadata)}
+
+
+def _save(store: str) -> None:
+    """Save callback: only changed fields, against the loaded version; the outcome is shown by the page."""
+    s, base = st.session_state, st.session_state.detail_base
+    try:
+        yours = _yours()
+        changes = {k: v for k, v in yours.items() if v != getattr(base.item, k)}
+        if not changes:
+            s.detail_outcome = ("info", "Nothing changed.")
+            return
+        after = services.update_memory(context.hub(), context.actor(), store, base.id, MemoryPatch(**changes),
+                                       expected_version=base.version)
+    except VersionConflictError as exc:
+        s.detail_conflict = {"current": exc.current, "yours": yours}
+        return
+    except (MemdashError, OSError, TimeoutError) as exc:
+        s.detail_outcome = ("error", f"Not saved: {escape_markdown(exc)}")
+        return
+    _load(after)
+    s.detail_outcome = ("success", f"Saved: this memory is now version {after.version}.")
+
+
+def _as_text(memory: str | None, tags: list[str], metadata: dict[str, Any]) -> list[str]:
+    lines = ["memory:", *(memory or "").splitlines(), f"tags: {', '.join(tags)}", "metadata:"]
+    return lines + json.dumps(metadata, indent=2, ensure_ascii=False, sort_keys=True).splitlines()
+
+
+def _show_conflict(conflict: dict[str, Any]) -> None:
+    current: MemoryRecord | None = conflict["current"]
+    base: MemoryRecord = st.session_state.detail_base
+    if current is None:
+        st.error("Not saved: this memory was deleted since you loaded it. Your edits are still in the form.")
+        return
+    st.error(f"Not saved: someone changed this memory since you loaded it (you edited version {base.version}, "
+             f"the store has version {current.version}). Nothing was overwritten. Stored (−) vs yours (+):")
+    yours = conflict["yours"]
+    diff = difflib.unified_diff(_as_text(current.item.memory, current.item.tags, current.item.metadata),
+                                _as_text(yours["memory"], yours["tags"], yours["metadata"]),
+                                f"stored version {current.version}", "yours", lineterm="")
+    st.code("\n".join(diff), language="diff")
+    st.button(f"Load version {current.version} (discard my edits)", key="detail_take_current",
+              on_click=_load, args=(current,))
+
+
+def _open_form() -> None:
+    st.text_input("Memory id", key="detail_open_id")
+    st.button("Open", key="detail_open", on_click=lambda: set_params({"id": st.session_state.detail_open_id.strip()}))
+    st.caption("Or pick a memory on the Browse or Search page.")
+
+
+def _header(record: MemoryRecord) -> None:
+    st.text(f"id: {record.id}")
+    cols = st.columns(4)
+    cols[0].text(f"user: {record.user_id}")
+    cols[1].text(f"version: {record.version}")
+    cols[2].text(f"created: {record.created_at:%Y-%m-%d %H:%M:%S %Z}")
+    cols[3].text(f"updated: {record.updated_at:%Y-%m-%d %H:%M:%S %Z}")
+
+
+def _editors(store: str, record: MemoryRecord, editable: bool) -> None:
+    if editable:
+        st.text_area("Memory text", key="detail_memory", height=200)
+    else:
+        st.caption("Memory text")
+        st.text(record.item.memory or "(no memory text)")
+    tag_editor("Tags", key="detail_tags", options=[*record.item.tags, *st.session_state.detail_tags],
+               disabled=not editable)
+    metadata_editor(key="detail_metadata", disabled=not editable)
+    save, delete, _ = st.columns([1, 1, 4])
+    save.button("Save", key="detail_save", type="primary", on_click=_save, args=(store,), disabled=not editable,
+                icon=":material/save:")
+    delete.button("Delete…", key="detail_delete", on_click=dialogs.open_dialog, args=("delete_memory",),
+                  kwargs={"store": store, "record": record}, icon=":material/delete:",
+                  disabled=not context.hub().can(store, Capability.DELETE_BY_IDS))
+
+
+def _close_delete() -> None:
+    dialogs.close_dialog("delete_memory")
+
+
+@st.dialog("Delete memory", on_dismiss=_close_delete)
+def _confirm_delete(store: str, record: MemoryRecord) -> None:
+    st.markdown("**Delete this memory?** This cannot be undone.")
+    st.text(truncate(record.item.memory or "(no memory text)", 300))
+    go, cancel = st.columns(2)
+    cancel.button("Cancel", key="detail_delete_cancel", on_click=_close_delete)
+    if go.button("Delete", key="detail_delete_confirm", type="primary"):
+        with page.reported():
+            deleted = services.delete_memories(context.hub(), context.actor(), store, [record.id])
+            _close_delete()
+            page.flash(f"Deleted memory {escape_markdown(record.id)}." if deleted
+                       else f"Memory {escape_markdown(record.id)} was already deleted.")
+            st.switch_page("app_pages/browse.py", query_params={"store": store, "user": record.user_id})
+
+
+def _fetch(store: str, memory_id: str) -> MemoryRecord:
+    try:
+        return services.get_memory(context.hub(), store, memory_id)
+    except NotFoundError:
+        st.warning(f"Memory {escape_markdown(memory_id)} does not exist in store '{escape_markdown(store)}': "
+                   "it may have been deleted.", icon=":material/delete_forever:")
+        st.page_link("app_pages/browse.py", label="Browse memories", query_params={"store": store})
+        st.stop()
+
+
+def _show(store: str, record: MemoryRecord) -> None:
+    s = st.session_state
+    base = s.get("detail_base")
+    if base is None or base.id != record.id or any(key not in s for key in FIELDS):
+        _load(record)
+        base = record
+    _header(base)
+    kind, message = s.pop("detail_outcome", (None, None))
+    if kind:
+        getattr(st, kind)(message)
+    if "detail_conflict" in s:
+        _show_conflict(s.detail_conflict)
+    elif record.version != base.version:
+        st.warning(f"This memory changed since you loaded it (now version {record.version}): saving will show "
+                   "both versions, nothing is overwritten.")
+        st.button(f"Load version {record.version}", key="detail_reload", on_click=_load, args=(record,))
+    editable = context.hub().can(store, Capability.UPDATE) and context.actor().role_for(store) >= Role.EDITOR
+    if not editable:
+        st.info(escape_markdown(services.cannot_message(store, Capability.UPDATE))
+                if not context.hub().can(store, Capability.UPDATE) else "Your role can read memories, not edit them.")
+    _editors(store, base, editable)
+    st.subheader("Conversation", anchor=False)
+    conversation_view(base.item.conversation)
+    job = dialogs.payload("delete_memory")
+    if job and job["record"].id == record.id:
+        _confirm_delete(job["store"], job["record"])
+
+
+st.title("Memory")
+store = page.store_or_stop()
+page.show_flash()
+memory_id = param("id")
+if not memory_id:
+    _open_form()
+    st.stop()
+with page.reported():
+    _show(store, _fetch(store, memory_id))

@@ -1,0 +1,101 @@
+"""Search: what an agent would retrieve for a user and a query, with each score explained."""
+
+import streamlit as st
+
+from dashboard import context, services
+from dashboard.components import page
+from dashboard.components.memory_table import memory_link
+from dashboard.components.text import escape_markdown, truncate
+from dashboard.components.url import param, set_params, sync_from_url
+from memory_core.errors import InvalidInputError
+from memory_core.interfaces import Capability
+from memory_core.records import MemoryFilter
+
+
+def _number(raw: str, kind: type, name: str) -> float | int | None:
+    try:
+        return kind(raw) if raw else None
+    except ValueError:
+        raise InvalidInputError(f"{name} must be a number, not {raw!r}") from None
+
+
+def _form() -> None:
+    """User, query, top_k and threshold; 'Search' writes them to the URL."""
+    top_k = param("top_k")
+    sync_from_url("search", {"search_user": param("user"), "search_query": param("q"),
+                             "search_top_k": int(top_k) if top_k.isdigit() and 0 < int(top_k) <= 100 else 5,
+                             "search_threshold": _threshold_or_none()})
+    with st.form("search_form"):
+        left, right = st.columns([1, 3])
+        left.text_input("User id", key="search_user")
+        right.text_input("Query", key="search_query", placeholder="what would the agent ask?")
+        left, right, _ = st.columns([1, 1, 2])
+        left.number_input("top_k", min_value=1, max_value=100, step=1, key="search_top_k")
+        right.number_input("Similarity threshold", key="search_threshold", value=None, step=0.05, format="%.3f",
+                           placeholder="none")
+        st.form_submit_button("Search", type="primary", on_click=_apply, icon=":material/search:")
+
+
+def _threshold_or_none() -> float | None:
+    try:
+        return _number(param("threshold"), float, "threshold")  # type: ignore[return-value]
+    except InvalidInputError:
+        return None
+
+
+def _apply() -> None:
+    s = st.session_state
+    threshold = s.search_threshold
+    set_params({"user": s.search_user.strip(), "q": s.search_query, "top_k": str(s.search_top_k),
+                "threshold": None if threshold is None else str(threshold)})
+
+
+def _explain(hit: services.SearchHit) -> str:
+    if hit.score is None:
+        return "The store gave no score."
+    parts = " + ".join(f"{name} {value:.3f}" for name, value in hit.parts.items())
+    return f"score {hit.score:.3f}" + (f" (from {parts})" if parts else " (the store does not break it down)")
+
+
+def _show_hit(store: str, rank: int, hit: services.SearchHit) -> None:
+    with st.container(border=True):
+        head, score = st.columns([4, 1])
+        head.caption(f"#{rank} · {_explain(hit)}")
+        score.metric("similarity_score", "–" if hit.score is None else f"{hit.score:.3f}", label_visibility="collapsed")
+        st.text(truncate(hit.item.memory or _conversation_text(hit), 600))
+        if hit.item.tags:
+            st.text("tags: " + ", ".join(hit.item.tags))
+        if hit.id:
+            memory_link(store, hit.id)
+
+
+def _conversation_text(hit: services.SearchHit) -> str:
+    return " / ".join(f"{m.get('role', '')}: {m.get('content', '')}" for m in hit.item.conversation or [])
+
+
+def _results(store: str, user: str, query: str) -> None:
+    hub = context.hub()
+    top_k = _number(param("top_k"), int, "top_k") or 5
+    threshold = _number(param("threshold"), float, "threshold")
+    hits = services.search_memories(hub, store, user_id=user, query=query, top_k=int(top_k), threshold=threshold)
+    if not hub.can(store, Capability.SEARCH_RECORDS):
+        st.info(escape_markdown(services.cannot_message(store, Capability.SEARCH_RECORDS)), icon=":material/block:")
+    if hits:
+        st.caption(f"{len(hits)} result{'s' if len(hits) != 1 else ''} for user {escape_markdown(user)}")
+        for rank, hit in enumerate(hits, start=1):
+            _show_hit(store, rank, hit)
+    elif hub.can(store, Capability.COUNT) and services.count_memories(hub, store, MemoryFilter(user_id=user)) == 0:
+        st.info(f"User '{escape_markdown(user)}' has no memories in store '{escape_markdown(store)}'.")
+    else:
+        st.info("Nothing matched this query" + (" above the threshold." if threshold is not None else "."))
+
+
+st.title("Search")
+store = page.store_or_stop()
+_form()
+user, query = param("user"), param("q")
+with page.reported():
+    if user and query:
+        _results(store, user, query)
+    elif query or user:
+        st.info("Enter both a user id and a query: memories are always searched for one user.")

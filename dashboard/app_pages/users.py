@@ -1,0 +1,64 @@
+"""Users: who has memories in the store, how many and when they last changed; find one by id prefix."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import context, services
+from dashboard.components import page
+from dashboard.components.pager import PAGE_SIZES, Pager
+from dashboard.components.text import escape_markdown
+from dashboard.components.url import param, set_params, sync_from_url
+from memory_core.records import UserSummary
+
+
+def _controls() -> tuple[str, int]:
+    """Prefix and page size, bound to ``?prefix=`` and ``?size=``."""
+    size = int(param("size")) if param("size").isdigit() and int(param("size")) in PAGE_SIZES else PAGE_SIZES[1]
+    sync_from_url("users", {"users_prefix": param("prefix"), "users_size": size})
+    left, right, _ = st.columns([2, 1, 3])
+    left.text_input("User id starts with", key="users_prefix",
+                    on_change=lambda: set_params({"prefix": st.session_state.users_prefix}))
+    right.selectbox("Users per page", PAGE_SIZES, key="users_size",
+                    on_change=lambda: set_params({"size": str(st.session_state.users_size)}))
+    return param("prefix"), size
+
+
+def _users_table(users: list[UserSummary], key: str) -> UserSummary | None:
+    frame = pd.DataFrame([{"user_id": u.user_id, "memories": u.memory_count, "last_activity": u.last_activity}
+                          for u in users], columns=["user_id", "memories", "last_activity"])
+    event = st.dataframe(frame, key=key, on_select="rerun", selection_mode="single-row", hide_index=True,
+                         column_config={"last_activity": st.column_config.DatetimeColumn(
+                             "last activity", format="YYYY-MM-DD HH:mm")})
+    rows = event.selection.rows if event else []
+    return users[rows[0]] if rows and rows[0] < len(users) else None
+
+
+def _user_links(store: str, user_id: str) -> None:
+    name = escape_markdown(user_id)
+    params = {"store": store, "user": user_id}
+    cols = st.columns(3)
+    cols[0].page_link("app_pages/browse.py", label=f"Browse {name}'s memories", query_params=params,
+                      icon=":material/table_rows:")
+    cols[1].page_link("app_pages/search.py", label=f"Search {name}'s memories", query_params=params,
+                      icon=":material/search:")
+    cols[2].page_link("app_pages/add.py", label=f"Add a memory for {name}", query_params=params,
+                      icon=":material/add:")
+
+
+st.title("Users")
+store = page.store_or_stop()
+hub = context.hub()
+prefix, size = _controls()
+with page.reported():
+    pager = Pager("users_pager", {"store": store, "prefix": prefix, "size": size})
+    result = services.list_users(hub, store, prefix=prefix, limit=size, cursor=pager.cursor)
+    if not result.users:
+        st.info(f"No user id starts with '{escape_markdown(prefix)}'." if prefix
+                else f"Store '{escape_markdown(store)}' has no users yet: it is empty.")
+    else:
+        chosen = _users_table(result.users, key=f"users_table_{pager.page_id}")
+        if chosen:
+            _user_links(store, chosen.user_id)
+        else:
+            st.caption("Select a user to browse, search or add memories.")
+    pager.controls(result.next_cursor, note=f" · {len(result.users)} users on this page")

@@ -1,0 +1,52 @@
+"""One page of memories as a selectable table, and links from rows to the Memory page."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.components.text import escape_markdown, truncate
+from memory_core.records import MemoryRecord
+
+MEMORY_PAGE = "app_pages/memory.py"
+COLUMNS = ("id", "user_id", "memory", "tags", "metadata", "turns", "created_at", "updated_at", "version")
+
+
+def records_frame(records: Sequence[MemoryRecord]) -> pd.DataFrame:
+    """Table rows: long text cut to one line (the full text is on the Memory page)."""
+    rows = [{
+        "id": r.id,
+        "user_id": r.user_id,
+        "memory": truncate(r.item.memory, 160),
+        "tags": truncate(", ".join(r.item.tags), 80),
+        "metadata": truncate(json.dumps(r.item.metadata, ensure_ascii=False), 80) if r.item.metadata else "",
+        "turns": len(r.item.conversation or []),
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+        "version": r.version,
+    } for r in records]
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def memory_table(records: Sequence[MemoryRecord], *, key: str) -> list[MemoryRecord]:
+    """Show ``records`` with multi-row selection; returns the selected records."""
+    event = st.dataframe(
+        records_frame(records), key=key, on_select="rerun", selection_mode="multi-row", hide_index=True,
+        column_config={
+            "id": st.column_config.TextColumn("id", width="small"),
+            "memory": st.column_config.TextColumn("memory", width="large"),
+            "created_at": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
+            "updated_at": st.column_config.DatetimeColumn("updated", format="YYYY-MM-DD HH:mm"),
+        },
+    )
+    rows = event.selection.rows if event else []
+    return [records[i] for i in rows if i < len(records)]
+
+
+def memory_link(store: str, record_id: str, label: str | None = None) -> None:
+    """A link to the Memory page of one record."""
+    st.page_link(MEMORY_PAGE, label=label or f"Open memory {escape_markdown(record_id)}",
+                 query_params={"store": store, "id": record_id}, icon=":material/open_in_new:")

@@ -1,0 +1,39 @@
+"""Widgets bound to ``st.query_params``: the URL is the source of truth, widgets follow it.
+
+When the URL changes under a page (a shared link, the back button) the widgets are reset from it; when
+the operator applies a widget, a callback writes the URL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import streamlit as st
+
+
+def param(key: str) -> str:
+    """One query parameter ('' when absent)."""
+    return st.query_params.get(key, "")
+
+
+def set_params(values: Mapping[str, str | list[str] | None], *, clear: Iterable[str] = ()) -> None:
+    """Remove the ``clear`` keys, then set ``values``; an empty value removes its key."""
+    for key in {*clear, *values}:
+        if key in st.query_params:
+            del st.query_params[key]
+    for key, value in values.items():
+        if value:
+            st.query_params[key] = value
+
+
+def sync_from_url(scope: str, values: Mapping[str, Any]) -> None:
+    """Reset widget state (``widget key -> value`` read from the URL) when the URL changed since this
+    scope last saw it, or when the widgets were not on the previous run (another page was shown)."""
+    signature = json.dumps(values, sort_keys=True, default=str)
+    seen = f"_url_{scope}"
+    if st.session_state.get(seen) != signature or any(key not in st.session_state for key in values):
+        for key, value in values.items():
+            st.session_state[key] = value
+        st.session_state[seen] = signature

@@ -1,0 +1,33 @@
+"""Shared fixtures. Keep this small and general; append, don't rewrite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def make_dash(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Factory of dashboard test setups (``dashboard_helpers.Dash``), each with its own config file."""
+    from dashboard_helpers import Dash
+
+    made: list[Dash] = []
+
+    def make(stores: dict[str, dict[str, Any]] | None = None) -> Dash:
+        folder = tmp_path / f"dash{len(made)}"
+        folder.mkdir()
+        made.append(Dash.create(folder, stores))
+        return made[-1]
+
+    yield make
+    for dash in made:
+        dash.close()
+
+
+@pytest.fixture
+def dash(make_dash: Callable[..., Any]) -> Any:
+    """A dashboard over one empty in_memory store named ``main``."""
+    return make_dash()

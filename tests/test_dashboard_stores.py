@@ -1,0 +1,83 @@
+"""Every page with an empty store, a store that lacks capabilities, a broken store, and no config at all."""
+
+import pytest
+from dashboard_helpers import messages, ok
+
+PAGES = ("browse", "search", "memory", "add", "users", "transfer", "stores")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_an_empty_store(dash, page):
+    at = ok(dash.app(page).run())
+    assert not messages(at, "error")
+    assert at.sidebar.selectbox(key="store_picker").value == "main"
+    assert at.query_params["store"] == "main"
+
+
+def test_empty_store_says_so(dash):
+    assert "Store 'main' is empty" in messages(ok(dash.app("browse").run()), "info")[0]
+    assert "has no users yet" in messages(ok(dash.app("users").run()), "info")[0]
+
+
+@pytest.mark.parametrize(("page", "cannot"), [
+    ("browse", "cannot list memories"),
+    ("users", "cannot list users"),
+    ("transfer", "cannot list memories"),
+])
+def test_store_without_browsing_says_what_it_cannot_do(make_dash, page, cannot):
+    dash = make_dash({"toolkit": {"_type": "test_search_only"}})
+    at = ok(dash.app(page).run())
+    assert any(cannot in m for m in messages(at, "info")), messages(at, "info")
+    assert not messages(at, "error")
+
+
+def test_memory_page_on_a_store_without_get(make_dash):
+    dash = make_dash({"toolkit": {"_type": "test_search_only"}})
+    at = ok(dash.app("memory", id="abc").run())
+    assert any("cannot open a memory by id" in m for m in messages(at, "info"))
+
+
+def test_store_that_cannot_list_all_users_asks_for_one(make_dash):
+    dash = make_dash({"per_user": {"_type": "test_per_user"}})
+    dash.add("per_user", user="alice", memory="hello")
+    at = ok(dash.app("browse").run())
+    assert any("every user's memories at once (pick a user)" in m for m in messages(at, "info"))
+    at = ok(dash.app("browse", user="alice").run())
+    assert at.dataframe[0].value["memory"].tolist() == ["hello"]
+
+
+@pytest.mark.parametrize("page", ("browse", "users", "memory", "search", "add", "transfer"))
+def test_broken_store_is_reported_and_the_other_store_still_works(make_dash, page):
+    dash = make_dash({"broken": {"_type": "test_broken"}, "main": {"_type": "in_memory"}})
+    dash.add("main", user="alice", memory="still here")
+    params = {"id": "m0000-alice"} if page == "memory" else {"user": "alice", "q": "still"} if page == "search" else {}
+    at = ok(dash.app(page, store="broken", **params).run())
+    if page != "add":  # the Add page touches the store only when the operator adds
+        errors = messages(at, "error")
+        assert any(e.startswith("Store unavailable") and "refused the connection" in e for e in errors), errors
+    at.sidebar.selectbox(key="store_picker").select("main").run()
+    ok(at)
+    assert at.query_params["store"] == "main"
+    assert not messages(at, "error")
+
+
+def test_stores_page_shows_health(make_dash):
+    dash = make_dash({"broken": {"_type": "test_broken"}, "main": {"_type": "in_memory"}})
+    dash.add("main")
+    at = ok(dash.app("stores").run())
+    assert any("unavailable" in e and "refused the connection" in e for e in messages(at, "error"))
+    assert [m.value for m in at.metric] == ["1"]
+
+
+def test_missing_config_file_is_an_error_not_a_traceback(tmp_path):
+    from dashboard_helpers import Dash
+
+    dash = Dash(tmp_path / "nope.yml")
+    at = ok(dash.app("browse").run())
+    assert any("config file not found" in e for e in messages(at, "error"))
+
+
+def test_config_without_stores(make_dash):
+    dash = make_dash({})
+    at = ok(dash.app("users").run())
+    assert any("No store is configured" in m for m in messages(at, "info"))
