@@ -236,7 +236,7 @@ def add_memory(hub: StoreHub, actor: Actor, store: str, item: MemoryItem) -> str
     actor.require(Role.EDITOR, store, "add memories")
     item = validate_items([item])[0]
     editor = hub.editor(store)
-    if Capability.GET in capabilities_of(editor) and isinstance(editor, MemoryBrowser):
+    if Capability.IMPORT in capabilities_of(editor) and isinstance(editor, MemoryBrowser):
         now = utcnow()
         record = MemoryRecord(id=new_id(), item=item, created_at=now, updated_at=now)
         hub.runner.run(editor.add_records([record]))
@@ -340,7 +340,7 @@ def import_records(hub: StoreHub, actor: Actor, store: str, records: Sequence[Me
     """Write parsed records in atomic batches, keeping ids and timestamps where the store can."""
     actor.require(Role.EDITOR, store, "import memories")
     editor = hub.editor(store)
-    lossless = Capability.GET in capabilities_of(editor) and isinstance(editor, MemoryBrowser)
+    lossless = Capability.IMPORT in capabilities_of(editor) and isinstance(editor, MemoryBrowser)
     batch = uuid.uuid4().hex
     for start in range(0, len(records), batch_size):
         chunk = list(records[start:start + batch_size])

@@ -92,6 +92,7 @@ class Capability(enum.StrEnum):
     GET = "get"
     UPDATE = "update"
     DELETE_BY_IDS = "delete_by_ids"
+    IMPORT = "import"  # add_records keeps ids, timestamps and versions (lossless import)
     SEARCH_RECORDS = "search_records"  # search returning ids and score parts
     TEXT_SEARCH = "text_search"
     VECTOR_SEARCH = "vector_search"

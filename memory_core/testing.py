@@ -30,8 +30,7 @@ Sections:
 * **Browsing** (``test_browse_*``) checks the optional :class:`~memory_core.interfaces.MemoryBrowser`
   methods. Each test needs some :class:`~memory_core.interfaces.Capability`; when the store does not
   declare it, the test is skipped with "store does not declare <capability>". That is the only skip.
-  ``add_records`` (lossless import) has no capability of its own: a store declaring ``get`` must
-  implement it.
+  ``add_records`` (lossless import) needs ``import`` (and ``get`` to check what was written).
 
 Every test writes under fresh user ids (``<user_prefix>-<random>-<name>``) and removes those users'
 memories afterwards, so the suite can run against a shared or remote store. Overridable hooks:
@@ -605,7 +604,7 @@ class MemoryStoreConformance:
                 await editor.get_record(gone[0])
 
     async def test_browse_add_records_is_lossless(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.GET)
+        _require(editor, Capability.IMPORT, Capability.GET)
         alice, bob = users("alice"), users("bob")
         utc, plus2 = dt.UTC, dt.timezone(dt.timedelta(hours=2))
         records = [
@@ -630,7 +629,7 @@ class MemoryStoreConformance:
             assert [r.id for r in listed] == [records[1].id, records[0].id], "created_at order across time zones"
 
     async def test_browse_add_records_batch_is_atomic(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.GET)
+        _require(editor, Capability.IMPORT, Capability.GET)
         alice = users("alice")
         when = dt.datetime(2024, 5, 6, tzinfo=dt.UTC)
         good = _record(alice, "A good imported memory", created=when)
