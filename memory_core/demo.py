@@ -169,7 +169,7 @@ async def seed(editor: MemoryEditor, data: str = "demo") -> int:
     cannot import records gets the same items through the toolkit's ``add_items``.
     """
     items = dataset(data)
-    if isinstance(editor, MemoryBrowser) and data == "demo":
+    if _can_import(editor) and data == "demo":
         now = utcnow()
         records = [MemoryRecord(id=new_id(), item=item, created_at=now - age, updated_at=now - age)
                    for item, age in zip(items, demo_ages(), strict=True)]
@@ -180,6 +180,13 @@ async def seed(editor: MemoryEditor, data: str = "demo") -> int:
             pass
     await editor.add_items(items)
     return len(items)
+
+
+def _can_import(editor: MemoryEditor) -> bool:
+    """Whether the store keeps given ids and timestamps (``add_records``): declared by ``import``, or by
+    ``get`` where this version has no ``import`` capability."""
+    needed = getattr(Capability, "IMPORT", Capability.GET)
+    return isinstance(editor, MemoryBrowser) and needed in capabilities_of(editor)
 
 
 async def seed_if_empty(editor: MemoryEditor, data: str = "demo") -> int:
