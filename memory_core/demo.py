@@ -165,8 +165,8 @@ async def is_empty(editor: MemoryEditor) -> bool:
 async def seed(editor: MemoryEditor, data: str = "demo") -> int:
     """Add a data set to the store; returns how many memories were added.
 
-    A browsing store gets records with spread-out timestamps (newest a few minutes ago); a store that
-    cannot import records gets the same items through the toolkit's ``add_items``.
+    A store that declares ``import`` gets records with spread-out timestamps (the newest a few minutes
+    old); any other store gets the same items through the toolkit's ``add_items``.
     """
     items = dataset(data)
     if _can_import(editor) and data == "demo":
@@ -183,10 +183,8 @@ async def seed(editor: MemoryEditor, data: str = "demo") -> int:
 
 
 def _can_import(editor: MemoryEditor) -> bool:
-    """Whether the store keeps given ids and timestamps (``add_records``): declared by ``import``, or by
-    ``get`` where this version has no ``import`` capability."""
-    needed = getattr(Capability, "IMPORT", Capability.GET)
-    return isinstance(editor, MemoryBrowser) and needed in capabilities_of(editor)
+    """Whether the store keeps given ids and timestamps (``add_records``)."""
+    return isinstance(editor, MemoryBrowser) and Capability.IMPORT in capabilities_of(editor)
 
 
 async def seed_if_empty(editor: MemoryEditor, data: str = "demo") -> int:
