@@ -23,6 +23,7 @@ from memory_core.typed import MemoryBaseConfig
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+HOSTILE = "<img src=x onerror=alert(1)> **bold** [link](http://evil.example) :red[red] $x^2$ <script>alert(2)</script>"
 
 
 class SearchOnlyConfig(MemoryBaseConfig, name="test_search_only"):

@@ -81,7 +81,7 @@ def _describe(action: str, count: int | None, tags: list[str], *, whole_filter: 
     listed = ", ".join(escape_markdown(t) for t in tags)
     if action == "delete":
         return f"**Delete {what}?** This cannot be undone."
-    return f"**{ACTIONS[action]} {what}** {'with' if action == 'tag' else 'removing'} {listed}."
+    return f"**{ACTIONS[action]} {what}:** {'add' if action == 'tag' else 'remove'} {listed}."
 
 
 def _amount(count: int | None) -> str:
