@@ -27,6 +27,7 @@ ENTRY_POINT_GROUP = "memdash.plugins"
 BUILTIN_MEMORY: dict[str, tuple[str, str | None]] = {
     "in_memory": ("memory_core.providers.in_memory", None),
     "sqlite": ("memory_core.providers.sqlite", None),
+    "postgres": ("memory_core.providers.postgres", "postgres"),
 }
 BUILTIN_EMBEDDERS: dict[str, tuple[str, str | None]] = {
     "local_minilm": ("memory_core.embedders.local", "embed"),

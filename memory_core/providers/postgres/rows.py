@@ -1,0 +1,86 @@
+"""Records to rows and back, the bulk (COPY) write path, and re-analysis of stored rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg.types.json import Jsonb
+
+from memory_core.errors import InvalidInputError
+from memory_core.models import MemoryItem
+from memory_core.records import MemoryRecord
+from memory_core.retrieval import FTS_COLUMNS, document_fields
+
+RECORD_COLUMNS = "id, user_id, memory, conversation, tags, metadata, created_at, updated_at, version"
+WRITE_COLUMNS = ("id", "user_id", "memory", "conversation", "tags", "metadata", "search_fields", "memory_folded",
+                 "created_at", "updated_at", "version")
+_REANALYSE_BATCH = 2000
+
+
+def search_fields(item: MemoryItem) -> list[str]:
+    """The analysed text of each FTS column, in :data:`FTS_COLUMNS` order."""
+    fields = document_fields(item)
+    return [fields.get(name, "") for name in FTS_COLUMNS]
+
+
+def folded(item: MemoryItem) -> str:
+    """The memory text as ``text_contains`` and fuzzy matching compare it."""
+    return (item.memory or "").casefold()
+
+
+def check_storable(records: Sequence[MemoryRecord]) -> None:
+    """PostgreSQL text cannot hold NUL characters: refuse them before anything is written."""
+    for index, record in enumerate(records):
+        blob = json.dumps([record.id, record.item.model_dump(mode="json")], ensure_ascii=False)
+        if "\x00" in blob or "\\u0000" in blob:
+            raise InvalidInputError(f"item {index}: PostgreSQL cannot store the NUL character (\\x00)")
+
+
+def vector_literal(vector: np.ndarray) -> str:
+    """pgvector's text form of one vector."""
+    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+
+
+def write_row(record: MemoryRecord, vector: str | None, with_vector: bool) -> tuple[Any, ...]:
+    """The values of :data:`WRITE_COLUMNS` (plus ``embedding`` when ``with_vector``) for one record."""
+    item = record.item
+    conversation = Jsonb(item.conversation) if item.conversation is not None else None
+    row = (record.id, item.user_id, item.memory, conversation, list(item.tags), Jsonb(item.metadata),
+           search_fields(item), folded(item), record.created_at, record.updated_at, record.version)
+    return (*row, vector) if with_vector else row
+
+
+async def copy_records(conn: psycopg.AsyncConnection, records: Sequence[MemoryRecord],
+                       vectors: Sequence[str | None] | None) -> None:
+    """Write rows with COPY; ``vectors`` (text form) fills ``embedding`` when given."""
+    columns = [*WRITE_COLUMNS, *(["embedding"] if vectors is not None else [])]
+    cur = conn.cursor()
+    async with cur.copy(f"COPY memories ({', '.join(columns)}) FROM STDIN") as copy:
+        for i, record in enumerate(records):
+            await copy.write_row(write_row(record, vectors[i] if vectors is not None else None, vectors is not None))
+
+
+def to_record(row: Sequence[Any]) -> MemoryRecord:
+    """A record from a row of :data:`RECORD_COLUMNS`."""
+    rid, user_id, memory, conversation, tags, metadata, created_at, updated_at, version = row[:9]
+    item = MemoryItem(user_id=user_id, memory=memory, conversation=conversation, tags=tags, metadata=metadata)
+    return MemoryRecord(id=rid, item=item, created_at=created_at, updated_at=updated_at, version=version)
+
+
+async def reanalyse(conn: psycopg.AsyncConnection) -> None:
+    """Recompute ``search_fields`` of every row (after :mod:`memory_core.retrieval` changed), in id order."""
+    last = ""
+    while True:
+        cur = await conn.execute(f"SELECT {RECORD_COLUMNS} FROM memories WHERE id > %s ORDER BY id LIMIT %s",
+                                 (last, _REANALYSE_BATCH))
+        batch = [to_record(row) for row in await cur.fetchall()]
+        if not batch:
+            return
+        async with conn.cursor() as up:
+            await up.executemany("UPDATE memories SET search_fields = %s WHERE id = %s",
+                                 [(search_fields(r.item), r.id) for r in batch])
+        last = batch[-1].id

@@ -1,0 +1,284 @@
+"""``PostgresMemory``: the toolkit's editor and memdash's browser over one PostgreSQL schema."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from memory_core.embedders.base import Embedder
+from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
+from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor
+from memory_core.models import MemoryItem
+from memory_core.providers.common import new_id, remove_target, search_args, validate_items, with_score
+from memory_core.providers.postgres import filters, rows
+from memory_core.providers.postgres.connection import Server
+from memory_core.providers.postgres.schema import SchemaState, migrate
+from memory_core.providers.postgres.search import FUZZY_THRESHOLD, SearchPlan, ranked
+from memory_core.records import (
+    MemoryFilter,
+    MemoryPatch,
+    MemoryRecord,
+    RecordPage,
+    ScoredRecord,
+    Sort,
+    UserPage,
+    UserSummary,
+    decode_cursor,
+    encode_cursor,
+    utcnow,
+)
+from memory_core.retrieval import embedding_text
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Conn = psycopg.AsyncConnection
+_BACKFILL_BATCH = 256
+
+
+def session_options(state: SchemaState) -> str:
+    """Startup options of every pooled connection (no round trip needed to set them)."""
+    options = [f"search_path={state.search_path}", "TimeZone=UTC",
+               f"pg_trgm.word_similarity_threshold={FUZZY_THRESHOLD}"]
+    if state.vectors and state.hnsw_iterative_scan:
+        options.append("hnsw.iterative_scan=relaxed_order")  # filtered HNSW scans keep going until top-k
+    return " ".join(f"-c {o}" for o in options)
+
+
+class PostgresMemory(MemoryEditor, MemoryBrowser):
+    """Build with :meth:`open`, release with :meth:`aclose` (the registered factory does both)."""
+
+    def __init__(self, server: Server, pool: AsyncConnectionPool, state: SchemaState, language: str,
+                 embedder: Embedder | None) -> None:
+        self._server, self._pool, self._state = server, pool, state
+        self._language = language
+        self._embedder = embedder if state.vectors else None
+        #: Why vector search is off although an embedder is configured (for the dashboard), else ``None``.
+        self.vector_unavailable_reason = state.vector_unavailable_reason
+
+    @classmethod
+    async def open(cls, server: Server, *, schema: str, language: str, embedder: Embedder | None,
+                   pool_min: int, pool_max: int) -> PostgresMemory:
+        """Connect, migrate ``schema``, open the pool and embed rows that have no vector yet."""
+        conn = await server.connect()
+        try:
+            state = await migrate(conn, schema, language, embedder)
+        except psycopg.Error as exc:
+            raise server.unavailable("migrating the schema", exc) from None
+        finally:
+            await conn.close()
+        if state.vector_unavailable_reason:
+            log.warning("postgres store at %s: %s", server.target, state.vector_unavailable_reason)
+        pooled = Server(server.conninfo, server.connect_timeout, session_options(state))
+        store = cls(pooled, await pooled.open_pool(pool_min, pool_max), state, language, embedder)
+        try:
+            await store.backfill_vectors()
+        except BaseException:
+            await store.aclose()
+            raise
+        return store
+
+    async def aclose(self) -> None:
+        await self._pool.close()
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        vector = {Capability.VECTOR_SEARCH} if self._embedder else set()
+        return frozenset(Capability) - {Capability.VECTOR_SEARCH} | vector
+
+    # --- running statements ----------------------------------------------------------------------------
+    async def _read(self, doing: str, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run a read; a connection lost on the way is retried once on a fresh connection."""
+        for attempt in (1, 2):
+            try:
+                async with self._pool.connection() as conn:
+                    return await fn(conn)
+            except PoolTimeout as exc:
+                raise await self._server.diagnose(exc) from None
+            except psycopg.OperationalError as exc:
+                if attempt == 2 or isinstance(exc, psycopg.errors.QueryCanceled):
+                    raise self._server.unavailable(doing, exc) from None
+                log.warning("postgres %s: connection lost (%s); retrying once", doing, self._server.scrub(str(exc)))
+        raise AssertionError("unreachable")
+
+    async def _write(self, doing: str, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run a change in one transaction: it is saved whole or not at all, and never retried."""
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                return await fn(conn)
+        except PoolTimeout as exc:
+            raise await self._server.diagnose(exc) from None
+        except psycopg.OperationalError as exc:
+            raise self._server.unavailable(f"{doing} (one transaction: nothing of it was saved unless the "
+                                           "commit itself was cut off)", exc) from None
+        except (psycopg.DataError, psycopg.IntegrityError) as exc:
+            raise InvalidInputError(f"{doing}: PostgreSQL refused it, nothing was written: "
+                                    f"{self._server.scrub(str(exc))}") from None
+
+    async def _fetch(self, conn: Conn, query: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple]:
+        cur = await conn.execute(query, params)
+        return await cur.fetchall()
+
+    async def _vectors(self, texts: Sequence[str]) -> list[str | None] | None:
+        """Text-form vectors (``None`` for a text that embeds to zero), or ``None`` without vector search."""
+        if self._embedder is None or not texts:
+            return None
+        vectors = await self._embedder.embed(list(texts))
+        return [rows.vector_literal(v) if np.any(v) else None for v in vectors]
+
+    async def backfill_vectors(self) -> None:
+        """Embed rows stored without a vector (written without an embedder, or before a model change)."""
+        total = 0
+        while self._embedder is not None:
+            missing = await self._read("reading rows to embed", lambda c: self._fetch(
+                c, f"SELECT {rows.RECORD_COLUMNS} FROM memories WHERE embedding IS NULL LIMIT %s", (_BACKFILL_BATCH,)))
+            if not missing:
+                break
+            records = [rows.to_record(r) for r in missing]
+            vectors = await self._vectors([embedding_text(r.item) for r in records]) or []
+            # a text without features gets a zero vector: stored, so it is not embedded again, never matched
+            params = [(v or rows.vector_literal(np.zeros(self._embedder.dimension)), r.id, r.version)
+                      for v, r in zip(vectors, records, strict=True)]
+            await self._write("storing vectors", lambda c, p=params: _executemany(
+                c, "UPDATE memories SET embedding = %s::vector WHERE id = %s AND version = %s", p))
+            total += len(records)
+        if total:
+            log.info("postgres store at %s: embedded %d stored memories", self._server.target, total)
+
+    # --- toolkit interface ------------------------------------------------------------------------------
+    async def add_items(self, items: list[MemoryItem], **kwargs: Any) -> None:
+        now = utcnow()
+        records = [MemoryRecord(id=new_id(), item=item.model_copy(deep=True), created_at=now, updated_at=now)
+                   for item in validate_items(items)]
+        await self._insert("adding memories", records, replace=False)
+
+    async def search(self, query: str, top_k: int = 5, **kwargs: Any) -> list[MemoryItem]:
+        hits = await self.search_records(query, user_id=kwargs.get("user_id"), top_k=top_k,
+                                         similarity_threshold=kwargs.get("similarity_threshold"))
+        return [with_score(h.record.item, h.score) for h in hits]
+
+    async def remove_items(self, **kwargs: Any) -> None:
+        kind, target = remove_target(kwargs)
+        if kind == "ids":
+            await self.delete_records(target)
+        else:
+            await self._write("removing a user's memories",
+                              lambda c: c.execute("DELETE FROM memories WHERE user_id = %s", (target,)))
+
+    # --- browsing ---------------------------------------------------------------------------------------
+    async def ping(self) -> None:
+        await self._read("ping", lambda c: c.execute("SELECT 1"))
+
+    async def search_records(self, query: str, *, user_id: str | None, top_k: int = 5,
+                             similarity_threshold: float | None = None) -> list[ScoredRecord]:
+        query, top_k, user_id, threshold = search_args(query, top_k, {"user_id": user_id,
+                                                                      "similarity_threshold": similarity_threshold})
+        vectors = await self._vectors([query]) if query.strip() else None
+        plan = SearchPlan.of(query, vectors[0] if vectors else None)
+        if plan.empty:
+            return []
+        found = await self._read("search", lambda c: self._fetch(
+            c, plan.statement(), plan.params(user_id, top_k, self._language)))
+        return ranked(query, found, top_k, threshold)
+
+    async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:
+        _positive(limit)
+        after = decode_cursor(cursor)[0] if cursor else None
+        query = ("SELECT user_id, count(*), max(updated_at) FROM memories WHERE user_id LIKE %s "
+                 f"{'AND user_id > %s ' if after is not None else ''}GROUP BY user_id ORDER BY user_id LIMIT %s")
+        params = [filters.like_escape(prefix) + "%", *([str(after)] if after is not None else []), limit + 1]
+        found = await self._read("listing users", lambda c: self._fetch(c, query, params))
+        users = [UserSummary(user_id=u, memory_count=n, last_activity=last) for u, n, last in found[:limit]]
+        more = len(found) > limit
+        return UserPage(users=users, next_cursor=encode_cursor(users[-1].user_id) if more else None)
+
+    async def list_records(self, filter: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
+                           cursor: str | None = None) -> RecordPage:
+        _positive(limit)
+        query, params = filters.page_query(filter, sort, limit, cursor, rows.RECORD_COLUMNS)
+        found = [rows.to_record(r) for r in await self._read("listing memories",
+                                                              lambda c: self._fetch(c, query, params))]
+        more = len(found) > limit
+        page = found[:limit]
+        return RecordPage(records=page, next_cursor=filters.cursor_after(page[-1], sort) if more else None)
+
+    async def count_records(self, filter: MemoryFilter) -> int:
+        clauses, params = filters.where(filter)
+        query = f"SELECT count(*) FROM memories WHERE {' AND '.join(clauses) or 'TRUE'}"
+        found = await self._read("counting memories", lambda c: self._fetch(c, query, params))
+        return int(found[0][0])
+
+    async def _get(self, record_id: str) -> MemoryRecord | None:
+        found = await self._read("reading a memory", lambda c: self._fetch(
+            c, f"SELECT {rows.RECORD_COLUMNS} FROM memories WHERE id = %s", (record_id,)))
+        return rows.to_record(found[0]) if found else None
+
+    async def get_record(self, record_id: str) -> MemoryRecord:
+        record = await self._get(record_id)
+        if record is None:
+            raise NotFoundError(f"no memory with id {record_id}")
+        return record
+
+    async def update_record(self, record_id: str, patch: MemoryPatch, *, expected_version: int) -> MemoryRecord:
+        current = await self._get(record_id)
+        if current is None or current.version != expected_version:
+            raise VersionConflictError(record_id, expected_version, current)
+        item = validate_items([patch.apply(current.item)])[0]
+        updated = current.model_copy(update={"item": item, "updated_at": utcnow(), "version": current.version + 1})
+        rows.check_storable([updated])
+        assignments = [f"{column} = %s" for column in rows.WRITE_COLUMNS[1:]]
+        params: list[Any] = list(rows.write_row(updated, None, False)[1:])
+        text = embedding_text(item)
+        if text != embedding_text(current.item) and self._state.embedding_column:
+            # a new vector, or none (re-embedded later) when this process has no embedder
+            assignments.append("embedding = %s::vector")
+            params.append((await self._vectors([text]) or [None])[0])
+        statement = f"UPDATE memories SET {', '.join(assignments)} WHERE id = %s AND version = %s"
+        cur = await self._write("updating a memory", lambda c: c.execute(statement, [*params, record_id,
+                                                                                     expected_version]))
+        if cur.rowcount != 1:
+            raise VersionConflictError(record_id, expected_version, await self._get(record_id))
+        return updated
+
+    async def delete_records(self, record_ids: Sequence[str]) -> int:
+        ids = [str(i) for i in record_ids]
+        if not ids:
+            return 0
+        cur = await self._write("deleting memories",
+                                lambda c: c.execute("DELETE FROM memories WHERE id = ANY(%s)", (ids,)))
+        return cur.rowcount
+
+    async def add_records(self, records: Sequence[MemoryRecord]) -> None:
+        validate_items([r.item for r in records])
+        ids = [r.id for r in records]
+        if len(set(ids)) != len(ids):
+            raise InvalidInputError("add_records: the batch holds the same record id twice")
+        await self._insert("importing memories", [r.model_copy(deep=True) for r in records], replace=True)
+
+    async def _insert(self, doing: str, records: list[MemoryRecord], *, replace: bool) -> None:
+        """Write ``records`` in one transaction (COPY); ``replace`` first drops rows with the same ids."""
+        if not records:
+            return
+        rows.check_storable(records)
+        vectors = await self._vectors([embedding_text(r.item) for r in records])
+
+        async def write(conn: Conn) -> None:
+            if replace:
+                await conn.execute("DELETE FROM memories WHERE id = ANY(%s)", ([r.id for r in records],))
+            await rows.copy_records(conn, records, vectors)
+
+        await self._write(doing, write)
+
+
+async def _executemany(conn: Conn, statement: str, params: Sequence[Sequence[Any]]) -> None:
+    async with conn.cursor() as cur:
+        await cur.executemany(statement, params)
+
+
+def _positive(limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")

@@ -1,0 +1,242 @@
+"""The ``postgres`` store on real servers: the conformance suite on PostgreSQL 18 + pgvector and on Debian's
+PostgreSQL 15 without it, then what is Postgres-specific (stemming, trigrams, hybrid search, migrations,
+faults)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import uuid
+import zlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import psycopg
+import pytest
+
+from memory_core.builder import MemoryBuilder
+from memory_core.config import MemdashConfig
+from memory_core.embedders.base import Embedder, normalise
+from memory_core.embedders.hashing import HashingEmbedderConfig
+from memory_core.errors import InvalidInputError, StoreUnavailableError
+from memory_core.interfaces import Capability
+from memory_core.models import MemoryItem
+from memory_core.providers.common import tokens
+from memory_core.providers.postgres import PostgresMemory, PostgresMemoryConfig
+from memory_core.providers.postgres.schema import MIGRATIONS
+from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord
+from memory_core.registry import register_embedder
+from memory_core.testing import MemoryStoreConformance
+from memory_core.typed import EmbedderBaseConfig
+
+if TYPE_CHECKING:
+    from servers_postgres import LocalPostgres
+
+pytest_plugins = ["servers_postgres"]  # the session-scoped server fixtures
+
+SYNONYMS = {"automobile": "car", "vehicle": "car", "feline": "cat"}
+
+
+class WordsConfig(EmbedderBaseConfig, name="pg_test_words"):
+    """Bag of words with a few synonyms folded together (test only)."""
+
+    model_id: str = "pg-test-words-v1"
+
+
+class WordEmbedder(Embedder):
+    dimension = 64
+
+    def __init__(self, model_id: str) -> None:
+        self.model_id = model_id
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in tokens(text):
+                vectors[row, zlib.crc32(SYNONYMS.get(word, word).encode()) % self.dimension] += 1
+        return normalise(vectors)
+
+
+@register_embedder(WordsConfig)
+async def _words(config: WordsConfig, builder: object) -> AsyncIterator[WordEmbedder]:
+    yield WordEmbedder(config.model_id)
+
+
+@contextlib.asynccontextmanager
+async def open_store(dsn: str, *, embedder: EmbedderBaseConfig | None = None, **fields: Any
+                     ) -> AsyncIterator[PostgresMemory]:
+    """A store built through the registry and builder, as a config file would build it."""
+    fields.setdefault("schema", f"t_{uuid.uuid4().hex[:12]}")
+    fields.setdefault("connect_timeout", 3)
+    config = PostgresMemoryConfig(dsn=dsn, embedder="e" if embedder else None, **fields)
+    setup = MemdashConfig(memory={"m": config}, embedders={"e": embedder} if embedder else {}, sections={})
+    async with MemoryBuilder(setup) as builder:
+        yield await builder.get_memory_client("m")
+
+
+def _item(user: str, memory: str, **fields: Any) -> MemoryItem:
+    return MemoryItem(user_id=user, memory=memory, **fields)
+
+
+async def _count(dsn: str, schema: str, where: str = "TRUE", password: str | None = None) -> int:
+    async with await psycopg.AsyncConnection.connect(dsn, password=password) as conn:
+        cur = await conn.execute(f"SELECT count(*) FROM {schema}.memories WHERE {where}")
+        return (await cur.fetchone())[0]
+
+
+# --- the conformance suite ----------------------------------------------------------------------------
+class TestPgvectorConformance(MemoryStoreConformance):
+    """PostgreSQL 18 with pgvector: full text, trigrams and vectors (hashing embedder)."""
+
+    @pytest.fixture
+    async def editor(self, pgvector_server: str) -> AsyncIterator[PostgresMemory]:
+        async with open_store(pgvector_server, schema="conformance",
+                              embedder=HashingEmbedderConfig(dimension=64)) as store:
+            assert Capability.VECTOR_SEARCH in store.capabilities
+            yield store
+
+
+class TestPlainConformance(MemoryStoreConformance):
+    """PostgreSQL 15 without pgvector, an embedder configured all the same: vector search stays off."""
+
+    @pytest.fixture
+    async def editor(self, plain_server: LocalPostgres) -> AsyncIterator[PostgresMemory]:
+        async with open_store(plain_server.dsn, password=plain_server.password, schema="conformance",
+                              embedder=HashingEmbedderConfig(dimension=64)) as store:
+            assert Capability.VECTOR_SEARCH not in store.capabilities
+            yield store
+
+
+# --- search -------------------------------------------------------------------------------------------
+async def test_stemming_follows_the_language(pgvector_server: str) -> None:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    async with open_store(pgvector_server, schema=schema, language="simple") as store:
+        await store.add_items([_item("u", "Her happiness matters most"), _item("u", "She went hiking in June")])
+        assert [i.memory for i in await store.search("hikes", user_id="u")] == ["She went hiking in June"]
+        assert [h.parts.get("fts") for h in await store.search_records("happy", user_id="u")] == [None]  # trigrams
+    async with open_store(pgvector_server, schema=schema, language="english") as store:  # rebuilds the column
+        hits = await store.search_records("happy", user_id="u")
+        assert [h.record.item.memory for h in hits] == ["Her happiness matters most"] and hits[0].parts["fts"] > 0
+
+
+async def test_trigrams_find_misspelt_words(pgvector_server: str) -> None:
+    async with open_store(pgvector_server) as store:
+        await store.add_items([_item("u", "User enjoys rock hiking"), _item("u", "User owns a red canoe")])
+        hits = await store.search_records("hikng", user_id="u")
+        assert [h.record.item.memory for h in hits] == ["User enjoys rock hiking"]
+        assert hits[0].parts["trigram"] > 0 and "fts" not in hits[0].parts
+        assert [i.memory for i in await store.search("canoo trip", user_id="u")] == ["User owns a red canoe"]
+
+
+async def test_hybrid_search_uses_vectors(pgvector_server: str) -> None:
+    async with open_store(pgvector_server, embedder=WordsConfig()) as store:
+        await store.add_items([_item("u", "Alice drives a red car"), _item("u", "Alice has a cat named Miso"),
+                               _item("v", "Bob drives a blue car")])
+        hits = await store.search_records("automobile", user_id="u", top_k=1)
+        assert [h.record.item.memory for h in hits] == ["Alice drives a red car"]
+        assert hits[0].parts["cosine"] > 0.3 and "fts" not in hits[0].parts
+        both = await store.search_records("Alice cat", user_id="u", top_k=2)
+        assert both[0].record.item.memory == "Alice has a cat named Miso"
+        assert {"text", "vector", "fts", "cosine"} <= set(both[0].parts)
+
+
+async def test_vectors_follow_the_embedder(pgvector_server: str) -> None:
+    """Rows written without an embedder are embedded on the next open; a new model re-embeds everything."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    async with open_store(pgvector_server, schema=schema) as store:
+        await store.add_items([_item("u", f"Note {i} about the automobile") for i in range(5)])
+    for model in ("pg-test-words-v1", "pg-test-words-v2"):
+        async with open_store(pgvector_server, schema=schema, embedder=WordsConfig(model_id=model)) as store:
+            assert await _count(pgvector_server, schema, "embedding IS NOT NULL") == 5
+            assert len(await store.search("vehicle", user_id="u", top_k=10)) == 5
+    async with open_store(pgvector_server, schema=schema) as store:  # no embedder: an edit drops the stale vector
+        record = (await store.list_records(MemoryFilter(user_id="u"), limit=1)).records[0]
+        await store.update_record(record.id, MemoryPatch(memory="A different text"), expected_version=record.version)
+        assert await _count(pgvector_server, schema, "embedding IS NULL") == 1
+
+
+# --- schema -------------------------------------------------------------------------------------------
+async def test_migrations_are_concurrent_and_idempotent(pgvector_server: str) -> None:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    async with contextlib.AsyncExitStack() as stack:
+        stores = await asyncio.gather(*(stack.enter_async_context(open_store(pgvector_server, schema=schema))
+                                        for _ in range(4)))
+        await stores[0].add_items([_item("u", "Written after four processes migrated at once")])
+    async with open_store(pgvector_server, schema=schema) as store:
+        assert len(await store.search("migrated", user_id="u")) == 1
+    async with await psycopg.AsyncConnection.connect(pgvector_server) as conn:
+        cur = await conn.execute(f"SELECT version FROM {schema}.schema_version ORDER BY version")
+        assert [v for (v,) in await cur.fetchall()] == [m[0] for m in MIGRATIONS]
+
+
+# --- faults -------------------------------------------------------------------------------------------
+async def test_without_pgvector_vector_search_is_off_with_a_reason(plain_server: LocalPostgres) -> None:
+    async with open_store(plain_server.dsn, password=plain_server.password, embedder=WordsConfig()) as store:
+        assert Capability.VECTOR_SEARCH not in store.capabilities
+        assert "pgvector is not installed" in (store.vector_unavailable_reason or "")
+        await store.add_items([_item("u", "Alice drives a red car")])
+        assert [i.memory for i in await store.search("red car", user_id="u")] == ["Alice drives a red car"]
+        assert await store.search("automobile", user_id="u") == []
+
+
+async def test_wrong_password_says_so_without_echoing_it(plain_server: LocalPostgres) -> None:
+    wrong = "hunter2-" + uuid.uuid4().hex
+    with pytest.raises(StoreUnavailableError) as failure:
+        async with open_store(plain_server.dsn, password=wrong):
+            pass
+    message = str(failure.value)
+    assert "authentication failed" in message and wrong not in message and plain_server.password not in message
+    in_dsn = f"postgresql://postgres:{wrong}@127.0.0.1:{plain_server.port}/postgres"
+    with pytest.raises(StoreUnavailableError) as failure:
+        async with open_store(in_dsn):
+            pass
+    assert "authentication failed" in str(failure.value) and wrong not in str(failure.value)
+
+
+async def test_server_down_at_startup(closed_port: int) -> None:
+    with pytest.raises(StoreUnavailableError) as failure:
+        async with open_store(f"host=127.0.0.1 port={closed_port} user=postgres dbname=postgres",
+                              password="secret-pw"):
+            pass
+    message = str(failure.value)
+    assert "127.0.0.1" in message and "refused" in message.lower() and "secret-pw" not in message
+
+
+async def test_lost_connections_are_replaced(pgvector_server: str) -> None:
+    async with open_store(pgvector_server, pool_min=2) as store:
+        await store.add_items([_item("u", "Survives a dropped connection")])
+        async with await psycopg.AsyncConnection.connect(pgvector_server, autocommit=True) as admin:
+            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE application_name = 'memdash' AND pid <> pg_backend_pid()")
+        assert await store.count_records(MemoryFilter(user_id="u")) == 1
+        assert len(await store.search("dropped connection", user_id="u")) == 1
+
+
+async def test_server_stopping_mid_use(plain_server: LocalPostgres) -> None:
+    async with open_store(plain_server.dsn, password=plain_server.password, connect_timeout=1) as store:
+        await store.add_items([_item("u", "Written before the server stopped")])
+        plain_server.stop()
+        try:
+            with pytest.raises(StoreUnavailableError, match=r"127\.0\.0\.1"):
+                await store.count_records(MemoryFilter(user_id="u"))
+            with pytest.raises(StoreUnavailableError):
+                await store.add_items([_item("u", "Never written")])
+        finally:
+            plain_server.start()
+        assert [i.memory for i in await store.search("written", user_id="u")] == ["Written before the server stopped"]
+
+
+async def test_a_batch_the_server_refuses_writes_nothing(pgvector_server: str) -> None:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    now = dt.datetime.now(dt.UTC)
+    good = MemoryRecord(id="good", item=_item("u", "A good memory"), created_at=now, updated_at=now)
+    too_big = MemoryRecord(id="big", item=_item("u", "Version beyond bigint"), created_at=now, updated_at=now,
+                           version=2**63)
+    async with open_store(pgvector_server, schema=schema) as store:
+        with pytest.raises(InvalidInputError, match="nothing was written"):
+            await store.add_records([good, too_big])
+        with pytest.raises(InvalidInputError, match="NUL"):
+            await store.add_items([_item("u", "fine"), _item("u", "nul \x00 inside")])
+        assert await _count(pgvector_server, schema) == 0
