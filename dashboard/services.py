@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from typing import IO
 
 from dashboard.access import Actor, Role
 from dashboard.events import MemoryEvent, emit
@@ -217,6 +219,15 @@ def export_lines(hub: StoreHub, store: str, flt: MemoryFilter, fmt: str) -> Iter
         raise InvalidInputError(f"export format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
     records = export_records(hub, store, flt)
     return dump_csv(records) if fmt == "csv" else (dump_jsonl_line(r) for r in records)
+
+
+def export_file(hub: StoreHub, store: str, flt: MemoryFilter, fmt: str) -> IO[bytes]:
+    """The export as a rewound binary file, written from :func:`export_lines` (on disk past 8 MB)."""
+    out = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - the caller reads and closes it
+    for chunk in export_lines(hub, store, flt, fmt):
+        out.write(chunk.encode())
+    out.seek(0)
+    return out
 
 
 def parse_upload(name: str, data: bytes) -> ParseReport:

@@ -129,8 +129,9 @@ def unescape(markdown: str) -> str:
 
 
 def messages(at: AppTest, kind: str) -> list[str]:
-    """The bodies of st.error / st.warning / st.info / st.success (or caption...) elements, unescaped."""
-    return [unescape(m.value) for m in getattr(at, kind)]
+    """The bodies of st.error / st.warning / st.info / st.success (or caption...) elements, as plain text:
+    our own bold markers dropped, escaped user text unescaped."""
+    return [unescape(re.sub(r"(?<!\\)\*\*", "", m.value)) for m in getattr(at, kind)]
 
 
 MARKDOWN_KINDS = ("markdown", "caption", "title", "header", "subheader", "error", "warning", "info", "success")

@@ -98,7 +98,8 @@ if submitted:
     item, errors = _validate(frame)
     for field, problems in errors.items():
         for problem in problems:
-            st.error(f"**{field}**: {escape_markdown(problem)}")
+            said = "" if problem.startswith(field) else f"**{field}**: "  # metadata errors name their field
+            st.error(said + escape_markdown(problem))
     if item is not None:
         with page.reported():
             new_id = services.add_memory(context.hub(), context.actor(), store, item)

@@ -85,3 +85,5 @@ with page.reported():
     pager.controls(result.next_cursor, note=shown + total)
     if matching != 0:
         bulk.bulk_panel(store, flt, selected, matching)
+        st.page_link("app_pages/transfer.py", label="Export these memories", icon=":material/download:",
+                     query_params={"store": store, **state.filter_to_params(flt)})

@@ -1,9 +1,6 @@
 """Import / export: lossless JSONL and CSV. Exports are written a page of records at a time when the
 download is clicked; imports are validated whole before anything is written."""
 
-import tempfile
-from typing import IO
-
 import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
@@ -14,19 +11,9 @@ from dashboard.components.filter_form import filter_form
 from dashboard.components.text import escape_markdown
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import Capability
-from memory_core.records import MemoryFilter
 from memory_core.transfer import ParseReport
 
 MIME = {"jsonl": "application/jsonl", "csv": "text/csv"}
-
-
-def export_file(hub: services.StoreHub, store: str, flt: MemoryFilter, fmt: str) -> IO[bytes]:
-    """The export as a rewound file: spooled to disk past 8 MB, built from ``services.export_lines``."""
-    out = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - handed to st.download_button
-    for chunk in services.export_lines(hub, store, flt, fmt):
-        out.write(chunk.encode())
-    out.seek(0)
-    return out
 
 
 def _export(store: str) -> None:
@@ -43,7 +30,7 @@ def _export(store: str) -> None:
             st.caption(f"{services.count_memories(hub, store, flt):,} memories match.")
         fmt = st.radio("Format", list(MIME), key="export_format", horizontal=True,
                        format_func=lambda f: {"jsonl": "JSONL (lossless)", "csv": "CSV"}[f])
-        st.download_button(f"Download {fmt.upper()}", data=lambda: export_file(hub, store, flt, fmt),
+        st.download_button(f"Download {fmt.upper()}", data=lambda: services.export_file(hub, store, flt, fmt),
                            file_name=f"{store}-memories.{fmt}", mime=MIME[fmt], key="export_download",
                            icon=":material/download:", on_click="ignore")
 
@@ -61,8 +48,7 @@ def _show_report(report: ParseReport) -> None:
     if report.errors:
         st.error(f"{len(report.errors):,} invalid rows, listed by line number. Nothing is imported unless you "
                  "choose to skip them.")
-        st.dataframe(pd.DataFrame(report.errors[:1000], columns=["line", "problem"]), hide_index=True,
-                     key="import_errors")
+        st.dataframe(pd.DataFrame(report.errors[:1000], columns=["line", "problem"]), hide_index=True)
 
 
 def _import(store: str) -> None:

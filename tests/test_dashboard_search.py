@@ -1,0 +1,83 @@
+"""Search: results with similarity scores and their parts, links to memories, clear empty results."""
+
+import pytest
+from dashboard_helpers import HOSTILE, assert_shown_as_text, messages, ok, texts
+
+SUBMIT = "FormSubmitter:search_form-Search"
+
+
+@pytest.fixture
+def seeded(dash):
+    dash.add(user="alice", memory="Alice loves rock climbing in the Alps", minutes=1, tags=["sport"])
+    dash.add(user="alice", memory="Alice is allergic to peanuts", minutes=2)
+    dash.add(user="bob", memory="Bob loves climbing too", minutes=3)
+    return dash
+
+
+def test_results_with_scores_parts_and_links(seeded):
+    at = ok(seeded.app("search", user="alice", q="climbing").run())
+    assert texts(at)[:2] == ["Alice loves rock climbing in the Alps", "tags: sport"]
+    [explained] = [c.value for c in at.caption if c.value.startswith("#1")]
+    assert "score 0." in explained and "(from text 0." in explained
+    assert float(at.metric[0].value) > 0
+    assert [(link.proto.page, link.proto.query_string) for link in at.page_link] == [
+        ("memory", "store=main&id=m0001-alice")]
+
+
+def test_form_writes_the_url(seeded):
+    at = ok(seeded.app("search").run())
+    at.text_input(key="search_user").input("bob")
+    at.text_input(key="search_query").input("climbing")
+    at.number_input(key="search_top_k").set_value(3)
+    at.button(key=SUBMIT).click().run()
+    assert {k: at.query_params[k] for k in ("user", "q", "top_k")} == {"user": "bob", "q": "climbing", "top_k": "3"}
+    assert texts(ok(at))[0] == "Bob loves climbing too"
+
+
+def test_url_fills_the_form(seeded):
+    at = ok(seeded.app("search", user="alice", q="peanuts", top_k="2", threshold="0.1").run())
+    assert at.text_input(key="search_user").value == "alice"
+    assert at.number_input(key="search_top_k").value == 2
+    assert at.number_input(key="search_threshold").value == pytest.approx(0.1)
+
+
+def test_top_k_and_threshold(seeded):
+    at = ok(seeded.app("search", user="alice", q="alice", top_k="1").run())
+    assert len(at.metric) == 1
+    at = ok(seeded.app("search", user="alice", q="climbing", threshold="0.99").run())
+    assert messages(at, "info") == ["Nothing matched this query above the threshold."]
+
+
+def test_unknown_user(seeded):
+    at = ok(seeded.app("search", user="nobody", q="climbing").run())
+    assert messages(at, "info") == ["User 'nobody' has no memories in store 'main'."]
+
+
+def test_query_without_user(seeded):
+    at = ok(seeded.app("search", q="climbing").run())
+    assert any("Enter both a user id and a query" in m for m in messages(at, "info"))
+
+
+def test_bad_top_k_in_the_url(seeded):
+    at = ok(seeded.app("search", user="alice", q="x", top_k="lots").run())
+    assert messages(at, "error") == ["top_k must be a number, not 'lots'"]
+
+
+def test_store_without_ids_shows_results_without_links(make_dash):
+    dash = make_dash({"toolkit": {"_type": "test_search_only"}})
+    from dashboard import services
+    from dashboard.access import LOCAL_ADMIN
+    from memory_core.models import MemoryItem
+
+    services.add_memory(dash.hub, LOCAL_ADMIN, "toolkit", MemoryItem(user_id="alice", memory="tea and biscuits"))
+    at = ok(dash.app("search", user="alice", q="tea").run())
+    assert texts(at)[0] == "tea and biscuits" and not at.page_link
+    assert any("cannot link search results to their memories" in m for m in messages(at, "info"))
+
+
+def test_html_and_markdown_are_shown_as_text(dash):
+    dash.add(user="<b>eve</b>", memory=HOSTILE + " climbing", tags=["**t**"])
+    at = ok(dash.app("search", user="<b>eve</b>", q="climbing").run())
+    assert texts(at)[0] == HOSTILE + " climbing"
+    for payload in (HOSTILE, "<b>eve</b>", "**t**"):
+        assert_shown_as_text(at, payload)

@@ -1,0 +1,113 @@
+"""Import / export: whole-file validation by line number, skip-invalid, progress, lossless round trips."""
+
+import json
+
+import pytest
+from dashboard_helpers import messages, ok
+
+from dashboard.services import export_file
+from memory_core.records import MemoryFilter
+
+GOOD = [{"id": f"g{i}", "user_id": "alice", "memory": f"good {i}", "tags": ["t"], "metadata": {"i": i},
+         "created_at": "2024-01-01T00:00:00+00:00", "updated_at": "2024-01-02T00:00:00+00:00", "version": 3}
+        for i in range(3)]
+
+
+def jsonl(rows) -> bytes:
+    return "".join((json.dumps(r) if not isinstance(r, str) else r) + "\n" for r in rows).encode()
+
+
+def upload(dash, name: str, data: bytes, store: str = "main"):
+    at = ok(dash.app("transfer", store=store).run())
+    at.file_uploader(key="import_file").upload(name, data, "application/octet-stream")
+    return ok(at.run())
+
+
+def test_download_button_and_count(dash):
+    dash.add(user="alice")
+    dash.add(user="bob", minutes=1)
+    at = ok(dash.app("transfer", user="bob").run())
+    assert "1 memories match." in [c.value for c in at.caption]
+    button = at.download_button(key="export_download")
+    assert button.proto.deferred_file_id  # built only when clicked, a page of records at a time
+    at.radio(key="export_format").set_value("csv").run()
+    assert ok(at).download_button(key="export_download").label == "Download CSV"
+
+
+def test_export_file_follows_the_filter(dash):
+    dash.add(user="alice", memory="a")
+    dash.add(user="bob", memory="b", minutes=1)
+    lines = export_file(dash.hub, "main", MemoryFilter(user_id="bob"), "jsonl").read().decode().splitlines()
+    assert [json.loads(line)["memory"] for line in lines] == ["b"]
+
+
+def test_import_valid_jsonl(dash):
+    at = upload(dash, "good.jsonl", jsonl(GOOD))
+    assert "3 rows: 3 valid, 0 invalid." in [c.value for c in at.caption]
+    at.button(key="import_go").click().run()
+    assert messages(ok(at), "success") == ["Imported 3 memories into store 'main'."]
+    stored = dash.get("g1")
+    assert (stored.version, stored.item.metadata, stored.created_at.isoformat()) == (3, {"i": 1},
+                                                                                     "2024-01-01T00:00:00+00:00")
+    at.run()
+    assert ok(at).button(key="import_go").disabled  # the same upload is not imported twice
+
+
+BAD = [GOOD[0], "{not json", {"memory": "no user"}, GOOD[1], {"user_id": "x", "tags": "notalist"}, GOOD[2]]
+
+
+def test_a_bad_row_blocks_the_import_and_is_reported_by_line(dash):
+    at = upload(dash, "mixed.jsonl", jsonl(BAD))
+    assert "6 rows: 3 valid, 3 invalid." in [c.value for c in at.caption]
+    problems = at.dataframe[0].value
+    assert problems["line"].tolist() == [2, 3, 5]
+    assert "not valid JSON" in problems["problem"][0] and "user_id" in problems["problem"][1]
+    assert at.button(key="import_go").disabled
+    assert dash.records() == []
+
+
+def test_skip_invalid_rows_imports_the_good_ones(dash):
+    at = upload(dash, "mixed.jsonl", jsonl(BAD))
+    at.checkbox(key="import_skip").check().run()
+    at.button(key="import_go").click().run()
+    assert sorted(r.id for r in dash.records()) == ["g0", "g1", "g2"]
+    assert messages(ok(at), "success") == ["Imported 3 memories into store 'main'."]
+
+
+def test_csv_import_with_a_bad_row(dash):
+    data = (b"user_id,memory,tags\nalice,hello,\"[\"\"a\"\"]\"\nbob,bad tags,[oops\n,no user,\n")
+    at = upload(dash, "rows.csv", data)
+    assert at.dataframe[0].value["line"].tolist() == [3, 4]
+    at.checkbox(key="import_skip").check().run()
+    at.button(key="import_go").click().run()
+    assert [(r.user_id, r.item.tags) for r in dash.records()] == [("alice", ["a"])]
+
+
+def test_a_file_that_is_not_utf8(dash):
+    at = upload(dash, "latin1.jsonl", "{\"user_id\": \"é\"}".encode("latin-1"))
+    assert messages(at, "error") == ["latin1.jsonl is not UTF-8 text (byte 13)"]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_then_import_into_an_empty_store_is_lossless(make_dash, fmt):
+    source, target = make_dash(), make_dash()
+    hostile = '<b>"quoted", comma</b>\nnew line **md**'
+    source.add(user="alice", memory=hostile, tags=["a,b", "ü"], metadata={"nested": {"x": [1, None, True]}},
+               conversation=[{"role": "user", "content": "hi\r\nthere"}])
+    for i in range(1, 30):
+        source.add(user=f"u{i % 4}", memory=f"m{i}", minutes=i)
+    first = export_file(source.hub, "main", MemoryFilter(), fmt).read()
+    at = upload(target, f"export.{fmt}", first)
+    at.button(key="import_go").click().run()
+    ok(at)
+    assert export_file(target.hub, "main", MemoryFilter(), fmt).read() == first
+    assert [r.model_dump() for r in target.records()] == [r.model_dump() for r in source.records()]
+
+
+def test_store_without_browsing_imports_without_ids(make_dash):
+    dash = make_dash({"toolkit": {"_type": "test_search_only"}})
+    at = upload(dash, "good.jsonl", jsonl(GOOD), store="toolkit")
+    assert any("does not keep ids and timestamps" in w for w in messages(at, "warning"))
+    assert any("cannot list memories" in m for m in messages(at, "info"))  # so it cannot export
+    at.button(key="import_go").click().run()
+    assert messages(ok(at), "success") == ["Imported 3 memories into store 'toolkit'."]
