@@ -58,11 +58,6 @@ def test_query_without_user(seeded):
     assert any("Enter both a user id and a query" in m for m in messages(at, "info"))
 
 
-def test_bad_top_k_in_the_url(seeded):
-    at = ok(seeded.app("search", user="alice", q="x", top_k="lots").run())
-    assert messages(at, "error") == ["top_k must be a number, not 'lots'"]
-
-
 def test_store_without_ids_shows_results_without_links(make_dash):
     dash = make_dash({"toolkit": {"_type": "test_search_only"}})
     from dashboard import services
@@ -81,3 +76,11 @@ def test_html_and_markdown_are_shown_as_text(dash):
     assert texts(at)[0] == HOSTILE + " climbing"
     for payload in (HOSTILE, "<b>eve</b>", "**t**"):
         assert_shown_as_text(at, payload)
+
+
+@pytest.mark.parametrize(("params", "error"), [({"top_k": "lots"}, "top_k must be a number, not 'lots'"),
+                                               ({"threshold": "nan"}, "threshold must be a number, not 'nan'"),
+                                               ({"top_k": "0"}, "top_k must be a positive integer, got 0")])
+def test_bad_numbers_in_the_url(seeded, params, error):
+    at = ok(seeded.app("search", user="alice", q="x", **params).run())
+    assert messages(at, "error") == [error]

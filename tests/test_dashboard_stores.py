@@ -81,3 +81,14 @@ def test_config_without_stores(make_dash):
     dash = make_dash({})
     at = ok(dash.app("users").run())
     assert any("No store is configured" in m for m in messages(at, "info"))
+
+
+def test_opening_another_config_switches_the_stores(make_dash):
+    first = make_dash({"main": {"_type": "in_memory"}})
+    second = make_dash({"other": {"_type": "in_memory"}})
+    at = ok(first.app("stores").run())
+    at.text_input(key="config_input").input(str(second.config))
+    at.button(key="load_config").click().run()
+    assert ok(at).sidebar.selectbox(key="store_picker").value == "other"
+    assert at.query_params["store"] == "other"
+    assert [link.proto.query_string for link in at.page_link] == ["store=other"]

@@ -1,5 +1,7 @@
 """Search: what an agent would retrieve for a user and a query, with each score explained."""
 
+import math
+
 import streamlit as st
 
 from dashboard import context, services
@@ -12,19 +14,31 @@ from memory_core.interfaces import Capability
 from memory_core.records import MemoryFilter
 
 
-def _number(raw: str, kind: type, name: str) -> float | int | None:
+def _number(name: str, kind: type[int] | type[float]) -> int | float | None:
+    """A numeric query parameter (``None`` when absent); a bad one raises ``InvalidInputError``."""
+    raw = param(name)
     try:
-        return kind(raw) if raw else None
+        value = kind(raw) if raw else None
     except ValueError:
-        raise InvalidInputError(f"{name} must be a number, not {raw!r}") from None
+        value = math.nan
+    if value is not None and not math.isfinite(value):
+        raise InvalidInputError(f"{name} must be a number, not {raw!r}")
+    return value
+
+
+def _number_or_none(name: str, kind: type[int] | type[float]) -> int | float | None:
+    try:
+        return _number(name, kind)
+    except InvalidInputError:
+        return None
 
 
 def _form() -> None:
     """User, query, top_k and threshold; 'Search' writes them to the URL."""
-    top_k = param("top_k")
+    top_k = _number_or_none("top_k", int)
     sync_from_url("search", {"search_user": param("user"), "search_query": param("q"),
-                             "search_top_k": int(top_k) if top_k.isdigit() and 0 < int(top_k) <= 100 else 5,
-                             "search_threshold": _threshold_or_none()})
+                             "search_top_k": top_k if top_k and 0 < top_k <= 100 else 5,
+                             "search_threshold": _number_or_none("threshold", float)})
     with st.form("search_form"):
         left, right = st.columns([1, 3])
         left.text_input("User id", key="search_user")
@@ -34,13 +48,6 @@ def _form() -> None:
         right.number_input("Similarity threshold", key="search_threshold", value=None, step=0.05, format="%.3f",
                            placeholder="none")
         st.form_submit_button("Search", type="primary", on_click=_apply, icon=":material/search:")
-
-
-def _threshold_or_none() -> float | None:
-    try:
-        return _number(param("threshold"), float, "threshold")  # type: ignore[return-value]
-    except InvalidInputError:
-        return None
 
 
 def _apply() -> None:
@@ -75,9 +82,10 @@ def _conversation_text(hit: services.SearchHit) -> str:
 
 def _results(store: str, user: str, query: str) -> None:
     hub = context.hub()
-    top_k = _number(param("top_k"), int, "top_k") or 5
-    threshold = _number(param("threshold"), float, "threshold")
-    hits = services.search_memories(hub, store, user_id=user, query=query, top_k=int(top_k), threshold=threshold)
+    top_k = _number("top_k", int)
+    threshold = _number("threshold", float)
+    hits = services.search_memories(hub, store, user_id=user, query=query, top_k=5 if top_k is None else int(top_k),
+                                    threshold=threshold)
     if not hub.can(store, Capability.SEARCH_RECORDS):
         st.info(escape_markdown(services.cannot_message(store, Capability.SEARCH_RECORDS)), icon=":material/block:")
     if hits:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import context, services
+from dashboard.components.text import escape_markdown
 
 st.title("Stores")
 hub = context.hub()
@@ -15,10 +16,10 @@ with st.expander("Config file", expanded=hub.config is None):
         st.rerun()
 
 if hub.config_error:
-    st.error(f"Config error: {hub.config_error}", icon=":material/error:")
+    st.error(f"Config error: {escape_markdown(hub.config_error)}", icon=":material/error:")
     st.stop()
 for warning in hub.config.warnings if hub.config else []:
-    st.warning(warning)
+    st.warning(escape_markdown(warning))
 if not hub.store_names:
     st.info("This config has no `memory:` section: add a store, e.g. `memory: {demo: {_type: sqlite, path: demo.db}}`.")
     st.stop()
@@ -30,8 +31,10 @@ for status in services.store_statuses(hub):
         left.text(f"_type: {status.type}")
         if status.ok:
             right.success("healthy", icon=":material/check_circle:")
+            left.page_link("app_pages/browse.py", label="Browse", icon=":material/table_rows:",
+                           query_params={"store": status.name})
         else:
-            right.error(f"unavailable: {status.error}", icon=":material/error:")
+            right.error(f"unavailable: {escape_markdown(status.error)}", icon=":material/error:")
         if status.memories is not None:
             right.metric("Memories", f"{status.memories:,}")
         caps = sorted(c.value for c in status.capabilities)
