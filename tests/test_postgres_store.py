@@ -24,7 +24,7 @@ from memory_core.errors import InvalidInputError, StoreUnavailableError
 from memory_core.interfaces import Capability
 from memory_core.models import MemoryItem
 from memory_core.providers.common import tokens
-from memory_core.providers.postgres import PostgresMemory, PostgresMemoryConfig
+from memory_core.providers.postgres import PostgresMemory, PostgresMemoryConfig, rows
 from memory_core.providers.postgres.schema import MIGRATIONS
 from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord
 from memory_core.registry import register_embedder
@@ -240,3 +240,35 @@ async def test_a_batch_the_server_refuses_writes_nothing(pgvector_server: str) -
         with pytest.raises(InvalidInputError, match="NUL"):
             await store.add_items([_item("u", "fine"), _item("u", "nul \x00 inside")])
         assert await _count(pgvector_server, schema) == 0
+
+
+async def test_a_cut_read_is_retried_once_and_a_cut_write_saves_nothing(pgvector_server: str) -> None:
+    """Fault injection: the statement's own connection is terminated by the server mid-operation."""
+    async def kill(conn: psycopg.AsyncConnection) -> None:
+        with contextlib.suppress(psycopg.OperationalError):
+            await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    async with open_store(pgvector_server, schema=schema) as store:
+        attempts = []
+
+        async def read(conn: psycopg.AsyncConnection) -> int:
+            attempts.append(conn)
+            if len(attempts) == 1:
+                await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+            return (await (await conn.execute("SELECT 42")).fetchone())[0]
+
+        assert await store._read("reading", read) == 42 and len(attempts) == 2
+
+        async def write(conn: psycopg.AsyncConnection) -> None:
+            now = dt.datetime.now(dt.UTC)
+            await rows.copy_records(conn, [MemoryRecord(id="cut", item=_item("u", "Half a write"), created_at=now,
+                                                        updated_at=now)], None)
+            await kill(conn)
+            await conn.execute("SELECT 1")
+
+        with pytest.raises(StoreUnavailableError, match="nothing of it was saved"):
+            await store._write("importing", write)
+        assert await _count(pgvector_server, schema) == 0
+        await store.add_items([_item("u", "The pool recovered")])
+        assert await _count(pgvector_server, schema) == 1

