@@ -60,7 +60,7 @@ def _import(store: str) -> None:
     with page.reported():
         report = _report(upload)
         _show_report(report)
-        if not hub.can(store, Capability.GET):
+        if not hub.can(store, Capability.IMPORT):
             st.warning("This store does not keep ids and timestamps: imported memories get new ones.")
         skip = bool(report.errors) and st.checkbox("Skip invalid rows", key="import_skip")
         done = st.session_state.get("import_done") == upload.file_id
