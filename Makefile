@@ -8,13 +8,14 @@ PYTHON       ?= $(shell command -v python3.11 || command -v python3)
 VENV         ?= .venv
 PY           := $(VENV)/bin/python
 # Extras of pyproject.toml to install; later: EXTRAS=embed,dev,postgres,redis,nat
-EXTRAS       ?= embed,dev
+EXTRAS       ?= embed,dev,postgres
 # Installed before the extras whenever they include `embed`, so pip never picks a CUDA build of torch.
 # Elsewhere: make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH        ?= torch==2.13.0
 TORCH_INDEX  ?=
-# Debian packages the tests need (Chromium for the dashboard's browser tests, at /usr/bin/chromium).
-APT_PACKAGES ?= chromium
+# Debian packages the tests need (Chromium for the dashboard's browser tests, at /usr/bin/chromium;
+# PostgreSQL 15 without pgvector for the postgres store's tests, at /usr/lib/postgresql/15/bin).
+APT_PACKAGES ?= chromium postgresql-15
 CONFIG       ?= configs/demo.yml
 PORT         ?= 8501
 # Extra pytest arguments, e.g. PYTEST_ARGS='-k cli -x'. Serial on purpose: on 2 cores `-n auto` (pytest-xdist)
