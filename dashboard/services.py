@@ -8,12 +8,11 @@ use); nothing here speaks SQL or HTTP. Every mutation checks the actor's role fi
 from __future__ import annotations
 
 import dataclasses
+import io
 import itertools
 import os
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from typing import IO
 
 from dashboard.access import Actor, Role
 from dashboard.events import MemoryEvent, emit
@@ -221,9 +220,10 @@ def export_lines(hub: StoreHub, store: str, flt: MemoryFilter, fmt: str) -> Iter
     return dump_csv(records) if fmt == "csv" else (dump_jsonl_line(r) for r in records)
 
 
-def export_file(hub: StoreHub, store: str, flt: MemoryFilter, fmt: str) -> IO[bytes]:
-    """The export as a rewound binary file, written from :func:`export_lines` (on disk past 8 MB)."""
-    out = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - the caller reads and closes it
+def export_file(hub: StoreHub, store: str, flt: MemoryFilter, fmt: str) -> io.BytesIO:
+    """The export as a rewound in-memory file, written from :func:`export_lines` a page at a time
+    (``st.download_button`` holds a download's bytes in memory anyway)."""
+    out = io.BytesIO()
     for chunk in export_lines(hub, store, flt, fmt):
         out.write(chunk.encode())
     out.seek(0)

@@ -27,7 +27,7 @@ def test_download_button_and_count(dash):
     dash.add(user="alice")
     dash.add(user="bob", minutes=1)
     at = ok(dash.app("transfer", user="bob").run())
-    assert "1 memories match." in [c.value for c in at.caption]
+    assert "1 memory to export." in [c.value for c in at.caption]
     button = at.download_button(key="export_download")
     assert button.proto.deferred_file_id  # built only when clicked, a page of records at a time
     at.radio(key="export_format").set_value("csv").run()

@@ -121,7 +121,8 @@ def _confirm_delete(store: str, record: MemoryRecord) -> None:
     st.markdown("**Delete this memory?** This cannot be undone.")
     st.text(truncate(record.item.memory or "(no memory text)", 300))
     go, cancel = st.columns(2)
-    cancel.button("Cancel", key="detail_delete_cancel", on_click=_close_delete)
+    with cancel:
+        dialogs.close_button("delete_memory", key="detail_delete_cancel")
     if go.button("Delete", key="detail_delete_confirm", type="primary"):
         with page.reported():
             deleted = services.delete_memories(context.hub(), context.actor(), store, [record.id])

@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import context, services
 from dashboard.components import page
 from dashboard.components.memory_table import memory_link
-from dashboard.components.text import escape_markdown, truncate
+from dashboard.components.text import count_of, escape_markdown, truncate
 from dashboard.components.url import param, set_params, sync_from_url
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import Capability
@@ -89,7 +89,7 @@ def _results(store: str, user: str, query: str) -> None:
     if not hub.can(store, Capability.SEARCH_RECORDS):
         st.info(escape_markdown(services.cannot_message(store, Capability.SEARCH_RECORDS)), icon=":material/block:")
     if hits:
-        st.caption(f"{len(hits)} result{'s' if len(hits) != 1 else ''} for user {escape_markdown(user)}")
+        st.caption(f"{count_of(len(hits), 'result')} for user {escape_markdown(user)}")
         for rank, hit in enumerate(hits, start=1):
             _show_hit(store, rank, hit)
     elif hub.can(store, Capability.COUNT) and services.count_memories(hub, store, MemoryFilter(user_id=user)) == 0:

@@ -8,7 +8,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from dashboard import context, services, state
 from dashboard.components import page
 from dashboard.components.filter_form import filter_form
-from dashboard.components.text import escape_markdown
+from dashboard.components.text import count_of, escape_markdown
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import Capability
 from memory_core.transfer import ParseReport
@@ -27,7 +27,7 @@ def _export(store: str) -> None:
             raise InvalidInputError(f"This link's filter is not valid: {exc}") from None
         services.lister(hub, store, flt)
         if hub.can(store, Capability.COUNT):
-            st.caption(f"{services.count_memories(hub, store, flt):,} memories match.")
+            st.caption(f"{count_of(services.count_memories(hub, store, flt), 'memory', 'memories')} to export.")
         fmt = st.radio("Format", list(MIME), key="export_format", horizontal=True,
                        format_func=lambda f: {"jsonl": "JSONL (lossless)", "csv": "CSV"}[f])
         st.download_button(f"Download {fmt.upper()}", data=lambda: services.export_file(hub, store, flt, fmt),
@@ -44,10 +44,10 @@ def _report(upload: UploadedFile) -> ParseReport:
 
 
 def _show_report(report: ParseReport) -> None:
-    st.caption(f"{report.total:,} rows: {len(report.records):,} valid, {len(report.errors):,} invalid.")
+    st.caption(f"{count_of(report.total, 'row')}: {len(report.records):,} valid, {len(report.errors):,} invalid.")
     if report.errors:
-        st.error(f"{len(report.errors):,} invalid rows, listed by line number. Nothing is imported unless you "
-                 "choose to skip them.")
+        st.error(f"{count_of(len(report.errors), 'invalid row')}, listed by line number. Nothing is imported "
+                 "unless you choose to skip them.")
         st.dataframe(pd.DataFrame(report.errors[:1000], columns=["line", "problem"]), hide_index=True)
 
 
@@ -67,13 +67,13 @@ def _import(store: str) -> None:
         blocked = not report.records or (report.errors and not skip) or done
         if done:
             st.success("This file has been imported.")
-        if st.button(f"Import {len(report.records):,} memories into '{escape_markdown(store)}'", key="import_go",
-                     type="primary", disabled=bool(blocked)):
+        label = f"Import {count_of(len(report.records), 'memory', 'memories')} into '{escape_markdown(store)}'"
+        if st.button(label, key="import_go", type="primary", disabled=bool(blocked)):
             bar = st.progress(0.0, text="Importing…")
             n = services.import_records(hub, context.actor(), store, report.records,
                                         progress=lambda d, t: bar.progress(d / t, text=f"{d:,} of {t:,}"))
             st.session_state.import_done = upload.file_id
-            st.success(f"Imported {n:,} memories into store '{escape_markdown(store)}'.")
+            st.success(f"Imported {count_of(n, 'memory', 'memories')} into store '{escape_markdown(store)}'.")
 
 
 st.title("Import / export")

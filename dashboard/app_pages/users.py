@@ -6,7 +6,7 @@ import streamlit as st
 from dashboard import context, services
 from dashboard.components import page
 from dashboard.components.pager import PAGE_SIZES, Pager
-from dashboard.components.text import escape_markdown
+from dashboard.components.text import count_of, escape_markdown
 from dashboard.components.url import param, set_params, sync_from_url
 from memory_core.records import UserSummary
 
@@ -61,4 +61,4 @@ with page.reported():
             _user_links(store, chosen.user_id)
         else:
             st.caption("Select a user to browse, search or add memories.")
-    pager.controls(result.next_cursor, note=f" · {len(result.users)} users on this page")
+    pager.controls(result.next_cursor, note=f" · {count_of(len(result.users), 'user')} on this page")

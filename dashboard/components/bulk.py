@@ -14,7 +14,7 @@ import streamlit as st
 from dashboard import context, services
 from dashboard.components import dialogs
 from dashboard.components.page import flash, reported
-from dashboard.components.text import escape_markdown
+from dashboard.components.text import count_of, escape_markdown
 from memory_core.interfaces import Capability
 from memory_core.records import MemoryFilter, MemoryRecord
 
@@ -50,16 +50,17 @@ def _confirm(job: dict[str, Any]) -> None:
     tags = [t.strip() for t in job["tags"].split(",") if t.strip()]
     if job["action"] != "delete" and not tags:
         st.warning("Type the tags to add or remove first.")
-        st.button("Close", key="bulk_close", on_click=_close)
+        dialogs.close_button(DIALOG, "Close", key="bulk_close")
         return
     with reported():
         count = _dry_run(job)
         st.markdown(_describe(job["action"], count, tags, whole_filter=job["ids"] is None))
         if count == 0:
-            st.button("Close", key="bulk_close", on_click=_close)
+            dialogs.close_button(DIALOG, "Close", key="bulk_close")
             return
         go, cancel = st.columns(2)
-        cancel.button("Cancel", key="bulk_cancel", on_click=_close)
+        with cancel:
+            dialogs.close_button(DIALOG, key="bulk_cancel")
         if go.button(f"{ACTIONS[job['action']]} {_amount(count)}", key="bulk_confirm", type="primary"):
             _run(job, tags)
 
@@ -87,7 +88,7 @@ def _describe(action: str, count: int | None, tags: list[str], *, whole_filter: 
 def _amount(count: int | None) -> str:
     if count is None:
         return "all memories"
-    return f"{count:,} memor{'y' if count == 1 else 'ies'}"
+    return count_of(count, "memory", "memories")
 
 
 def _run(job: dict[str, Any], tags: list[str]) -> None:

@@ -21,3 +21,8 @@ def truncate(text: str | None, limit: int = 200) -> str:
     if len(flat) <= limit and len(raw) <= limit * 4:
         return flat
     return flat[:limit - 1] + "…"
+
+
+def count_of(n: int, singular: str, plural: str | None = None) -> str:
+    """``1 memory``, ``2 memories``, ``1,000 rows``."""
+    return f"{n:,} {singular if n == 1 else plural or singular + 's'}"
