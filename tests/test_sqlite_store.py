@@ -305,6 +305,7 @@ async def test_reopen_keeps_everything_and_records_the_schema(tmp_path: Path) ->
         assert await second.count_records(MemoryFilter(tags_all=("keep",))) == 1
     with pytest.raises(StoreUnavailableError, match="closed"):
         await second.ping()
+    await second.aclose()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -413,8 +414,34 @@ async def test_hybrid_search_finds_by_meaning_and_keeps_vectors_in_sync(tmp_path
     async with await SqliteMemory.open(path, embedder=other):
         assert other.embedded == 4  # another model: every row is embedded again
     with sqlite3.connect(path) as conn:
-        assert schema.get_meta(conn, "embedder") == "test-words-v2"
+        assert '"test-words-v2"' in schema.get_meta(conn, "embedder")
         assert conn.execute("SELECT count(*) FROM vectors").fetchone()[0] == 4
+
+
+async def test_tuning_retrieval_text_functions_reindexes_on_open(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "m.db"
+    async with await SqliteMemory.open(path, embedder=WordEmbedder()) as store:
+        await store.add_items([
+            MemoryItem(user_id="u", memory="plain words", metadata={"mood": "zebra", "ride": "automobile"}),
+            MemoryItem(user_id="u", memory="yellow bananas")])
+    fields, embedding_text = retrieval.document_fields, retrieval.embedding_text
+
+    def with_mood(item: MemoryItem) -> dict[str, str]:
+        return {**fields(item), "memory": f"{fields(item)['memory']} {item.metadata.get('mood', '')}"}
+
+    monkeypatch.setattr(retrieval, "document_fields", with_mood)
+    same = WordEmbedder()
+    async with await SqliteMemory.open(path, embedder=same) as store:
+        assert [r.memory for r in await store.search("zebra", user_id="u")] == ["plain words"]
+        assert same.embedded == 1  # the query only: the vectors were still current
+    monkeypatch.setattr(retrieval, "embedding_text",
+                        lambda item: f"{embedding_text(item)} {item.metadata.get('ride', '')}")
+    again = WordEmbedder()
+    async with await SqliteMemory.open(path, embedder=again) as store:
+        assert again.embedded == 2  # every row is embedded again from its new text
+        hits = await store.search_records("car", user_id="u")
+        assert hits[0].record.item.memory == "plain words" and hits[0].parts["vector"] > 0
 
 
 async def test_config_builds_the_store_with_a_named_embedder(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """The FTS5 index: one row per memory, columns from :mod:`memory_core.retrieval` plus an owner column.
 
 The owner column holds one token per user (:func:`.codec.owner_token`), so a search is scoped to its user
-inside the same MATCH expression as the query terms. The layout (columns, tokenizer) is kept in ``meta``;
-when ``retrieval.FTS_COLUMNS`` or the tokenizer change, the index is rebuilt from the stored memories.
+inside the same MATCH expression as the query terms. The layout (columns, tokenizer, fingerprint of
+``retrieval.document_fields``) is kept in ``meta``; when it changes, the index is rebuilt from the stored
+memories.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from memory_core import retrieval
 from memory_core.errors import ConfigError
 from memory_core.models import MemoryItem
 from memory_core.providers.sqlite.codec import RECORD_COLUMNS, owner_token, row_item
+from memory_core.providers.sqlite.probes import fingerprint
 from memory_core.providers.sqlite.schema import get_meta, set_meta
 
 TABLE = "memories_fts"
@@ -35,7 +37,8 @@ def _text_columns() -> tuple[str, ...]:
 
 def layout(tokenizer: str) -> str:
     """What the index is built from; a change means a rebuild."""
-    return json.dumps({"columns": [OWNER, *_text_columns()], "tokenizer": tokenizer})
+    return json.dumps({"columns": [OWNER, *_text_columns()], "tokenizer": tokenizer,
+                       "fields": fingerprint(retrieval.document_fields)})
 
 
 def ensure(conn: sqlite3.Connection, tokenizer: str) -> bool:

@@ -58,6 +58,10 @@ class Pool:
             raise
         await self.on_writer(_execute, "COMMIT")
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     async def close(self) -> None:
         if not self._closed:
             self._closed = True

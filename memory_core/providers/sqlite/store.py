@@ -42,8 +42,8 @@ class SqliteMemory(MemoryEditor, MemoryBrowser):
 
     Open with ``await SqliteMemory.open(path, embedder=...)`` and close with ``await store.aclose()`` (or use
     ``async with``). Opening migrates the schema and, in the same transaction, rebuilds the text index when
-    ``retrieval.FTS_COLUMNS`` or the tokenizer changed and embeds every memory that has no vector from the
-    configured embedder's model.
+    ``retrieval``'s columns or ``document_fields``, or the tokenizer, changed, and embeds every memory that
+    has no vector from the configured embedder's model and the current ``retrieval.embedding_text``.
     """
 
     def __init__(self, pool: Pool, embedder: Embedder | None) -> None:
@@ -72,7 +72,7 @@ class SqliteMemory(MemoryEditor, MemoryBrowser):
                 await self._fill_vectors(self._embedder)
 
     async def _fill_vectors(self, embedder: Embedder) -> None:
-        await self._pool.on_writer(vectors.reset_if_model_changed, embedder.model_id)
+        await self._pool.on_writer(vectors.reset_if_changed, embedder.model_id)
         after = 0
         while batch := await self._pool.on_writer(queries.fill_vectors, after, _EMBED_BATCH):
             embedded = await self._vectors([item for _, item in batch])
@@ -81,7 +81,9 @@ class SqliteMemory(MemoryEditor, MemoryBrowser):
             after = batch[-1][0]
 
     async def aclose(self) -> None:
-        """Close every connection (the embedder belongs to whoever passed it in)."""
+        """Close every connection (the embedder belongs to whoever passed it in); closing twice is harmless."""
+        if self._pool.closed:
+            return
         await self._pool.on_writer(_execute, "PRAGMA optimize")
         await self._pool.close()
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from memory_core import retrieval
 from memory_core.providers.sqlite.codec import RECORD_COLUMNS
+from memory_core.providers.sqlite.probes import fingerprint
 from memory_core.providers.sqlite.schema import get_meta, set_meta
 
 
@@ -34,12 +37,13 @@ def scores(conn: sqlite3.Connection, user_id: str, query: np.ndarray) -> dict[in
     return dict(zip((rid for rid, _ in rows), (matrix @ query).tolist(), strict=True))
 
 
-def reset_if_model_changed(conn: sqlite3.Connection, model_id: str) -> bool:
-    """Drop every vector made by another model (they live in another space); ``True`` when it did."""
-    if get_meta(conn, "embedder") == model_id:
+def reset_if_changed(conn: sqlite3.Connection, model_id: str) -> bool:
+    """Drop every vector made by another model (another space) or from other text; ``True`` when it did."""
+    wanted = json.dumps({"model": model_id, "text": fingerprint(retrieval.embedding_text)})
+    if get_meta(conn, "embedder") == wanted:
         return False
     conn.execute("DELETE FROM vectors")
-    set_meta(conn, "embedder", model_id)
+    set_meta(conn, "embedder", wanted)
     return True
 
 
