@@ -28,6 +28,7 @@ BUILTIN_MEMORY: dict[str, tuple[str, str | None]] = {
     "in_memory": ("memory_core.providers.in_memory", None),
     "sqlite": ("memory_core.providers.sqlite", None),
     "postgres": ("memory_core.providers.postgres", "postgres"),
+    "mem0_memory": ("memory_core.providers.mem0", "mem0"),
 }
 BUILTIN_EMBEDDERS: dict[str, tuple[str, str | None]] = {
     "local_minilm": ("memory_core.embedders.local", "embed"),
