@@ -19,13 +19,11 @@ def param(key: str) -> str:
 
 
 def set_params(values: Mapping[str, str | list[str] | None], *, clear: Iterable[str] = ()) -> None:
-    """Remove the ``clear`` keys, then set ``values``; an empty value removes its key."""
-    for key in {*clear, *values}:
-        if key in st.query_params:
-            del st.query_params[key]
-    for key, value in values.items():
-        if value:
-            st.query_params[key] = value
+    """Remove the ``clear`` keys, then set ``values`` (an empty value removes its key), in one URL update:
+    each update is a browser history entry, so the back button steps from view to view."""
+    params = {key: st.query_params.get_all(key) for key in st.query_params if key not in {*clear, *values}}
+    params.update({key: value for key, value in values.items() if value})
+    st.query_params.from_dict(params)
 
 
 def sync_from_url(scope: str, values: Mapping[str, Any]) -> None:
