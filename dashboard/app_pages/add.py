@@ -22,17 +22,17 @@ def _turns(frame: pd.DataFrame) -> tuple[list[dict[str, str]] | None, list[str]]
     """Conversation messages from the editor's rows (blank rows dropped) and the problems found."""
     turns, problems = [], []
     for number, row in enumerate(frame.to_dict("records"), start=1):
-        role, content = (_cell(row.get(k)) for k in ("role", "content"))
-        if not role and not content:
+        role, content = _cell(row.get("role")).strip(), _cell(row.get("content"))
+        if not role and not content.strip():
             continue
-        if not role or not content:
+        if not role or not content.strip():
             problems.append(f"turn {number} needs both a role and content")
         turns.append({"role": role, "content": content})
     return turns or None, problems
 
 
 def _cell(value: Any) -> str:
-    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value).strip()
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
 def _validate(frame: pd.DataFrame) -> tuple[MemoryItem | None, dict[str, list[str]]]:

@@ -7,26 +7,21 @@ from dashboard import context, services, state
 from dashboard.components import bulk, page
 from dashboard.components.filter_form import filter_form
 from dashboard.components.memory_table import memory_link, memory_table
-from dashboard.components.pager import PAGE_SIZES, Pager
+from dashboard.components.pager import PAGE_SIZES, Pager, page_size
 from dashboard.components.text import escape_markdown
 from dashboard.components.url import param, set_params, sync_from_url
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import Capability
-from memory_core.records import MemoryFilter
+from memory_core.records import MemoryFilter, MemoryRecord
 
 SORT_LABELS = {"updated_desc": "Updated, newest first", "updated_asc": "Updated, oldest first",
                "created_desc": "Created, newest first", "created_asc": "Created, oldest first"}
 
 
-def _page_size() -> int:
-    raw = param("size")
-    return int(raw) if raw.isdigit() and int(raw) in PAGE_SIZES else PAGE_SIZES[0]
-
-
 def _view_controls() -> None:
     """Sort and page size, bound to ``?sort=`` and ``?size=``."""
     sync_from_url("browse_view", {"browse_sort": param("sort") if param("sort") in SORT_LABELS else "updated_desc",
-                                  "browse_size": _page_size()})
+                                  "browse_size": page_size()})
     left, right, _ = st.columns([2, 1, 3])
     left.selectbox("Sort by", list(SORT_LABELS), format_func=SORT_LABELS.get, key="browse_sort",
                    on_change=lambda: set_params({"sort": st.session_state.browse_sort}))
@@ -50,7 +45,7 @@ def _count(hub: services.StoreHub, store: str, flt: MemoryFilter) -> int | None:
     return services.count_memories(hub, store, flt) if hub.can(store, Capability.COUNT) else None
 
 
-def _selected_links(store: str, selected: list) -> None:
+def _selected_links(store: str, selected: list[MemoryRecord]) -> None:
     for record in selected[:5]:
         memory_link(store, record.id)
     if len(selected) > 5:
@@ -68,7 +63,7 @@ with page.reported():
         flt, sort = state.filter_from_params(st.query_params), state.sort_from_params(st.query_params)
     except InvalidInputError as exc:
         raise InvalidInputError(f"This link's filter is not valid: {exc}") from None
-    size = _page_size()
+    size = page_size()
     pager = Pager("browse_pager", {"store": store, "filter": flt.model_dump(mode="json"), "sort": param("sort"),
                                    "size": size})
     result = services.list_memories(hub, store, flt, sort=sort, limit=size, cursor=pager.cursor)

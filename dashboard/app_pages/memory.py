@@ -158,10 +158,12 @@ def _show(store: str, record: MemoryRecord) -> None:
         st.warning(f"This memory changed since you loaded it (now version {record.version}): saving will show "
                    "both versions, nothing is overwritten.")
         st.button(f"Load version {record.version}", key="detail_reload", on_click=_load, args=(record,))
-    editable = context.hub().can(store, Capability.UPDATE) and context.actor().role_for(store) >= Role.EDITOR
-    if not editable:
-        st.info(escape_markdown(services.cannot_message(store, Capability.UPDATE))
-                if not context.hub().can(store, Capability.UPDATE) else "Your role can read memories, not edit them.")
+    can_update = context.hub().can(store, Capability.UPDATE)
+    editable = can_update and context.actor().role_for(store) >= Role.EDITOR
+    if not can_update:
+        st.info(escape_markdown(services.cannot_message(store, Capability.UPDATE)), icon=":material/block:")
+    elif not editable:
+        st.info("Your role can read memories, not edit them.")
     _editors(store, base, editable)
     st.subheader("Conversation", anchor=False)
     conversation_view(base.item.conversation)

@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard import context, services
 from dashboard.components import page
-from dashboard.components.pager import PAGE_SIZES, Pager
+from dashboard.components.pager import PAGE_SIZES, Pager, page_size
 from dashboard.components.text import count_of, escape_markdown
 from dashboard.components.url import param, set_params, sync_from_url
 from memory_core.records import UserSummary
@@ -13,7 +13,7 @@ from memory_core.records import UserSummary
 
 def _controls() -> tuple[str, int]:
     """Prefix and page size, bound to ``?prefix=`` and ``?size=``."""
-    size = int(param("size")) if param("size").isdigit() and int(param("size")) in PAGE_SIZES else PAGE_SIZES[1]
+    size = page_size(default=PAGE_SIZES[1])
     sync_from_url("users", {"users_prefix": param("prefix"), "users_size": size})
     left, right, _ = st.columns([2, 1, 3])
     left.text_input("User id starts with", key="users_prefix",

@@ -29,16 +29,22 @@ def bulk_panel(store: str, flt: MemoryFilter, selected: Sequence[MemoryRecord], 
         scopes = {"selected": f"Selected rows ({len(selected)})",
                   "filter": "Everything matching the filter" + (f" ({matching:,})" if matching is not None else "")}
         scope = st.radio("Apply to", list(scopes), format_func=scopes.get, key="bulk_scope", horizontal=True)
-        tags = st.text_input("Tags to add or remove (comma-separated)", key="bulk_tags")
-        ids = [r.id for r in selected] if scope == "selected" else None
+        st.text_input("Tags to add or remove (comma-separated)", key="bulk_tags")
         columns = st.columns(len(ACTIONS) + 3)
         for column, (action, label) in zip(columns, ACTIONS.items(), strict=False):
-            column.button(f"{label}…", key=f"bulk_{action}", on_click=dialogs.open_dialog, args=(DIALOG,),
-                          kwargs={"action": action, "store": store, "flt": flt, "ids": ids, "tags": tags},
+            column.button(f"{label}…", key=f"bulk_{action}", on_click=_open,
+                          args=(action, store, flt, [r.id for r in selected]),
                           disabled=scope == "selected" and not selected)
     job = dialogs.payload(DIALOG)
     if job and job["store"] == store:
         _confirm(job)
+
+
+def _open(action: str, store: str, flt: MemoryFilter, selected_ids: list[str]) -> None:
+    """Button callback: the job as the form stands at the click (tags typed just before it included)."""
+    s = st.session_state
+    ids = selected_ids if s.get("bulk_scope") == "selected" else None
+    dialogs.open_dialog(DIALOG, action=action, store=store, flt=flt, ids=ids, tags=s.get("bulk_tags", ""))
 
 
 def _close() -> None:

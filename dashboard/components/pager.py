@@ -10,6 +10,12 @@ import streamlit as st
 PAGE_SIZES = (25, 50, 100, 250)
 
 
+def page_size(default: int = PAGE_SIZES[0]) -> int:
+    """The page size in ``?size=`` when it is one of :data:`PAGE_SIZES`, else ``default``."""
+    raw = st.query_params.get("size", "")
+    return int(raw) if raw.isdigit() and int(raw) in PAGE_SIZES else default
+
+
 class Pager:
     """Previous/Next over keyset cursors. ``query`` is anything JSON-able that identifies the listing."""
 
