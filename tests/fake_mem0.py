@@ -83,6 +83,7 @@ class Call:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
+    status: int = 0  # the status answered, once known
 
 
 def now() -> dt.datetime:
@@ -590,8 +591,14 @@ class FakeMem0:
         return None
 
     def handle(self, call: Call) -> tuple[int, Any, dict[str, str]]:
-        """``(status, body, headers)`` for one request: faults, then auth, then the endpoint."""
+        """``(status, body, headers)`` for one request, recorded in :attr:`calls` with its status."""
         self.calls.append(call)
+        status, body, headers = self._answer(call)
+        call.status = status
+        return status, body, headers
+
+    def _answer(self, call: Call) -> tuple[int, Any, dict[str, str]]:
+        """Faults first, then authentication, then the endpoint."""
         fault = self._take_fault(call.method, call.path)
         if fault is not None:
             self._stopping.wait(fault.delay)
