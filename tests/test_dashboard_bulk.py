@@ -111,3 +111,16 @@ def test_bulk_services_page_through_and_report_progress(dash):
     with pytest.raises(PermissionDenied):
         services.delete_matching(dash.hub, Actor("ed", Role.EDITOR), "main", MemoryFilter())
     assert len(dash.records(tags_all=("x",))) == 450
+
+
+def test_an_editor_may_not_bulk_delete(seeded, monkeypatch):
+    from dashboard import context
+    from dashboard.access import Actor, Role
+
+    monkeypatch.setattr(context, "actor", lambda: Actor("ed", Role.EDITOR))
+    at = ok(seeded.app("browse").run())
+    open_job(at, "delete", scope="filter")
+    at.button(key="bulk_confirm").click().run()
+    assert messages(ok(at), "error") == ["ed is a editor on store 'main' and may not bulk-delete memories "
+                                         "(needs admin)"]
+    assert len(seeded.records()) == 12

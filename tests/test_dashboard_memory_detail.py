@@ -159,3 +159,13 @@ def test_html_and_markdown_are_shown_as_text(dash):
         assert_shown_as_text(at, payload)
     at.button(key="detail_delete").click().run()
     assert_shown_as_text(ok(at), HOSTILE)
+
+
+def test_a_viewer_sees_but_cannot_edit(dash, memory, monkeypatch):
+    from dashboard import context
+    from dashboard.access import Actor, Role
+
+    monkeypatch.setattr(context, "actor", lambda: Actor("viv", Role.VIEWER))
+    at = open_page(dash, memory)
+    assert at.button(key="detail_save").disabled and at.multiselect(key="detail_tags").disabled
+    assert "User hikes." in texts(at) and messages(at, "info") == ["Your role can read memories, not edit them."]

@@ -92,3 +92,17 @@ def test_opening_another_config_switches_the_stores(make_dash):
     assert ok(at).sidebar.selectbox(key="store_picker").value == "other"
     assert at.query_params["store"] == "other"
     assert [link.proto.query_string for link in at.page_link] == ["store=other"]
+
+
+@pytest.mark.parametrize("page", ("browse", "users", "search", "memory", "transfer"))
+def test_pages_on_a_sqlite_store(make_dash, page):
+    dash = make_dash({"disk": {"_type": "sqlite", "path": "memories.db"}})
+    memory_id = dash.add("disk", user="alice", memory="Alice keeps bees", tags=["hobby"])
+    at = ok(dash.app(page, user="alice", q="bees", id=memory_id).run())
+    assert not messages(at, "error")
+    shown = {"browse": lambda: at.dataframe[0].value["memory"].tolist() == ["Alice keeps bees"],
+             "users": lambda: at.dataframe[0].value["memories"].tolist() == [1],
+             "search": lambda: at.text[0].value == "Alice keeps bees",
+             "memory": lambda: at.text_area(key="detail_memory").value == "Alice keeps bees",
+             "transfer": lambda: "1 memory to export." in [c.value for c in at.caption]}
+    assert shown[page]()
