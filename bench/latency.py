@@ -5,8 +5,9 @@
 For each size, LoCoMo-like chat turns (deterministic synthetic sentences, or the turn texts of the LoCoMo
 files in ``--data``) are spread over ``--users`` users and written twice: through ``add_items`` into a
 memdash store, and by a raw ``executemany`` into a table whose insert trigger fills an FTS5 index (same
-tokenizer, same batch size, one transaction per batch). Then every query, a question about one of its
-user's memories, is run four ways in turn:
+tokenizer, same batch size, one transaction per batch; the two alternate batch by batch so both see the
+same machine load). Then every query, a question about one of its user's memories, is run four ways in
+turn:
 
 * (a) raw FTS5: global ``MATCH``, rows filtered by user afterwards (a join), ``ORDER BY rank LIMIT 5``;
 * (b) raw FTS5: ``MATCH`` scoped to the user inside FTS5 (an owner column in the same expression);
@@ -135,15 +136,12 @@ class RawFts:
         self.conn.execute("CREATE TRIGGER docs_ai AFTER INSERT ON docs BEGIN INSERT INTO docs_fts (rowid, owner, body)"
                           " VALUES (new.rid, owner_token(new.user_id), new.body); END")
 
-    def ingest(self, items: list[MemoryItem]) -> float:
-        """Seconds to insert every item, one transaction per batch."""
-        start = time.perf_counter()
-        for i in range(0, len(items), BATCH):
-            self.conn.execute("BEGIN")
-            self.conn.executemany("INSERT INTO docs (user_id, body) VALUES (?, ?)",
-                                  [(item.user_id, item.memory) for item in items[i:i + BATCH]])
-            self.conn.execute("COMMIT")
-        return time.perf_counter() - start
+    def insert(self, batch: list[MemoryItem]) -> None:
+        """One transaction of inserts."""
+        self.conn.execute("BEGIN")
+        self.conn.executemany("INSERT INTO docs (user_id, body) VALUES (?, ?)",
+                              [(item.user_id, item.memory) for item in batch])
+        self.conn.execute("COMMIT")
 
     def global_then_filter(self, user_id: str, expression: str) -> list[Any]:
         """(a): match across every user, keep the user's rows afterwards."""
@@ -178,12 +176,13 @@ async def timed(fn: Callable[..., Any], *args: Any) -> float:
     return time.perf_counter() - start
 
 
-async def ingest_store(path: Path, items: list[MemoryItem]) -> float:
-    async with await SqliteMemory.open(path) as store:
-        start = time.perf_counter()
-        for i in range(0, len(items), BATCH):
-            await store.add_items(items[i:i + BATCH])
-        return time.perf_counter() - start
+async def ingest(store: SqliteMemory, raw: RawFts, items: list[MemoryItem]) -> tuple[float, float]:
+    """Seconds each side takes to write every item; batches alternate so both see the same machine load."""
+    ours = theirs = 0.0
+    for i in range(0, len(items), BATCH):
+        ours += await timed(store.add_items, items[i:i + BATCH])
+        theirs += await timed(raw.insert, items[i:i + BATCH])
+    return ours, theirs
 
 
 async def run_size(size: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
@@ -191,15 +190,14 @@ async def run_size(size: int, args: argparse.Namespace, folder: Path) -> dict[st
     items = make_items(texts, args.users)
     queries = make_queries(items, args.queries)
     store_path, raw = folder / f"memdash-{size}.db", RawFts(folder / f"raw-{size}.db")
-    ours = await ingest_store(store_path, items)
-    theirs = raw.ingest(items)
-    result: dict[str, Any] = {"size": size, "users": args.users, "ingest": {
-        "add_items_per_s": size / ours, "raw_executemany_per_s": size / theirs, "ratio": theirs / ours}}
     methods: dict[str, Callable[[str, str], Any]] = {
         "raw_global_then_filter": lambda u, q: raw.global_then_filter(u, retrieval.fts_query(q) or '""'),
         "raw_user_scoped": lambda u, q: raw.scoped(u, retrieval.fts_query(q) or '""'),
     }
     async with await SqliteMemory.open(store_path) as bm25:
+        ours, theirs = await ingest(bm25, raw, items)
+        result: dict[str, Any] = {"size": size, "users": args.users, "ingest": {
+            "add_items_per_s": size / ours, "raw_executemany_per_s": size / theirs, "ratio": theirs / ours}}
         methods["memdash_bm25"] = lambda u, q: bm25.search(q, top_k=TOP_K, user_id=u)
         embedder = None
         if args.hybrid:
