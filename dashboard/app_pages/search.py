@@ -60,7 +60,7 @@ def _apply() -> None:
 def _explain(hit: services.SearchHit) -> str:
     if hit.score is None:
         return "The store gave no score."
-    parts = " + ".join(f"{name} {value:.3f}" for name, value in hit.parts.items())
+    parts = " + ".join(f"{escape_markdown(name)} {value:.3f}" for name, value in hit.parts.items())
     return f"score {hit.score:.3f}" + (f" (from {parts})" if parts else " (the store does not break it down)")
 
 
