@@ -2,8 +2,8 @@
 
 Two SDK generations: 0.1.118 (what ``nvidia-nat-mem0ai`` 1.9 pins; v1/v2 endpoints) and 2.2.1 (current; v3
 endpoints). ``mem0ai`` pins protobuf below the shared venv's, so each version lives in its own venv,
-``.venv/mem0-sdk-<version>`` (or under ``MEMDASH_MEM0_SDK_HOME``), built on first use (~40 s from the package
-index) and reused afterwards. A venv that cannot be built fails these tests: they never skip.
+``.venv/mem0-sdk-<version>`` (or under ``MEMDASH_MEM0_SDK_HOME``), built on first use (40 s to two minutes
+from the package index) and reused afterwards. A venv that cannot be built fails these tests: they never skip.
 """
 
 from __future__ import annotations

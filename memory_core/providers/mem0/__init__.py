@@ -52,7 +52,7 @@ class Mem0MemoryConfig(MemoryBaseConfig, name="mem0_memory"):
     do_auto_retry: bool = Field(default=True, description="False turns every retry off.")
     retry_backoff: float = Field(default=0.5, ge=0, description="First wait between retries; doubles each time.")
     max_retry_wait: float = Field(default=30.0, ge=0, description="Longest single wait, Retry-After included.")
-    max_concurrency: int = Field(default=8, ge=1, le=64, description="Requests in flight at once per call.")
+    max_concurrency: int = Field(default=8, ge=1, le=64, description="Requests this store has in flight at once.")
     max_scan: int = Field(default=10_000, ge=1, description="Most memories one list or count call reads (they "
                                                             "are filtered and sorted locally).")
 

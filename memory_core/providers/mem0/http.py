@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import itertools
 from typing import Any
 
 import httpx
@@ -26,8 +25,8 @@ class Mem0Http:
 
     429 and the configured 5xx answers are retried ``num_retries`` times, waiting ``retry_backoff * 2**n``
     seconds or the server's ``Retry-After``, never more than ``max_retry_wait``. Network errors are retried
-    too, except for a write whose request may have reached the server (a timed-out add could otherwise be
-    stored twice).
+    too, except for a write whose request may have reached the server (an add could be stored twice).
+    A timeout is not retried: it is reported at once.
     """
 
     def __init__(self, *, host: str, api_key: str, timeout: float, num_retries: int, retry_on: frozenset[int],
@@ -49,18 +48,22 @@ class Mem0Http:
                    params: dict[str, Any] | None = None, write: bool = False) -> Any:
         """The decoded JSON answer of one request; ``write`` marks a request that must not be sent twice."""
         params = {**self._scope, **(params or {})}
-        for attempt in itertools.count():
-            final = attempt >= self._retries
+        attempt = 0
+        while True:
+            attempt += 1
+            final = attempt > self._retries
             response = None
             try:
                 response = await self._client.request(method, path, json=json, params=params)
+            except httpx.TimeoutException as exc:  # waiting again would only multiply the wait
+                raise self._timed_out(operation, exc, write) from None
             except httpx.TransportError as exc:
                 if final or (write and not isinstance(exc, NOT_SENT)):
-                    raise self._transport_error(operation, exc, attempt + 1, write) from None
+                    reason = f"host unreachable ({type(exc).__name__}: {exc}){_tries(attempt)}"
+                    raise self.unavailable(operation, reason) from None
             if response is not None and (final or response.status_code not in self._retry_on):
-                return self._checked(operation, response, attempt + 1)
-            await asyncio.sleep(self._wait(attempt, response))
-        raise AssertionError("unreachable")
+                return self._checked(operation, response, attempt)
+            await asyncio.sleep(self._wait(attempt - 1, response))
 
     def unavailable(self, operation: str, reason: str) -> StoreUnavailableError:
         return StoreUnavailableError(f"mem0 store at {self.host}: {operation} failed: {self._mask(reason)}")
@@ -76,20 +79,15 @@ class Mem0Http:
             raise InvalidInputError(f"mem0 store at {self.host}: {operation} was refused (HTTP {status}): "
                                     f"{self._detail(response)}")
         if status >= 300:
-            tries = f" after {attempts} attempts" if attempts > 1 else ""
-            raise self.unavailable(operation, f"HTTP {status}{tries}: {self._detail(response)}")
+            raise self.unavailable(operation, f"HTTP {status}{_tries(attempts)}: {self._detail(response)}")
         try:
             return response.json()
         except ValueError:
             raise self.unavailable(operation, f"HTTP {status} with a body that is not JSON") from None
 
-    def _transport_error(self, operation: str, exc: httpx.TransportError, attempts: int,
-                         write: bool) -> StoreUnavailableError:
-        tries = f" ({attempts} attempts)" if attempts > 1 else ""
-        if isinstance(exc, httpx.TimeoutException):
-            maybe = "; it may have been applied, check before retrying" if write else ""
-            return self.unavailable(operation, f"no answer within the {self._timeout:g} s timeout{tries}{maybe}")
-        return self.unavailable(operation, f"host unreachable ({type(exc).__name__}: {exc}){tries}")
+    def _timed_out(self, operation: str, exc: httpx.TimeoutException, write: bool) -> StoreUnavailableError:
+        maybe = "; it may have been applied, check before retrying" if write and not isinstance(exc, NOT_SENT) else ""
+        return self.unavailable(operation, f"no answer within the {self._timeout:g} s timeout{maybe}")
 
     def _wait(self, attempt: int, response: httpx.Response | None) -> float:
         wait = retry_after(response.headers) if response is not None else None
@@ -111,3 +109,7 @@ class Mem0Http:
 
     def _mask(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
+
+
+def _tries(attempts: int) -> str:
+    return f" after {attempts} attempts" if attempts > 1 else ""

@@ -192,15 +192,15 @@ class Mem0Memory(MemoryEditor, MemoryBrowser):
     async def memory_history(self, record_id: str) -> list[HistoryEntry]:
         """Every change Mem0 recorded for a memory, oldest first (for the dashboard)."""
         memory_id = _canonical(record_id)
-        try:
-            rows = await self._http.call("history", "GET", f"/v1/memories/{memory_id}/history/") if memory_id else None
-        except NotFoundError:
-            rows = None
-        if rows is None:
+        if memory_id is None:
             raise NotFoundError(f"no memory with id {record_id}")
         try:
-            entries = [HistoryEntry(at=row["created_at"], **{k: row.get(k) for k in ("event", "old_memory",
-                                                                                      "new_memory")},
+            rows = await self._http.call("history", "GET", f"/v1/memories/{memory_id}/history/")
+        except NotFoundError:
+            raise NotFoundError(f"no memory with id {record_id}") from None
+        try:
+            entries = [HistoryEntry(event=row["event"], old_memory=row.get("old_memory"),
+                                    new_memory=row.get("new_memory"), at=row["created_at"],
                                     input=row.get("input") or []) for row in rows]
         except (KeyError, TypeError, ValidationError) as exc:
             raise self._http.unavailable("history", f"unexpected answer ({type(exc).__name__})") from None
