@@ -356,6 +356,21 @@ async def test_an_edit_made_outside_memdash_is_a_version_conflict(mem0: FakeMem0
     assert "text" not in mem0.calls_to("PUT", rf"/v1/memories/{before.id}/")[-1].body, "unchanged text was resent"
 
 
+async def test_a_metadata_edit_made_elsewhere_conflicts_where_the_old_record_was_served(mem0: FakeMem0) -> None:
+    async with opened(mem0.url) as built, opened(mem0.url) as other_process:
+        await built.add_items([MemoryItem(user_id="u", memory="Likes green tea", metadata={"k": "v"})])
+        served = (await built.list_records(MemoryFilter(user_id="u"))).records[0]
+        with _raw(mem0) as raw:  # same text, so memdash's version cannot tell
+            raw.put(f"/v1/memories/{served.id}/", json={"metadata": {"k": "changed"}}).raise_for_status()
+        with pytest.raises(VersionConflictError) as conflict:
+            await built.update_record(served.id, MemoryPatch(tags=["tea"]), expected_version=served.version)
+        assert conflict.value.current is not None and conflict.value.current.item.metadata == {"k": "changed"}
+        # a process that never served the old record can only compare versions (the documented limit)
+        updated = await other_process.update_record(served.id, MemoryPatch(tags=["tea"]),
+                                                    expected_version=served.version)
+        assert updated.item.tags == ["tea"]
+
+
 async def test_update_cannot_move_a_memory_to_another_run(mem0: FakeMem0) -> None:
     async with opened(mem0.url) as built:
         await built.add_items([MemoryItem(user_id="u", memory="In run one", metadata={"run_id": "r1"})])

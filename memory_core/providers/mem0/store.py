@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import itertools
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
@@ -47,6 +48,7 @@ LIST_PAGE = 200  # the largest page_size of POST /v3/memories/
 BATCH = 1000  # the most ids one DELETE /v1/batch/ takes
 MAX_TOP_K = 1000  # the largest top_k of POST /v3/memories/search/
 ALL_USERS = {"AND": [{"user_id": "*"}]}  # Mem0's documented "all users" filter
+SERVED_MEMORY = 10_000  # memories whose served (version, updated_at) a store remembers
 
 
 class HistoryEntry(BaseModel):
@@ -76,6 +78,9 @@ class Mem0Memory(MemoryEditor, MemoryBrowser):
         self._infer = infer
         self._slots = asyncio.Semaphore(max_concurrency)
         self._max_scan = max_scan
+        # (version, updated_at) of each memory as last served: an update based on that version fails if
+        # updated_at moved since, which catches edits made elsewhere that left memdash's version alone.
+        self._served: OrderedDict[str, tuple[int, dt.datetime]] = OrderedDict()
 
     @property
     def capabilities(self) -> frozenset[Capability]:
@@ -159,11 +164,14 @@ class Mem0Memory(MemoryEditor, MemoryBrowser):
         return self._record(row, None, "get")
 
     async def update_record(self, record_id: str, patch: MemoryPatch, *, expected_version: int) -> MemoryRecord:
-        """Compare-then-write: a fresh GET, a version check, then the PUT. Mem0 has no conditional update, so a
-        write landing between this GET and PUT (one round trip) is overwritten."""
+        """Compare-then-write: a fresh GET, the version and ``updated_at`` checks, then the PUT. Mem0 has no
+        conditional update, so a write landing between this GET and PUT (one round trip) is overwritten."""
+        served = self._served.get(_canonical(record_id) or "")
         row = await self._row(record_id)
         current = self._record(row, None, "update") if row else None
-        if current is None or current.version != expected_version:
+        changed_elsewhere = (served is not None and current is not None and served[0] == expected_version
+                             and served[1] != current.updated_at)
+        if current is None or current.version != expected_version or changed_elsewhere:
             raise VersionConflictError(record_id, expected_version, current)
         item = validate_items([patch.apply(current.item)])[0]
         codec.check_item(item, "update")
@@ -279,11 +287,17 @@ class Mem0Memory(MemoryEditor, MemoryBrowser):
             raise self._http.unavailable("count", "unexpected answer (no count)") from None
 
     def _record(self, row: dict[str, Any], user_id: str | None, operation: str) -> MemoryRecord:
+        """The record of a Mem0 memory, remembered as served (version, updated_at) for :meth:`update_record`."""
         try:
-            return codec.record(row, user_id)
+            record = codec.record(row, user_id)
         except (KeyError, TypeError, ValueError) as exc:
             raise self._http.unavailable(operation, f"unreadable memory {row.get('id')!r} "
                                                     f"({type(exc).__name__}: {str(exc)[:200]})") from None
+        self._served[record.id] = (record.version, record.updated_at)
+        self._served.move_to_end(record.id)
+        if len(self._served) > SERVED_MEMORY:
+            self._served.popitem(last=False)
+        return record
 
     def _hit(self, row: dict[str, Any], user_id: str) -> ScoredRecord:
         score, parts = codec.score_of(row)
