@@ -416,9 +416,11 @@ async def test_too_many_memories_to_list_is_a_clear_error(mem0: FakeMem0) -> Non
 
 async def test_bad_cursors_are_refused(mem0: FakeMem0) -> None:
     async with opened(mem0.url) as built:
-        for cursor in ("%%%", "WzFd"):
+        for cursor in ("%%%", "WzFd", "W10="):
             with pytest.raises(InvalidInputError, match="cursor"):
                 await built.list_records(MemoryFilter(user_id="u"), cursor=cursor)
+            with pytest.raises(InvalidInputError, match="cursor"):
+                await built.list_users(cursor=cursor)
 
 
 async def test_users_come_from_entities_across_pages_and_need_memories(mem0: FakeMem0) -> None:

@@ -132,7 +132,7 @@ class Mem0Memory(MemoryEditor, MemoryBrowser):
 
     async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:
         _check_limit(limit)
-        after = str(decode_cursor(cursor)[0]) if cursor else None
+        after = _user_after(cursor) if cursor else None
         names = sorted(n for n in await self._user_names() if n.startswith(prefix) and (after is None or n > after))
         users: list[UserSummary] = []
         for start in range(0, len(names), limit + 1):
@@ -311,6 +311,14 @@ def _scope(user_id: str | None) -> dict[str, Any]:
 def _check_limit(limit: int) -> None:
     if limit < 1:
         raise InvalidInputError(f"limit must be positive, got {limit}")
+
+
+def _user_after(cursor: str) -> str:
+    """The last user id of the previous page, from a ``list_users`` cursor."""
+    values = decode_cursor(cursor)
+    if len(values) != 1 or not isinstance(values[0], str):
+        raise InvalidInputError(f"invalid page cursor {cursor!r}")
+    return values[0]
 
 
 def _summary(user_id: str, records: list[MemoryRecord]) -> UserSummary:
