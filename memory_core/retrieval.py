@@ -8,33 +8,85 @@ measured by ``bench/locomo.py``. Nothing here may fit a particular data set: onl
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 
 from memory_core.models import MemoryItem
 from memory_core.providers.common import tokens
 
 # FTS5 columns of the search index and their BM25 weights (same order).
-FTS_COLUMNS: tuple[str, ...] = ("memory", "context")
-FTS_WEIGHTS: tuple[float, ...] = (1.0, 0.5)
+FTS_COLUMNS: tuple[str, ...] = ("memory", "context", "meta")
+FTS_WEIGHTS: tuple[float, ...] = (1.0, 0.5, 0.5)
+
+_STOPWORD_TEXT = """
+a about above after again against all am an and any are as at be because been before being below between both
+but by can could did do does doing down during each few for from further had has have having he her here hers
+herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on
+once only or other our ours ourselves out over own same she should so some such than that the their theirs them
+themselves then there these they this those through to too under until up very was we were what when where which
+while who whom why will with would you your yours yourself yourselves s t ll ve re d m don didn doesn isn wasn
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december")
+_DATE_KEYS = ("date", "timestamp", "created_at", "time", "datetime")
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased content words of a text, in order (stopwords dropped)."""
+    return [t for t in tokens(text) if t not in STOPWORDS]
+
+
+def analyse(text: str) -> str:
+    """Text as the index stores it: content words joined by spaces (the FTS tokenizer stems them)."""
+    return " ".join(terms(text))
+
+
+def item_date(item: MemoryItem) -> datetime | None:
+    """The first ISO-8601 date found under a usual metadata key."""
+    for key in _DATE_KEYS:
+        value = item.metadata.get(key)
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+    return None
+
+
+def date_words(when: datetime) -> str:
+    """A date as the words people use for it: ``"8 may 2023"``."""
+    return f"{when.day} {_MONTHS[when.month - 1]} {when.year}"
 
 
 def document_fields(item: MemoryItem) -> dict[str, str]:
-    """Text per FTS column for one item."""
-    context = "\n".join(m.get("content", "") for m in item.conversation or [])
-    return {"memory": item.memory or "", "context": context}
+    """Text per FTS column for one item: the memory, the rest of its conversation, speakers and date."""
+    conversation = item.conversation or []
+    own = {item.memory} if item.memory else set()
+    context = [m.get("content", "") for m in conversation
+               if item.memory and not own & {m.get("content"), f"{m.get('role')}: {m.get('content')}"}]
+    memory = item.memory or "\n".join(m.get("content", "") for m in conversation)
+    when = item_date(item)
+    speakers = " ".join(dict.fromkeys(m.get("role", "") for m in conversation))
+    meta = f"{speakers} {date_words(when) if when else ''}"
+    return {"memory": analyse(memory), "context": analyse("\n".join(context)), "meta": analyse(meta)}
 
 
 def embedding_text(item: MemoryItem) -> str:
     """The text embedded for an item's vector."""
-    return item.memory or document_fields(item)["context"]
+    if item.memory:
+        return item.memory
+    return "\n".join(m.get("content", "") for m in item.conversation or [])
 
 
 def fts_query(query: str) -> str | None:
     """An FTS5 MATCH expression for a free-text query; ``None`` when it has no searchable term."""
-    terms = sorted(set(tokens(query)))
-    if not terms:
+    words = sorted(set(terms(query)))
+    if not words:
         return None
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
 def candidate_pool(top_k: int) -> int:
@@ -61,33 +113,126 @@ def rank(query: str, candidates: Sequence[Candidate], top_k: int) -> list[tuple[
 
     Stores call this after gathering candidates; everything that decides order lives here.
     """
-    text = sorted(((c.id, c.text_score) for c in candidates if c.text_score is not None),
-                  key=lambda pair: pair[1], reverse=True)
-    vector = sorted(((c.id, c.vector_score) for c in candidates if c.vector_score is not None),
-                    key=lambda pair: pair[1], reverse=True)
-    if not vector:
-        return [(rid, squash_bm25(score), {"text": score}) for rid, score in text[:top_k]]
-    return fuse(text, vector)[:top_k]
+    parts = score_parts(query, candidates)
+    scored = sorted(zip(candidates, parts, strict=True), key=lambda pair: pair[1]["score"], reverse=True)
+    return [(c.id, min(max(p["score"], 0.0), 1.0), p) for c, p in scored[:top_k]]
+
+
+def score_parts(query: str, candidates: Sequence[Candidate]) -> list[dict[str, float]]:
+    """Per candidate: normalised text and vector scores, bonuses, and the final ``score``."""
+    parts = base_scores(candidates)
+    spans = query_dates(query)
+    for c, p in zip(candidates, parts, strict=True):
+        p["date"] = DATE_WEIGHT * date_match(item_date(c.item), spans)
+    neighbour = best_neighbour(candidates, parts)
+    group = best_in_group(candidates, parts)
+    for p, n, g in zip(parts, neighbour, group, strict=True):
+        p["neighbour"], p["group"] = NEIGHBOUR_WEIGHT * n, GROUP_WEIGHT * g
+        total = 1 + DATE_WEIGHT + NEIGHBOUR_WEIGHT + GROUP_WEIGHT
+        p["score"] = (p["base"] + p["date"] + p["neighbour"] + p["group"]) / total
+    return parts
+
+
+TEXT_WEIGHT = 0.4  # share of BM25 (vs cosine) for a memory on its own
+CONTEXT_TEXT_WEIGHT = 0.6  # ... and for one with conversation context, which only the text index sees
+DATE_WEIGHT = 0.2
+NEIGHBOUR_WEIGHT = 0.2
+GROUP_WEIGHT = 0.3
+
+
+def base_scores(candidates: Sequence[Candidate]) -> list[dict[str, float]]:
+    """BM25 scaled by the best one and cosine min-max scaled over the candidates, mixed by the text weight."""
+    text_max = max((c.text_score for c in candidates if c.text_score is not None), default=0.0)
+    cosines = [c.vector_score for c in candidates if c.vector_score is not None]
+    low, high = min(cosines, default=0.0), max(cosines, default=0.0)
+    parts = []
+    for c in candidates:
+        weight = (CONTEXT_TEXT_WEIGHT if c.item.conversation else TEXT_WEIGHT) if cosines else 1.0
+        text = max(c.text_score or 0.0, 0.0) / text_max if text_max > 0 else 0.0
+        vector = (c.vector_score - low) / (high - low) if c.vector_score is not None and high > low else 0.0
+        parts.append({"text": text, "vector": vector, "base": weight * text + (1 - weight) * vector})
+    return parts
+
+
+_GROUP_KEYS = ("session_id", "session", "conversation_id", "thread_id")
+
+
+def group_of(item: MemoryItem) -> str | None:
+    """The session (or thread) an item belongs to, from its metadata."""
+    for key in _GROUP_KEYS:
+        if item.metadata.get(key) is not None:
+            return f"{key}={item.metadata[key]}"
+    return None
+
+
+def best_in_group(candidates: Sequence[Candidate], parts: Sequence[dict[str, float]]) -> list[float]:
+    """Per candidate, the best base score of another candidate of its session (0 if none)."""
+    members: dict[str, list[float]] = {}
+    for c, p in zip(candidates, parts, strict=True):
+        if (group := group_of(c.item)) is not None:
+            members.setdefault(group, []).append(p["base"])
+    best = []
+    for c, p in zip(candidates, parts, strict=True):
+        others = sorted(members.get(group_of(c.item) or "", []), reverse=True)
+        if others:
+            others.remove(p["base"])
+        best.append(others[0] if others else 0.0)
+    return best
+
+
+def best_neighbour(candidates: Sequence[Candidate], parts: Sequence[dict[str, float]]) -> list[float]:
+    """Per candidate, the best base score of another candidate sharing a conversation message with it."""
+    holders: dict[tuple[str, str], set[int]] = {}
+    for i, c in enumerate(candidates):
+        for m in c.item.conversation or []:
+            holders.setdefault((m.get("role", ""), m.get("content", "")), set()).add(i)
+    best = []
+    for i, c in enumerate(candidates):
+        near = set().union(*(holders[(m.get("role", ""), m.get("content", ""))] for m in c.item.conversation or []))
+        best.append(max((parts[j]["base"] for j in near - {i}), default=0.0))
+    return best
+
+
+_MONTH = "(" + "|".join(m[:3] + r"\w*" for m in _MONTHS) + ")"
+_DAY_FIRST = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)? " + _MONTH + r",? (\d{4})\b", re.IGNORECASE)
+_MONTH_FIRST = re.compile(r"\b" + _MONTH + r" (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})\b", re.IGNORECASE)
+_MONTH_YEAR = re.compile(r"\b" + _MONTH + r",? (\d{4})\b", re.IGNORECASE)
+_YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
+DATE_SLACK = timedelta(days=8)
+
+
+def _month(name: str) -> int:
+    return next(i for i, m in enumerate(_MONTHS, 1) if m.startswith(name[:3].casefold()))
+
+
+def query_dates(query: str) -> list[tuple[date, date]]:
+    """Date spans a query names, at the most precise level it uses (days, else months, else years)."""
+    days = [(int(y), _month(m), int(d)) for d, m, y in _DAY_FIRST.findall(query)]
+    days += [(int(y), _month(m), int(d)) for m, d, y in _MONTH_FIRST.findall(query)]
+    if days:
+        return [_day_span(*ymd) for ymd in days]
+    months = [date(int(y), _month(m), 1) for m, y in _MONTH_YEAR.findall(query)]
+    if months:
+        return [(start, (start + timedelta(days=31)).replace(day=1) - timedelta(days=1)) for start in months]
+    return [(date(int(y), 1, 1), date(int(y), 12, 31)) for y in _YEAR.findall(query)]
+
+
+def _day_span(year: int, month: int, day: int) -> tuple[date, date]:
+    try:
+        return date(year, month, day), date(year, month, day)
+    except ValueError:  # "31 June": keep the month
+        return date(year, month, 1), date(year, month, 28)
+
+
+def date_match(when: datetime | None, spans: Sequence[tuple[date, date]]) -> float:
+    """1 when the item's date falls in (or just after, as people talk about things later) a span the query names."""
+    if when is None:
+        return 0.0
+    day = when.date()
+    return float(any(start <= day <= end + DATE_SLACK for start, end in spans))
 
 
 def squash_bm25(score: float) -> float:
     """Map a BM25 score (>= 0, higher better) to ``[0, 1)``."""
     score = max(score, 0.0)
     return score / (score + 1.0)
-
-
-def fuse(text_hits: Sequence[tuple[str, float]], vector_hits: Sequence[tuple[str, float]], *,
-         k: int = 60) -> list[tuple[str, float, dict[str, float]]]:
-    """Reciprocal-rank fusion of two ranked lists of ``(id, similarity)``, best first.
-
-    Returns ``(id, fused score in [0, 1], {"text": s, "vector": s})``.
-    """
-    parts: dict[str, dict[str, float]] = {}
-    fused: dict[str, float] = {}
-    for name, hits in (("text", text_hits), ("vector", vector_hits)):
-        for rank, (rid, score) in enumerate(hits):
-            fused[rid] = fused.get(rid, 0.0) + 1.0 / (k + rank + 1)
-            parts.setdefault(rid, {})[name] = score
-    best = 2.0 / (k + 1)
-    ranked = sorted(fused.items(), key=lambda pair: pair[1], reverse=True)
-    return [(rid, score / best, parts[rid]) for rid, score in ranked]
