@@ -36,9 +36,14 @@ class Actor:
         have = self.role_for(store)
         if have < role:
             raise PermissionDenied(
-                f"{self.name} is a {have.name.lower()} on store '{store}' and may not {action} "
+                f"{self.name} is {_article(have)} on store '{store}' and may not {action} "
                 f"(needs {role.name.lower()})"
             )
+
+
+def _article(role: Role) -> str:
+    name = role.name.lower()
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
 
 
 LOCAL_ADMIN = Actor(name="local (auth off)", role=Role.ADMIN)
