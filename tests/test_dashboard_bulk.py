@@ -121,6 +121,6 @@ def test_an_editor_may_not_bulk_delete(seeded, monkeypatch):
     at = ok(seeded.app("browse").run())
     open_job(at, "delete", scope="filter")
     at.button(key="bulk_confirm").click().run()
-    assert messages(ok(at), "error") == ["ed is a editor on store 'main' and may not bulk-delete memories "
+    assert messages(ok(at), "error") == ["ed is an editor on store 'main' and may not bulk-delete memories "
                                          "(needs admin)"]
     assert len(seeded.records()) == 12
