@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import random
 import sqlite3
@@ -78,15 +79,15 @@ def synthetic_texts(count: int, seed: int = 7) -> list[str]:
     places = [f"{w} {kind}" for w in _words(rng, 2000, 3) for kind in [rng.choice(("park", "cafe", "museum",
                                                                                     "lake", "studio", "market"))]]
     things = _words(rng, 20000, 3)
-    weights = [1 / (rank + 1) for rank in range(len(things))]
+    def zipf(values: list[str], k: int) -> list[str]:
+        return rng.choices(values, cum_weights=list(itertools.accumulate(1 / r for r in range(1, len(values) + 1))),
+                           k=k)
 
-    def pick(values: list[str]) -> str:
-        return rng.choices(values, weights[:len(values)])[0]
-
-    return [rng.choice(_TEMPLATES).format(opener=rng.choice(_OPENERS), name=rng.choice(_NAMES),
-                                          activity=pick(activities), place=pick(places), thing=pick(things),
-                                          feeling=rng.choice(_FEELINGS), time=rng.choice(_TIMES))
-            for _ in range(count)]
+    slots = zip(zipf(activities, count), zipf(places, count), zipf(things, count), strict=True)
+    return [rng.choice(_TEMPLATES).format(opener=rng.choice(_OPENERS), name=rng.choice(_NAMES), activity=activity,
+                                          place=place, thing=thing, feeling=rng.choice(_FEELINGS),
+                                          time=rng.choice(_TIMES))
+            for activity, place, thing in slots]
 
 
 def locomo_texts(folder: Path, count: int) -> list[str]:
