@@ -399,7 +399,7 @@ class Api:
             raise ApiError(400, [NO_ENTITY])
         rows = [listed(m) for m in self.project.select(scope)]
         if "page" in query and "page_size" in query:
-            return page_of(rows, int(query["page"]), int(query["page_size"]), self.fake.url + "/v1/memories/")
+            return page_of(rows, int(query["page"]), int(query["page_size"]), self.fake.origin + "/v1/memories/")
         return rows[:min(int(query.get("limit", 100)), 200)]
 
     def list_v2(self, match: re.Match[str], query: dict[str, str], body: Any) -> Any:
@@ -416,7 +416,7 @@ class Api:
         page, size = paging(query, body)
         if not 1 <= size <= 200:
             raise ApiError(400, {"error": "page_size must be between 1 and 200"})
-        return page_of([listed(m) for m in self.project.select(flt)], page, size, self.fake.url + "/v3/memories/")
+        return page_of([listed(m) for m in self.project.select(flt)], page, size, self.fake.origin + "/v3/memories/")
 
     # searching
     def _ranked(self, body: Any, flt: dict[str, Any], threshold: float, top_k: int) -> list[tuple[dict, float]]:
@@ -515,7 +515,7 @@ class Api:
         rows = sorted(self.project.entities.values(), key=lambda e: e["created_at"])
         size = int(query.get("page_size", self.fake.entities_page_size))
         totals = {f"total_{kind}s": sum(e["type"] == kind for e in rows) for kind in ENTITY_TYPES.values()}
-        return {**page_of(rows, int(query.get("page", 1)), size, self.fake.url + "/v1/entities/"), **totals}
+        return {**page_of(rows, int(query.get("page", 1)), size, self.fake.origin + "/v1/entities/"), **totals}
 
     def delete_entity(self, match: re.Match[str], query: dict[str, str], body: Any) -> Any:
         kind, name = match["type"], match["name"]
@@ -537,6 +537,7 @@ class FakeMem0:
                  entities_page_size: int = 100) -> None:
         self.api_key, self.org_id, self.project_id = api_key, org_id, project_id
         self.entities_page_size = entities_page_size
+        self.links_to: str | None = None  # e.g. a proxy's public URL, as a server behind one writes its links
         self.project = Project()
         self.calls: list[Call] = []
         self._faults: list[Fault] = []
@@ -551,6 +552,11 @@ class FakeMem0:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    @property
+    def origin(self) -> str:
+        """What ``next``/``previous`` links start with: :attr:`url` unless :attr:`links_to` names a public one."""
+        return self.links_to or self.url
 
     def __enter__(self) -> FakeMem0:
         self._thread.start()

@@ -436,6 +436,14 @@ async def test_users_come_from_entities_across_pages_and_need_memories(mem0: Fak
     assert len(mem0.calls_to("GET", "/v1/entities/")) >= 6, "entity pages were not followed"
 
 
+async def test_entity_pages_are_followed_on_our_host_whatever_host_the_links_name(mem0: FakeMem0) -> None:
+    mem0.entities_page_size, mem0.links_to = 1, "https://public.example"
+    async with opened(mem0.url) as built:
+        await built.add_items([MemoryItem(user_id=name, memory="hello") for name in ("ann", "bob", "cy")])
+        assert [u.user_id for u in (await built.list_users()).users] == ["ann", "bob", "cy"]
+    assert [c.query.get("page") for c in mem0.calls_to("GET", "/v1/entities/")] == [None, "2", "3"]
+
+
 async def test_batch_delete_counts_only_memories_that_existed(mem0: FakeMem0) -> None:
     async with opened(mem0.url) as built:
         await built.add_items([MemoryItem(user_id="u", memory=f"Row {i}") for i in range(3)])

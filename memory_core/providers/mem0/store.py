@@ -260,19 +260,20 @@ class Mem0Memory(MemoryEditor, MemoryBrowser):
         return list(found.values())
 
     async def _user_names(self) -> set[str]:
-        """Every user entity's name, following the ``next`` links of ``GET /v1/entities/``."""
+        """Every user entity's name, page after page of ``GET /v1/entities/``. Only the query of a ``next``
+        link is used: the key never goes to whatever host a link names."""
         names: set[str] = set()
-        path, params, seen = "/v1/entities/", None, set()
+        params: dict[str, str] | None = None
+        seen: set[str] = set()
         while True:
-            answer = await self._http.call("list_users", "GET", path, params=params)
+            answer = await self._http.call("list_users", "GET", "/v1/entities/", params=params)
             names |= {str(r["name"]) for r in self._rows(answer, "list_users") if r.get("type") == "user"
                       and r.get("name")}
             link = answer.get("next") if isinstance(answer, dict) else None
             if not link or link in seen:
                 return names
             seen.add(link)
-            url = httpx.URL(link)
-            path, params = url.path, dict(url.params)
+            params = dict(httpx.URL(link).params)
 
     def _rows(self, answer: Any, operation: str) -> list[dict[str, Any]]:
         rows = answer.get("results") if isinstance(answer, dict) else answer
