@@ -29,6 +29,7 @@ BUILTIN_MEMORY: dict[str, tuple[str, str | None]] = {
     "sqlite": ("memory_core.providers.sqlite", None),
     "postgres": ("memory_core.providers.postgres", "postgres"),
     "mem0_memory": ("memory_core.providers.mem0", "mem0"),
+    "zep_memory": ("memory_core.providers.zep", "zep"),
 }
 BUILTIN_EMBEDDERS: dict[str, tuple[str, str | None]] = {
     "local_minilm": ("memory_core.embedders.local", "embed"),
