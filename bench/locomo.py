@@ -14,9 +14,10 @@ Every conversation file of ``DIR`` is written for its own user (``locomo-<file s
 
 ``date`` is the session's start as ISO 8601 (``2023-05-08T13:56``). A question's evidence ids are split on
 ``;``/``,``/spaces and only ids naming a turn of the conversation are kept; questions left with none are
-skipped. **Recall@k of a question** is the fraction of its evidence ids found among the dia ids of the first k
-items returned; the figures are the mean over all questions of all conversations (so a question whose evidence
-has no fact caps facts recall below 1).
+skipped. **Recall@k of a question** (``R@k``) is the fraction of its evidence ids found among the dia ids of the
+first k items returned; the figures are the mean over all questions of all conversations (so a question whose
+evidence has no fact caps facts recall below 1: at most 0.785 here). ``H@k`` (hit rate) is also reported: the
+share of questions with at least one evidence id in the first k (at most 0.830 for facts here).
 
 Each run copies the config file into a temporary folder, so relative paths in it (the sqlite file) start empty.
 """
@@ -47,6 +48,7 @@ DEFAULT_CONFIG = ROOT / "configs" / "locomo.yml"
 COMPARE_CONFIG = ROOT / "configs" / "locomo-bm25.yml"
 GRANULARITIES = ("turns", "facts")
 CUTOFFS = (5, 10)
+METRICS = tuple(f"{name}@{k}" for name in ("R", "H") for k in CUTOFFS)
 TOP_K = 10
 CONTEXT = 2
 _SESSION = re.compile(r"session_(\d+)")
@@ -144,9 +146,18 @@ def recall(evidence: frozenset[str], results: Sequence[MemoryItem], k: int) -> f
     return len(evidence & found) / len(evidence)
 
 
+def hit(evidence: frozenset[str], results: Sequence[MemoryItem], k: int) -> float:
+    return float(any(dia_ids(item) & evidence for item in results[:k]))
+
+
+def figures(evidence: frozenset[str], results: Sequence[MemoryItem]) -> tuple[float, ...]:
+    """One question's value of every metric of :data:`METRICS`, in order."""
+    return tuple(metric(evidence, results, k) for metric in (recall, hit) for k in CUTOFFS)
+
+
 async def evaluate(config_file: Path, conversations: Sequence[Conversation], granularity: str,
                    store: str | None) -> dict[str, dict[str, float]]:
-    """Recall per cutoff for one granularity, overall and per conversation: ``{"all": {...}, user: {...}}``."""
+    """Every metric for one granularity, overall and per conversation: ``{"all": {...}, user: {...}}``."""
     with tempfile.TemporaryDirectory(prefix="locomo-") as tmp:
         config = load_config(shutil.copy(config_file, Path(tmp) / config_file.name))
         async with MemoryBuilder(config) as builder:
@@ -156,14 +167,14 @@ async def evaluate(config_file: Path, conversations: Sequence[Conversation], gra
                 await editor.add_items(ITEMS[granularity](conv))
                 for q in conv.questions():
                     results = await editor.search(q.text, top_k=TOP_K, user_id=conv.user_id)
-                    scores.setdefault(conv.user_id, []).append(tuple(recall(q.evidence, results, k) for k in CUTOFFS))
+                    scores.setdefault(conv.user_id, []).append(figures(q.evidence, results))
     per_user = {user: _means(rows) for user, rows in scores.items()}
     return {"all": _means([row for rows in scores.values() for row in rows]), **per_user}
 
 
 def _means(rows: Iterable[tuple[float, ...]]) -> dict[str, float]:
     rows = list(rows)
-    return {f"R@{k}": round(sum(r[i] for r in rows) / max(len(rows), 1), 4) for i, k in enumerate(CUTOFFS)}
+    return {name: round(sum(r[i] for r in rows) / max(len(rows), 1), 4) for i, name in enumerate(METRICS)}
 
 
 async def run(config_file: Path, conversations: Sequence[Conversation], store: str | None = None
@@ -173,13 +184,13 @@ async def run(config_file: Path, conversations: Sequence[Conversation], store: s
 
 def table(results: dict[str, dict[str, dict[str, dict[str, float]]]], per_conversation: bool) -> str:
     """Plain-text table: one row per config and granularity (and conversation if asked)."""
-    lines = [f"{'config':<24}{'granularity':<13}{'scope':<14}" + "".join(f"{f'R@{k}':>8}" for k in CUTOFFS)]
+    lines = [f"{'config':<24}{'granularity':<13}{'scope':<14}" + "".join(f"{name:>8}" for name in METRICS)]
     for name, by_granularity in results.items():
         for granularity, by_scope in by_granularity.items():
-            for scope, figures in by_scope.items():
+            for scope, values in by_scope.items():
                 if scope == "all" or per_conversation:
                     lines.append(f"{name:<24}{granularity:<13}{scope:<14}"
-                                 + "".join(f"{figures[f'R@{k}']:>8.3f}" for k in CUTOFFS))
+                                 + "".join(f"{values[name]:>8.3f}" for name in METRICS))
     return "\n".join(lines)
 
 
@@ -188,7 +199,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of LoCoMo *.json files")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="memdash config with the store")
     parser.add_argument("--store", help="memory store name in the config (default: the first)")
-    parser.add_argument("--json", type=Path, help="write {granularity: {R@5, R@10}} of --config here")
+    parser.add_argument("--json", type=Path, help="write {granularity: {R@5, R@10, H@5, H@10}} of --config here")
     parser.add_argument("--compare", type=Path, nargs="?", const=COMPARE_CONFIG,
                         help=f"also run this config (default {COMPARE_CONFIG.relative_to(ROOT)})")
     parser.add_argument("--per-conversation", action="store_true", help="also print each conversation's recall")
@@ -199,17 +210,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     conversations = load_conversations(args.data)
     configs = [args.config] + ([args.compare] if args.compare else [])
+    labels = [c.name for c in configs] if len({c.name for c in configs}) == len(configs) else [str(c) for c in configs]
     started = time.perf_counter()
-    results = {str(c.name): asyncio.run(run(c.resolve(), conversations, args.store)) for c in configs}
+    results = {label: asyncio.run(run(c.resolve(), conversations, args.store))
+               for label, c in zip(labels, configs, strict=True)}
     print(table(results, args.per_conversation))
     print(f"{sum(len(c.questions()) for c in conversations)} questions, {len(conversations)} conversations, "
           f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
     if args.json:
-        main_result = results[str(args.config.name)]
-        summary: dict[str, Any] = {g: main_result[g]["all"] for g in GRANULARITIES}
+        summary: dict[str, Any] = {g: results[labels[0]][g]["all"] for g in GRANULARITIES}
         if args.compare:
-            summary["compare"] = {"config": str(args.compare),
-                                  **{g: results[str(args.compare.name)][g]["all"] for g in GRANULARITIES}}
+            compared = {g: results[labels[1]][g]["all"] for g in GRANULARITIES}
+            summary["compare"] = {"config": str(args.compare), **compared}
         args.json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
 
