@@ -27,6 +27,7 @@ ENTRY_POINT_GROUP = "memdash.plugins"
 BUILTIN_MEMORY: dict[str, tuple[str, str | None]] = {
     "in_memory": ("memory_core.providers.in_memory", None),
     "sqlite": ("memory_core.providers.sqlite", None),
+    "redis_memory": ("memory_core.providers.redis", "redis"),
     "postgres": ("memory_core.providers.postgres", "postgres"),
     "mem0_memory": ("memory_core.providers.mem0", "mem0"),
     "zep_memory": ("memory_core.providers.zep", "zep"),

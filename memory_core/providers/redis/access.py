@@ -1,0 +1,136 @@
+"""Reading and writing the documents of one key prefix through memdash's index."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from memory_core.errors import StoreUnavailableError
+from memory_core.providers.redis import documents
+from memory_core.providers.redis.connection import Link
+from memory_core.providers.redis.query import to_micros
+from memory_core.providers.redis.schema import KeySpace
+from memory_core.providers.redis.scripts import Scripts
+from memory_core.records import MemoryRecord, Sort, utcnow
+
+CHUNK = 500  # keys per MGET / DEL / stamp call
+_ID_ATTEMPTS = 8
+
+
+class Documents:
+    """The documents under ``{prefix}:memory:``; invalid ones met while reading are kept in ``invalid_seen``."""
+
+    def __init__(self, link: Link, space: KeySpace) -> None:
+        self.link = link
+        self.space = space
+        self.scripts = Scripts(link)
+        self.invalid_seen: dict[str, str] = {}
+
+    # --- reads -----------------------------------------------------------------------------------------
+    async def load(self, keys: Sequence[str]) -> dict[str, MemoryRecord]:
+        """The valid records among ``keys`` (missing keys left out), adopting toolkit-written ones first."""
+        raw = await self._mget(keys)
+        strangers = [key for key, doc in raw.items() if isinstance(doc, dict) and not documents.is_adopted(doc)]
+        if strangers:
+            await self.adopt(strangers)
+            raw.update(await self._mget(strangers))
+        found = {}
+        for key, doc in raw.items():
+            try:
+                found[key] = documents.decode(self.space.id_of(key) or key, doc)
+            except documents.InvalidDocument as exc:
+                self.invalid_seen[key] = str(exc)
+        return found
+
+    async def raw(self, key: str) -> Any:
+        return (await self._mget([key])).get(key)
+
+    async def _mget(self, keys: Sequence[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for start in range(0, len(keys), CHUNK):
+            chunk = list(keys[start:start + CHUNK])
+            replies = await self.link.execute("JSON.MGET", *chunk, "$")
+            found.update((key, documents.loads(reply)) for key, reply in zip(chunk, replies, strict=True)
+                         if reply is not None)
+        return found
+
+    async def types(self, keys: Sequence[str]) -> list[str]:
+        """``TYPE`` of each key, in one round trip."""
+        async def pipelined(client: Any) -> list[str]:
+            pipe = client.pipeline(transaction=False)
+            for key in keys:
+                pipe.type(key)
+            return await pipe.execute()
+        return await self.link.run(pipelined)
+
+    async def rows(self, query: str, *fields: str) -> AsyncIterator[dict[str, str]]:
+        """Every row of ``query`` on memdash's index with the fields loaded, read through a cursor."""
+        index = self.space.browse_index
+        reply = await self.link.query("FT.AGGREGATE", index, query, "LOAD", len(fields), *fields,
+                                      "WITHCURSOR", "COUNT", 1000)
+        while True:
+            body, cursor = reply
+            for row in body.get("results", []):
+                yield row.get("extra_attributes", {})
+            if not cursor:
+                return
+            reply = await self.link.execute("FT.CURSOR", "READ", index, cursor)
+
+    async def sorted_rows(self, query: str, sort: Sort, limit: int) -> list[tuple[str, int, int]]:
+        """``(key, sort value, seq)`` of the first ``limit`` rows of ``query`` in the sort's order."""
+        field, order = sort.field.value, "DESC" if sort.descending else "ASC"
+        reply = await self.link.query("FT.AGGREGATE", self.space.browse_index, query, "LOAD", 1, "@__key",
+                                      "SORTBY", 4, f"@{field}", order, "@seq", order, "MAX", limit)
+        rows = []
+        for result in reply.get("results", []):
+            row = result.get("extra_attributes", {})
+            if row.get(field) is not None and row.get("seq") is not None:
+                rows.append((row["__key"], int(float(row[field])), int(float(row["seq"]))))
+        return rows
+
+    async def total(self, query: str) -> int:
+        reply = await self.link.query("FT.SEARCH", self.space.browse_index, query, "NOCONTENT", "LIMIT", 0, 0)
+        return int(reply["total_results"])
+
+    # --- writes ----------------------------------------------------------------------------------------
+    async def insert_new(self, docs: Sequence[str], created_us: int) -> None:
+        """Store new documents under fresh ``{prefix}:memory:<8 hex>`` keys, as the toolkit names them, but
+        never over an existing key: taken ids are drawn again and the batch is written whole or not at all."""
+        ids = [secrets.token_hex(4) for _ in docs]
+        for _ in range(_ID_ATTEMPTS):
+            taken = await self.scripts.insert(self.space.seq_key, [self.space.key(i) for i in ids], docs,
+                                              replace=False, created_us=created_us)
+            if not taken:
+                return
+            for position in taken:
+                ids[position - 1] = secrets.token_hex(4)
+        raise StoreUnavailableError(f"no free memory id under {self.space.doc_prefix} after {_ID_ATTEMPTS} draws")
+
+    async def replace(self, keys: Sequence[str], docs: Sequence[str]) -> None:
+        """Write documents under these keys, replacing what is there, in one atomic call."""
+        await self.scripts.insert(self.space.seq_key, keys, docs, replace=True, created_us=0)
+
+    async def delete(self, keys: Sequence[str]) -> int:
+        """Delete keys in one atomic ``DEL``; returns how many existed."""
+        return int(await self.link.execute("DEL", *keys)) if keys else 0
+
+    async def adopt(self, keys: Sequence[str] | None = None) -> None:
+        """Give toolkit-written documents memdash's fields (timestamps = now, version 1, a seq); with no keys,
+        every such document of the prefix."""
+        if keys is None:
+            keys = [row["__key"] async for row in self.rows("ismissing(@seq)", "@__key")]
+        now = to_micros(utcnow())
+        for start in range(0, len(keys), CHUNK):
+            await self.scripts.stamp(self.space.seq_key, keys[start:start + CHUNK], now)
+
+    async def scan(self) -> AsyncIterator[list[str]]:
+        """Every key under the memory prefix, in ``SCAN`` batches (not through an index)."""
+        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in self.space.doc_prefix) + "*"
+        cursor = 0
+        while True:
+            cursor, keys = await self.link.execute("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)
+            if keys:
+                yield keys
+            if int(cursor) == 0:
+                return

@@ -1,0 +1,82 @@
+"""Memory records as the toolkit's JSON documents, plus memdash's extra fields.
+
+A document holds the toolkit's fields ``conversation, user_id, tags, metadata, memory, embedding`` and, when
+memdash wrote or adopted it, ``created_at`` and ``updated_at`` (integer microseconds since the epoch, UTC),
+``version`` and ``seq`` (the unique tie-breaker of keyset paging). The record id is the key's last part.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from memory_core.errors import InvalidInputError
+from memory_core.models import MemoryItem
+from memory_core.providers.common import check_item
+from memory_core.providers.redis.query import from_micros
+from memory_core.records import MemoryRecord
+
+EXTRA_FIELDS = ("created_at", "updated_at", "version", "seq")
+
+
+class InvalidDocument(ValueError):
+    """A key under the memory prefix whose value is not a memory document."""
+
+
+def encode(item: MemoryItem, *, created_us: int, updated_us: int, version: int,
+           vector: np.ndarray | None) -> dict[str, Any]:
+    """The document for an item, fields in the toolkit's order (``seq`` is added by the write script)."""
+    doc: dict[str, Any] = {"conversation": item.conversation, "user_id": item.user_id, "tags": item.tags,
+                           "metadata": item.metadata, "memory": item.memory}
+    if vector is not None:
+        doc["embedding"] = [float(x) for x in vector]
+    doc.update(created_at=created_us, updated_at=updated_us, version=version)
+    return doc
+
+
+def dumps(doc: dict[str, Any], where: str) -> str:
+    """Compact JSON text of a document; text that is not valid UTF-8 (lone surrogates) is refused."""
+    text = json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise InvalidInputError(f"{where}: text is not valid UTF-8") from None
+    return text
+
+
+def loads(reply: str | None) -> Any:
+    """The value of a ``JSON.GET key $`` / ``JSON.MGET ... $`` reply; ``None`` for a missing key."""
+    if reply is None:
+        return None
+    values = json.loads(reply)
+    return values[0] if values else None
+
+
+def decode(record_id: str, doc: Any) -> MemoryRecord:
+    """The record a document holds. Missing timestamps read as the epoch ("unknown") and a missing version
+    as 1: what a document written by the toolkit looks like before memdash adopts it."""
+    if not isinstance(doc, dict):
+        raise InvalidDocument(f"not a JSON object but {type(doc).__name__}")
+    fields = {key: doc[key] for key in ("conversation", "tags", "metadata", "memory") if doc.get(key) is not None}
+    try:
+        item = MemoryItem.model_validate({**fields, "user_id": doc.get("user_id")})
+        check_item(item, "document")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidDocument(f"field '{'.'.join(map(str, first['loc']))}': {first['msg']}") from None
+    except InvalidInputError as exc:
+        raise InvalidDocument(str(exc)) from None
+    extras = {name: doc.get(name) for name in EXTRA_FIELDS}
+    for name, value in extras.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InvalidDocument(f"field '{name}' is not an integer")
+    return MemoryRecord(id=record_id, item=item, created_at=from_micros(extras["created_at"] or 0),
+                        updated_at=from_micros(extras["updated_at"] or 0), version=extras["version"] or 1)
+
+
+def is_adopted(doc: Any) -> bool:
+    """Whether memdash's fields are there (a toolkit-written document lacks them until adopted)."""
+    return isinstance(doc, dict) and isinstance(doc.get("seq"), int)

@@ -1,0 +1,88 @@
+"""Lua scripts: each write is one script, so it is atomic and a retried call cannot apply twice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from memory_core.providers.redis.connection import Link
+
+# KEYS[1] sequence counter, KEYS[2..] documents; ARGV[1] 'new' | 'replace', ARGV[2] the batch's created_at,
+# ARGV[3..] each document's JSON object without "seq". 'new' writes nothing when a key is taken and returns
+# the positions of the taken keys; keys already holding this batch (a retried call) count as written.
+INSERT = """
+local n = #KEYS - 1
+if ARGV[1] == 'new' then
+  local taken, mine = {}, 0
+  for i = 1, n do
+    if redis.call('EXISTS', KEYS[i + 1]) == 1 then
+      local ok, created = pcall(redis.call, 'JSON.GET', KEYS[i + 1], '$.created_at')
+      if ok and created == '[' .. ARGV[2] .. ']' then mine = mine + 1 else table.insert(taken, i) end
+    end
+  end
+  if #taken > 0 then return taken end
+  if mine == n then return {} end
+end
+local first = redis.call('INCRBY', KEYS[1], n) - n
+for i = 1, n do
+  local doc = ARGV[i + 2]
+  redis.call('JSON.SET', KEYS[i + 1], '$', string.sub(doc, 1, -2) .. ',"seq":' .. (first + i) .. '}')
+end
+return {}
+"""
+
+# KEYS[1] document; ARGV[1] expected version, ARGV[2] new document, ARGV[3] its updated_at.
+# Returns 'missing', 'conflict' or 'ok' (also for a retried call whose write already happened).
+UPDATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
+local version = tonumber(string.match(redis.call('JSON.GET', KEYS[1], '$.version'), '^%[(%d+)%]$') or '1')
+local expected = tonumber(ARGV[1])
+if version == expected + 1 and redis.call('JSON.GET', KEYS[1], '$.updated_at') == '[' .. ARGV[3] .. ']' then
+  return 'ok'
+end
+if version ~= expected then return 'conflict' end
+redis.call('JSON.SET', KEYS[1], '$', ARGV[2])
+return 'ok'
+"""
+
+# KEYS[1] sequence counter, KEYS[2..] documents; ARGV[1] now. Gives JSON objects that lack memdash's fields
+# (written by the toolkit) created_at = updated_at = now, version 1 and a seq; returns how many it stamped.
+STAMP = """
+local stamped = 0
+for i = 2, #KEYS do
+  local ok, seq = pcall(redis.call, 'JSON.GET', KEYS[i], '$.seq')
+  if ok and seq == '[]' and redis.call('JSON.TYPE', KEYS[i]) == 'object' then
+    redis.call('JSON.SET', KEYS[i], '$.created_at', ARGV[1], 'NX')
+    redis.call('JSON.SET', KEYS[i], '$.updated_at', ARGV[1], 'NX')
+    redis.call('JSON.SET', KEYS[i], '$.version', 1, 'NX')
+    redis.call('JSON.SET', KEYS[i], '$.seq', redis.call('INCR', KEYS[1]))
+    stamped = stamped + 1
+  end
+end
+return stamped
+"""
+
+
+class Scripts:
+    """The scripts, registered once per client (EVALSHA, falling back to EVAL)."""
+
+    def __init__(self, link: Link) -> None:
+        self._link = link
+        self._insert = link.client.register_script(INSERT)
+        self._update = link.client.register_script(UPDATE)
+        self._stamp = link.client.register_script(STAMP)
+
+    async def insert(self, seq_key: str, keys: Sequence[str], docs: Sequence[str], *, replace: bool,
+                     created_us: int) -> list[int]:
+        """Write the documents; returns the 1-based positions of taken keys (nothing written then)."""
+        args = ["replace" if replace else "new", created_us, *docs]
+        return list(await self._call(self._insert, [seq_key, *keys], args))
+
+    async def update(self, key: str, expected_version: int, doc: str, updated_us: int) -> str:
+        return await self._call(self._update, [key], [expected_version, doc, updated_us])
+
+    async def stamp(self, seq_key: str, keys: Sequence[str], now_us: int) -> int:
+        return int(await self._call(self._stamp, [seq_key, *keys], [now_us]))
+
+    async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        return await self._link.run(lambda client: script(keys=keys, args=args, client=client))

@@ -1,0 +1,370 @@
+"""``RedisMemory``: the toolkit's MemoryEditor and memdash's MemoryBrowser over toolkit-layout documents."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+from pydantic import ValidationError
+
+from memory_core import retrieval
+from memory_core.embedders.base import Embedder
+from memory_core.errors import InvalidInputError, NotFoundError, StoreUnavailableError, VersionConflictError
+from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor
+from memory_core.models import MemoryItem
+from memory_core.providers.common import check_item, remove_target, search_args, validate_items, with_score
+from memory_core.providers.redis import documents, query
+from memory_core.providers.redis.access import CHUNK, Documents
+from memory_core.providers.redis.connection import Link
+from memory_core.providers.redis.schema import SEPARATOR, KeySpace, VectorIndex, ensure_browse_index, vector_index
+from memory_core.records import (
+    MemoryFilter,
+    MemoryPatch,
+    MemoryRecord,
+    RecordPage,
+    ScoredRecord,
+    Sort,
+    UserPage,
+    UserSummary,
+    decode_cursor,
+    encode_cursor,
+    utcnow,
+)
+
+_SCAN_BATCH = 256  # rows read per round when a filter is checked in Python
+
+
+@dataclasses.dataclass(frozen=True)
+class InvalidKey:
+    """A key under the memory prefix that does not hold a memory document."""
+
+    id: str
+    key: str
+    reason: str
+
+
+class RedisMemory(MemoryEditor, MemoryBrowser):
+    """Memories as ``{prefix}:memory:<id>`` RedisJSON documents, readable and writable by the toolkit's
+    ``redis_memory`` store. Open with ``await RedisMemory.open(...)``, close with ``await store.aclose()``."""
+
+    def __init__(self, docs: Documents, embedder: Embedder | None, vectors: VectorIndex | None) -> None:
+        self._docs = docs
+        self._space = docs.space
+        self._embedder = embedder
+        self._vectors = vectors
+
+    @classmethod
+    async def open(cls, *, host: str = "localhost", port: int = 6379, db: int = 0, password: str | None = None,
+                   key_prefix: str = "nat", embedder: Embedder | None = None) -> RedisMemory:
+        """Connect, create missing indexes and wait until they cover every existing document."""
+        if not key_prefix:
+            raise InvalidInputError("key_prefix must not be empty")
+        link = Link.connect(host, port, db, password)
+        try:
+            await link.execute("PING")
+            space = KeySpace(key_prefix)
+            await ensure_browse_index(link, space)
+            vectors = await vector_index(link, space, embedder.dimension) if embedder else None
+        except BaseException:
+            await link.aclose()
+            raise
+        return cls(Documents(link, space), embedder, vectors)
+
+    async def aclose(self) -> None:
+        await self._docs.link.aclose()
+
+    @property
+    def key_prefix(self) -> str:
+        return self._space.prefix
+
+    @property
+    def vector_index(self) -> str | None:
+        """The toolkit-shaped index KNN queries run on (``None`` without an embedder)."""
+        return self._vectors.name if self._vectors else None
+
+    @property
+    def invalid_seen(self) -> dict[str, str]:
+        """Keys met while reading that are not valid memory documents, with the reason (they were skipped)."""
+        return dict(self._docs.invalid_seen)
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset(Capability) - (set() if self._embedder else {Capability.VECTOR_SEARCH})
+
+    async def ping(self) -> None:
+        await self._docs.link.execute("PING")
+
+    # --- toolkit interface -------------------------------------------------------------------------------
+    async def add_items(self, items: list[MemoryItem], **kwargs) -> None:
+        valid = validate_items(items)
+        if not valid:
+            return
+        now = query.to_micros(utcnow())
+        vectors = await self._embed(valid)
+        docs = [documents.dumps(documents.encode(item, created_us=now, updated_us=now, version=1, vector=vector),
+                                f"item {position}")
+                for position, (item, vector) in enumerate(zip(valid, vectors, strict=True))]
+        await self._docs.insert_new(docs, now)
+
+    async def search(self, query: str, top_k: int = 5, **kwargs) -> list[MemoryItem]:
+        hits = await self.search_records(query, user_id=kwargs.get("user_id"), top_k=top_k,
+                                         similarity_threshold=kwargs.get("similarity_threshold"))
+        return [with_score(hit.record.item, hit.score) for hit in hits]
+
+    async def remove_items(self, **kwargs) -> None:
+        """Delete by ``memory_id``/``memory_ids``, else every memory of ``user_id`` (only that user's)."""
+        kind, target = remove_target(kwargs)
+        if kind == "ids":
+            await self.delete_records(target)
+            return
+        keys = [row["__key"] async for row in self._docs.rows(self._user_clause(str(target)), "@__key", "@user_id")
+                if row.get("user_id") == target]
+        for start in range(0, len(keys), CHUNK):
+            await self._docs.delete(keys[start:start + CHUNK])
+
+    # --- search --------------------------------------------------------------------------------------------
+    async def search_records(self, query: str, *, user_id: str | None, top_k: int = 5,
+                             similarity_threshold: float | None = None) -> list[ScoredRecord]:
+        """Full text (and, with an embedder, KNN) candidates of the user, ranked by :func:`retrieval.rank`.
+
+        A blank query matches nothing."""
+        text, top_k, user_id, threshold = search_args(query, top_k, {"user_id": user_id,
+                                                                     "similarity_threshold": similarity_threshold})
+        if not text.strip():
+            return []
+        pool = retrieval.candidate_pool(top_k)
+        text_scores = await self._text_hits(user_id, text, pool)
+        vector_scores = await self._vector_hits(user_id, text, pool)
+        loaded = await self._docs.load(list(dict.fromkeys([*text_scores, *vector_scores])))
+        records = {r.id: r for r in loaded.values() if r.user_id == user_id}
+        candidates = [retrieval.Candidate(id=r.id, item=r.item, text_score=text_scores.get(key),
+                                          vector_score=vector_scores.get(key))
+                      for key, r in loaded.items() if r.id in records]
+        ranked = retrieval.rank(text, candidates, top_k)
+        return [ScoredRecord(record=records[rid], score=score, parts=parts) for rid, score, parts in ranked
+                if score > 0 and (threshold is None or score >= threshold)]
+
+    async def _text_hits(self, user_id: str, text: str, pool: int) -> dict[str, float]:
+        """``{key: BM25}`` over the memory and its conversation, in memdash's index."""
+        terms = query.words(text)
+        if not terms:
+            return {}
+        reply = await self._docs.link.query(
+            "FT.SEARCH", self._space.browse_index, query.text_query(self._user_clause(user_id), terms),
+            "NOCONTENT", "WITHSCORES", "SCORER", "BM25STD", "LIMIT", 0, pool)
+        return {hit["id"]: float(hit["score"]) for hit in reply.get("results", [])}
+
+    async def _vector_hits(self, user_id: str, text: str, pool: int) -> dict[str, float]:
+        """``{key: cosine}`` of the user's nearest vectors, from the toolkit's L2 index.
+
+        RediSearch's L2 distance is the squared Euclidean distance ``d``; for unit vectors the cosine
+        similarity is ``1 - d / 2``, clamped to ``[0, 1]``."""
+        if self._embedder is None or self._vectors is None:
+            return {}
+        vector = (await self._embed_texts([text]))[0]
+        if not np.any(vector):
+            return {}
+        user = query.tag_match("user_id", user_id, self._vectors.separator)
+        reply = await self._docs.link.query(
+            "FT.SEARCH", self._vectors.name, query.knn_query(user, pool), "PARAMS", 2, "vec", vector.tobytes(),
+            "RETURN", 1, "vector_distance", "SORTBY", "vector_distance", "ASC", "LIMIT", 0, pool)
+        hits = {}
+        for hit in reply.get("results", []):
+            if hit["id"].startswith(self._space.doc_prefix):
+                distance = float(hit.get("extra_attributes", {}).get("vector_distance", 2.0))
+                hits[hit["id"]] = min(max(1.0 - distance / 2.0, 0.0), 1.0)
+        return hits
+
+    # --- browsing ------------------------------------------------------------------------------------------
+    async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:
+        _check_limit(limit)
+        await self._docs.adopt()
+        steps: list[object] = ["GROUPBY", 1, "@user_id", "REDUCE", "COUNT", 0, "AS", "count",
+                               "REDUCE", "MAX", 1, "@updated_at", "AS", "last", "FILTER", "exists(@user_id)"]
+        if prefix:
+            steps += ["FILTER", f"startswith(@user_id, {query.literal(prefix)})"]
+        if cursor:
+            steps += ["FILTER", f"@user_id > {query.literal(_user_cursor(cursor))}"]
+        reply = await self._docs.link.query("FT.AGGREGATE", self._space.browse_index, "*", *steps,
+                                            "SORTBY", 2, "@user_id", "ASC", "MAX", limit + 1)
+        users = [UserSummary(user_id=row["user_id"], memory_count=int(row["count"]),
+                             last_activity=query.from_micros(int(float(row["last"]))) if row.get("last") else None)
+                 for row in (r.get("extra_attributes", {}) for r in reply.get("results", []))]
+        more = len(users) > limit
+        return UserPage(users=users[:limit], next_cursor=encode_cursor(users[limit - 1].user_id) if more else None)
+
+    async def list_records(self, filter: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
+                           cursor: str | None = None) -> RecordPage:
+        """Keyset pages over ``(sort field, seq)`` from memdash's index; filters the index cannot express
+        exactly are checked in Python on batches, so deep pages cost the same as the first."""
+        _check_limit(limit)
+        await self._docs.adopt()
+        base, exact = query.filter_query(filter, SEPARATOR)
+        if base is None:
+            return RecordPage(records=[])
+        after = _keyset_cursor(cursor)
+        batch = limit + 1 if exact else max(limit + 1, _SCAN_BATCH)
+        found: list[tuple[MemoryRecord, int, int]] = []
+        while len(found) <= limit:
+            rows = await self._docs.sorted_rows(query.join(base, query.keyset(sort, after)), sort, batch)
+            records = await self._docs.load([key for key, _, _ in rows])
+            found += [(records[key], value, seq) for key, value, seq in rows
+                      if key in records and filter.matches(records[key])]
+            if len(rows) < batch:
+                break
+            after = rows[-1][1:]
+        page = found[:limit]
+        more = len(found) > limit
+        return RecordPage(records=[r for r, _, _ in page], next_cursor=encode_cursor(*page[-1][1:]) if more else None)
+
+    async def count_records(self, filter: MemoryFilter) -> int:
+        await self._docs.adopt()
+        base, exact = query.filter_query(filter, SEPARATOR)
+        if base is None:
+            return 0
+        if exact:
+            return await self._docs.total(base)
+        keys = [row["__key"] async for row in self._docs.rows(base, "@__key")]
+        count = 0
+        for start in range(0, len(keys), CHUNK):
+            records = await self._docs.load(keys[start:start + CHUNK])
+            count += sum(1 for r in records.values() if filter.matches(r))
+        return count
+
+    async def get_record(self, record_id: str) -> MemoryRecord:
+        key = self._space.key(str(record_id))
+        record = (await self._docs.load([key])).get(key) if record_id else None
+        if record is None:
+            reason = self._docs.invalid_seen.get(key)
+            raise NotFoundError(f"memory {record_id} is not a valid memory document: {reason}" if reason
+                                else f"no memory with id {record_id}")
+        return record
+
+    async def update_record(self, record_id: str, patch: MemoryPatch, *, expected_version: int) -> MemoryRecord:
+        key = self._space.key(str(record_id))
+        before = await self.get_record(record_id)
+        if before.version != expected_version:
+            raise VersionConflictError(record_id, expected_version, before)
+        item = _patched(before, patch)
+        doc = await self._docs.raw(key)
+        now = max(query.to_micros(utcnow()), query.to_micros(before.updated_at) + 1)
+        doc = {**doc, **documents.encode(item, created_us=doc["created_at"], updated_us=now,
+                                         version=expected_version + 1, vector=None)}
+        if retrieval.embedding_text(item) != retrieval.embedding_text(before.item):
+            doc.pop("embedding", None)
+            vector = (await self._embed([item]))[0]
+            if vector is not None:
+                doc["embedding"] = [float(x) for x in vector]
+        outcome = await self._docs.scripts.update(key, expected_version, documents.dumps(doc, f"memory {record_id}"),
+                                                  now)
+        if outcome != "ok":
+            current = (await self._docs.load([key])).get(key)
+            raise VersionConflictError(record_id, expected_version, current)
+        return documents.decode(record_id, doc)
+
+    async def delete_records(self, record_ids: Sequence[str]) -> int:
+        if isinstance(record_ids, str):
+            raise InvalidInputError("delete_records expects a list of ids, not one string")
+        return await self._docs.delete(list(dict.fromkeys(self._space.key(str(rid)) for rid in record_ids)))
+
+    async def add_records(self, records: Sequence[MemoryRecord]) -> None:
+        """Insert records as given (ids, timestamps, versions); a record whose id exists replaces it."""
+        checked = [_as_record(record, position) for position, record in enumerate(records)]
+        validate_items([record.item for record in checked])
+        latest = list({record.id: record for record in checked}.values())
+        if any(not record.id for record in latest):
+            raise InvalidInputError("record ids must not be empty")
+        vectors = await self._embed([record.item for record in latest])
+        docs = [documents.dumps(documents.encode(r.item, created_us=query.to_micros(r.created_at),
+                                                 updated_us=query.to_micros(r.updated_at), version=r.version,
+                                                 vector=vector), f"record {r.id}")
+                for r, vector in zip(latest, vectors, strict=True)]
+        if docs:
+            await self._docs.replace([self._space.key(r.id) for r in latest], docs)
+
+    async def invalid_keys(self, limit: int = 1000) -> list[InvalidKey]:
+        """Keys under the memory prefix that hold no valid memory document (found by ``SCAN``, not the index:
+        keys of another type are invisible to the index)."""
+        found: list[InvalidKey] = []
+        async for keys in self._docs.scan():
+            types = await self._docs.types(keys)
+            json_keys = [key for key, kind in zip(keys, types, strict=True) if kind == "ReJSON-RL"]
+            found += [InvalidKey(self._space.id_of(key) or key, key, f"a {kind} value, not a JSON document")
+                      for key, kind in zip(keys, types, strict=True) if kind not in ("ReJSON-RL", "none")]
+            valid = await self._docs.load(json_keys)
+            found += [InvalidKey(self._space.id_of(key) or key, key, self._docs.invalid_seen.get(key, "invalid"))
+                      for key in json_keys if key not in valid and key in self._docs.invalid_seen]
+            if len(found) >= limit:
+                break
+        return found[:limit]
+
+    # --- helpers -------------------------------------------------------------------------------------------
+    def _user_clause(self, user_id: str) -> str:
+        clause = query.tag_match("user_id", user_id, SEPARATOR)
+        if clause is None:
+            raise InvalidInputError("user_id must not be blank")
+        return clause
+
+    async def _embed(self, items: Sequence[MemoryItem]) -> list[np.ndarray | None]:
+        """Each item's vector (``None`` without an embedder or text to embed)."""
+        if self._embedder is None:
+            return [None] * len(items)
+        texts = [retrieval.embedding_text(item) for item in items]
+        wanted = [i for i, text in enumerate(texts) if text.strip()]
+        vectors: list[np.ndarray | None] = [None] * len(items)
+        if wanted:
+            for i, vector in zip(wanted, await self._embed_texts([texts[i] for i in wanted]), strict=True):
+                vectors[i] = vector
+        return vectors
+
+    async def _embed_texts(self, texts: list[str]) -> np.ndarray:
+        assert self._embedder is not None
+        vectors = np.asarray(await self._embedder.embed(texts), dtype=np.float32)
+        if vectors.shape != (len(texts), self._embedder.dimension):
+            raise StoreUnavailableError(f"embedder {self._embedder.model_id} returned vectors of shape "
+                                        f"{vectors.shape}, expected {(len(texts), self._embedder.dimension)}")
+        return vectors
+
+
+def _patched(record: MemoryRecord, patch: MemoryPatch) -> MemoryItem:
+    where = f"memory {record.id}"
+    try:
+        item = patch.apply(record.item)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidInputError(f"{where}: field '{'.'.join(map(str, first['loc']))}': {first['msg']}") from None
+    check_item(item, where)
+    return item
+
+
+def _as_record(record: object, position: int) -> MemoryRecord:
+    if isinstance(record, MemoryRecord):
+        return record
+    try:
+        return MemoryRecord.model_validate(record)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidInputError(f"record {position}: field '{'.'.join(map(str, first['loc']))}': "
+                                f"{first['msg']}") from None
+
+
+def _check_limit(limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
+
+
+def _user_cursor(cursor: str) -> str:
+    values = decode_cursor(cursor)
+    if len(values) != 1 or not isinstance(values[0], str):
+        raise InvalidInputError(f"invalid page cursor {cursor!r}")
+    return values[0]
+
+
+def _keyset_cursor(cursor: str | None) -> tuple[int, int] | None:
+    if cursor is None:
+        return None
+    values = decode_cursor(cursor)
+    if len(values) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise InvalidInputError(f"invalid page cursor {cursor!r}")
+    return values[0], values[1]
