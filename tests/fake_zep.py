@@ -476,8 +476,7 @@ class Api:
         user = self.p.user(match["user"])
         limit = min(positive(body.get("limit"), "limit", 100), self.fake.max_page_size)
         rows = [e for e in self.p.edges.values() if e["_user"] == user["user_id"]]
-        page, more = cursor_page(rows, body, limit)
-        return 200, [public(e) for e in page], {"Zep-Next-Cursor": more} if more else {}
+        return self._cursor_reply(rows, body, limit)
 
     def get_edge(self, match: dict[str, str], query: dict[str, str], body: Any) -> Reply:
         return 200, public(self._row(self.p.edges, match["uuid"])), {}
@@ -500,8 +499,7 @@ class Api:
         limit = min(positive(body.get("limit"), "limit", 100), 50) if body.get("limit") else 100
         limit = min(limit, self.fake.max_page_size)
         rows = [e for e in self.p.episodes.values() if e["_user"] == user["user_id"]]
-        page, more = cursor_page(rows, body, limit)
-        return 200, [public(e) for e in page], {"Zep-Next-Cursor": more} if more else {}
+        return self._cursor_reply(rows, body, limit)
 
     def get_episode(self, match: dict[str, str], query: dict[str, str], body: Any) -> Reply:
         return 200, public(self._row(self.p.episodes, match["uuid"])), {}
@@ -511,6 +509,11 @@ class Api:
         return 200, {"message": "OK"}, {}
 
     # helpers
+    def _cursor_reply(self, rows: list[dict[str, Any]], body: dict[str, Any], limit: int) -> Reply:
+        page, more = cursor_page(rows, body, limit)
+        header = {"Zep-Next-Cursor": more} if more and self.fake.cursor_header else {}
+        return 200, [public(row) for row in page], header
+
     def _object(self, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise bad("the body must be a JSON object")
@@ -540,10 +543,11 @@ class Api:
 class FakeZep:
     """``with FakeZep() as zep: ...`` serves on ``zep.url`` (the host; the SDK's base_url is ``zep.api_url``)."""
 
-    def __init__(self, api_key: str = "z-test-key", *, max_page_size: int = 1000,
-                 max_message_chars: int = 14_000) -> None:
+    def __init__(self, api_key: str = "z-test-key", *, max_page_size: int = 1000, max_message_chars: int = 14_000,
+                 cursor_header: bool = True) -> None:
         self.api_key = api_key
         self.max_page_size = max_page_size  # clamps page sizes, to exercise paging with few rows
+        self.cursor_header = cursor_header  # False: answer like servers from before Zep-Next-Cursor
         self.max_message_chars = max_message_chars  # 14,000 on paid plans, 2,500 on the free one
         self.project = Project()
         self.calls: list[Call] = []
@@ -585,6 +589,10 @@ class FakeZep:
         """Hold the next ``times`` matching requests for ``seconds`` before answering them normally."""
         with self._guard:
             self._faults.append(Fault(None, seconds, times, method, path))
+
+    def clear_faults(self) -> None:
+        with self._guard:
+            self._faults.clear()
 
     def calls_to(self, method: str, path_regex: str) -> list[Call]:
         return [c for c in list(self.calls) if c.method == method and re.fullmatch(path_regex, c.path)]

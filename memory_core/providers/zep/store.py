@@ -308,16 +308,18 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
     async def _users(self, prefix: str) -> list[dict[str, Any]]:
         """Every user whose id starts with ``prefix``, sorted by id here (Zep's collation may differ)."""
         found: dict[str, dict[str, Any]] = {}
+        seen = 0
         for number in itertools.count(1):
             params = {"pageNumber": number, "pageSize": USERS_PAGE, "search": prefix or None, "order_by": "user_id",
                       "asc": True}
             data = await self._http.call("list_users", "GET", "users-ordered", params=params)
-            rows = self._rows(data.get("users") if isinstance(data, dict) else None, "list_users")
-            before = len(found)
-            found |= {str(r["user_id"]): r for r in rows if str(r.get("user_id") or "").startswith(prefix)
-                      and r.get("user_id")}
+            data = data if isinstance(data, dict) else {}
+            rows = self._rows(data.get("users"), "list_users")
+            seen += len(rows)
+            found |= {str(r["user_id"]): r for r in rows if r.get("user_id") and str(r["user_id"]).startswith(prefix)}
             self._check_scan(len(found), "users")
-            if len(rows) < USERS_PAGE or len(found) == before:
+            total = data.get("total_count")
+            if not rows or (seen >= total if isinstance(total, int) else len(rows) < USERS_PAGE):
                 break
         return [found[key] for key in sorted(found)]
 
@@ -350,10 +352,14 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
             before = len(found)
             found |= {str(row.get("uuid")): self._fact(row, user_id, "list") for row in rows}
             self._check_scan(len(found), "facts")
-            if len(rows) < EDGE_PAGE or len(found) == before:
+            if len(found) == before:
                 return list(found.values())
-            cursor = {"cursor": answer.next_cursor} if answer.next_cursor else {"uuid_cursor": rows[-1].get("uuid")}
-            body = {"limit": EDGE_PAGE, **cursor}
+            if answer.next_cursor:
+                body = {"limit": EDGE_PAGE, "cursor": answer.next_cursor}
+            elif len(rows) == EDGE_PAGE:
+                body = {"limit": EDGE_PAGE, "uuid_cursor": rows[-1].get("uuid")}
+            else:
+                return list(found.values())
 
     async def _edge(self, record_id: str) -> dict[str, Any] | None:
         edge_id = codec.edge_id(record_id)
