@@ -67,7 +67,7 @@ class Link:
         await self.client.aclose()
 
     def _auth_error(self, exc: Exception) -> StoreUnavailableError:
-        reason = "needs a password (none configured)" if "NOAUTH" in str(exc) else "rejected the password"
+        reason = "rejected the password" if self._password else "needs a password (none configured)"
         return StoreUnavailableError(f"redis at {self.where} {reason}: {self._scrub(exc)}")
 
     def _scrub(self, exc: Exception) -> str:
@@ -76,4 +76,5 @@ class Link:
 
 
 def _is_auth(exc: rx.ResponseError) -> bool:
-    return str(exc).startswith(("NOAUTH", "WRONGPASS")) or "AUTH" in str(exc).split(" ", 2)[:2]
+    text = str(exc)
+    return text.startswith(("NOAUTH", "WRONGPASS")) or "AUTH" in text.split(" ", 2)[:2] or "authenticated" in text
