@@ -327,6 +327,7 @@ class Api:
                 ("DELETE", r"/threads/(?P<thread>[^/]+)", self.delete_thread),
                 ("GET", r"/threads/(?P<thread>[^/]+)/messages", self.get_messages),
                 ("POST", r"/threads/(?P<thread>[^/]+)/messages", self.add_messages),
+                ("GET", r"/threads/(?P<thread>[^/]+)/context", self.thread_context),
                 ("POST", r"/graph", self.add_data),
                 ("POST", r"/graph/search", self.search),
                 ("POST", r"/graph/edge/user/(?P<user>[^/]+)", self.user_edges),
@@ -420,6 +421,9 @@ class Api:
         ids = self.p.add_messages(thread["thread_id"], messages, set(ignore))
         context = self._context(thread["user_id"]) if body.get("return_context") else None
         return 200, {"message_uuids": ids, "context": context, "task_id": None}, {}
+
+    def thread_context(self, match: dict[str, str], query: dict[str, str], body: Any) -> Reply:
+        return 200, {"context": self._context(self.p.thread(match["thread"])["user_id"])}, {}
 
     def _check_message(self, message: Any) -> None:
         if not isinstance(message, dict) or message.get("role") not in ROLES:
