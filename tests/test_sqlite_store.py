@@ -29,7 +29,7 @@ from memory_core.interfaces import Capability
 from memory_core.models import MemoryItem
 from memory_core.providers.common import tokens
 from memory_core.providers.in_memory import InMemoryEditor
-from memory_core.providers.sqlite import SqliteMemory, index, schema
+from memory_core.providers.sqlite import SqliteMemory, index, queries, schema
 from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord, Sort, SortField
 from memory_core.registry import register_embedder
 from memory_core.testing import MemoryStoreConformance
@@ -163,7 +163,7 @@ def _fixture_records() -> list[MemoryRecord]:
     memories = ["Straße am Meer", "Coffee with ALICE", None, "tea time", "Crème brûlée"]
     tags = [["a"], ["b"], ["a", "b"], [], ["b", "b"]]
     metadata = [{"kind": "x", "n": 1}, {"kind": "y", "n": 2.0}, {"flag": True}, {"nested": {"kind": "x"}},
-                {"kind": None, "n": "1"}, {"n": 1, "kind": "x", "flag": False}]
+                {"kind": None, "n": "1", "a.b": 1}, {"n": 1, "kind": "x", "flag": False, "ключ": "x", 'q"k': None}]
     records = []
     for i in range(36):
         created = _at(i // 2)  # pairs share a timestamp: the id breaks the tie
@@ -182,7 +182,8 @@ FILTERS = [
     MemoryFilter(metadata={"kind": "x"}), MemoryFilter(metadata={"n": 2}), MemoryFilter(metadata={"n": True}),
     MemoryFilter(metadata={"n": "1"}), MemoryFilter(metadata={"flag": 1}), MemoryFilter(metadata={"flag": False}),
     MemoryFilter(metadata={"kind": None}), MemoryFilter(metadata={"missing": None}),
-    MemoryFilter(metadata={"kind": "x", "n": 1}, user_id="u1"),
+    MemoryFilter(metadata={"kind": "x", "n": 1}, user_id="u1"), MemoryFilter(metadata={"a.b": 1.0}),
+    MemoryFilter(metadata={"ключ": "x"}), MemoryFilter(metadata={'q"k': None}), MemoryFilter(metadata={"ключ": None}),
     MemoryFilter(text_contains="STRASSE"), MemoryFilter(text_contains="alice"), MemoryFilter(text_contains="CRÈME"),
     MemoryFilter(created_from=_at(3), created_to=_at(9)), MemoryFilter(updated_from=_at(12.5)),
     MemoryFilter(updated_to=_at(4), user_id="u2"),
@@ -190,7 +191,10 @@ FILTERS = [
 ]
 
 
-async def test_every_filter_and_sort_matches_the_reference(store: SqliteMemory) -> None:
+@pytest.mark.parametrize("common_tag", [1, 5000], ids=["tags-scanned", "tags-drive"])
+async def test_every_filter_and_sort_matches_the_reference(store: SqliteMemory, monkeypatch: pytest.MonkeyPatch,
+                                                           common_tag: int) -> None:
+    monkeypatch.setattr(queries, "_COMMON_TAG", common_tag)  # both plans for tag filters across users
     records = _fixture_records()
     reference = InMemoryEditor()
     await reference.add_records(records)

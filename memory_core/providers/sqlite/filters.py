@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from memory_core.errors import InvalidInputError
@@ -10,6 +12,7 @@ from memory_core.records import MemoryFilter, Sort, decode_cursor, encode_cursor
 
 _INT64 = 2**63
 _NUMERIC = "('integer', 'real', 'true', 'false')"
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-.:/@ ]+")
 
 
 def contains(text: str | None, folded_needle: str) -> bool:
@@ -17,8 +20,8 @@ def contains(text: str | None, folded_needle: str) -> bool:
     return folded_needle in (text or "").casefold()
 
 
-def where(f: MemoryFilter) -> tuple[str, list[Any]]:
-    """A WHERE expression (never empty) and its parameters."""
+def where(f: MemoryFilter, is_common: Callable[[Sequence[str]], bool] = lambda tags: False) -> tuple[str, list[Any]]:
+    """A WHERE expression (never empty) and its parameters; ``is_common(tags)`` says a tag is on many rows."""
     clauses: list[str] = []
     params: list[Any] = []
 
@@ -30,9 +33,9 @@ def where(f: MemoryFilter) -> tuple[str, list[Any]]:
         add("m.user_id = ?", f.user_id)
     if f.tags_any:
         tags = sorted(set(f.tags_any))
-        add(_has_tag(f, "IN (" + ", ".join("?" * len(tags)) + ")"), *tags)
+        add(_has_tag(f, tags, is_common), *tags)
     for tag in sorted(set(f.tags_all)):
-        add(_has_tag(f, "= ?"), tag)
+        add(_has_tag(f, [tag], is_common), tag)
     for key, value in f.metadata.items():
         add(*_metadata(key, value))
     if f.text_contains:
@@ -45,23 +48,33 @@ def where(f: MemoryFilter) -> tuple[str, list[Any]]:
     return " AND ".join(clauses) or "1", params
 
 
-def _has_tag(f: MemoryFilter, test: str) -> str:
-    """Within one user, probe each row's tags; across users, let the tag index drive the scan."""
-    if f.user_id is not None:
+def _has_tag(f: MemoryFilter, tags: Sequence[str], is_common: Callable[[Sequence[str]], bool]) -> str:
+    """Within one user, or for tags on many rows, check each row met in sort order (a page stops early);
+    for rare tags across users, let the tag index drive."""
+    test = "= ?" if len(tags) == 1 else "IN (" + ", ".join("?" * len(tags)) + ")"
+    if f.user_id is not None or is_common(tags):
         return f"EXISTS (SELECT 1 FROM memory_tags t WHERE t.rid = m.rid AND t.tag {test})"
     return f"m.rid IN (SELECT t.rid FROM memory_tags t WHERE t.tag {test})"
 
 
 def _metadata(key: str, value: Any) -> tuple[Any, ...]:
-    """``key in metadata and metadata[key] == value`` in SQL: Python's equality (``1 == 1.0 == True``)."""
-    head = "EXISTS (SELECT 1 FROM json_each(m.metadata) j WHERE j.key = ? AND "
-    if value is None:
-        return head + "j.type = 'null')", key
-    if isinstance(value, str):
-        return head + "j.type = 'text' AND j.value = ?)", key, value
+    """``key in metadata and metadata[key] == value`` in SQL: Python's equality (``1 == 1.0 == True``).
+
+    Plain keys use ``json_type``/``json_extract`` (3x faster); others go through ``json_each``, which
+    compares keys unescaped.
+    """
     if isinstance(value, int) and not -_INT64 <= value < _INT64:
         value = float(value)
-    return head + f"j.type IN {_NUMERIC} AND j.value = ?)", key, value
+    types = "= 'null'" if value is None else "= 'text'" if isinstance(value, str) else f"IN {_NUMERIC}"
+    if _PLAIN_KEY.fullmatch(key):
+        path = f'$."{key}"'
+        if value is None:
+            return f"json_type(m.metadata, ?) {types}", path
+        return f"json_type(m.metadata, ?) {types} AND json_extract(m.metadata, ?) = ?", path, path, value
+    head = f"EXISTS (SELECT 1 FROM json_each(m.metadata) j WHERE j.key = ? AND j.type {types}"
+    if value is None:
+        return head + ")", key
+    return head + " AND j.value = ?)", key, value
 
 
 def keyset(sort: Sort, cursor: str | None) -> tuple[str, str, list[Any]]:

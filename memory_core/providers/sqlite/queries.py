@@ -19,6 +19,8 @@ from memory_core.providers.sqlite.codec import INSERT_MEMORY, RECORD_COLUMNS, me
 from memory_core.records import MemoryFilter, MemoryRecord, Sort
 
 _CHUNK = 500  # ids per IN (...) list
+# A tag on this many rows is scanned for in sort order when listing across users; rarer ones drive the query.
+_COMMON_TAG = 5000
 
 
 @dataclasses.dataclass
@@ -42,7 +44,7 @@ def get(conn: sqlite3.Connection, record_id: str) -> MemoryRecord | None:
 
 def page(conn: sqlite3.Connection, f: MemoryFilter, sort: Sort, limit: int,
          cursor: str | None) -> tuple[list[MemoryRecord], str | None]:
-    clause, params = filters.where(f)
+    clause, params = filters.where(f, lambda tags: _tagged_rows(conn, tags) >= _COMMON_TAG)
     after, order, after_params = filters.keyset(sort, cursor)
     if after:
         clause, params = f"{clause} AND {after}", [*params, *after_params]
@@ -51,6 +53,12 @@ def page(conn: sqlite3.Connection, f: MemoryFilter, sort: Sort, limit: int,
     more = len(rows) > limit
     rows = rows[:limit]
     return [row_record(r) for r in rows], filters.next_cursor(sort, rows[-1]) if more else None
+
+
+def _tagged_rows(conn: sqlite3.Connection, tags: Sequence[str]) -> int:
+    """How many rows carry any of the tags, counted up to :data:`_COMMON_TAG`."""
+    return conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM memory_tags WHERE tag IN ({', '.join('?' * len(tags))}) "
+                        "LIMIT ?)", (*tags, _COMMON_TAG)).fetchone()[0]
 
 
 def count(conn: sqlite3.Connection, f: MemoryFilter) -> int:
