@@ -1,8 +1,9 @@
 """Everything the pages do, as plain functions: the only bridge from Streamlit to the stores.
 
 Reads and writes go through the editors the builder made from the YAML config (the same objects agents
-use); nothing here speaks SQL or HTTP. Every mutation checks the actor's role first and emits one
-:class:`MemoryEvent` per changed memory.
+use); nothing here speaks SQL or HTTP. Every mutation checks the actor's role and that the audit log opens
+before it changes anything, then emits one :class:`MemoryEvent` per changed memory, all the events of one
+store write together (the hub's audit log appends them in one transaction, see :mod:`dashboard.audit`).
 """
 
 from __future__ import annotations
@@ -11,15 +12,25 @@ import dataclasses
 import io
 import itertools
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 
+from dashboard import audit
 from dashboard.access import Actor, Role
 from dashboard.events import MemoryEvent, emit
 from dashboard.runner import AsyncRunner
+from memory_core.audit import AuditLog, SafetySettings, safety_settings
 from memory_core.builder import MemoryBuilder
 from memory_core.config import MemdashConfig, load_config
-from memory_core.errors import ConfigError, InvalidInputError, MemdashError, NotFoundError, UnsupportedError
+from memory_core.errors import (
+    ConfigError,
+    InvalidInputError,
+    MemdashError,
+    NotFoundError,
+    UnsupportedError,
+    VersionConflictError,
+)
 from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor, capabilities_of
 from memory_core.models import MemoryItem
 from memory_core.providers.common import new_id, validate_items
@@ -49,18 +60,24 @@ BULK_CHUNK = 200
 
 
 class StoreHub:
-    """A loaded config and the live stores built from it, on one event loop thread."""
+    """A loaded config, the live stores built from it on one event loop thread, and its audit log."""
 
     def __init__(self, config_path: str | None, runner: AsyncRunner | None = None) -> None:
+        self.id = uuid.uuid4().hex
         self.config_path = config_path
         self.runner = runner or AsyncRunner()
         self.config: MemdashConfig | None = None
+        self.safety: SafetySettings | None = None
         self.config_error: ConfigError | None = None
         try:
             self.config = load_config(config_path) if config_path else None
+            self.safety = safety_settings(self.config) if self.config else None
         except ConfigError as exc:
-            self.config_error = exc
+            self.config, self.config_error = None, exc
         self.builder = MemoryBuilder(self.config) if self.config else None
+        self._audit: AuditLog | None = None
+        self._audit_lock = threading.Lock()
+        self._detach = audit.attach(self) if self.config else None
 
     @classmethod
     def from_env(cls) -> StoreHub:
@@ -87,10 +104,25 @@ class StoreHub:
     def can(self, store: str, capability: Capability) -> bool:
         return capability in capabilities_of(self.editor(store))
 
+    @property
+    def audit(self) -> AuditLog:
+        """The config's audit log, opened on first use; ``AuditLogError`` when it cannot be."""
+        if self.safety is None:
+            raise self.config_error or ConfigError("no config loaded: start with memdash run --config FILE")
+        with self._audit_lock:
+            if self._audit is None:
+                self._audit = self.safety.open_audit_log()
+            return self._audit
+
     def close(self) -> None:
+        if self._detach:
+            self._detach()
+            self._detach = None
         if self.builder:
             self.runner.run(self.builder.__aexit__(None, None, None))
         self.runner.close()
+        if self._audit:
+            self._audit.close()
 
     def _builder(self) -> MemoryBuilder:
         if self.builder is None:
@@ -242,60 +274,96 @@ def parse_upload(name: str, data: bytes) -> ParseReport:
 # --- writes ------------------------------------------------------------------------------------------
 
 
+
+def allow(hub: StoreHub, actor: Actor, role: Role, store: str, action: str) -> None:
+    """Refuse a mutation before it starts: the actor's role on ``store``, and an audit log that opens."""
+    actor.require(role, store, action)
+    _ = hub.audit
+
+
+def change(hub: StoreHub, operation: str, actor: Actor, store: str, before: MemoryRecord | None,
+           after: MemoryRecord | None, *, batch: str | None = None, reverts: int | None = None,
+           note: str | None = None) -> MemoryEvent:
+    """The event of one change to one record (lossless before/after dicts)."""
+    record = after or before
+    assert record is not None
+    return MemoryEvent(operation, actor.name, store, record.user_id, record.id,
+                       before=record_to_dict(before) if before else None,
+                       after=record_to_dict(after) if after else None, batch=batch, reverts=reverts,
+                       origin=hub.id, note=note)
+
+
+def new_item_event(hub: StoreHub, operation: str, actor: Actor, store: str, item: MemoryItem, *,
+                   batch: str | None = None, reverts: int | None = None) -> MemoryEvent:
+    """The event of an item added through ``add_items``: the store chose its id and did not say which."""
+    return MemoryEvent(operation, actor.name, store, item.user_id, None, after=item.model_dump(mode="json"),
+                       batch=batch, reverts=reverts, origin=hub.id,
+                       note="the store chose the new memory's id (it cannot keep ids): not revertible here")
+
+
 def add_memory(hub: StoreHub, actor: Actor, store: str, item: MemoryItem) -> str | None:
     """Add one memory; returns its id when the store keeps ids."""
-    actor.require(Role.EDITOR, store, "add memories")
+    allow(hub, actor, Role.EDITOR, store, "add memories")
     item = validate_items([item])[0]
     editor = hub.editor(store)
     if Capability.IMPORT in capabilities_of(editor) and isinstance(editor, MemoryBrowser):
         now = utcnow()
         record = MemoryRecord(id=new_id(), item=item, created_at=now, updated_at=now)
         hub.runner.run(editor.add_records([record]))
-        _emit("add", actor, store, None, record)
+        emit(change(hub, "add", actor, store, None, record))
         return record.id
     hub.runner.run(editor.add_items([item]))
-    emit(MemoryEvent("add", actor.name, store, item.user_id, None, after=item.model_dump(mode="json")))
+    emit(new_item_event(hub, "add", actor, store, item))
     return None
 
 
 def update_memory(hub: StoreHub, actor: Actor, store: str, memory_id: str, patch: MemoryPatch, *,
                   expected_version: int) -> MemoryRecord:
     """Apply an edit made from ``expected_version``; ``VersionConflictError`` if someone changed it since."""
-    actor.require(Role.EDITOR, store, "edit memories")
+    allow(hub, actor, Role.EDITOR, store, "edit memories")
     browser = hub.browser(store, Capability.UPDATE)
     before = hub.runner.run(browser.get_record(memory_id))
+    if before.version != expected_version:  # the store checks again, atomically, in update_record
+        raise VersionConflictError(memory_id, expected_version, before)
     after = hub.runner.run(browser.update_record(memory_id, patch, expected_version=expected_version))
-    _emit("update", actor, store, before, after)
+    emit(change(hub, "update", actor, store, before, after))
     return after
 
 
 def delete_memories(hub: StoreHub, actor: Actor, store: str, ids: Sequence[str], *, batch: str | None = None) -> int:
-    """Delete memories by id (atomic); returns how many existed. More than one id is a bulk delete (admin)."""
+    """Delete memories by id (atomic); returns how many existed. More than one id is a bulk delete (admin).
+
+    Pass ``batch`` to find the deletion again (an undo); several ids get a batch id anyway."""
     needed = Role.ADMIN if len(ids) > 1 else Role.EDITOR
-    actor.require(needed, store, "bulk-delete memories" if len(ids) > 1 else "delete memories")
+    allow(hub, actor, needed, store, "bulk-delete memories" if len(ids) > 1 else "delete memories")
     browser = hub.browser(store, Capability.DELETE_BY_IDS)
     before = _existing(hub, browser, ids)
     deleted = hub.runner.run(browser.delete_records(list(ids)))
     batch = batch or (uuid.uuid4().hex if len(ids) > 1 else None)
-    for record in before:
-        _emit("delete", actor, store, record, None, batch=batch)
+    emit(*(change(hub, "delete", actor, store, record, None, batch=batch) for record in before))
     return deleted
 
 
 def delete_user_memories(hub: StoreHub, actor: Actor, store: str, user_id: str) -> None:
-    """Remove every memory of one user through the toolkit interface (``remove_items(user_id=)``)."""
-    actor.require(Role.ADMIN, store, "delete all of a user's memories")
+    """Remove every memory of one user: by id, each one audited, where the store can list and delete by id;
+    else through the toolkit interface (``remove_items(user_id=)``), audited as one entry without states."""
+    allow(hub, actor, Role.ADMIN, store, "delete all of a user's memories")
     if not user_id:
         raise InvalidInputError("a user id is needed")
+    if hub.can(store, Capability.LIST) and hub.can(store, Capability.DELETE_BY_IDS):
+        delete_matching(hub, actor, store, MemoryFilter(user_id=user_id))
+        return
     hub.runner.run(hub.editor(store).remove_items(user_id=user_id))
-    emit(MemoryEvent("delete", actor.name, store, user_id, None))
+    emit(MemoryEvent("delete", actor.name, store, user_id, None, origin=hub.id,
+                     note="every memory of the user, removed by the toolkit interface: the store cannot list "
+                          "them, so they are not in the trash"))
 
 
 def retag_memories(hub: StoreHub, actor: Actor, store: str, ids: Sequence[str], *, add: Sequence[str] = (),
                    remove: Sequence[str] = (), progress: Callable[[int, int], None] | None = None,
                    batch: str | None = None) -> int:
     """Add and/or remove tags on many memories; returns how many changed. Each edit is version-checked."""
-    actor.require(Role.EDITOR, store, "tag memories")
+    allow(hub, actor, Role.EDITOR, store, "tag memories")
     browser = hub.browser(store, Capability.UPDATE)
     changed, batch = 0, batch or uuid.uuid4().hex
     for done, record in enumerate(_existing(hub, browser, ids), start=1):
@@ -304,7 +372,7 @@ def retag_memories(hub: StoreHub, actor: Actor, store: str, ids: Sequence[str], 
         if tags != record.item.tags:
             after = hub.runner.run(browser.update_record(record.id, MemoryPatch(tags=tags),
                                                          expected_version=record.version))
-            _emit("update", actor, store, record, after, batch=batch)
+            emit(change(hub, "update", actor, store, record, after, batch=batch))
             changed += 1
         if progress:
             progress(done, len(ids))
@@ -314,7 +382,7 @@ def retag_memories(hub: StoreHub, actor: Actor, store: str, ids: Sequence[str], 
 def retag_matching(hub: StoreHub, actor: Actor, store: str, flt: MemoryFilter, *, add: Sequence[str] = (),
                    remove: Sequence[str] = (), progress: Callable[[int, int], None] | None = None) -> int:
     """Retag every memory matching ``flt``, a chunk of ids at a time; ``progress(done, total)``."""
-    actor.require(Role.EDITOR, store, "tag memories")
+    allow(hub, actor, Role.EDITOR, store, "tag memories")
     batch, changed = uuid.uuid4().hex, 0
     for chunk in _matching_chunks(hub, store, flt, progress):
         changed += retag_memories(hub, actor, store, chunk, add=add, remove=remove, batch=batch)
@@ -322,10 +390,10 @@ def retag_matching(hub: StoreHub, actor: Actor, store: str, flt: MemoryFilter, *
 
 
 def delete_matching(hub: StoreHub, actor: Actor, store: str, flt: MemoryFilter, *,
-                    progress: Callable[[int, int], None] | None = None) -> int:
+                    progress: Callable[[int, int], None] | None = None, batch: str | None = None) -> int:
     """Delete every memory matching ``flt`` (admin), a chunk of ids at a time; ``progress(done, total)``."""
-    actor.require(Role.ADMIN, store, "bulk-delete memories")
-    batch, deleted = uuid.uuid4().hex, 0
+    allow(hub, actor, Role.ADMIN, store, "bulk-delete memories")
+    batch, deleted = batch or uuid.uuid4().hex, 0
     for chunk in _matching_chunks(hub, store, flt, progress):
         deleted += delete_memories(hub, actor, store, chunk, batch=batch)
     return deleted
@@ -349,7 +417,7 @@ def _matching_chunks(hub: StoreHub, store: str, flt: MemoryFilter, progress: Cal
 def import_records(hub: StoreHub, actor: Actor, store: str, records: Sequence[MemoryRecord], *,
                    batch_size: int = 500, progress: Callable[[int, int], None] | None = None) -> int:
     """Write parsed records in atomic batches, keeping ids and timestamps where the store can."""
-    actor.require(Role.EDITOR, store, "import memories")
+    allow(hub, actor, Role.EDITOR, store, "import memories")
     editor = hub.editor(store)
     lossless = Capability.IMPORT in capabilities_of(editor) and isinstance(editor, MemoryBrowser)
     batch = uuid.uuid4().hex
@@ -357,10 +425,10 @@ def import_records(hub: StoreHub, actor: Actor, store: str, records: Sequence[Me
         chunk = list(records[start:start + batch_size])
         if lossless:
             hub.runner.run(editor.add_records(chunk))  # type: ignore[union-attr]
+            emit(*(change(hub, "add", actor, store, None, record, batch=batch) for record in chunk))
         else:
             hub.runner.run(editor.add_items([r.item for r in chunk]))
-        for record in chunk:
-            _emit("add", actor, store, None, record, batch=batch)
+            emit(*(new_item_event(hub, "add", actor, store, r.item, batch=batch) for r in chunk))
         if progress:
             progress(min(start + batch_size, len(records)), len(records))
     return len(records)
@@ -375,12 +443,3 @@ def _existing(hub: StoreHub, browser: MemoryBrowser, ids: Sequence[str]) -> list
         except NotFoundError:
             continue
     return found
-
-
-def _emit(operation: str, actor: Actor, store: str, before: MemoryRecord | None, after: MemoryRecord | None, *,
-          batch: str | None = None) -> None:
-    record = after or before
-    assert record is not None
-    emit(MemoryEvent(operation, actor.name, store, record.user_id, record.id,
-                     before=record_to_dict(before) if before else None,
-                     after=record_to_dict(after) if after else None, batch=batch))

@@ -6,6 +6,7 @@ raises :class:`ConfigError` naming the file, the line and the field.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -80,6 +81,16 @@ def parse_config(text: str, *, file: str | None = None, registry: TypeRegistry =
     embedders = located.components(data, "embedders", registry, registry.embedders, warnings)
     sections = {k: v for k, v in data.items() if k not in ("memory", "embedders")}
     return MemdashConfig(memory=memory, embedders=embedders, sections=sections, file=file, warnings=warnings)
+
+
+def section_error(config: MemdashConfig, message: str, path: tuple[str | int, ...]) -> ConfigError:
+    """A ``ConfigError`` at ``path`` of a loaded config (e.g. ``("memdash", "trash", "retention_days")``), with the
+    line read again from its file (best effort: no line when the file is gone)."""
+    lines: dict[Path_, int] = {}
+    if config.file:
+        with contextlib.suppress(OSError, ConfigError):
+            lines = _parse_yaml(Path(config.file).read_text(encoding="utf-8"), config.file)[1]
+    return _Located(config.file, lines).error(message, path)
 
 
 def _parse_yaml(text: str, file: str | None) -> tuple[Any, dict[Path_, int]]:

@@ -56,3 +56,7 @@ class UnsupportedError(MemdashError, NotImplementedError):
 
 class StoreUnavailableError(MemdashError, ConnectionError):
     """The backend cannot be reached or rejected the credentials."""
+
+
+class AuditLogError(MemdashError):
+    """The audit log cannot be opened, written or read; mutations are refused rather than left unrecorded."""

@@ -1,0 +1,103 @@
+"""The dashboard's side of the audit log: events become entries, and the reads the Audit and Trash pages make.
+
+Each :class:`~dashboard.services.StoreHub` subscribes once (:func:`attach`) to the events of its own service
+calls and appends them to its config's audit log in one transaction per call, inside that call: a failed audit
+write raises to the operator. Services also open the log before they change anything, so a log that cannot be
+opened refuses the change instead of letting it go unrecorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing
+from collections.abc import Callable, Mapping, Sequence
+
+from dashboard.events import MemoryEvent, subscribe_changes
+from memory_core.audit import OPERATIONS, AuditEntry, AuditPage, AuditQuery
+from memory_core.errors import InvalidInputError
+
+if typing.TYPE_CHECKING:
+    from dashboard.services import StoreHub
+
+QUERY_KEYS = ("user", "id", "op", "actor", "batch", "from", "to", "all_stores")
+
+
+def entry_from_event(event: MemoryEvent) -> AuditEntry:
+    return AuditEntry(operation=event.operation, actor=event.actor, store=event.store, user_id=event.user_id,
+                      memory_id=event.memory_id, before=event.before, after=event.after, batch=event.batch,
+                      reverts=event.reverts, note=event.note, at=event.created)
+
+
+def attach(hub: StoreHub) -> Callable[[], None]:
+    """Append the events of ``hub``'s own service calls to its audit log; returns the unsubscribe function."""
+
+    def record(events: Sequence[MemoryEvent]) -> None:
+        mine = [entry_from_event(event) for event in events if event.origin == hub.id]
+        if mine:
+            hub.audit.append(mine)
+
+    return subscribe_changes(record)
+
+
+# --- reads -------------------------------------------------------------------------------------------
+
+
+def audit_page(hub: StoreHub, query: AuditQuery, *, limit: int = 50, cursor: str | None = None) -> AuditPage:
+    return hub.audit.page(query, limit=limit, cursor=cursor)
+
+
+def audit_count(hub: StoreHub, query: AuditQuery) -> int:
+    return hub.audit.count(query)
+
+
+def audit_entry(hub: StoreHub, seq: int) -> AuditEntry:
+    return hub.audit.get(seq)
+
+
+def reverted_by(hub: StoreHub, seqs: Sequence[int]) -> dict[int, int]:
+    return hub.audit.reverted_by(seqs)
+
+
+def retention_days(hub: StoreHub) -> int:
+    return hub.safety.retention_days if hub.safety else 0
+
+
+def trash_page(hub: StoreHub, store: str, *, user_id: str | None = None, limit: int = 50,
+               cursor: str | None = None) -> AuditPage:
+    """Memories deleted from ``store`` within the retention period and not restored, newest first."""
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=retention_days(hub))
+    return hub.audit.trash(store, since=since, user_id=user_id, limit=limit, cursor=cursor)
+
+
+# --- the Audit page's URL ---------------------------------------------------------------------------------
+
+
+def query_from_params(params: Mapping[str, str], store: str | None) -> AuditQuery:
+    """An :class:`AuditQuery` from ``?user=&id=&op=&actor=&batch=&from=&to=``; ``store`` unless ``?all_stores=1``.
+
+    Dates are ISO dates or datetimes (UTC when no zone is given); a bare ``to`` date includes its whole day.
+    """
+    operation = params.get("op") or None
+    if operation is not None and operation not in OPERATIONS:
+        raise InvalidInputError(f"op must be one of {', '.join(OPERATIONS)}, not {operation!r}")
+    since, until = _when("from", params.get("from", "")), _when("to", params.get("to", ""))
+    if since and until and since > until:
+        raise InvalidInputError("the date range is empty: 'from' is after 'to'")
+    return AuditQuery(store=None if params.get("all_stores") == "1" else store,
+                      user_id=params.get("user") or None, memory_id=params.get("id") or None,
+                      operation=operation, actor=params.get("actor") or None, batch=params.get("batch") or None,
+                      since=since, until=until)
+
+
+def _when(key: str, raw: str) -> dt.datetime | None:
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInputError(f"{key} must be a date like 2024-05-31, not {raw!r}") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    if key == "to" and len(raw) <= 10:
+        value += dt.timedelta(days=1, microseconds=-1)
+    return value
