@@ -16,18 +16,13 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from memory_core.errors import (
-    InvalidInputError,
-    MemdashError,
-    NotFoundError,
-    StoreUnavailableError,
-    UnsupportedError,
-)
+from memory_core.errors import NotFoundError, UnsupportedError
 from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
 from memory_core.providers.common import remove_target, search_args, validate_items
-from memory_core.providers.zep import codec
-from memory_core.providers.zep.http import ConflictError, ZepHttp, seg
+from memory_core.providers.zep import codec, paging
+from memory_core.providers.zep.http import ZepHttp, seg
+from memory_core.providers.zep.writes import Writer
 from memory_core.records import (
     MemoryFilter,
     MemoryPatch,
@@ -37,7 +32,6 @@ from memory_core.records import (
     Sort,
     UserPage,
     UserSummary,
-    decode_cursor,
     encode_cursor,
 )
 
@@ -59,6 +53,7 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
                  reranker: str = "cross_encoder", default_thread_id: str = DEFAULT_THREAD, max_concurrency: int = 8,
                  max_scan: int = 10_000) -> None:
         self._http = http
+        self._writer = Writer(http)
         self._mode, self._scope, self._reranker = search_mode, scope, reranker
         self._default_thread = default_thread_id
         self._slots = asyncio.Semaphore(max_concurrency)
@@ -84,10 +79,12 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
         by_user: dict[str, list[codec.Write]] = {}
         for write in writes:
             by_user.setdefault(write.user_id, []).append(write)
-        results = _raise_first(await self._gather(self._write_user(u, w, ignore) for u, w in by_user.items()))
+        calls = (self._writer.write_user(user, user_writes, ignore) for user, user_writes in by_user.items())
+        results = paging.raise_first(await self._gather(calls))
         failures = [exc for _, exc in results if exc is not None]
         if failures:
-            raise _partial(failures[0], sum(done for done, _ in results), len(writes), "items were written")
+            done = sum(count for count, _ in results)
+            raise paging.partial(failures[0], done, len(writes), "items were written before the failure")
 
     async def search(self, query: str, top_k: int = 5, **kwargs) -> list[MemoryItem]:
         query, top_k, user_id, threshold = search_args(query, top_k, kwargs)
@@ -123,17 +120,17 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
                              parts={"zep": float(row.get("score") or 0.0)}) for row, score in hits]
 
     async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:
-        _check_limit(limit)
-        after = _last_user(cursor)
+        paging.check_limit(limit)
+        after = paging.last_user(cursor)
         users = [u for u in await self._users(prefix) if after is None or u["user_id"] > after]
         page = users[:limit]
-        summaries = _raise_first(await self._gather(self._summary(user) for user in page))
+        summaries = paging.raise_first(await self._gather(self._summary(user) for user in page))
         return UserPage(users=summaries, next_cursor=encode_cursor(page[-1]["user_id"]) if len(users) > limit else None)
 
     async def list_records(self, filter: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
                            cursor: str | None = None) -> RecordPage:
-        _check_limit(limit)
-        return _page([r for r in await self._scan(filter.user_id) if filter.matches(r)], sort, limit, cursor)
+        paging.check_limit(limit)
+        return paging.page([r for r in await self._scan(filter.user_id) if filter.matches(r)], sort, limit, cursor)
 
     async def count_records(self, filter: MemoryFilter) -> int:
         return sum(1 for r in await self._scan(filter.user_id) if filter.matches(r))
@@ -159,7 +156,7 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
         deleted = sum(r is True for r in results)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
-            raise _partial(failures[0], deleted, len(ids), "facts were deleted")
+            raise paging.partial(failures[0], deleted, len(ids), "facts were deleted, the others were not")
         return deleted
 
     async def add_records(self, records: Sequence[MemoryRecord]) -> None:
@@ -179,8 +176,8 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
     async def thread_messages(self, thread_id: str, *, limit: int = 50, cursor: str | None = None
                               ) -> codec.MessagePage:
         """One page of a thread's messages, oldest first; ``NotFoundError`` for an unknown thread."""
-        _check_limit(limit)
-        page = _page_number(cursor)
+        paging.check_limit(limit)
+        page = paging.page_number(cursor)
         data = await self._http.call("thread_messages", "GET", f"threads/{seg(thread_id)}/messages",
                                      params={"limit": limit, "cursor": page})
         if not isinstance(data, dict):
@@ -193,7 +190,7 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
 
     async def list_episodes(self, user_id: str, *, limit: int = 50, cursor: str | None = None) -> codec.EpisodePage:
         """One page of the episodes (messages, texts) of a user's graph, newest first."""
-        _check_limit(limit)
+        paging.check_limit(limit)
         body = {"limit": min(limit, EPISODE_PAGE), "order_by": "created_at", "direction": "desc", "cursor": cursor}
         try:
             answer = await self._http.answer("list_episodes", "POST", f"graph/episodes/user/{seg(user_id)}",
@@ -210,72 +207,6 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
     async def delete_user(self, user_id: str) -> bool:
         """Delete a user with all their threads and graph; ``False`` when the user did not exist."""
         return await self._delete("delete_user", f"users/{seg(user_id)}")
-
-    # --- writing ------------------------------------------------------------------------------------
-    async def _write_user(self, user_id: str, writes: list[codec.Write], ignore: list[str] | None
-                          ) -> tuple[int, MemdashError | None]:
-        """Write one user's items in order; ``(items written, the error that stopped it)``."""
-        done = 0
-        threads: set[str] = set()
-        try:
-            await self._ensure_user(user_id)
-            for write in writes:
-                if write.text is not None:
-                    await self._http.call("add_items", "POST", "graph", json=write.text_body(), write=True)
-                else:
-                    await self._add_messages(write, threads, ignore)
-                done += 1
-        except MemdashError as exc:
-            return done, exc
-        return done, None
-
-    async def _add_messages(self, write: codec.Write, threads: set[str], ignore: list[str] | None) -> None:
-        thread_id = str(write.thread_id)
-        if thread_id not in threads:
-            await self._ensure_thread(thread_id, write.user_id)
-            threads.add(thread_id)
-        extra = {"ignore_roles": ignore} if ignore else {}
-        for start in range(0, len(write.messages), codec.MAX_MESSAGES):
-            body = {"messages": write.messages[start:start + codec.MAX_MESSAGES], **extra}
-            await self._http.call("add_items", "POST", f"threads/{seg(thread_id)}/messages", json=body, write=True)
-
-    async def _ensure_user(self, user_id: str) -> None:
-        path = f"users/{seg(user_id)}"
-        try:
-            await self._http.call("add_items", "GET", path)
-            return
-        except NotFoundError:
-            pass
-        try:
-            await self._http.call("add_items", "POST", "users", json={"user_id": user_id})
-        except InvalidInputError as refused:  # 400/409: created meanwhile by another writer, or really refused
-            try:
-                await self._http.call("add_items", "GET", path)
-            except NotFoundError:
-                raise refused from None
-
-    async def _ensure_thread(self, thread_id: str, user_id: str) -> None:
-        """Create the thread unless it exists (409 tolerated, as in the toolkit); refuse another user's thread,
-        whose messages would land in that user's graph."""
-        owner = await self._thread_owner(thread_id)
-        if owner is None:
-            try:
-                await self._http.call("add_items", "POST", "threads", json={"thread_id": thread_id,
-                                                                            "user_id": user_id})
-                return
-            except ConflictError:
-                owner = await self._thread_owner(thread_id)
-        if owner and owner != user_id:
-            raise InvalidInputError(f"thread {thread_id!r} belongs to user {owner!r}, not {user_id!r}")
-
-    async def _thread_owner(self, thread_id: str) -> str | None:
-        """The user of a thread, ``""`` when Zep does not say, ``None`` when the thread does not exist."""
-        try:
-            data = await self._http.call("add_items", "GET", f"threads/{seg(thread_id)}/messages",
-                                         params={"limit": 1})
-        except NotFoundError:
-            return None
-        return str(data.get("user_id") or "") if isinstance(data, dict) else ""
 
     # --- reading ------------------------------------------------------------------------------------
     async def _hits(self, query: str, user_id: str, top_k: int, threshold: float | None
@@ -334,7 +265,7 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
         if user_id is not None:
             return await self._scan_user(user_id)
         ids = [user["user_id"] for user in await self._users("")]
-        scans = _raise_first(await self._gather(self._scan_user(i) for i in ids))
+        scans = paging.raise_first(await self._gather(self._scan_user(i) for i in ids))
         records = [record for scan in scans for record in scan]
         self._check_scan(len(records), "facts")
         return records
@@ -383,7 +314,7 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
             episode = episode if isinstance(episode, dict) else {}
             owner = (episode.get("metadata") or {}).get(codec.OWNER_KEY)
             if not owner and episode.get("thread_id"):
-                owner = await self._thread_owner(str(episode["thread_id"]))
+                owner = await self._writer.thread_owner(str(episode["thread_id"]), "get")
             if owner:
                 return str(owner)
         return None
@@ -428,58 +359,3 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
             return [model.model_validate(row) for row in self._rows(rows, operation)]
         except ValidationError as exc:
             raise self._http.unavailable(operation, f"unexpected answer ({exc.error_count()} invalid fields)") from None
-
-
-def _check_limit(limit: int) -> None:
-    if limit < 1:
-        raise InvalidInputError(f"limit must be positive, got {limit}")
-
-
-def _page(records: list[MemoryRecord], sort: Sort, limit: int, cursor: str | None) -> RecordPage:
-    """Sort here and page on ``(timestamp, id)`` keys, so pages stay stable while facts are added."""
-    def key(record: MemoryRecord) -> tuple[str, str]:
-        return getattr(record, sort.field.value).astimezone(dt.UTC).isoformat(timespec="microseconds"), record.id
-
-    rows = sorted(records, key=key, reverse=sort.descending)
-    if cursor:
-        last = tuple(decode_cursor(cursor))
-        if len(last) != 2 or not all(isinstance(v, str) for v in last):
-            raise InvalidInputError(f"invalid page cursor {cursor!r}")
-        rows = [r for r in rows if (key(r) < last if sort.descending else key(r) > last)]
-    page = rows[:limit]
-    return RecordPage(records=page, next_cursor=encode_cursor(*key(page[-1])) if len(rows) > limit else None)
-
-
-def _last_user(cursor: str | None) -> str | None:
-    """The last user id of the previous ``list_users`` page."""
-    if cursor is None:
-        return None
-    values = decode_cursor(cursor)
-    if len(values) != 1 or not isinstance(values[0], str):
-        raise InvalidInputError(f"invalid page cursor {cursor!r}")
-    return values[0]
-
-
-def _page_number(cursor: str | None) -> int:
-    """The page a ``thread_messages`` cursor points to (Zep numbers message pages from 1)."""
-    if cursor is None:
-        return 1
-    values = decode_cursor(cursor)
-    if len(values) != 1 or not isinstance(values[0], int) or values[0] < 1:
-        raise InvalidInputError(f"invalid page cursor {cursor!r}")
-    return values[0]
-
-
-def _raise_first(results: list[Any]) -> list[Any]:
-    """``results`` of :meth:`ZepMemory._gather`, or the first exception among them, raised."""
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results
-
-
-def _partial(exc: BaseException, done: int, total: int, what: str) -> BaseException:
-    """The error of a failed batch, saying how much of it Zep did apply."""
-    if total == 1 or not isinstance(exc, InvalidInputError | NotFoundError | StoreUnavailableError):
-        return exc
-    return type(exc)(f"{exc} ({done} of {total} {what} before the failure)")
