@@ -57,6 +57,8 @@ _TEMPLATES = (
     "The {thing} I bought for {activity} broke {time}. Still, the {place} was {feeling}.",
 )
 
+# the raw connection plans like the store's (see store.session_options): prepared statements get custom plans
+RAW_OPTIONS = "-c plan_cache_mode=force_custom_plan -c pg_trgm.word_similarity_threshold=0.45"
 RAW_FTS = ("SELECT id, memory, ts_rank_cd(search_doc, q) AS r FROM memories, to_tsquery(%s::regconfig, %s) AS q "
            "WHERE user_id = %s AND search_doc @@ q ORDER BY r DESC LIMIT %s")
 
@@ -181,7 +183,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"importing {args.rows:,} rows...", file=sys.stderr, flush=True)
             result: dict[str, Any] = {"rows": args.rows, "users": args.users, "hybrid": args.hybrid,
                                       "ingest": await ingest(store, chunks, dsn)}
-            async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as raw:
+            async with await psycopg.AsyncConnection.connect(dsn, autocommit=True, options=RAW_OPTIONS) as raw:
                 await raw.execute(f"SET search_path TO {store.search_path}")
                 cur = await raw.execute("SHOW server_version")
                 result["server"] = (await cur.fetchone())[0]

@@ -199,6 +199,8 @@ async def _ensure_vectors(conn: psycopg.AsyncConnection, schema: str, embedder: 
             sql.Literal(embedder.dimension)))
         if embedder.dimension <= HNSW_MAX_DIMENSION:
             await conn.execute("CREATE INDEX memories_embedding ON memories USING hnsw (embedding vector_cosine_ops)")
+        # finds the rows still to embed without scanning the table
+        await conn.execute("CREATE INDEX memories_unembedded ON memories (id) WHERE embedding IS NULL")
         await _put_setting(conn, "embedding", space)
         log.info("postgres vector column made for %s (%d dimensions)", embedder.model_id, embedder.dimension)
     return None

@@ -30,11 +30,12 @@ _FTS = """fts AS (
     FROM memories, to_tsquery(%(language)s::regconfig, %(tsquery)s) AS q
     WHERE user_id = %(user_id)s AND search_doc @@ q
     ORDER BY score DESC, id LIMIT %(pool)s)"""
-_FUZZY = """words AS (
-    SELECT coalesce(array_agg(w.word), '{}') AS ws
-    FROM unnest(%(words)s::text[], %(word_terms)s::text[]) AS w(word, term),
-         to_tsquery(%(language)s::regconfig, w.term) AS q
-    WHERE numnode(q) > 0 AND NOT EXISTS (SELECT 1 FROM memories WHERE user_id = %(user_id)s AND search_doc @@ q)),
+# One check per word, its tsquery a constant, so the planner sees each word's frequency: a generic
+# subquery over all words intersects the whole full-text index for common words.
+_WORD = """CASE WHEN numnode(to_tsquery(%(language)s::regconfig, %(term{i})s)) = 0 OR EXISTS (
+    SELECT 1 FROM memories WHERE user_id = %(user_id)s
+    AND search_doc @@ to_tsquery(%(language)s::regconfig, %(term{i})s)) THEN NULL ELSE %(word{i})s END"""
+_FUZZY = """words AS (SELECT array_remove(ARRAY[{checks}]::text[], NULL) AS ws),
 fuzzy AS (
     SELECT id, score FROM (
         SELECT id, (SELECT sum(s) FROM (SELECT word_similarity(w, memory_folded) AS s
@@ -91,7 +92,8 @@ class SearchPlan:
         return not (self.tsquery or self.words or self.vector)
 
     def statement(self) -> str:
-        ctes = [(self.tsquery, "fts", _FTS), (self.words, "fuzzy", _FUZZY), (self.vector, "vec", _VECTOR)]
+        fuzzy = _FUZZY.format(checks=", ".join(_WORD.format(i=i) for i in range(len(self.words))))
+        ctes = [(self.tsquery, "fts", _FTS), (self.words, "fuzzy", fuzzy), (self.vector, "vec", _VECTOR)]
         used = [(name, body) for wanted, name, body in ctes if wanted]
         union = " UNION ".join(f"SELECT id FROM {name}" for name, _ in used)
         scores = ", ".join(f"{name}.score" if any(n == name for n, _ in used) else "NULL::float8"
@@ -102,9 +104,10 @@ class SearchPlan:
                 f"WHERE m.user_id = %(user_id)s")
 
     def params(self, user_id: str, top_k: int, language: str) -> dict[str, Any]:
+        words = {f"word{i}": w for i, w in enumerate(self.words)}
+        terms = {f"term{i}": t for i, t in enumerate(self.word_terms)}
         return {"user_id": user_id, "pool": candidate_pool(top_k), "weights": ts_weights(), "language": language,
-                "tsquery": self.tsquery, "words": self.words, "word_terms": self.word_terms, "vector": self.vector,
-                "threshold": FUZZY_THRESHOLD}
+                "tsquery": self.tsquery, "vector": self.vector, "threshold": FUZZY_THRESHOLD, **words, **terms}
 
 
 def _finite(value: float | None) -> float | None:
