@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from memory_core import backup
 from memory_core.builder import MemoryBuilder
 from memory_core.config import MemdashConfig, load_config
 from memory_core.demo import DATASETS, seed, seed_if_empty
@@ -248,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("check", cmd_check, "validate a config and list its stores")
     command("stores", cmd_stores, "start each store, ping it, print capabilities and counts")
+    backup.add_commands(sub)
     return parser
 
 
