@@ -31,7 +31,7 @@ class Documents:
     async def load(self, keys: Sequence[str]) -> dict[str, MemoryRecord]:
         """The valid records among ``keys`` (missing keys left out), adopting toolkit-written ones first."""
         raw = await self._mget(keys)
-        strangers = [key for key, doc in raw.items() if isinstance(doc, dict) and not documents.is_adopted(doc)]
+        strangers = [key for key, doc in raw.items() if documents.is_stranger(doc)]
         if strangers:
             await self.adopt(strangers)
             raw.update(await self._mget(strangers))
@@ -44,15 +44,25 @@ class Documents:
         return found
 
     async def raw(self, key: str) -> Any:
-        return (await self._mget([key])).get(key)
+        """The whole document (embedding included), ``None`` when the key is missing."""
+        return documents.loads(await self.link.execute("JSON.GET", key, "$"))
 
     async def _mget(self, keys: Sequence[str]) -> dict[str, Any]:
+        """The documents' fields without their embeddings (the bulk of a document), in one round trip per
+        :data:`CHUNK` keys; keys that are missing or not JSON are left out."""
         found: dict[str, Any] = {}
         for start in range(0, len(keys), CHUNK):
             chunk = list(keys[start:start + CHUNK])
-            replies = await self.link.execute("JSON.MGET", *chunk, "$")
-            found.update((key, documents.loads(reply)) for key, reply in zip(chunk, replies, strict=True)
-                         if reply is not None)
+
+            async def pipelined(client: Any, chunk: list[str] = chunk) -> list[Any]:
+                pipe = client.pipeline(transaction=False)
+                for key in chunk:
+                    pipe.execute_command("JSON.GET", key, *documents.READ_PATHS)
+                return await pipe.execute(raise_on_error=False)
+
+            replies = await self.link.run(pipelined)
+            found.update((key, documents.from_paths(reply)) for key, reply in zip(chunk, replies, strict=True)
+                         if isinstance(reply, str))
         return found
 
     async def types(self, keys: Sequence[str]) -> list[str]:

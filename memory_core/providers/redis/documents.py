@@ -20,6 +20,8 @@ from memory_core.providers.redis.query import from_micros
 from memory_core.records import MemoryRecord
 
 EXTRA_FIELDS = ("created_at", "updated_at", "version", "seq")
+ITEM_FIELDS = ("conversation", "user_id", "tags", "metadata", "memory")
+READ_PATHS = tuple(f"$.{name}" for name in (*ITEM_FIELDS, *EXTRA_FIELDS))  # everything but the embedding
 
 
 class InvalidDocument(ValueError):
@@ -55,6 +57,11 @@ def loads(reply: str | None) -> Any:
     return values[0] if values else None
 
 
+def from_paths(reply: str) -> Any:
+    """A document from a multi-path ``JSON.GET`` reply: the fields it has."""
+    return {path[2:]: found[0] for path, found in json.loads(reply).items() if found}
+
+
 def decode(record_id: str, doc: Any) -> MemoryRecord:
     """The record a document holds. Missing timestamps read as the epoch ("unknown") and a missing version
     as 1: what a document written by the toolkit looks like before memdash adopts it."""
@@ -79,4 +86,9 @@ def decode(record_id: str, doc: Any) -> MemoryRecord:
 
 def is_adopted(doc: Any) -> bool:
     """Whether memdash's fields are there (a toolkit-written document lacks them until adopted)."""
-    return isinstance(doc, dict) and isinstance(doc.get("seq"), int)
+    return isinstance(doc.get("seq"), int)
+
+
+def is_stranger(doc: Any) -> bool:
+    """A memory document written by someone else (the toolkit): it has a user but no memdash fields yet."""
+    return isinstance(doc, dict) and isinstance(doc.get("user_id"), str) and not is_adopted(doc)

@@ -99,7 +99,7 @@ def keyset(sort: Sort, after: tuple[int, int] | None) -> str:
 
 def join(*clauses: str) -> str:
     """Clauses combined with AND; ``*`` (every document) when there are none."""
-    kept = [c for c in clauses if c]
+    kept = [c for c in clauses if c and c != "*"]
     return " ".join(kept) if kept else "*"
 
 
