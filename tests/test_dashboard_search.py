@@ -84,3 +84,13 @@ def test_html_and_markdown_are_shown_as_text(dash):
 def test_bad_numbers_in_the_url(seeded, params, error):
     at = ok(seeded.app("search", user="alice", q="x", **params).run())
     assert messages(at, "error") == [error]
+
+
+def test_score_parts_are_listed_not_summed_and_the_total_is_not_a_part(make_dash):
+    dash = make_dash({"main": {"_type": "sqlite", "path": "main.db"}})
+    dash.add(user="alice", memory="Alice loves rock climbing in the Alps", minutes=1)
+    at = ok(dash.app("search", user="alice", q="climbing").run())
+    [explained] = [c.value for c in at.caption if c.value.startswith("#1")]
+    score = at.metric[0].value
+    assert explained.startswith(f"#1 · score {score} (from text ") and explained.count(score) == 1
+    assert " + " not in explained and "vector " in explained

@@ -58,9 +58,11 @@ def _apply() -> None:
 
 
 def _explain(hit: services.SearchHit) -> str:
+    """The score and the parts the store made it from: a breakdown (normalised signals, bonuses), not a sum;
+    a part named ``score`` is the total itself."""
     if hit.score is None:
         return "The store gave no score."
-    parts = " + ".join(f"{escape_markdown(name)} {value:.3f}" for name, value in hit.parts.items())
+    parts = ", ".join(f"{escape_markdown(name)} {value:.3f}" for name, value in hit.parts.items() if name != "score")
     return f"score {hit.score:.3f}" + (f" (from {parts})" if parts else " (the store does not break it down)")
 
 
