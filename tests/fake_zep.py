@@ -18,7 +18,8 @@ Semantics are simple, deterministic and synchronous (Zep ingests asynchronously)
   facts, an episode its facts. Timestamps are Go's RFC 3339 with nanoseconds and strictly increase.
 
 Faults: :meth:`FakeZep.fail` answers the next matching requests with a status (429 with ``Retry-After``, 5xx, 401),
-:meth:`FakeZep.slow` delays them; every request is recorded in :attr:`FakeZep.calls`.
+:meth:`FakeZep.slow` delays them, :meth:`FakeZep.drop` closes their connection unanswered; every request is
+recorded in :attr:`FakeZep.calls`.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class Fault:
     path: str | None = None
     retry_after: str | None = None
     body: Any = None
+    drop: bool = False  # close the connection without answering
 
     def matches(self, method: str, path: str) -> bool:
         return self.method in (None, method) and (self.path is None or re.search(self.path, path) is not None)
@@ -257,6 +259,7 @@ class Project:
 
 
 PROJECT_UUID = "00000000-0000-4000-8000-00000000fa7e"
+DROP = 0  # the "status" of a request whose connection is closed without an answer
 
 
 def public(row: dict[str, Any]) -> dict[str, Any]:
@@ -594,6 +597,11 @@ class FakeZep:
         with self._guard:
             self._faults.append(Fault(None, seconds, times, method, path))
 
+    def drop(self, *, times: int = 1, method: str | None = None, path: str | None = None) -> None:
+        """Close the connection of the next ``times`` matching requests without answering them."""
+        with self._guard:
+            self._faults.append(Fault(None, times=times, method=method, path=path, drop=True))
+
     def clear_faults(self) -> None:
         with self._guard:
             self._faults.clear()
@@ -623,6 +631,8 @@ class FakeZep:
         fault = self._take_fault(call.method, call.path)
         if fault is not None:
             self._stopping.wait(fault.delay)
+            if fault.drop:
+                return DROP, None, {}
             if fault.status is not None:
                 return fault.status, _fault_body(fault), {"Retry-After": fault.retry_after} if fault.retry_after else {}
         if call.headers.get("authorization") != f"Api-Key {self.api_key}":
@@ -667,6 +677,9 @@ def _handler_for(fake: FakeZep) -> type[BaseHTTPRequestHandler]:
                     path = parts.path[len(API):]
                     call = Call(self.command, path, query, {k.lower(): v for k, v in self.headers.items()}, body)
                     status, payload, headers = fake.handle(call)
+            if status == DROP:
+                self.close_connection = True
+                return
             self._reply(status, payload, headers)
 
         def _reply(self, status: int, payload: Any, headers: dict[str, str]) -> None:

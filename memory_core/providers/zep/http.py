@@ -42,7 +42,8 @@ class ZepHttp:
 
     Statuses in ``retry_on`` (429 and 5xx by default) are retried ``num_retries`` times, waiting
     ``backoff * 2**n`` seconds or the server's ``Retry-After``, never more than ``max_wait``. Network errors are
-    retried too, except for a write whose request may have reached the server (messages would be added twice).
+    retried too, except a timeout (reported at once: waiting ``timeout`` again and again helps nobody) and a
+    failure of a write whose request may have reached the server (messages would be added twice).
     """
 
     def __init__(self, *, api_root: str, api_key: str, timeout: float, follow_redirects: bool, num_retries: int,
@@ -75,7 +76,8 @@ class ZepHttp:
             try:
                 response = await self._client.request(method, path.lstrip("/"), json=json, params=params)
             except httpx.TransportError as exc:
-                if final or (write and not isinstance(exc, NOT_SENT)):
+                sent = not isinstance(exc, NOT_SENT)
+                if final or (sent and (write or isinstance(exc, httpx.TimeoutException))):
                     raise self._transport_error(operation, exc, attempt + 1, write) from None
             if response is not None and (final or response.status_code not in self._retry_on):
                 return Answer(self._checked(operation, response, attempt + 1), response.headers.get(NEXT_CURSOR))
@@ -108,10 +110,12 @@ class ZepHttp:
     def _transport_error(self, operation: str, exc: httpx.TransportError, attempts: int,
                          write: bool) -> StoreUnavailableError:
         tries = f" ({attempts} attempts)" if attempts > 1 else ""
+        maybe = "; it may have been applied, check before retrying" if write else ""
+        if isinstance(exc, NOT_SENT):
+            return self.unavailable(operation, f"host unreachable ({type(exc).__name__}: {exc}){tries}")
         if isinstance(exc, httpx.TimeoutException):
-            maybe = "; it may have been applied, check before retrying" if write else ""
             return self.unavailable(operation, f"no answer within the {self._timeout:g} s timeout{tries}{maybe}")
-        return self.unavailable(operation, f"host unreachable ({type(exc).__name__}: {exc}){tries}")
+        return self.unavailable(operation, f"connection lost ({type(exc).__name__}: {exc}){tries}{maybe}")
 
     def _wait(self, attempt: int, response: httpx.Response | None) -> float:
         wait = retry_after(response.headers) if response is not None else None
