@@ -272,3 +272,19 @@ async def test_a_cut_read_is_retried_once_and_a_cut_write_saves_nothing(pgvector
         assert await _count(pgvector_server, schema) == 0
         await store.add_items([_item("u", "The pool recovered")])
         assert await _count(pgvector_server, schema) == 1
+
+
+def test_config_from_yaml_keeps_the_password_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    from memory_core.config import parse_config
+
+    monkeypatch.setenv("PG_TEST_PASSWORD", "s3cret-value")
+    loaded = parse_config("memory:\n  team:\n    _type: postgres\n    dsn: host=db.internal dbname=memdash user=app\n"
+                          "    password: ${PG_TEST_PASSWORD}\n    schema: team_memories\n    language: simple\n")
+    config = loaded.memory["team"]
+    assert isinstance(config, PostgresMemoryConfig) and loaded.warnings == []
+    assert (config.db_schema, config.language) == ("team_memories", "simple")
+    assert "s3cret-value" not in repr(config) and "s3cret-value" not in str(config.model_dump())
+    server = config.server()
+    assert "password=s3cret-value" in server.conninfo and "s3cret-value" not in repr(server)
+    assert server.target == "app@db.internal/memdash"
+    assert "***" in server.scrub("FATAL: role app with s3cret-value")
