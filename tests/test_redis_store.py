@@ -123,6 +123,12 @@ async def test_toolkit_written_memories_are_browsed_searched_edited_deleted(serv
         page = await store.list_records(MemoryFilter(user_id="alice"))
         assert sorted(r.id for r in page.records) == sorted(k.split(":")[-1] for k in (tea, chat))
         assert all(r.version == 1 for r in page.records)
+        with server.client() as client:  # adopted: memdash's fields added, the toolkit's left as they were
+            doc = json.loads(client.execute_command("JSON.GET", tea, "$"))[0]
+        assert {k: doc[k] for k in ("conversation", "user_id", "tags", "metadata", "memory")} == {
+            "conversation": None, "user_id": "alice", "tags": ["drink"], "metadata": {"k": 1},
+            "memory": "Alice drinks green tea"}
+        assert doc["created_at"] == doc["updated_at"] and doc["version"] == 1 and len(doc["embedding"]) == DIM
         hit = (await store.search("green tea", user_id="alice"))[0]
         assert (hit.memory, hit.tags, hit.metadata) == ("Alice drinks green tea", ["drink"], {"k": 1})
         # the toolkit stored no embedding for the conversation-only item: full text still finds it

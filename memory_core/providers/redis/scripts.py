@@ -46,18 +46,21 @@ return 'ok'
 """
 
 # KEYS[1] sequence counter, KEYS[2..] documents; ARGV[1] now. Gives JSON objects that lack memdash's fields
-# and have a string user_id (written by the toolkit) created_at = updated_at = now, version 1 and a seq;
-# returns how many it stamped.
+# and have a string user_id (written by the toolkit) created_at = updated_at = now, version 1 (keeping any of
+# them already there) and a seq, in one JSON.MERGE per document (one reindex); returns how many it stamped.
 STAMP = """
 local stamped = 0
 for i = 2, #KEYS do
   local ok, seq = pcall(redis.call, 'JSON.GET', KEYS[i], '$.seq')
   if ok and seq == '[]' and redis.call('JSON.TYPE', KEYS[i]) == 'object'
       and redis.call('JSON.TYPE', KEYS[i], '$.user_id')[1] == 'string' then
-    redis.call('JSON.SET', KEYS[i], '$.created_at', ARGV[1], 'NX')
-    redis.call('JSON.SET', KEYS[i], '$.updated_at', ARGV[1], 'NX')
-    redis.call('JSON.SET', KEYS[i], '$.version', 1, 'NX')
-    redis.call('JSON.SET', KEYS[i], '$.seq', redis.call('INCR', KEYS[1]))
+    local fields = {'"seq":' .. redis.call('INCR', KEYS[1])}
+    for name, value in pairs({created_at = ARGV[1], updated_at = ARGV[1], version = '1'}) do
+      if redis.call('JSON.GET', KEYS[i], '$.' .. name) == '[]' then
+        table.insert(fields, '"' .. name .. '":' .. value)
+      end
+    end
+    redis.call('JSON.MERGE', KEYS[i], '$', '{' .. table.concat(fields, ',') .. '}')
     stamped = stamped + 1
   end
 end

@@ -118,7 +118,10 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
         if kind == "ids":
             await self.delete_records(target)
             return
-        keys = [row["__key"] async for row in self._docs.rows(self._user_clause(str(target)), "@__key", "@user_id")
+        clause = query.tag_match("user_id", str(target), SEPARATOR)
+        if clause is None:  # a blank user id: no memory has one
+            return
+        keys = [row["__key"] async for row in self._docs.rows(clause, "@__key", "@user_id")
                 if row.get("user_id") == target]
         for start in range(0, len(keys), CHUNK):
             await self._docs.delete(keys[start:start + CHUNK])
@@ -147,11 +150,11 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
 
     async def _text_hits(self, user_id: str, text: str, pool: int) -> dict[str, float]:
         """``{key: BM25}`` over the memory and its conversation, in memdash's index."""
-        terms = query.words(text)
-        if not terms:
+        terms, user = query.words(text), query.tag_match("user_id", user_id, SEPARATOR)
+        if not terms or user is None:
             return {}
         reply = await self._docs.link.query(
-            "FT.SEARCH", self._space.browse_index, query.text_query(self._user_clause(user_id), terms),
+            "FT.SEARCH", self._space.browse_index, query.text_query(user, terms),
             "NOCONTENT", "WITHSCORES", "SCORER", "BM25STD", "LIMIT", 0, pool)
         return {hit["id"]: float(hit["score"]) for hit in reply.get("results", [])}
 
@@ -248,6 +251,8 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
             raise VersionConflictError(record_id, expected_version, before)
         item = _patched(before, patch)
         doc = await self._docs.raw(key)
+        if not isinstance(doc, dict):  # deleted (or replaced by something else) since it was read
+            raise VersionConflictError(record_id, expected_version, None)
         now = max(query.to_micros(utcnow()), query.to_micros(before.updated_at) + 1)
         doc = {**doc, **documents.encode(item, created_us=doc["created_at"], updated_us=now,
                                          version=expected_version + 1, vector=None)}
@@ -300,12 +305,6 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
         return found[:limit]
 
     # --- helpers -------------------------------------------------------------------------------------------
-    def _user_clause(self, user_id: str) -> str:
-        clause = query.tag_match("user_id", user_id, SEPARATOR)
-        if clause is None:
-            raise InvalidInputError("user_id must not be blank")
-        return clause
-
     async def _embed(self, items: Sequence[MemoryItem]) -> list[np.ndarray | None]:
         """Each item's vector (``None`` without an embedder or text to embed)."""
         if self._embedder is None:
