@@ -53,6 +53,21 @@ def test_import_valid_jsonl(dash):
     assert ok(at).button(key="import_go").disabled  # the same upload is not imported twice
 
 
+def test_after_an_import_the_page_shows_the_store_as_it_is_and_the_file_can_go_into_another_store(make_dash):
+    dash = make_dash({"main": {"_type": "in_memory"}, "other": {"_type": "in_memory"}})
+    at = upload(dash, "good.jsonl", jsonl(GOOD))
+    assert "0 memories to export." in [c.value for c in at.caption]
+    at.button(key="import_go").click().run()
+    assert "3 memories to export." in [c.value for c in ok(at).caption]  # not the count from before the import
+    assert at.button(key="import_go").disabled
+    assert messages(at, "success") == ["Imported 3 memories into store 'main'."]
+    at.selectbox(key="store_picker").set_value("other").run()
+    assert not ok(at).button(key="import_go").disabled and not messages(at, "success")
+    at.button(key="import_go").click().run()
+    assert messages(ok(at), "success") == ["Imported 3 memories into store 'other'."]
+    assert len(dash.records("other")) == 3
+
+
 BAD = [GOOD[0], "{not json", {"memory": "no user"}, GOOD[1], {"user_id": "x", "tags": "notalist"}, GOOD[2]]
 
 

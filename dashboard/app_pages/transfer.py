@@ -51,6 +51,13 @@ def _show_report(report: ParseReport) -> None:
         st.dataframe(pd.DataFrame(report.errors[:1000], columns=["line", "problem"]), hide_index=True)
 
 
+def _done_message(upload: UploadedFile, store: str) -> str | None:
+    """The outcome of importing this upload into this store, once it has been (the same file may still go
+    into another store)."""
+    done = st.session_state.get("import_done")
+    return done[2] if done and done[:2] == (upload.file_id, store) else None
+
+
 def _import(store: str) -> None:
     hub = context.hub()
     st.subheader("Import", anchor=False)
@@ -63,17 +70,18 @@ def _import(store: str) -> None:
         if not hub.can(store, Capability.IMPORT):
             st.warning("This store does not keep ids and timestamps: imported memories get new ones.")
         skip = bool(report.errors) and st.checkbox("Skip invalid rows", key="import_skip")
-        done = st.session_state.get("import_done") == upload.file_id
+        done = _done_message(upload, store)
         blocked = not report.records or (report.errors and not skip) or done
         if done:
-            st.success("This file has been imported.")
+            st.success(done)
         label = f"Import {count_of(len(report.records), 'memory', 'memories')} into '{escape_markdown(store)}'"
         if st.button(label, key="import_go", type="primary", disabled=bool(blocked)):
             bar = st.progress(0.0, text="Importing…")
             n = services.import_records(hub, context.actor(), store, report.records,
                                         progress=lambda d, t: bar.progress(d / t, text=f"{d:,} of {t:,}"))
-            st.session_state.import_done = upload.file_id
-            st.success(f"Imported {count_of(n, 'memory', 'memories')} into store '{escape_markdown(store)}'.")
+            message = f"Imported {count_of(n, 'memory', 'memories')} into store '{escape_markdown(store)}'."
+            st.session_state.import_done = (upload.file_id, store, message)
+            st.rerun()  # the export count above and this button must show the store as it is now
 
 
 st.title("Import / export")
