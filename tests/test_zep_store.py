@@ -111,6 +111,7 @@ async def test_builds_with_api_key_auth_and_truthful_capabilities(zep: FakeZep) 
         assert isinstance(built, ZepMemory)
         assert built.capabilities == FULL
         assert await built.ping() is None
+    assert built._http._client.is_closed  # one client per store, closed when the builder closes
     ping = zep.calls_to("GET", "/users-ordered")[0]
     assert ping.headers["authorization"] == f"Api-Key {KEY}" and ping.query == {"pageNumber": "1", "pageSize": "1"}
 

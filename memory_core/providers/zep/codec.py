@@ -89,7 +89,6 @@ def similarities(rows: list[dict[str, Any]], reranker: str) -> list[float]:
 class Write:
     """What one item becomes in Zep: messages for a thread, or a text for the user's graph."""
 
-    position: int
     user_id: str
     thread_id: str | None = None
     messages: list[dict[str, Any]] = dataclasses.field(default_factory=list)
@@ -104,13 +103,13 @@ def plan(item: MemoryItem, position: int, thread_id: str) -> Write:
     """The write for a valid item: its conversation if it has one (as the toolkit sends it), else its memory."""
     where = f"item {position}"
     if item.conversation:
-        return Write(position, item.user_id, thread_id, [message_body(m, where) for m in item.conversation])
+        return Write(item.user_id, thread_id, [message_body(m, where) for m in item.conversation])
     if not (item.memory or "").strip():
         raise InvalidInputError(f"{where}: neither a conversation nor a memory text: nothing for Zep to store")
     if len(item.memory) > MAX_TEXT:
         raise InvalidInputError(f"{where}: the memory has {len(item.memory)} characters; Zep takes at most "
                                 f"{MAX_TEXT} per text (split it into several items)")
-    return Write(position, item.user_id, text=item.memory)
+    return Write(item.user_id, text=item.memory)
 
 
 def message_body(message: dict[str, str], where: str) -> dict[str, Any]:
