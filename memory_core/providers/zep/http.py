@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import itertools
 from typing import Any
 from urllib.parse import quote
@@ -13,6 +14,9 @@ import httpx
 
 from memory_core.embedders.openai import retry_after
 from memory_core.errors import InvalidInputError, NotFoundError, StoreUnavailableError
+
+# One TLS context per process: building one costs ~0.1 s, and every store opens a client.
+tls_context = functools.cache(httpx.create_ssl_context)
 
 # Failures after which the request surely never reached the server: safe to retry even a write.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -47,14 +51,13 @@ class ZepHttp:
     """
 
     def __init__(self, *, api_root: str, api_key: str, timeout: float, follow_redirects: bool, num_retries: int,
-                 retry_on: frozenset[int], backoff: float, max_wait: float,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 retry_on: frozenset[int], backoff: float, max_wait: float) -> None:
         self.api_root = api_root
         self._key = api_key
         self._timeout = timeout
         self._retries, self._retry_on, self._backoff, self._max_wait = num_retries, retry_on, backoff, max_wait
         headers = {"Authorization": f"Api-Key {api_key}", "Accept": "application/json"}
-        self._client = httpx.AsyncClient(base_url=api_root + "/", headers=headers, transport=transport,
+        self._client = httpx.AsyncClient(base_url=api_root + "/", headers=headers, verify=tls_context(),
                                          follow_redirects=follow_redirects,
                                          timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)))
 
