@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import context
+from dashboard.components import undo
 
 PAGES = Path(__file__).parent / "app_pages"
 
@@ -21,9 +22,12 @@ navigation = st.navigation({
         st.Page(PAGES / "users.py", title="Users", icon=":material/group:", url_path="users"),
         st.Page(PAGES / "transfer.py", title="Import / export", icon=":material/swap_vert:", url_path="transfer"),
         st.Page(PAGES / "stores.py", title="Stores", icon=":material/database:", url_path="stores"),
+        st.Page(PAGES / "audit.py", title="Audit log", icon=":material/history:", url_path="audit"),
+        st.Page(PAGES / "trash.py", title="Trash", icon=":material/delete:", url_path="trash"),
     ],
 })
 if context.actor().name.startswith("local"):
     st.sidebar.caption(":orange-badge[Sign-in is off] every visitor acts as admin")
 context.store_picker()
+undo.sidebar()
 navigation.run()

@@ -122,9 +122,14 @@ def _problem(entry: AuditEntry, current: MemoryRecord | None) -> str | None:
     return None
 
 
+def current_dict(record: MemoryRecord) -> dict[str, Any]:
+    """A record as the audit log stores states (its JSON form), to compare or diff with entries."""
+    return json.loads(json.dumps(record_to_dict(record)))
+
+
 def _unchanged(current: MemoryRecord, after: dict[str, Any]) -> bool:
     """The memory is as the entry left it: same version, same content (timestamps may lose precision)."""
-    now = json.loads(json.dumps(record_to_dict(current)))
+    now = current_dict(current)
     return now["version"] == after.get("version") and all(now[k] == after.get(k) for k in _CONTENT)
 
 

@@ -4,7 +4,7 @@ with links to each memory and bulk tag / untag / delete. Never loads more than a
 import streamlit as st
 
 from dashboard import context, services, state
-from dashboard.components import bulk, page
+from dashboard.components import bulk, page, undo
 from dashboard.components.filter_form import filter_form
 from dashboard.components.memory_table import memory_link, memory_table
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
@@ -56,6 +56,7 @@ st.title("Browse memories")
 store = page.store_or_stop()
 hub = context.hub()
 page.show_flash()
+undo.banner()
 filter_form()
 _view_controls()
 with page.reported():

@@ -2,13 +2,14 @@
 
 import difflib
 import json
+import uuid
 from typing import Any
 
 import streamlit as st
 
 from dashboard import context, services
 from dashboard.access import Role
-from dashboard.components import dialogs, page
+from dashboard.components import dialogs, page, undo
 from dashboard.components.conversation import conversation_view
 from dashboard.components.editors import metadata_editor, metadata_text, parse_metadata, tag_editor
 from dashboard.components.text import escape_markdown, truncate
@@ -118,17 +119,21 @@ def _close_delete() -> None:
 
 @st.dialog("Delete memory", on_dismiss=_close_delete)
 def _confirm_delete(store: str, record: MemoryRecord) -> None:
-    st.markdown("**Delete this memory?** This cannot be undone.")
+    st.markdown("**Delete this memory?** It goes to the trash: you can undo it right after, or restore it from "
+                "the Trash page.")
     st.text(truncate(record.item.memory or "(no memory text)", 300))
     go, cancel = st.columns(2)
     with cancel:
         dialogs.close_button("delete_memory", key="detail_delete_cancel")
     if go.button("Delete", key="detail_delete_confirm", type="primary"):
         with page.reported():
-            deleted = services.delete_memories(context.hub(), context.actor(), store, [record.id])
+            batch = uuid.uuid4().hex
+            deleted = services.delete_memories(context.hub(), context.actor(), store, [record.id], batch=batch)
             _close_delete()
             page.flash(f"Deleted memory {escape_markdown(record.id)}." if deleted
                        else f"Memory {escape_markdown(record.id)} was already deleted.")
+            if deleted:
+                undo.offer(store, batch)
             st.switch_page("app_pages/browse.py", query_params={"store": store, "user": record.user_id})
 
 

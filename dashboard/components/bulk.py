@@ -6,13 +6,14 @@ then runs the job with a progress bar (a whole filter is paged through by the se
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
 
 from dashboard import context, services
-from dashboard.components import dialogs
+from dashboard.components import dialogs, undo
 from dashboard.components.page import flash, reported
 from dashboard.components.text import count_of, escape_markdown
 from memory_core.interfaces import Capability
@@ -87,7 +88,7 @@ def _describe(action: str, count: int | None, tags: list[str], *, whole_filter: 
         return f"No memories to {action}: nothing will change."
     listed = ", ".join(escape_markdown(t) for t in tags)
     if action == "delete":
-        return f"**Delete {what}?** This cannot be undone."
+        return f"**Delete {what}?** They go to the trash: you can undo it right after, or restore them later."
     return f"**{ACTIONS[action]} {what}:** {'add' if action == 'tag' else 'remove'} {listed}."
 
 
@@ -105,15 +106,17 @@ def _run(job: dict[str, Any], tags: list[str]) -> None:
     def progress(done: int, total: int) -> None:
         bar.progress(min(done / total, 1.0) if total else 1.0, text=f"{done:,} of {total:,}")
 
-    change = {"add": tags} if action == "tag" else {"remove": tags}
+    change, batch = ({"add": tags} if action == "tag" else {"remove": tags}), uuid.uuid4().hex
     if job["ids"] is None and action == "delete":
-        n = services.delete_matching(hub, actor, store, job["flt"], progress=progress)
+        n = services.delete_matching(hub, actor, store, job["flt"], progress=progress, batch=batch)
     elif job["ids"] is None:
         n = services.retag_matching(hub, actor, store, job["flt"], progress=progress, **change)
     elif action == "delete":
-        n = services.delete_memories(hub, actor, store, job["ids"])
+        n = services.delete_memories(hub, actor, store, job["ids"], batch=batch)
     else:
         n = services.retag_memories(hub, actor, store, job["ids"], progress=progress, **change)
     dialogs.close_dialog(DIALOG)
     flash(f"{DONE[action]} {_amount(n)}.")
+    if action == "delete" and n:
+        undo.offer(store, batch)
     st.rerun()

@@ -102,14 +102,15 @@ class SqliteAuditLog(AuditLog):
         with self._locked("write to"):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                seqs = [self._conn.execute(f"INSERT INTO audit_entries ({COLUMNS}) VALUES "
-                                           "(NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row).lastrowid for row in rows]
+                self._conn.executemany(f"INSERT INTO audit_entries ({COLUMNS}) VALUES "
+                                       "(NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                last = self._conn.execute("SELECT last_insert_rowid()").fetchone()[0]
                 self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
-        return [seq for seq in seqs if seq is not None]
+        return list(range(last - len(rows) + 1, last + 1))  # the write lock was held: the numbers are consecutive
 
     def get(self, seq: int) -> AuditEntry:
         with self._locked("read"):

@@ -1,0 +1,166 @@
+"""Audit log (``?store=&user=&id=&op=&actor=&batch=&from=&to=``, one entry: ``?entry=N``): every change made
+through memdash, who made it, before and after, and reverting it (one change or a whole batch)."""
+
+import datetime as dt
+
+import streamlit as st
+
+from dashboard import audit, context, revert
+from dashboard.access import Role
+from dashboard.components import page, revert_flow
+from dashboard.components.audit_view import diff_view, entries_table, entry_fields, entry_link
+from dashboard.components.memory_table import memory_link
+from dashboard.components.pager import PAGE_SIZES, Pager, page_size
+from dashboard.components.text import count_of
+from dashboard.components.url import param, set_params, sync_from_url
+from memory_core.audit import OPERATIONS, AuditEntry, Change
+from memory_core.errors import InvalidInputError
+
+TEXT_FILTERS = {"user": "User id", "id": "Memory id", "actor": "Actor", "batch": "Batch"}
+
+
+# --- the list ------------------------------------------------------------------------------------------
+
+
+def _filters() -> None:
+    """The filter form, bound to the URL: Apply writes every filter parameter in one update."""
+    values = {f"audit_{k}": param(k) for k in TEXT_FILTERS}
+    values |= {"audit_op": param("op") if param("op") in OPERATIONS else "", "audit_all": param("all_stores") == "1",
+               "audit_from": _day(param("from")), "audit_to": _day(param("to"))}
+    sync_from_url("audit", values)
+    with st.form("audit_form", border=True):
+        cols = st.columns(len(TEXT_FILTERS) + 1)
+        for column, (key, label) in zip(cols, TEXT_FILTERS.items(), strict=False):
+            column.text_input(label, key=f"audit_{key}")
+        cols[-1].selectbox("Operation", ["", *OPERATIONS], key="audit_op", format_func=lambda op: op or "any")
+        bottom = st.columns([1, 1, 2])
+        bottom[0].date_input("From", key="audit_from", value=None, format="YYYY-MM-DD")
+        bottom[1].date_input("To", key="audit_to", value=None, format="YYYY-MM-DD")
+        bottom[2].checkbox("Every store", key="audit_all")
+        apply, clear, _ = st.columns([1, 1, 6])
+        apply.form_submit_button("Apply", type="primary", on_click=_apply, icon=":material/filter_alt:")
+        clear.form_submit_button("Clear", on_click=set_params, args=({},), kwargs={"clear": audit.QUERY_KEYS})
+
+
+def _apply() -> None:
+    s = st.session_state
+    values: dict[str, str | None] = {key: s[f"audit_{key}"].strip() for key in TEXT_FILTERS}
+    values |= {"op": s.audit_op or None, "all_stores": "1" if s.audit_all else None,
+               "from": s.audit_from.isoformat() if s.audit_from else None,
+               "to": s.audit_to.isoformat() if s.audit_to else None}
+    set_params(values, clear=audit.QUERY_KEYS)
+
+
+def _day(raw: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(raw[:10]) if raw else None
+    except ValueError:
+        return None
+
+
+def _list(store: str) -> None:
+    hub = context.hub()
+    _filters()
+    try:
+        query = audit.query_from_params(st.query_params, store)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"This link's filter is not valid: {exc}") from None
+    size = page_size(default=PAGE_SIZES[1])
+    pager = Pager("audit_pager", {"query": repr(query), "size": size})
+    result = audit.audit_page(hub, query, limit=size, cursor=pager.cursor)
+    if not result.entries:
+        st.info("No audit entries match." if pager.number == 1 else "No more entries.")
+    else:
+        for entry in entries_table(result.entries, key=f"audit_table_{pager.page_id}")[:5]:
+            entry_link(entry.seq or 0, f"Open audit entry {entry.seq}")
+    matching = count_of(audit.audit_count(hub, query), "matching entry", "matching entries")
+    pager.controls(result.next_cursor, note=f" · {matching}")
+    if query.batch:
+        _batch_revert(query.batch, _may_revert(store))
+
+
+# --- one entry -----------------------------------------------------------------------------------------
+
+
+def _entry(seq_text: str) -> None:
+    if not seq_text.isdigit():
+        raise InvalidInputError(f"entry must be an audit entry number, not {seq_text!r}")
+    hub = context.hub()
+    entry = audit.audit_entry(hub, int(seq_text))
+    st.button("All entries", key="audit_back", icon=":material/arrow_back:",
+              on_click=lambda: set_params({}, clear=("entry",)))
+    entry_fields(entry)
+    _links(entry)
+    st.subheader("Before (−) and after (+)", anchor=False)
+    diff_view(entry.before, entry.after, "before", "after")
+    st.subheader("Revert", anchor=False)
+    allowed = _may_revert(entry.store)
+    _single_revert(entry, allowed)
+    if entry.batch:
+        _batch_revert(entry.batch, allowed)
+
+
+def _links(entry: AuditEntry) -> None:
+    cols = st.columns(3)
+    with cols[0]:
+        if entry.memory_id and entry.change is not Change.REMOVED:
+            memory_link(entry.store, entry.memory_id)
+    if entry.memory_id:
+        cols[1].page_link("app_pages/audit.py", label="Every change of this memory", icon=":material/history:",
+                          query_params={"store": entry.store, "id": entry.memory_id})
+    if entry.batch:
+        cols[2].page_link("app_pages/audit.py", label="Every change of this batch", icon=":material/history:",
+                          query_params={"store": entry.store, "batch": entry.batch})
+    reverted_by = audit.reverted_by(context.hub(), [entry.seq or 0]).get(entry.seq or 0)
+    if entry.reverts:
+        entry_link(entry.reverts, f"This reverted audit entry {entry.reverts}")
+    if reverted_by:
+        entry_link(reverted_by, f"Reverted by audit entry {reverted_by}")
+
+
+def _may_revert(store: str) -> bool:
+    if context.actor().role_for(store) >= Role.EDITOR:
+        return True
+    st.caption("Your role can read the audit log, not revert changes.")
+    return False
+
+
+def _single_revert(entry: AuditEntry, allowed: bool) -> None:
+    step = revert.plan(context.hub(), [entry])[0]
+    if step.problem:
+        st.warning(f"This change cannot be reverted: {step.problem}.", icon=":material/block:")
+        if step.current is not None and entry.after is not None:
+            st.caption("As this entry left the memory (−) and as it is now (+):")
+            diff_view(entry.after, revert.current_dict(step.current), "audited", "now")
+    else:
+        st.caption(_what_revert_does(entry))
+    st.button("Revert this change", key="audit_revert", type="primary", icon=":material/undo:",
+              disabled=bool(step.problem) or not allowed, on_click=revert_flow.run, args=([entry],))
+
+
+def _what_revert_does(entry: AuditEntry) -> str:
+    return {Change.CHANGED: "Reverting updates the memory back to its state before this change.",
+            Change.REMOVED: "Reverting puts the memory back as it was (same id where the store keeps ids).",
+            Change.CREATED: "Reverting deletes the memory this change created."}.get(entry.change, "")
+
+
+def _batch_revert(batch: str, allowed: bool) -> None:
+    entries = revert.batch_entries(context.hub(), batch)
+    total = len(entries)
+    if total < 2 or len({e.store for e in entries}) != 1:
+        return
+    st.caption(f"This batch holds {count_of(total, 'change')}: revert them as one unit (nothing is reverted "
+               "when one of them conflicts with a later change, unless you then choose to revert the rest).")
+    st.button(f"Revert the whole batch ({total})", key="audit_revert_batch", icon=":material/undo:",
+              disabled=not allowed, on_click=revert_flow.run, args=(entries,))
+
+
+st.title("Audit log")
+store = page.store_or_stop()
+page.show_flash()
+revert_flow.show_conflicts()
+with page.reported():
+    if param("entry"):
+        _entry(param("entry"))
+    else:
+        _list(store)

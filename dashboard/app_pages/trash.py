@@ -1,0 +1,68 @@
+"""Trash (``?store=&user=``): memories deleted through memdash within the retention period and not restored
+since, read from the audit log's before-states (there is no second copy), with Restore."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import audit, context
+from dashboard.access import Role
+from dashboard.components import page, revert_flow
+from dashboard.components.audit_view import entry_link, memory_preview
+from dashboard.components.pager import PAGE_SIZES, Pager, page_size
+from dashboard.components.text import count_of, escape_markdown
+from dashboard.components.url import param, set_params, sync_from_url
+from memory_core.audit import AuditEntry
+
+
+def _user_filter() -> str:
+    sync_from_url("trash", {"trash_user": param("user")})
+    left, _ = st.columns([2, 4])
+    left.text_input("User id", key="trash_user", placeholder="every user",
+                    on_change=lambda: set_params({"user": st.session_state.trash_user.strip()}))
+    return param("user")
+
+
+def _table(entries: list[AuditEntry], key: str) -> list[AuditEntry]:
+    frame = pd.DataFrame([{"deleted_at": e.at, "by": e.actor, "user_id": e.user_id, "memory": memory_preview(e),
+                           "memory_id": e.memory_id, "entry": e.seq} for e in entries],
+                         columns=["deleted_at", "by", "user_id", "memory", "memory_id", "entry"])
+    event = st.dataframe(frame, key=key, on_select="rerun", selection_mode="multi-row", hide_index=True,
+                         column_config={"deleted_at": st.column_config.DatetimeColumn(
+                             "deleted (UTC)", format="YYYY-MM-DD HH:mm"),
+                             "memory": st.column_config.TextColumn("memory", width="large")})
+    rows = event.selection.rows if event else []
+    return [entries[i] for i in rows if i < len(entries)]
+
+
+def _restore_button(store: str, selected: list[AuditEntry]) -> None:
+    allowed = context.actor().role_for(store) >= Role.EDITOR
+    label = f"Restore {count_of(len(selected), 'memory', 'memories')}" if selected else "Restore selected"
+    st.button(label, key="trash_restore", type="primary", icon=":material/restore_from_trash:",
+              disabled=not selected or not allowed, on_click=revert_flow.run, args=(selected,),
+              kwargs={"action": "restore"})
+    if not allowed:
+        st.caption("Your role can see the trash, not restore memories.")
+    for entry in selected[:5]:
+        entry_link(entry.seq or 0, f"Audit entry {entry.seq} (the delete)")
+
+
+st.title("Trash")
+store = page.store_or_stop()
+hub = context.hub()
+page.show_flash()
+revert_flow.show_conflicts()
+st.caption(f"Memories deleted from store '{escape_markdown(store)}' through memdash in the last "
+           f"{audit.retention_days(hub)} days (memdash.trash.retention_days) and not restored since. Older deletes "
+           "stay in the audit log but are no longer offered here.")
+user = _user_filter()
+with page.reported():
+    size = page_size(default=PAGE_SIZES[1])
+    pager = Pager("trash_pager", {"store": store, "user": user, "size": size})
+    result = audit.trash_page(hub, store, user_id=user or None, limit=size, cursor=pager.cursor)
+    if not result.entries:
+        st.info("The trash is empty." if pager.number == 1 else "No more deleted memories.")
+        selected = []
+    else:
+        selected = _table(result.entries, key=f"trash_table_{pager.page_id}")
+    _restore_button(store, selected)
+    pager.controls(result.next_cursor)

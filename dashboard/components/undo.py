@@ -1,0 +1,57 @@
+"""Undo right after a delete: an Undo button under the "Deleted ..." message on the next page shown, and Undo in
+the sidebar until it is used or dismissed. Undo reverts the delete's audit batch (the memories come back with
+their ids, versions and timestamps where the store can import); later, the Trash page restores them."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import audit, context, revert
+from dashboard.components import revert_flow
+from dashboard.components.page import flash
+from dashboard.components.text import escape_markdown
+from memory_core.errors import MemdashError
+
+_LAST = "_undo_last_delete"
+
+
+def offer(store: str, batch: str) -> None:
+    """After a delete made with audit ``batch``: offer to undo it from the next run on."""
+    st.session_state[_LAST] = {"store": store, "batch": batch, "fresh": True}
+
+
+def banner() -> None:
+    """Under the message of a delete made just before this run: its Undo button (shown once); then the
+    conflicts of an undo that was refused, if any."""
+    last = st.session_state.get(_LAST)
+    if last and last.pop("fresh", False):
+        days = audit.retention_days(context.hub())
+        text, button = st.columns([5, 1], vertical_alignment="center")
+        text.caption(f"Deleted memories go to the trash: undo now, or restore them from the Trash page for {days} "
+                     "days.")
+        button.button("Undo", key="undo_banner", type="primary", icon=":material/undo:", on_click=_undo)
+    revert_flow.show_conflicts()
+
+
+def sidebar() -> None:
+    """Undo / dismiss the session's last delete, on every page until one of them is clicked."""
+    last = st.session_state.get(_LAST)
+    if not last:
+        return
+    box = st.sidebar.container(border=True)
+    box.caption(f"Last delete, in store '{escape_markdown(last['store'])}'")
+    undo, dismiss = box.columns(2)
+    undo.button("Undo", key="undo_sidebar", icon=":material/undo:", on_click=_undo)
+    dismiss.button("Dismiss", key="undo_dismiss", on_click=lambda: st.session_state.pop(_LAST, None))
+
+
+def _undo() -> None:
+    last = st.session_state.pop(_LAST, None)
+    if not last:
+        return
+    try:
+        entries = revert.batch_entries(context.hub(), last["batch"])
+    except MemdashError as exc:
+        flash(f"Nothing was restored: {escape_markdown(exc)}", "error")
+        return
+    revert_flow.run(entries, action="restore")
