@@ -19,6 +19,16 @@ from memory_core.providers.common import tokens
 FTS_COLUMNS: tuple[str, ...] = ("memory", "context", "meta")
 FTS_WEIGHTS: tuple[float, ...] = (1.0, 0.5, 0.5)
 
+# Ranking (see docs/retrieval.md for how they were chosen): the share of BM25 against cosine in the base score,
+# for a memory on its own and for one with conversation context (which only the text index sees), then the
+# weights of the bonuses for a date the query names, a strong neighbouring turn and a strong same-session item.
+TEXT_WEIGHT = 0.4
+CONTEXT_TEXT_WEIGHT = 0.6
+DATE_WEIGHT = 0.2
+NEIGHBOUR_WEIGHT = 0.2
+GROUP_WEIGHT = 0.3
+DATE_SLACK = timedelta(days=8)  # people mention an event up to about a week after it happened
+
 _STOPWORD_TEXT = """
 a about above after again against all am an and any are as at be because been before being below between both
 but by can could did do does doing down during each few for from further had has have having he her here hers
@@ -111,7 +121,8 @@ class Candidate:
 def rank(query: str, candidates: Sequence[Candidate], top_k: int) -> list[tuple[str, float, dict[str, float]]]:
     """Final ranking of a store's candidates: ``(id, similarity in [0, 1], score parts)``, best first.
 
-    Stores call this after gathering candidates; everything that decides order lives here.
+    Stores call this after gathering candidates; everything that decides order lives here. The similarity is
+    relative to this query's candidates (BM25 over the best one, cosine min-max scaled), plus bonuses.
     """
     parts = score_parts(query, candidates)
     scored = sorted(zip(candidates, parts, strict=True), key=lambda pair: pair[1]["score"], reverse=True)
@@ -131,13 +142,6 @@ def score_parts(query: str, candidates: Sequence[Candidate]) -> list[dict[str, f
         total = 1 + DATE_WEIGHT + NEIGHBOUR_WEIGHT + GROUP_WEIGHT
         p["score"] = (p["base"] + p["date"] + p["neighbour"] + p["group"]) / total
     return parts
-
-
-TEXT_WEIGHT = 0.4  # share of BM25 (vs cosine) for a memory on its own
-CONTEXT_TEXT_WEIGHT = 0.6  # ... and for one with conversation context, which only the text index sees
-DATE_WEIGHT = 0.2
-NEIGHBOUR_WEIGHT = 0.2
-GROUP_WEIGHT = 0.3
 
 
 def base_scores(candidates: Sequence[Candidate]) -> list[dict[str, float]]:
@@ -193,12 +197,11 @@ def best_neighbour(candidates: Sequence[Candidate], parts: Sequence[dict[str, fl
     return best
 
 
-_MONTH = "(" + "|".join(m[:3] + r"\w*" for m in _MONTHS) + ")"
+_MONTH = "(" + "|".join(f"{m}|{m[:3]}" for m in _MONTHS) + r"|sept)\.?"
 _DAY_FIRST = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)? " + _MONTH + r",? (\d{4})\b", re.IGNORECASE)
 _MONTH_FIRST = re.compile(r"\b" + _MONTH + r" (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})\b", re.IGNORECASE)
 _MONTH_YEAR = re.compile(r"\b" + _MONTH + r",? (\d{4})\b", re.IGNORECASE)
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
-DATE_SLACK = timedelta(days=8)
 
 
 def _month(name: str) -> int:
@@ -230,9 +233,3 @@ def date_match(when: datetime | None, spans: Sequence[tuple[date, date]]) -> flo
         return 0.0
     day = when.date()
     return float(any(start <= day <= end + DATE_SLACK for start, end in spans))
-
-
-def squash_bm25(score: float) -> float:
-    """Map a BM25 score (>= 0, higher better) to ``[0, 1)``."""
-    score = max(score, 0.0)
-    return score / (score + 1.0)

@@ -79,6 +79,8 @@ def test_session_dates_in_metadata_are_searchable_and_match_dated_questions() ->
     ("news on 16th June, 2023", [(date(2023, 6, 16), date(2023, 6, 16))]),
     ("a class in December 2023", [(date(2023, 12, 1), date(2023, 12, 31))]),
     ("trips in 2022", [(date(2022, 1, 1), date(2022, 12, 31))]),
+    ("the march on Sept. 3, 2023", [(date(2023, 9, 3), date(2023, 9, 3))]),
+    ("marching 2023", [(date(2023, 1, 1), date(2023, 12, 31))]),
     ("When did she go camping?", []),
 ])
 def test_query_dates(query: str, spans: list[tuple[date, date]]) -> None:
