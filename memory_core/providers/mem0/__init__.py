@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from memory_core.errors import ConfigError
+from memory_core.providers.http import RetryPolicy
 from memory_core.providers.mem0.http import Mem0Http
 from memory_core.providers.mem0.store import HistoryEntry, Mem0Memory
 from memory_core.registry import register_memory
@@ -75,10 +76,13 @@ class Mem0MemoryConfig(MemoryBaseConfig, name="mem0_memory"):
     def http(self, api_key: str) -> Mem0Http:
         """The HTTP client these settings describe."""
         scope = {"org_id": self.org_id, "project_id": self.project_id} if self.org_id and self.project_id else {}
-        return Mem0Http(host=self.host.rstrip("/"), api_key=api_key, timeout=self.timeout,
-                        num_retries=self.num_retries if self.do_auto_retry else 0,
-                        retry_on=frozenset(self.retry_on_status_codes), backoff=self.retry_backoff,
-                        max_wait=self.max_retry_wait, scope=scope)
+        return Mem0Http(host=self.host, api_key=api_key, timeout=self.timeout, policy=self.retry_policy(),
+                        scope=scope)
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(num_retries=self.num_retries if self.do_auto_retry else 0,
+                           retry_on=frozenset(self.retry_on_status_codes), backoff=self.retry_backoff,
+                           max_wait=self.max_retry_wait)
 
 
 @register_memory(Mem0MemoryConfig)

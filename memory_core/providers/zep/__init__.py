@@ -22,6 +22,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 
 from memory_core.errors import ConfigError
+from memory_core.providers.http import RetryPolicy
 from memory_core.providers.zep.codec import EpisodePage, MessagePage, ZepEpisode, ZepMessage, ZepThread, api_root
 from memory_core.providers.zep.http import ZepHttp
 from memory_core.providers.zep.store import DEFAULT_THREAD, ZepMemory
@@ -83,9 +84,9 @@ class ZepMemoryConfig(MemoryBaseConfig, name="zep_memory"):
         """The HTTP client these settings describe."""
         return ZepHttp(api_root=api_root(self.resolved_base_url()), api_key=api_key,
                        timeout=self.timeout or DEFAULT_TIMEOUT, follow_redirects=bool(self.follow_redirects),
-                       num_retries=self.num_retries if self.do_auto_retry else 0,
-                       retry_on=frozenset(self.retry_on_status_codes), backoff=self.retry_backoff,
-                       max_wait=self.max_retry_wait)
+                       policy=RetryPolicy(num_retries=self.num_retries if self.do_auto_retry else 0,
+                                          retry_on=frozenset(self.retry_on_status_codes), backoff=self.retry_backoff,
+                                          max_wait=self.max_retry_wait))
 
 
 @register_memory(ZepMemoryConfig)

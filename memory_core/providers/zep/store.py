@@ -21,7 +21,7 @@ from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
 from memory_core.providers.common import remove_target, search_args, validate_items
 from memory_core.providers.zep import codec, paging
-from memory_core.providers.zep.http import ZepHttp, seg
+from memory_core.providers.zep.http import NEXT_CURSOR, ZepHttp, seg
 from memory_core.providers.zep.writes import Writer
 from memory_core.records import (
     MemoryFilter,
@@ -198,7 +198,7 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
         except NotFoundError:
             return codec.EpisodePage(episodes=[])
         episodes = self._models(codec.ZepEpisode, answer.data or [], "list_episodes")
-        return codec.EpisodePage(episodes=episodes, next_cursor=answer.next_cursor if episodes else None)
+        return codec.EpisodePage(episodes=episodes, next_cursor=answer.headers.get(NEXT_CURSOR) if episodes else None)
 
     async def delete_thread(self, thread_id: str) -> bool:
         """Delete a thread, its messages and what Zep derived from them; ``False`` when it did not exist."""
@@ -285,8 +285,8 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
             self._check_scan(len(found), "facts")
             if len(found) == before:
                 return list(found.values())
-            if answer.next_cursor:
-                body = {"limit": EDGE_PAGE, "cursor": answer.next_cursor}
+            if answer.headers.get(NEXT_CURSOR):
+                body = {"limit": EDGE_PAGE, "cursor": answer.headers.get(NEXT_CURSOR)}
             elif len(rows) == EDGE_PAGE:
                 body = {"limit": EDGE_PAGE, "uuid_cursor": rows[-1].get("uuid")}
             else:
