@@ -54,7 +54,7 @@ class Pool:
         try:
             yield
         except BaseException:
-            await self.on_writer(_execute, "ROLLBACK")
+            await self.on_writer(_rollback)
             raise
         await self.on_writer(_execute, "COMMIT")
 
@@ -99,8 +99,13 @@ class Pool:
 def connect(path: Path, timeout: float) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit) with this store's settings."""
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
-    for pragma in ("synchronous = NORMAL", "temp_store = MEMORY", "cache_size = -32000", "mmap_size = 268435456",
-                   "analysis_limit = 1000"):  # keeps PRAGMA optimize (on close) quick on big files
+    for pragma in (
+        "synchronous = NORMAL",  # WAL: atomic and consistent; the last commits may be lost on power failure
+        "temp_store = MEMORY", "cache_size = -32000", "mmap_size = 268435456",
+        "wal_autocheckpoint = 10000",  # index pages rewritten by every batch are checkpointed once, not each time
+        "journal_size_limit = 67108864",
+        "analysis_limit = 1000",  # keeps PRAGMA optimize (on close) quick on big files
+    ):
         conn.execute(f"PRAGMA {pragma}")
     conn.create_function("memdash_contains", 2, contains, deterministic=True)
     return conn
@@ -116,7 +121,11 @@ def _in_transaction(conn: sqlite3.Connection, begin: str, fn: Callable[..., T], 
         result = fn(conn, *args)
         conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        _rollback(conn)
         raise
     return result
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:  # SQLite may have rolled back already (e.g. after SQLITE_FULL)
+        conn.execute("ROLLBACK")

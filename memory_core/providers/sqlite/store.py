@@ -64,7 +64,7 @@ class SqliteMemory(MemoryEditor, MemoryBrowser):
         return store
 
     async def _prepare(self, tokenizer: str) -> None:
-        await self._pool.on_writer(_wal)
+        await self._pool.on_writer(_execute, "PRAGMA journal_mode = WAL")
         async with self._pool.write_session():
             await self._pool.on_writer(schema.migrate, str(self._pool.path))
             await self._pool.on_writer(index.ensure, tokenizer)
@@ -248,10 +248,6 @@ def _as_record(record: object, position: int) -> MemoryRecord:
 def _check_limit(limit: int) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
-
-
-def _wal(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA journal_mode = WAL")
 
 
 def _execute(conn: sqlite3.Connection, sql: str) -> None:
