@@ -125,9 +125,11 @@ def _output(outfile: str) -> Iterator[IO[str]]:
             out.flush()
             os.fsync(out.fileno())
         os.replace(temp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp)
+        if isinstance(exc, OSError):
+            raise MemdashError(f"cannot write {outfile}: {exc.strerror or exc}; it is unchanged") from None
         raise
 
 
