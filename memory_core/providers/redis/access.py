@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from memory_core.errors import StoreUnavailableError
-from memory_core.providers.redis import documents
+from memory_core.providers.redis import documents, query
 from memory_core.providers.redis.connection import Link
 from memory_core.providers.redis.query import to_micros
 from memory_core.providers.redis.schema import KeySpace
@@ -16,6 +16,8 @@ from memory_core.records import MemoryRecord, Sort, utcnow
 
 CHUNK = 500  # keys per MGET / DEL / stamp call
 _ID_ATTEMPTS = 8
+_FIRST_WIDTH = 1_000_000  # µs: the first window of sort values a page is looked for in
+_WIDEST = 2**56  # beyond this the window is unbounded
 
 
 class Documents:
@@ -87,11 +89,41 @@ class Documents:
                 return
             reply = await self.link.execute("FT.CURSOR", "READ", index, cursor)
 
-    async def sorted_rows(self, query: str, sort: Sort, limit: int) -> list[tuple[str, int, int]]:
-        """``(key, sort value, seq)`` of the first ``limit`` rows of ``query`` in the sort's order."""
+    async def page_rows(self, base: str, sort: Sort, after: tuple[int, int] | None,
+                        count: int) -> tuple[list[tuple[str, int, int]], bool]:
+        """The next ``count`` rows of ``base`` after the keyset cursor ``after``, as ``(key, sort value, seq)``,
+        and whether no row follows them.
+
+        RediSearch sorts every match of a query, so the rows are first narrowed to a window of sort values
+        next to the cursor (or to the first or last value) that holds at least ``count`` of them: its width
+        starts at one second and grows 16-fold per (cheap) count; only the window is sorted."""
+        anchor = after[0] if after else await self._extreme(base, sort)
+        if anchor is None:
+            return [], True
+        width: int | None = _FIRST_WIDTH
+        while True:
+            window = query.join(base, query.window(sort, anchor, after, width))
+            matches = await self.total(window)
+            if matches >= count or width is None:
+                break
+            width = width * 16 if width < _WIDEST else None
+        rows = await self._sorted_rows(window, sort, count)
+        return rows, width is None and matches <= count
+
+    async def _extreme(self, base: str, sort: Sort) -> int | None:
+        """The first sort value of ``base`` in the sort's order (its maximum when descending)."""
+        reducer = "MAX" if sort.descending else "MIN"
+        reply = await self.link.query("FT.AGGREGATE", self.space.browse_index, base, "GROUPBY", 0, "REDUCE",
+                                      reducer, 1, f"@{sort.field.value}", "AS", "edge")
+        results = reply.get("results", [])
+        edge = results[0].get("extra_attributes", {}).get("edge") if results else None
+        return int(float(edge)) if edge not in (None, "", "nan", "-inf", "inf") else None
+
+    async def _sorted_rows(self, where: str, sort: Sort, limit: int) -> list[tuple[str, int, int]]:
+        """``(key, sort value, seq)`` of the first ``limit`` rows of ``where`` in the sort's order."""
         field, order = sort.field.value, "DESC" if sort.descending else "ASC"
-        reply = await self.link.query("FT.AGGREGATE", self.space.browse_index, query, "LOAD", 1, "@__key",
-                                      "SORTBY", 4, f"@{field}", order, "@seq", order, "MAX", limit)
+        reply = await self.link.query("FT.AGGREGATE", self.space.browse_index, where, "SORTBY", 4, f"@{field}",
+                                      order, "@seq", order, "MAX", limit, "LOAD", 1, "@__key")
         rows = []
         for result in reply.get("results", []):
             row = result.get("extra_attributes", {})

@@ -54,9 +54,9 @@ class Link:
     async def execute(self, *args: Any) -> Any:
         return await self.run(lambda client: client.execute_command(*args))
 
-    async def query(self, command: str, index: str, *args: Any) -> dict[str, Any]:
+    async def query(self, command: str, index: str, *args: Any, dialect: int = 2) -> dict[str, Any]:
         """``FT.SEARCH``/``FT.AGGREGATE`` with a generous timeout; a truncated answer is an error, not data."""
-        reply = await self.execute(command, index, *args, "TIMEOUT", QUERY_TIMEOUT_MS, "DIALECT", 2)
+        reply = await self.execute(command, index, *args, "TIMEOUT", QUERY_TIMEOUT_MS, "DIALECT", dialect)
         body = reply[0] if isinstance(reply, list) else reply
         for warning in body.get("warning") or []:
             if "timeout" in str(warning).lower():

@@ -86,15 +86,19 @@ def filter_query(flt: MemoryFilter, separator: str) -> tuple[str | None, bool]:
     return join(*clauses), exact
 
 
-def keyset(sort: Sort, after: tuple[int, int] | None) -> str:
-    """Rows strictly after ``(sort key, seq)`` in the sort's order."""
-    if after is None:
-        return ""
-    value, seq = after
+def window(sort: Sort, anchor: int, after: tuple[int, int] | None, width: int | None) -> str:
+    """Rows within ``width`` sort units of ``anchor`` (unbounded when ``None``), in the sort's direction; with
+    a keyset cursor ``after`` (whose value is ``anchor``), only the rows strictly after ``(value, seq)``."""
     field = sort.field.value
     if sort.descending:
-        return f"(@{field}:[-inf ({value}] | (@{field}:[{value} {value}] @seq:[-inf ({seq}]))"
-    return f"(@{field}:[({value} +inf] | (@{field}:[{value} {value}] @seq:[({seq} +inf]))"
+        far = "-inf" if width is None else anchor - width
+        if after is None:
+            return f"@{field}:[{far} {anchor}]"
+        return f"((@{field}:[{far} ({anchor}]) | (@{field}:[{anchor} {anchor}] @seq:[-inf ({after[1]}]))"
+    far = "+inf" if width is None else anchor + width
+    if after is None:
+        return f"@{field}:[{anchor} {far}]"
+    return f"((@{field}:[({anchor} {far}]) | (@{field}:[{anchor} {anchor}] @seq:[({after[1]} +inf]))"
 
 
 def join(*clauses: str) -> str:

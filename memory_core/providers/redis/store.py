@@ -210,11 +210,11 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
         batch = limit + 1 if exact else max(limit + 1, _SCAN_BATCH)
         found: list[tuple[MemoryRecord, int, int]] = []
         while len(found) <= limit:
-            rows = await self._docs.sorted_rows(query.join(base, query.keyset(sort, after)), sort, batch)
+            rows, last = await self._docs.page_rows(base, sort, after, batch)
             records = await self._docs.load([key for key, _, _ in rows])
             found += [(records[key], value, seq) for key, value, seq in rows
                       if key in records and filter.matches(records[key])]
-            if len(rows) < batch:
+            if last or not rows:
                 break
             after = rows[-1][1:]
         page = found[:limit]
