@@ -15,6 +15,14 @@ class Role(enum.IntEnum):
     EDITOR = 2  # add, edit, delete, import
     ADMIN = 3  # bulk delete, all stores, config, users
 
+    @classmethod
+    def parse(cls, name: object) -> Role:
+        """``viewer``, ``editor`` or ``admin`` (any case); ``ValueError`` naming the choices otherwise."""
+        try:
+            return cls[str(name).strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown role {name!r}; roles: {', '.join(r.name.lower() for r in cls)}") from None
+
 
 class PermissionDenied(MemdashError):
     """The signed-in user's role does not allow this operation."""
@@ -39,6 +47,12 @@ class Actor:
                 f"{self.name} is {_article(have)} on store '{store}' and may not {action} "
                 f"(needs {role.name.lower()})"
             )
+
+    def require_global(self, role: Role, action: str) -> None:
+        """Raise ``PermissionDenied`` unless this actor's own role (not a per-store one) is at least ``role``."""
+        if self.role < role:
+            raise PermissionDenied(f"{self.name} is {_article(self.role)} and may not {action} "
+                                   f"(needs {role.name.lower()})")
 
 
 def _article(role: Role) -> str:

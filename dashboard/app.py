@@ -4,13 +4,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import context
-from dashboard.components import undo
+from dashboard import auth, context
+from dashboard.components import signin, undo
 
 PAGES = Path(__file__).parent / "app_pages"
 
 st.set_page_config(page_title="memdash", page_icon=":material/neurology:", layout="wide")
-
+access = auth.access()
 navigation = st.navigation({
     "Memories": [
         st.Page(PAGES / "browse.py", title="Browse", icon=":material/table_rows:", url_path="browse", default=True),
@@ -25,9 +25,8 @@ navigation = st.navigation({
         st.Page(PAGES / "audit.py", title="Audit log", icon=":material/history:", url_path="audit"),
         st.Page(PAGES / "trash.py", title="Trash", icon=":material/delete:", url_path="trash"),
     ],
-})
-if context.actor().name.startswith("local"):
-    st.sidebar.caption(":orange-badge[Sign-in is off] every visitor acts as admin")
+}, position="sidebar" if access.actor else "hidden")  # the page in the URL survives signing in
+signin.gate(access)  # until someone with a role signs in, the sign-in page is all there is
 context.store_picker()
 undo.sidebar()
 navigation.run()

@@ -6,7 +6,8 @@ import os
 
 import streamlit as st
 
-from dashboard.access import LOCAL_ADMIN, Actor
+from dashboard import auth
+from dashboard.access import Actor
 from dashboard.services import CONFIG_ENV, StoreHub
 
 
@@ -25,8 +26,8 @@ def hub() -> StoreHub:
 
 
 def actor() -> Actor:
-    """The person using this session. Sign-in and roles come with the safety work; until then auth is off."""
-    return LOCAL_ADMIN
+    """The person signed in to this session (``PermissionDenied`` when nobody is): see :mod:`dashboard.auth`."""
+    return auth.current_actor()
 
 
 def current_store() -> str | None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from dashboard import users_cli
 from memory_core import backup
 from memory_core.builder import MemoryBuilder
 from memory_core.config import MemdashConfig, load_config
@@ -238,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = command("run", cmd_run, "seed the demo store if asked, then start the dashboard")
     run.add_argument("--port", type=int, help="port to serve on (default: streamlit's config, 8501)")
     run.add_argument("--host", help="address to listen on (default: all interfaces)")
-    run.add_argument("--no-auth", action="store_true", help=f"turn sign-in off (sets {NO_AUTH_ENV}=1)")
+    run.add_argument("--no-auth", action="store_true",
+                     help=f"turn sign-in off: every visitor acts as admin (sets {NO_AUTH_ENV}=1)")
     run.add_argument("--app", default=str(DEFAULT_APP), help=argparse.SUPPRESS)
     run.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
 
@@ -250,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("check", cmd_check, "validate a config and list its stores")
     command("stores", cmd_stores, "start each store, ping it, print capabilities and counts")
     backup.add_commands(sub)
+    users_cli.add_commands(sub)
     return parser
 
 

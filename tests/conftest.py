@@ -31,3 +31,12 @@ def make_dash(tmp_path: Path) -> Iterator[Callable[..., Any]]:
 def dash(make_dash: Callable[..., Any]) -> Any:
     """A dashboard over one empty in_memory store named ``main``."""
     return make_dash()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sign_in_off() -> Iterator[None]:
+    """Sign-in is off, explicitly (``MEMDASH_NO_AUTH=1``, as ``memdash run --no-auth``), for every test that is not
+    about it, servers started by tests included; tests of sign-in delete the variable (``monkeypatch.delenv``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MEMDASH_NO_AUTH", "1")
+        yield

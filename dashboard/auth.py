@@ -1,0 +1,209 @@
+"""Who is using this session: the sign-in mode, the signed-in identity and its role.
+
+The mode comes from the config memdash was started with (``MEMDASH_CONFIG``), never from a config a session
+opens later: ``off`` when asked explicitly (``memdash run --no-auth`` / ``MEMDASH_NO_AUTH=1`` /
+``memdash.auth.mode: "off"``), else ``oidc`` when ``.streamlit/secrets.toml`` has an ``[auth]`` section, else
+``local`` when ``memdash.auth.users_file`` is set, else none: the dashboard refuses to open.
+
+- oidc: Streamlit's ``st.login``; the identity is ``st.user`` (Streamlit's signed HttpOnly cookie).
+- local: a password form; the signed-in name lives in ``st.session_state``, on the server, for this browser
+  tab's session only (never in a cookie or anywhere page scripts can read it): a reload signs in again.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from dashboard.access import LOCAL_ADMIN, Actor, PermissionDenied
+from dashboard.auth_settings import AuthMode, AuthSettings, auth_settings
+from dashboard.services import CONFIG_ENV
+from dashboard.users_file import LocalUser, load_users, verify
+from memory_core.cli import NO_AUTH_ENV
+from memory_core.config import load_config
+from memory_core.errors import ConfigError
+
+SESSION_KEY = "_memdash_signed_in"  # (user name, password fingerprint) of a local sign-in
+
+
+@dataclasses.dataclass(frozen=True)
+class Access:
+    """A session's mode and actor. ``actor`` is ``None`` until someone with a role signs in; ``identity`` names
+    a signed-in person (who may have no role); ``problem`` says why nobody can sign in at all."""
+
+    mode: AuthMode | None
+    actor: Actor | None = None
+    identity: str | None = None
+    problem: str | None = None
+
+
+def no_auth_requested() -> bool:
+    return os.environ.get(NO_AUTH_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def startup_settings() -> AuthSettings:
+    """``memdash.auth`` of the config memdash was started with, read again when the file changes."""
+    path = os.environ.get(CONFIG_ENV)
+    return _settings_of(path, _mtime(path)) if path else AuthSettings()
+
+
+@functools.lru_cache(maxsize=4)
+def _settings_of(path: str, mtime: int) -> AuthSettings:
+    return auth_settings(load_config(path))
+
+
+@functools.lru_cache(maxsize=4)
+def _users_of(path: Path, mtime: int) -> dict[str, LocalUser]:
+    return load_users(path)
+
+
+def local_users(path: Path) -> dict[str, LocalUser]:
+    """The accounts of a users file, read again when it changes."""
+    return _users_of(path, _mtime(path))
+
+
+def _mtime(path: str | Path) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1
+
+
+def oidc_secrets() -> Mapping[str, Any]:
+    """The ``[auth]`` section of Streamlit's secrets (empty when there is none)."""
+    try:
+        section = st.secrets.get("auth")
+    except FileNotFoundError:  # no secrets.toml at all
+        return {}
+    return section if isinstance(section, Mapping) else {}
+
+
+def oidc_providers() -> list[str | None]:
+    """``st.login`` arguments: ``None`` for ``[auth]``'s own provider, the names of ``[auth.NAME]`` sections."""
+    section = oidc_secrets()
+    named = [str(name) for name, value in section.items() if isinstance(value, Mapping) and "client_id" in value]
+    return ([None] if "client_id" in section else []) + named
+
+
+def access() -> Access:
+    """This session's mode and actor, worked out afresh on every call (roles and accounts may have changed)."""
+    if no_auth_requested():
+        return Access(AuthMode.OFF, LOCAL_ADMIN)
+    try:
+        settings = startup_settings()
+    except ConfigError as exc:
+        return Access(None, problem=f"the config memdash was started with is wrong: {exc}")
+    mode = settings.mode or (AuthMode.OIDC if oidc_secrets() else AuthMode.LOCAL if settings.users_file else None)
+    if mode is AuthMode.OFF:
+        return Access(mode, LOCAL_ADMIN)
+    if mode is AuthMode.OIDC:
+        return _oidc_access(settings)
+    if mode is AuthMode.LOCAL:
+        return _local_access(settings)
+    return Access(None, problem="no sign-in is configured")
+
+
+def _oidc_access(settings: AuthSettings) -> Access:
+    if not oidc_providers():
+        return Access(AuthMode.OIDC, problem="mode oidc needs an [auth] section with a provider (client_id, "
+                                             "client_secret, server_metadata_url) in .streamlit/secrets.toml")
+    claims = st.user.to_dict()
+    if not claims.get("is_logged_in"):
+        return Access(AuthMode.OIDC)
+    identity = str(claims.get("email") or claims.get("sub") or "")
+    return Access(AuthMode.OIDC, settings.oidc_actor(claims), identity=identity)
+
+
+def _local_access(settings: AuthSettings) -> Access:
+    if settings.users_file is None:
+        return Access(AuthMode.LOCAL, problem="mode local needs memdash.auth.users_file in the config")
+    try:
+        users = local_users(settings.users_file)
+    except ConfigError as exc:
+        return Access(AuthMode.LOCAL, problem=str(exc))
+    if not users:
+        return Access(AuthMode.LOCAL, problem=f"the users file {settings.users_file} has no users yet")
+    name, fingerprint = st.session_state.get(SESSION_KEY) or (None, None)
+    user = users.get(name) if name else None
+    if user is None or user.fingerprint != fingerprint:  # removed, or its password changed since
+        return Access(AuthMode.LOCAL)
+    return Access(AuthMode.LOCAL, user.actor, identity=user.name)
+
+
+def current_actor() -> Actor:
+    """The signed-in actor; ``PermissionDenied`` when nobody with a role is signed in (e.g. signed out since)."""
+    actor = access().actor
+    if actor is None:
+        raise PermissionDenied("nobody with a role is signed in to this session: sign in again")
+    return actor
+
+
+def sign_in_local(name: str, password: str) -> float:
+    """Check a local password and sign this session in; returns 0, or the seconds to wait after repeated failures.
+
+    Raises ``PermissionDenied`` for a wrong name or password (the message does not say which)."""
+    settings = startup_settings()
+    assert settings.users_file is not None
+    wait = throttle().wait(name)
+    if wait:
+        return wait
+    user = verify(local_users(settings.users_file), name, password)
+    if user is None:
+        throttle().failed(name)
+        raise PermissionDenied("wrong user name or password")
+    throttle().succeeded(name)
+    st.session_state[SESSION_KEY] = (user.name, user.fingerprint)
+    return 0.0
+
+
+def sign_out() -> None:
+    """Forget everything this session held (its identity, open dialogs, forms); OIDC also ends Streamlit's login."""
+    mode = access().mode
+    st.session_state.clear()
+    if mode is AuthMode.OIDC:
+        st.logout()
+
+
+class LoginThrottle:
+    """At most ``limit`` failed sign-ins per user name within ``window`` seconds (per process); then that
+    name waits until the oldest failure leaves the window."""
+
+    def __init__(self, limit: int = 5, window: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._failures: dict[str, collections.deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, name: str) -> float:
+        with self._lock:
+            recent = self._recent(name)
+            return max(0.0, recent[0] + self.window - self.clock()) if len(recent) >= self.limit else 0.0
+
+    def failed(self, name: str) -> None:
+        with self._lock:
+            now = self.clock()
+            self._failures = {n: t for n, t in self._failures.items() if t and t[-1] > now - self.window}
+            self._recent(name).append(now)
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(name, None)
+
+    def _recent(self, name: str) -> collections.deque[float]:
+        times = self._failures.setdefault(name, collections.deque())
+        while times and times[0] <= self.clock() - self.window:
+            times.popleft()
+        return times
+
+
+@st.cache_resource(show_spinner=False)
+def throttle() -> LoginThrottle:
+    return LoginThrottle()

@@ -1,0 +1,121 @@
+"""``memdash user add|remove|list``: the local accounts the dashboard signs in with (:mod:`dashboard.users_file`).
+
+The file is ``--users-file F``, or ``memdash.auth.users_file`` of ``--config FILE``. Passwords are asked twice on
+the terminal, or read as one line from standard input with ``--password-stdin``; they are never arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+from dashboard.access import Role
+from dashboard.auth_settings import auth_settings
+from dashboard.users_file import load_users, new_user, save_users
+from memory_core.config import load_config
+from memory_core.errors import InvalidInputError, MemdashError, NotFoundError
+
+ROLES = [role.name.lower() for role in Role]
+
+
+def add_commands(sub: Any) -> None:
+    """Register ``user`` and its actions on the ``memdash`` sub-command parser."""
+    user = sub.add_parser("user", help="manage the dashboard's local accounts",
+                          description="manage the dashboard's local accounts (used when no OIDC provider is set)")
+    actions = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = _action(actions, "add", cmd_add, "add a local account (or replace one with --replace)")
+    add.add_argument("name", metavar="NAME", help="user name to sign in with")
+    add.add_argument("--role", required=True, choices=ROLES, help="role on every store")
+    add.add_argument("--store", action="append", default=[], type=_store_role, metavar="S=ROLE",
+                     help="a different role on store S (repeatable)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--replace", action="store_true", help="replace an existing account's password and roles")
+    remove = _action(actions, "remove", cmd_remove, "remove a local account")
+    remove.add_argument("name", metavar="NAME")
+    _action(actions, "list", cmd_list, "list the local accounts and their roles")
+
+
+def _action(actions: Any, name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
+    parser = actions.add_parser(name, help=help_text, description=help_text)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--users-file", metavar="F", help="the users file (created if missing)")
+    where.add_argument("--config", metavar="FILE", help="use memdash.auth.users_file of this config")
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _store_role(raw: str) -> tuple[str, Role]:
+    store, sep, role = raw.partition("=")
+    try:
+        if not sep or not store.strip():
+            raise ValueError("expected STORE=ROLE")
+        return store.strip(), Role.parse(role)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{raw!r}: {exc}") from None
+
+
+def users_path(args: argparse.Namespace) -> Path:
+    """The users file named by ``--users-file``, or by the config's ``memdash.auth.users_file``."""
+    if args.users_file:
+        return Path(args.users_file)
+    path = auth_settings(load_config(args.config)).users_file
+    if path is None:
+        raise MemdashError(f"{args.config}: no memdash.auth.users_file set; add it or pass --users-file F")
+    return path
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    path = users_path(args)
+    stores = dict(args.store)
+    if args.config:
+        _check_stores(args.config, stores)
+    users = load_users(path)
+    if args.name in users and not args.replace:
+        raise InvalidInputError(f"user '{args.name}' exists in {path}; pass --replace to change it")
+    users[args.name] = new_user(args.name, _password(args.password_stdin), Role.parse(args.role), stores)
+    save_users(path, users)
+    print(f"{'replaced' if args.replace else 'added'} user '{args.name}' ({args.role}) in {path}")
+    return 0
+
+
+def _check_stores(config_file: str, stores: dict[str, Role]) -> None:
+    known = load_config(config_file).memory
+    unknown = sorted(set(stores) - set(known))
+    if unknown:
+        raise InvalidInputError(f"no memory store named '{unknown[0]}' in {config_file}; configured: "
+                                f"{', '.join(known) or 'none'}")
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise InvalidInputError("no terminal to ask for the password: pass it on standard input with --password-stdin")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != password:
+        raise InvalidInputError("the passwords differ")
+    return password
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    path = users_path(args)
+    users = load_users(path)
+    if users.pop(args.name, None) is None:
+        raise NotFoundError(f"no user '{args.name}' in {path}")
+    save_users(path, users)
+    print(f"removed user '{args.name}' from {path}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    path = users_path(args)
+    users = load_users(path)
+    if not users:
+        print(f"{path}: no users")
+    for user in users.values():
+        stores = ", ".join(f"{store}={role.name.lower()}" for store, role in user.stores)
+        print(f"{user.name}\t{user.role.name.lower()}" + (f"\t{stores}" if stores else ""))
+    return 0
