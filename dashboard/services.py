@@ -12,9 +12,12 @@ import dataclasses
 import io
 import itertools
 import os
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 from dashboard import audit
 from dashboard.access import Actor, Role
@@ -179,6 +182,36 @@ def store_status(hub: StoreHub, store: str) -> StoreStatus:
 
 def store_statuses(hub: StoreHub) -> list[StoreStatus]:
     return [store_status(hub, name) for name in hub.store_names]
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@/\s]+@")
+_KEY_PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+
+
+def store_settings(hub: StoreHub, store: str) -> dict[str, Any]:
+    """A store's validated config for display: secrets (``SecretStr``) and passwords inside URLs or libpq
+    strings are masked."""
+    settings = hub._builder().get_memory_client_config(store).model_dump(mode="json", by_alias=True)
+    return {key: _masked(value) for key, value in settings.items()}
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return _KEY_PASSWORD.sub(r"\1********", _URL_PASSWORD.sub(r"\1********@", value))
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
+
+
+def choose_config(actor: Actor, path: str) -> str:
+    """Open another config file in the caller's session (its stores, never its sign-in settings): admins only.
+    Returns the absolute path for ``context.config_path``."""
+    actor.require_global(Role.ADMIN, "open another config")
+    if not path.strip():
+        raise InvalidInputError("a config file path is needed")
+    return str(Path(path.strip()).expanduser().resolve())
 
 
 # --- reads -------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from dashboard import context, services
+from dashboard.access import Role
 from dashboard.components import page
 from dashboard.components.editors import parse_metadata, tag_editor
 from dashboard.components.memory_table import memory_link
@@ -83,6 +84,9 @@ _reset_after_add()
 _added(store)
 st.session_state.setdefault("add_user", param("user"))
 st.session_state.setdefault("add_metadata", "{}")
+reader = context.actor().role_for(store) < Role.EDITOR
+if reader:
+    st.info("Your role can read memories, not add them.")
 with st.form("add_form"):
     st.text_input("User id", key="add_user")
     st.text_area("Memory text", key="add_memory", height=120)
@@ -93,7 +97,7 @@ with st.form("add_form"):
                                           "content": st.column_config.TextColumn("content", width="large")})
     tag_editor("Tags", key="add_tags")
     st.text_area("Metadata (JSON object)", key="add_metadata", height=100)
-    submitted = st.form_submit_button("Add memory", type="primary", icon=":material/add:")
+    submitted = st.form_submit_button("Add memory", type="primary", icon=":material/add:", disabled=reader)
 if submitted:
     item, errors = _validate(frame)
     for field, problems in errors.items():

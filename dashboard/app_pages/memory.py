@@ -110,7 +110,8 @@ def _editors(store: str, record: MemoryRecord, editable: bool) -> None:
                 icon=":material/save:")
     delete.button("Delete…", key="detail_delete", on_click=dialogs.open_dialog, args=("delete_memory",),
                   kwargs={"store": store, "record": record}, icon=":material/delete:",
-                  disabled=not context.hub().can(store, Capability.DELETE_BY_IDS))
+                  disabled=not context.hub().can(store, Capability.DELETE_BY_IDS)
+                  or context.actor().role_for(store) < Role.EDITOR)
 
 
 def _close_delete() -> None:

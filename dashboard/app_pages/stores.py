@@ -1,19 +1,27 @@
-"""Stores: every configured store with its type, health, capabilities and counts."""
+"""Stores: every configured store with its type, health, capabilities and counts; admins also see each store's
+settings (secrets masked) and may open another config file."""
 
 import streamlit as st
 
 from dashboard import context, services
+from dashboard.access import Role
+from dashboard.components import page
 from dashboard.components.text import escape_markdown
 
 st.title("Stores")
 hub = context.hub()
+admin = context.actor().role >= Role.ADMIN
 
 with st.expander("Config file", expanded=hub.config is None):
-    st.caption(f"Loaded: `{hub.config_path or 'none'}`")
-    path = st.text_input("Open another config file", value=hub.config_path or "", key="config_input")
-    if st.button("Load", key="load_config") and path:
-        st.session_state["config_path"] = path
-        st.rerun()
+    st.caption(f"Loaded: {escape_markdown(hub.config_path or 'none')}")
+    path = st.text_input("Open another config file", value=hub.config_path or "", key="config_input",
+                         disabled=not admin)
+    if st.button("Load", key="load_config", disabled=not admin) and path:
+        with page.reported():
+            st.session_state["config_path"] = services.choose_config(context.actor(), path)
+            st.rerun()
+    if not admin:
+        st.caption("Only an admin can open another config file.")
 
 if hub.config_error:
     st.error(f"Config error: {escape_markdown(hub.config_error)}", icon=":material/error:")
@@ -27,7 +35,7 @@ if not hub.store_names:
 for status in services.store_statuses(hub):
     with st.container(border=True):
         left, right = st.columns([3, 2])
-        left.subheader(status.name, anchor=False)
+        left.subheader(escape_markdown(status.name), anchor=False)
         left.text(f"_type: {status.type}")
         if status.ok:
             right.success("healthy", icon=":material/check_circle:")
@@ -39,3 +47,6 @@ for status in services.store_statuses(hub):
             right.metric("Memories", f"{status.memories:,}")
         caps = sorted(c.value for c in status.capabilities)
         left.caption("Can: " + (", ".join(caps) if caps else "add, search and remove only (toolkit interface)"))
+        if admin:
+            with left.expander("Settings (secrets masked)"):
+                st.json(services.store_settings(hub, status.name), expanded=True)

@@ -6,6 +6,7 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from dashboard import context, services, state
+from dashboard.access import Role
 from dashboard.components import page
 from dashboard.components.filter_form import filter_form
 from dashboard.components.text import count_of, escape_markdown
@@ -61,6 +62,9 @@ def _done_message(upload: UploadedFile, store: str) -> str | None:
 def _import(store: str) -> None:
     hub = context.hub()
     st.subheader("Import", anchor=False)
+    reader = context.actor().role_for(store) < Role.EDITOR
+    if reader:
+        st.info("Your role can export memories, not import them.")
     upload = st.file_uploader("JSONL or CSV file", type=["jsonl", "json", "ndjson", "csv"], key="import_file")
     if upload is None:
         return
@@ -71,7 +75,7 @@ def _import(store: str) -> None:
             st.warning("This store does not keep ids and timestamps: imported memories get new ones.")
         skip = bool(report.errors) and st.checkbox("Skip invalid rows", key="import_skip")
         done = _done_message(upload, store)
-        blocked = not report.records or (report.errors and not skip) or done
+        blocked = reader or not report.records or (report.errors and not skip) or done
         if done:
             st.success(done)
         label = f"Import {count_of(len(report.records), 'memory', 'memories')} into '{escape_markdown(store)}'"

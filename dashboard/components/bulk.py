@@ -13,6 +13,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import context, services
+from dashboard.access import Role
 from dashboard.components import dialogs, undo
 from dashboard.components.page import flash, reported
 from dashboard.components.text import count_of, escape_markdown
@@ -32,10 +33,13 @@ def bulk_panel(store: str, flt: MemoryFilter, selected: Sequence[MemoryRecord], 
         scope = st.radio("Apply to", list(scopes), format_func=scopes.get, key="bulk_scope", horizontal=True)
         st.text_input("Tags to add or remove (comma-separated)", key="bulk_tags")
         columns = st.columns(len(ACTIONS) + 3)
+        reader = context.actor().role_for(store) < Role.EDITOR
         for column, (action, label) in zip(columns, ACTIONS.items(), strict=False):
             column.button(f"{label}…", key=f"bulk_{action}", on_click=_open,
                           args=(action, store, flt, [r.id for r in selected]),
-                          disabled=scope == "selected" and not selected)
+                          disabled=reader or (scope == "selected" and not selected))
+        if reader:
+            st.caption("Your role can read memories, not change them.")
     job = dialogs.payload(DIALOG)
     if job and job["store"] == store:
         _confirm(job)
