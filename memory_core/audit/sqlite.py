@@ -43,6 +43,8 @@ CREATE INDEX IF NOT EXISTS audit_user ON audit_entries (store, user_id, seq);
 CREATE INDEX IF NOT EXISTS audit_batch ON audit_entries (batch, seq) WHERE batch IS NOT NULL;
 CREATE INDEX IF NOT EXISTS audit_reverts ON audit_entries (reverts) WHERE reverts IS NOT NULL;
 CREATE INDEX IF NOT EXISTS audit_actor ON audit_entries (actor, seq);
+CREATE INDEX IF NOT EXISTS audit_operation ON audit_entries (store, operation, seq);
+CREATE INDEX IF NOT EXISTS audit_removals ON audit_entries (store, seq) WHERE before IS NOT NULL AND after IS NULL;
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_entries
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: entries cannot be updated'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_entries
@@ -76,15 +78,17 @@ class SqliteAuditLog(AuditLog):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(self.path, timeout=busy_timeout_ms / 1000, isolation_level=None,
                                          check_same_thread=False)
-            self._setup()
         except (OSError, sqlite3.Error) as exc:
+            raise AuditLogError(f"cannot open the audit log {self.path}: {exc}") from exc
+        try:
+            self._setup()
+        except sqlite3.Error as exc:
+            self._conn.close()
             raise AuditLogError(f"cannot open the audit log {self.path}: {exc}") from exc
 
     def _setup(self) -> None:
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = FULL")
-        if self._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
-            return
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in _statements(SCHEMA):
