@@ -39,7 +39,7 @@ def safety_settings(config: MemdashConfig) -> SafetySettings:
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise section_error(config, "must be a whole number of days, at least 1", ("memdash", "trash",
                                                                                     "retention_days"))
-    return SafetySettings(audit_path=config.base_dir / Path(path).expanduser(), retention_days=days)
+    return SafetySettings(audit_path=(config.base_dir / Path(path).expanduser()).resolve(), retention_days=days)
 
 
 def _mapping(config: MemdashConfig, section: dict[str, Any], key: str, allowed: set[str]) -> dict[str, Any]:
