@@ -22,6 +22,7 @@ from memory_core.records import (
     Sort,
     UserPage,
 )
+from memory_core.stats import MemoryStats
 
 
 class MemoryEditor(ABC):
@@ -97,6 +98,7 @@ class Capability(enum.StrEnum):
     TEXT_SEARCH = "text_search"
     VECTOR_SEARCH = "vector_search"
     PING = "ping"
+    STATS = "stats"  # aggregates computed by the store (memory_core.stats.MemoryStats)
 
 
 BROWSE_ALL = frozenset(Capability)
@@ -150,5 +152,11 @@ class MemoryBrowser(ABC):
 
 
 def capabilities_of(editor: MemoryEditor) -> frozenset[Capability]:
-    """What a store declares; an editor that is not a browser can only add, search and remove."""
-    return editor.capabilities if isinstance(editor, MemoryBrowser) else frozenset()
+    """What a store declares; an editor that is not a browser can only add, search and remove.
+
+    ``STATS`` is declared by implementing :class:`memory_core.stats.MemoryStats` (stores that declare
+    ``frozenset(Capability) - {...}`` do not claim it by accident)."""
+    if not isinstance(editor, MemoryBrowser):
+        return frozenset()
+    declared = editor.capabilities
+    return declared | {Capability.STATS} if isinstance(editor, MemoryStats) else declared - {Capability.STATS}

@@ -37,6 +37,20 @@ from memory_core.records import (
     utcnow,
 )
 from memory_core.registry import register_memory
+from memory_core.stats import (
+    Bucket,
+    GrowthPoint,
+    HistogramBin,
+    MemoryStats,
+    SizedMemory,
+    TagCount,
+    bin_width,
+    check_positive,
+    histogram,
+    item_size,
+    preview,
+    week_start,
+)
 from memory_core.typed import MemoryBaseConfig
 
 
@@ -44,7 +58,7 @@ class InMemoryConfig(MemoryBaseConfig, name="in_memory"):
     """A process-local store; everything is lost when the process ends."""
 
 
-class InMemoryEditor(MemoryEditor, MemoryBrowser):
+class InMemoryEditor(MemoryEditor, MemoryBrowser, MemoryStats):
     """Dictionary-backed store. A lock makes each mutation atomic with respect to the others."""
 
     def __init__(self) -> None:
@@ -147,6 +161,31 @@ class InMemoryEditor(MemoryEditor, MemoryBrowser):
         async with self._lock:
             for r in records:
                 self._records[r.id] = r.model_copy(deep=True)
+
+    # --- statistics (the reference semantics of memory_core.stats) -----------------------------------------
+    async def user_histogram(self, bins: int = 10) -> list[HistogramBin]:
+        per_user = Counter(r.user_id for r in self._records.values())
+        if not per_user:
+            return []
+        low, high = min(per_user.values()), max(per_user.values())
+        width = bin_width(low, high, bins)
+        return histogram(Counter((n - low) // width for n in per_user.values()).items(), low, high, bins)
+
+    async def top_tags(self, n: int = 10) -> list[TagCount]:
+        counts = Counter(t for r in self._records.values() for t in set(r.item.tags))
+        ranked = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))[:check_positive(n, "n")]
+        return [TagCount(tag=tag, memories=count) for tag, count in ranked]
+
+    async def growth(self, bucket: Bucket = Bucket.DAY) -> list[GrowthPoint]:
+        weekly = Bucket(bucket) is Bucket.WEEK
+        days = (r.created_at.astimezone(dt.UTC).date() for r in self._records.values())
+        counts = Counter(week_start(d) if weekly else d for d in days)
+        return [GrowthPoint(start=day, created=n) for day, n in sorted(counts.items())]
+
+    async def largest(self, n: int = 10) -> list[SizedMemory]:
+        ranked = sorted(self._records.values(), key=lambda r: (-item_size(r.item), r.id))[:check_positive(n, "n")]
+        return [SizedMemory(id=r.id, user_id=r.user_id, size=item_size(r.item), preview=preview(r.item))
+                for r in ranked]
 
 
 def _sort_time(value: dt.datetime) -> str:

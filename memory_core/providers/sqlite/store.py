@@ -16,7 +16,7 @@ from memory_core.errors import InvalidInputError, NotFoundError, StoreUnavailabl
 from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
 from memory_core.providers.common import check_item, new_id, remove_target, search_args, validate_items, with_score
-from memory_core.providers.sqlite import index, queries, schema, vectors
+from memory_core.providers.sqlite import index, queries, schema, stats, vectors
 from memory_core.providers.sqlite.codec import check_text, from_micros, to_micros
 from memory_core.providers.sqlite.pool import Pool
 from memory_core.records import (
@@ -32,12 +32,13 @@ from memory_core.records import (
     encode_cursor,
     utcnow,
 )
+from memory_core.stats import Bucket, GrowthPoint, HistogramBin, MemoryStats, SizedMemory, TagCount, check_positive
 
 DEFAULT_TOKENIZER = "porter unicode61 remove_diacritics 2"
 _EMBED_BATCH = 256
 
 
-class SqliteMemory(MemoryEditor, MemoryBrowser):
+class SqliteMemory(MemoryEditor, MemoryBrowser, MemoryStats):
     """Memories in one SQLite file (WAL): FTS5 BM25 scoped per user, optional vectors, every browsing call.
 
     Open with ``await SqliteMemory.open(path, embedder=...)`` and close with ``await store.aclose()`` (or use
@@ -204,6 +205,19 @@ class SqliteMemory(MemoryEditor, MemoryBrowser):
                 for r, vector in zip(latest, embedded, strict=True)]
         if rows:
             await self._pool.write(queries.upsert, rows)
+
+    # --- statistics (SQL aggregates, memory_core.stats) ---------------------------------------------------
+    async def user_histogram(self, bins: int = 10) -> list[HistogramBin]:
+        return await self._pool.read(stats.user_histogram, check_positive(bins, "bins"))
+
+    async def top_tags(self, n: int = 10) -> list[TagCount]:
+        return await self._pool.read(stats.top_tags, check_positive(n, "n"))
+
+    async def growth(self, bucket: Bucket = Bucket.DAY) -> list[GrowthPoint]:
+        return await self._pool.read(stats.growth, Bucket(bucket))
+
+    async def largest(self, n: int = 10) -> list[SizedMemory]:
+        return await self._pool.read(stats.largest, check_positive(n, "n"))
 
     # --- helpers -------------------------------------------------------------------------------------------
     async def _vectors(self, items: list[MemoryItem]) -> list[np.ndarray | None]:

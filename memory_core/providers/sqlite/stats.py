@@ -1,0 +1,52 @@
+"""Statistics of the sqlite store as SQL aggregates (``fn(conn, ...)`` run by the pool on a reader)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+from memory_core.stats import (
+    PREVIEW_CHARS,
+    Bucket,
+    GrowthPoint,
+    HistogramBin,
+    SizedMemory,
+    TagCount,
+    bin_width,
+    histogram,
+)
+
+_PER_USER = "SELECT count(*) AS n FROM memories GROUP BY user_id"
+_DAY = {
+    Bucket.DAY: "date(created_us / 1000000, 'unixepoch')",
+    # 'weekday 0' moves to the next Sunday (or stays on one); six days back is that week's Monday.
+    Bucket.WEEK: "date(created_us / 1000000, 'unixepoch', 'weekday 0', '-6 days')",
+}
+_SIZE = ("length(coalesce(m.memory, '')) + coalesce((SELECT sum(length(coalesce(json_extract(c.value, "
+         "'$.content'), ''))) FROM json_each(m.conversation) c), 0)")
+
+
+def user_histogram(conn: sqlite3.Connection, bins: int) -> list[HistogramBin]:
+    low, high = conn.execute(f"SELECT min(n), max(n) FROM ({_PER_USER})").fetchone()
+    if low is None:
+        return []
+    width = bin_width(low, high, bins)
+    rows = conn.execute(f"SELECT (n - ?) / ?, count(*) FROM ({_PER_USER}) GROUP BY 1", (low, width)).fetchall()
+    return histogram(rows, low, high, bins)
+
+
+def top_tags(conn: sqlite3.Connection, n: int) -> list[TagCount]:
+    rows = conn.execute("SELECT tag, count(*) FROM memory_tags GROUP BY tag ORDER BY 2 DESC, 1 LIMIT ?", (n,))
+    return [TagCount(tag=tag, memories=count) for tag, count in rows]
+
+
+def growth(conn: sqlite3.Connection, bucket: Bucket) -> list[GrowthPoint]:
+    rows = conn.execute(f"SELECT {_DAY[bucket]} AS day, count(*) FROM memories GROUP BY day ORDER BY day")
+    return [GrowthPoint(start=dt.date.fromisoformat(day), created=count) for day, count in rows]
+
+
+def largest(conn: sqlite3.Connection, n: int) -> list[SizedMemory]:
+    rows = conn.execute(
+        f"SELECT m.id, m.user_id, {_SIZE} AS size, substr(coalesce(m.memory, ''), 1, ?) FROM memories m "
+        "ORDER BY size DESC, m.id LIMIT ?", (PREVIEW_CHARS, n))
+    return [SizedMemory(id=rid, user_id=uid, size=size, preview=text) for rid, uid, size, text in rows]
