@@ -113,10 +113,10 @@ def config_file(tmp_path: Path, memdash: dict | None = None, stores: dict | None
 
 def test_settings_default_next_to_the_config(tmp_path: Path) -> None:
     settings = safety_settings(load_config(config_file(tmp_path)))
-    assert settings.audit_path == tmp_path / "memdash-audit.sqlite3" and settings.retention_days == 30
+    assert settings.audit_path == (tmp_path / "memdash-audit.sqlite3").resolve() and settings.retention_days == 30
     custom = safety_settings(load_config(config_file(tmp_path, {"audit": {"path": "logs/a.db"},
                                                                 "trash": {"retention_days": 7}})))
-    assert custom.audit_path == tmp_path / "logs" / "a.db" and custom.retention_days == 7
+    assert custom.audit_path == (tmp_path / "logs" / "a.db").resolve() and custom.retention_days == 7
 
 
 @pytest.mark.parametrize(("memdash", "field", "message"), [
