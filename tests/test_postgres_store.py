@@ -288,3 +288,19 @@ def test_config_from_yaml_keeps_the_password_secret(monkeypatch: pytest.MonkeyPa
     assert "password=s3cret-value" in server.conninfo and "s3cret-value" not in repr(server)
     assert server.target == "app@db.internal/memdash"
     assert "***" in server.scrub("FATAL: role app with s3cret-value")
+
+
+async def test_an_ordinary_role_can_create_and_use_its_store(plain_server: LocalPostgres) -> None:
+    """Least privilege: CREATE on the database only (PostgreSQL 15 gives no CREATE on ``public``)."""
+    name = f"app_{uuid.uuid4().hex[:8]}"
+    admin_dsn = plain_server.dsn
+    async with await psycopg.AsyncConnection.connect(admin_dsn, password=plain_server.password,
+                                                     autocommit=True) as admin:
+        await admin.execute(f"CREATE ROLE {name} LOGIN PASSWORD 'app-pw'")
+        await admin.execute(f"CREATE DATABASE {name}")
+        await admin.execute(f"GRANT CREATE ON DATABASE {name} TO {name}")
+    dsn = f"host=127.0.0.1 port={plain_server.port} user={name} dbname={name}"
+    async with open_store(dsn, password="app-pw", schema="mem") as store:
+        await store.add_items([_item("u", "An ordinary role wrote this")])
+        assert [i.memory for i in await store.search("ordinary role", user_id="u")] == ["An ordinary role wrote this"]
+        assert await store.count_records(MemoryFilter(text_contains="ordinary")) == 1

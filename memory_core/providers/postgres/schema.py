@@ -1,6 +1,7 @@
 """The store's schema: versioned migrations plus two parts that follow the configuration.
 
-Everything runs in one transaction behind an advisory lock, so processes starting together migrate once.
+Everything runs in one transaction behind an advisory lock (one for the whole database, as extensions are
+shared by every schema), so processes starting together migrate once.
 The configuration-dependent parts are the full-text column (its language and :mod:`memory_core.retrieval`'s
 fields: rebuilt when either changes) and the vector column (created for the embedder's model and dimension,
 emptied when they change; the store re-embeds the missing rows).
@@ -72,7 +73,7 @@ async def migrate(conn: psycopg.AsyncConnection, schema: str, language: str,
                   embedder: Embedder | None) -> SchemaState:
     """Bring ``schema`` up to date for this configuration; safe to run from several processes at once."""
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"memdash-migrate:{schema}",))
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('memdash-migrate'))")
         await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         await _create_extension(conn, "pg_trgm", schema)
         await _set_search_path(conn, schema)
@@ -90,8 +91,20 @@ async def migrate(conn: psycopg.AsyncConnection, schema: str, language: str,
 
 
 async def _create_extension(conn: psycopg.AsyncConnection, name: str, schema: str) -> None:
-    await conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}").format(
-        sql.Identifier(name), sql.Identifier(schema)))
+    """Install an extension in ``public``, where other schemas expect it, else in the store's schema.
+
+    Not in the store's schema first: dropping that schema would then drop the extension and, with it,
+    the indexes and vector columns of every other store in the database.
+    """
+    cur = await conn.execute("SELECT 1 FROM pg_extension WHERE extname = %s", (name,))
+    if await cur.fetchone():
+        return
+    statement = sql.SQL("CREATE EXTENSION {} WITH SCHEMA {}")
+    try:
+        async with conn.transaction():
+            await conn.execute(statement.format(sql.Identifier(name), sql.Identifier("public")))
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.InvalidSchemaName):
+        await conn.execute(statement.format(sql.Identifier(name), sql.Identifier(schema)))
 
 
 async def _set_search_path(conn: psycopg.AsyncConnection, schema: str) -> str:
