@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from dashboard.events import MemoryEvent, subscribe_changes
 from memory_core.audit import OPERATIONS, AuditEntry, AuditPage, AuditQuery
-from memory_core.errors import InvalidInputError
+from memory_core.errors import AuditLogError, InvalidInputError
 
 if typing.TYPE_CHECKING:
     from dashboard.services import StoreHub
@@ -33,8 +33,13 @@ def attach(hub: StoreHub) -> Callable[[], None]:
 
     def record(events: Sequence[MemoryEvent]) -> None:
         mine = [entry_from_event(event) for event in events if event.origin == hub.id]
-        if mine:
+        if not mine:
+            return
+        try:
             hub.audit.append(mine)
+        except AuditLogError as exc:
+            raise AuditLogError(f"the change ({len(mine)} audit entries) was made in store '{mine[0].store}' "
+                                f"but is not in the audit log: {exc}") from exc
 
     return subscribe_changes(record)
 
