@@ -1,0 +1,137 @@
+"""Roles are enforced by the services, not by the pages: every public function of a ``dashboard`` module that
+takes an ``actor`` is found by introspection and called directly as a viewer; each mutation must raise
+``PermissionDenied`` and change nothing (store and audit log). A new function with an ``actor`` parameter this
+test cannot call fails it until it is given a value below (so coverage stays 100%)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import dashboard
+from dashboard import services
+from dashboard.access import LOCAL_ADMIN, Actor, PermissionDenied, Role
+from memory_core.audit import AuditQuery
+from memory_core.models import MemoryItem
+from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord
+
+VIEWER = Actor("viv", Role.VIEWER)
+EDITOR = Actor("ed", Role.EDITOR)
+EVENT_BUILDERS = {"dashboard.services.change", "dashboard.services.new_item_event"}  # build a MemoryEvent, no I/O
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def actor_functions() -> dict[str, Callable[..., Any]]:
+    """Every public function, defined in a ``dashboard`` module (not the app script), with an ``actor`` parameter."""
+    found = {}
+    for info in pkgutil.iter_modules(dashboard.__path__, "dashboard."):
+        if info.name == "dashboard.app":
+            continue
+        module = importlib.import_module(info.name)
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ == module.__name__ and not name.startswith("_") \
+                    and "actor" in inspect.signature(fn).parameters:
+                found[f"{module.__name__}.{name}"] = fn
+    return found
+
+
+@pytest.fixture
+def world(dash):
+    """Store ``main`` with two memories, and an audit entry (an admin's edit) that a revert could undo."""
+    for n in (1, 2):
+        record = MemoryRecord(id=f"r{n}", created_at=T0, updated_at=T0,
+                              item=MemoryItem(user_id="alice", memory=f"memory {n}", tags=["t"]))
+        services.import_records(dash.hub, LOCAL_ADMIN, "main", [record])
+    services.update_memory(dash.hub, LOCAL_ADMIN, "main", "r1", MemoryPatch(memory="edited"), expected_version=1)
+    return dash
+
+
+def arguments(world, fn: Callable[..., Any], actor: Actor) -> dict[str, Any]:
+    """A value for each required parameter, by name."""
+    hub = world.hub
+    record = services.get_memory(hub, "main", "r2")
+    values = {
+        "hub": hub, "actor": actor, "store": "main", "item": MemoryItem(user_id="alice", memory="new"),
+        "memory_id": "r2", "patch": MemoryPatch(memory="changed"), "expected_version": record.version,
+        "ids": ["r2"], "user_id": "alice", "flt": MemoryFilter(), "add": ["x"], "remove": ["t"],
+        "records": [MemoryRecord(id="r9", created_at=T0, updated_at=T0, item=MemoryItem(user_id="bob", memory="n"))],
+        "entries": list(hub.audit.entries(AuditQuery(memory_id="r1", operation="update"))),
+        "path": str(world.config), "role": Role.EDITOR, "action": "change memories",
+        "operation": "update", "before": record, "after": record,
+    }
+    params = inspect.signature(fn).parameters.values()
+    required = [p.name for p in params if p.default is inspect.Parameter.empty
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    missing = [name for name in required if name not in values]
+    assert not missing, f"{fn.__module__}.{fn.__name__}: give this test a value for {missing}"
+    return {name: values[name] for name in required}
+
+
+def snapshot(world) -> tuple[list[dict[str, Any]], int]:
+    records = [r.model_dump(mode="json") for r in world.records()]
+    return records, world.hub.audit.count(AuditQuery())
+
+
+def test_every_mutating_service_refuses_a_viewer_and_changes_nothing(world, capsys):
+    functions = actor_functions()
+    mutations = {name: fn for name, fn in functions.items() if name not in EVENT_BUILDERS}
+    assert {"dashboard.services.add_memory", "dashboard.services.update_memory", "dashboard.services.delete_memories",
+            "dashboard.services.import_records", "dashboard.services.choose_config",
+            "dashboard.revert.revert"} <= set(mutations)
+    before = snapshot(world)
+    refused = []
+    for name, fn in sorted(mutations.items()):
+        with pytest.raises(PermissionDenied):
+            fn(**arguments(world, fn, VIEWER))
+        assert snapshot(world) == before, f"{name} changed something before refusing"
+        refused.append(name)
+    with capsys.disabled():
+        print(f"\nmutating functions refused to a viewer: {len(refused)}/{len(mutations)} "
+              f"({100 * len(refused) // len(mutations)}%): {', '.join(n.split('.', 1)[1] for n in refused)}")
+    assert len(refused) == len(mutations)
+
+
+def test_event_builders_only_build_events(world):
+    from dashboard.events import MemoryEvent
+
+    before = snapshot(world)
+    for name in EVENT_BUILDERS:
+        fn = actor_functions()[name]
+        assert isinstance(fn(**arguments(world, fn, VIEWER)), MemoryEvent)
+    assert snapshot(world) == before
+
+
+def test_an_editor_edits_but_may_not_bulk_delete_or_open_configs(world):
+    hub = world.hub
+    services.update_memory(hub, EDITOR, "main", "r2", MemoryPatch(memory="by ed"), expected_version=1)
+    assert services.delete_memories(hub, EDITOR, "main", ["r2"]) == 1
+    with pytest.raises(PermissionDenied, match="may not bulk-delete"):
+        services.delete_memories(hub, EDITOR, "main", ["r1", "r9"])
+    with pytest.raises(PermissionDenied, match="may not bulk-delete"):
+        services.delete_matching(hub, EDITOR, "main", MemoryFilter())
+    with pytest.raises(PermissionDenied, match="may not open another config"):
+        services.choose_config(EDITOR, str(world.config))
+    assert [r.id for r in world.records()] == ["r1"]
+
+
+def test_per_store_roles(make_dash):
+    world = make_dash({"main": {"_type": "in_memory"}, "other": {"_type": "in_memory"}})
+    bob = Actor("bob", Role.VIEWER, store_roles=(("main", Role.EDITOR),))
+    item = MemoryItem(user_id="u", memory="m")
+    assert services.add_memory(world.hub, bob, "main", item)
+    with pytest.raises(PermissionDenied, match="bob is a viewer on store 'other' and may not add memories"):
+        services.add_memory(world.hub, bob, "other", item)
+    with pytest.raises(PermissionDenied):  # a per-store admin is no admin of the dashboard
+        services.choose_config(Actor("sam", Role.VIEWER, store_roles=(("main", Role.ADMIN),)), "x.yml")
+
+
+def test_an_admin_may_do_everything(world):
+    hub = world.hub
+    assert services.delete_memories(hub, LOCAL_ADMIN, "main", ["r1", "r2"]) == 2
+    assert services.choose_config(LOCAL_ADMIN, str(world.config)) == str(world.config.resolve())
