@@ -25,6 +25,9 @@ navigation = st.navigation({
         st.Page(PAGES / "audit.py", title="Audit log", icon=":material/history:", url_path="audit"),
         st.Page(PAGES / "trash.py", title="Trash", icon=":material/delete:", url_path="trash"),
     ],
+    "Insight": [
+        st.Page(PAGES / "stats.py", title="Analytics", icon=":material/monitoring:", url_path="stats"),
+    ],
 }, position="sidebar" if access.actor else "hidden")  # the page in the URL survives signing in
 signin.gate(access)  # until someone with a role signs in, the sign-in page is all there is
 context.store_picker()

@@ -1,0 +1,93 @@
+"""Analytics: memories per user, top tags, growth over time and the largest memories, computed by the store."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard import context, insights
+from dashboard.components import page
+from dashboard.components.memory_table import memory_link
+from dashboard.components.text import escape_markdown
+from dashboard.insights import StoreStatistics
+from memory_core.stats import Bucket
+
+
+def _controls() -> tuple[int, int, Bucket]:
+    left, middle, right = st.columns(3)
+    bins = left.slider("Histogram bins", 2, 40, 10, key="stats_bins")
+    top = middle.slider("Top tags and largest memories", 5, 50, 10, key="stats_top")
+    bucket = right.radio("Growth per", list(Bucket), horizontal=True, key="stats_bucket", format_func=str)
+    return bins, top, Bucket(bucket)
+
+
+def _histogram(stats: StoreStatistics) -> None:
+    st.subheader("Memories per user")
+    frame = pd.DataFrame([{"memories": f"{b.low}–{b.high}" if b.high > b.low else str(b.low), "low": b.low,
+                           "users": b.users} for b in stats.histogram])
+    chart = alt.Chart(frame).mark_bar().encode(
+        x=alt.X("memories:N", sort=alt.SortField("low"), title="memories per user"),
+        y=alt.Y("users:Q", title="users"), tooltip=["memories", "users"])
+    st.altair_chart(chart, width="stretch")
+
+
+def _tags(stats: StoreStatistics) -> None:
+    st.subheader("Top tags")
+    if not stats.tags:
+        st.caption("No memory has a tag.")
+        return
+    frame = pd.DataFrame([t.model_dump() for t in stats.tags])
+    chart = alt.Chart(frame).mark_bar().encode(x=alt.X("memories:Q"), y=alt.Y("tag:N", sort="-x"),
+                                               tooltip=["tag", "memories"])
+    st.altair_chart(chart, width="stretch")
+
+
+def _growth(stats: StoreStatistics, bucket: Bucket) -> None:
+    st.subheader(f"Memories created per {bucket}")
+    frame = pd.DataFrame([{"start": pd.Timestamp(p.start), "created": p.created} for p in stats.growth])
+    chart = alt.Chart(frame).mark_bar().encode(x=alt.X("start:T", title=f"{bucket} starting"),
+                                               y=alt.Y("created:Q"), tooltip=["start:T", "created"])
+    st.altair_chart(chart, width="stretch")
+
+
+def _largest(store: str, stats: StoreStatistics) -> None:
+    st.subheader("Largest memories")
+    frame = pd.DataFrame([m.model_dump() for m in stats.largest], columns=["id", "user_id", "size", "preview"])
+    event = st.dataframe(frame, key="stats_largest", on_select="rerun", selection_mode="single-row",
+                         hide_index=True, column_config={"size": st.column_config.NumberColumn("size (chars)")})
+    rows = event.selection.rows if event else []
+    if rows and rows[0] < len(stats.largest):
+        memory_link(store, stats.largest[rows[0]].id)
+    else:
+        st.caption("Select a row to open the memory. Size: characters of the memory and its conversation.")
+
+
+def _never_retrieved(stats: StoreStatistics) -> None:
+    st.subheader("Never retrieved")
+    if stats.never_retrieved is None:
+        st.info("Not available: this store does not record when memories are retrieved.", icon=":material/block:")
+    else:
+        st.dataframe(pd.DataFrame([m.model_dump() for m in stats.never_retrieved]), hide_index=True)
+
+
+def _page(store: str) -> None:
+    hub = context.hub()
+    insights.stats_of(hub, store)  # "cannot compute statistics" before any control
+    bins, top, bucket = _controls()
+    stats = insights.store_statistics(hub, store, bins=bins, top=top, bucket=bucket)
+    if not stats.histogram:
+        st.info(f"Store '{escape_markdown(store)}' is empty: no statistics yet.")
+        return
+    left, right = st.columns(2)
+    with left:
+        _histogram(stats)
+    with right:
+        _tags(stats)
+    _growth(stats, bucket)
+    _largest(store, stats)
+    _never_retrieved(stats)
+
+
+st.title("Analytics")
+store = page.store_or_stop()
+with page.reported():
+    _page(store)
