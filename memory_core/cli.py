@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from dashboard import users_cli
-from memory_core import backup
+from memory_core import backup, eval_cli
 from memory_core.builder import MemoryBuilder
 from memory_core.config import MemdashConfig, load_config
 from memory_core.demo import DATASETS, seed, seed_if_empty
@@ -252,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("check", cmd_check, "validate a config and list its stores")
     command("stores", cmd_stores, "start each store, ping it, print capabilities and counts")
     backup.add_commands(sub)
+    eval_cli.add_commands(sub)
     users_cli.add_commands(sub)
     return parser
 
