@@ -90,10 +90,8 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        declared = {Capability.LIST_USERS, Capability.LIST, Capability.LIST_ALL_USERS, Capability.COUNT,
-                    Capability.GET, Capability.UPDATE, Capability.DELETE_BY_IDS, Capability.SEARCH_RECORDS,
-                    Capability.TEXT_SEARCH, Capability.PING}
-        return frozenset(declared | ({Capability.VECTOR_SEARCH} if self._embedder else set()))
+        missing = {Capability.STATS} | (set() if self._embedder else {Capability.VECTOR_SEARCH})
+        return frozenset(Capability) - missing
 
     async def ping(self) -> None:
         await self._docs.link.execute("PING")
