@@ -27,7 +27,7 @@ from memory_core.providers.sqlite import SqliteMemory
 from memory_core.records import MemoryFilter
 
 ROOT = Path(__file__).resolve().parent.parent
-RECORDS, BATCH, RUNS = 10_000, 250, 20
+RECORDS, BATCH, RUNS = 6_000, 200, 20
 BATCHES = RECORDS // BATCH
 
 
