@@ -7,9 +7,12 @@ Same rules as :mod:`dashboard.services`: reads go through the hub's editors, eve
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
+from typing import Any
 
 from dashboard.services import StoreHub
-from memory_core.errors import UnsupportedError
+from memory_core.errors import ConfigError, InvalidInputError, UnsupportedError
+from memory_core.evaluation import EvalReport, GoldenQuery, append_history, evaluate, parse_golden, read_history
 from memory_core.interfaces import Capability, capabilities_of
 from memory_core.stats import Bucket, GrowthPoint, HistogramBin, MemoryStats, SizedMemory, TagCount
 
@@ -41,3 +44,34 @@ def store_statistics(hub: StoreHub, store: str, *, bins: int = 10, top: int = 10
     never = run(stats.never_retrieved(top)) if stats.records_retrieval else None
     return StoreStatistics(histogram=run(stats.user_histogram(bins)), tags=run(stats.top_tags(top)),
                            growth=run(stats.growth(bucket)), largest=run(stats.largest(top)), never_retrieved=never)
+
+
+# --- retrieval evaluation ------------------------------------------------------------------------------
+HISTORY_FILE = "eval-history.jsonl"
+
+
+def eval_history_path(hub: StoreHub) -> Path:
+    """``memdash: {eval: {history: FILE}}`` relative to the config, else ``eval-history.jsonl`` beside it."""
+    config = hub.config
+    if config is None:
+        raise hub.config_error or ConfigError("no config loaded: start with memdash run --config FILE")
+    section = (config.sections.get("memdash") or {}).get("eval") or {}
+    return config.base_dir / str(section.get("history") or HISTORY_FILE)
+
+
+def golden_from(name: str, data: bytes) -> list[GoldenQuery]:
+    try:
+        return parse_golden(data.decode("utf-8-sig"), name)
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{name} is not UTF-8 text (byte {exc.start})") from None
+
+
+def run_eval(hub: StoreHub, store: str, queries: list[GoldenQuery], golden: str) -> EvalReport:
+    """Run golden queries through the store's search and append the figures to the history file."""
+    report = hub.runner.run(evaluate(hub.editor(store), queries, store=store, golden=golden))
+    append_history(eval_history_path(hub), report)
+    return report
+
+
+def eval_history(hub: StoreHub, store: str) -> list[dict[str, Any]]:
+    return [row for row in read_history(eval_history_path(hub)) if row.get("store") == store]
