@@ -75,6 +75,7 @@ def _local_sign_in() -> None:
         password = st.text_input("Password", type="password", key="sign_in_password",
                                  autocomplete="current-password")
         submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
+    st.session_state.pop("sign_in_password", None)  # held nowhere once checked
     if not submitted:
         return
     try:
