@@ -1,0 +1,223 @@
+"""Review queue: detectors that flag memories a person should look at.
+
+* **Personal data** (:data:`PII_PATTERNS`): e-mail addresses; phone numbers (``+`` and 8-15 digits, or 10
+  digits in the usual groupings — bare digit runs, dates and times are not phones); payment card numbers
+  (13-19 digits, optionally grouped, that pass the Luhn check); IBANs (country code, check digits, 11-30
+  letters/digits, grouped by 4 or not, that pass the ISO 7064 mod-97 check); US SSN shapes (``AAA-GG-SSSS``
+  with area not 000, 666 or 9xx, group not 00, serial not 0000). Found in the memory text and conversation.
+* **Near-duplicates**: :class:`memory_core.manager.NearDuplicate` (trigram Jaccard >= 0.85) within one user,
+  candidate pairs from its exact prefix filter.
+* **Contradictions**: two memories of one user sharing a tag, one matching the positive side of a
+  :data:`OPPOSITES` rule and the other its negative side; for like/dislike rules the rest of the two sentences
+  must share a content word ("likes jazz" / "hates jazz"). A flag only: it knows no negation ("does not
+  dislike"), sarcasm, time ("used to") or synonyms beyond the listed words.
+
+Stores are read one user at a time, a page of records at a time; only one user's memories are held. Records
+whose metadata has ``memdash_reviewed: true`` (approved) are not flagged again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+
+from memory_core.interfaces import MemoryBrowser
+from memory_core.manager import NearDuplicate, content_terms, similarity
+from memory_core.models import MemoryItem
+from memory_core.providers.common import item_text
+from memory_core.records import MemoryFilter, MemoryRecord, Sort, SortField
+
+REVIEWED_KEY = "memdash_reviewed"
+REDACTED = "[redacted]"
+
+
+class Kind(enum.StrEnum):
+    PERSONAL_DATA = "personal_data"
+    NEAR_DUPLICATE = "near_duplicate"
+    CONTRADICTION = "contradiction"
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One flagged memory; ``match`` is the text to redact (personal data), ``other_id`` the second memory of a
+    pair (the older one)."""
+
+    kind: Kind
+    record_id: str
+    user_id: str
+    detail: str
+    match: str | None = None
+    other_id: str | None = None
+
+
+# --- personal data -----------------------------------------------------------------------------------------
+def luhn_ok(digits: str) -> bool:
+    """The Luhn checksum of a digit string (payment cards)."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def iban_ok(text: str) -> bool:
+    """ISO 13616 check digits: the rearranged IBAN read as a number is 1 modulo 97."""
+    compact = re.sub(r"\s", "", text).upper()
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+_NOT_DIGIT = r"(?<![\w+-])"
+PII_PATTERNS: tuple[tuple[str, re.Pattern[str], Callable[[str], bool]], ...] = (
+    ("e-mail address", re.compile(r"\b[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
+     lambda m: True),
+    ("card number", re.compile(_NOT_DIGIT + r"\d(?:[ -]?\d){12,18}(?![\w-])"),
+     lambda m: luhn_ok(_digits(m))),
+    ("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"), iban_ok),
+    ("SSN-shaped number", re.compile(_NOT_DIGIT + r"(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])"),
+     lambda m: True),
+    ("phone number", re.compile(
+        r"(?:(?<![\w+])\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){1,4}"
+        r"|(?<![\w-])\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4})(?![\w-])"),
+     lambda m: 8 <= len(_digits(m)) <= 15),
+)
+
+
+def personal_data(text: str) -> list[tuple[str, str]]:
+    """``(what, matched text)`` for every personal-data pattern found, each span once (first pattern wins)."""
+    found: list[tuple[str, str]] = []
+    taken: list[range] = []
+    for what, pattern, check in PII_PATTERNS:
+        for match in pattern.finditer(text):
+            span = range(*match.span())
+            if check(match.group()) and not any(set(span) & set(t) for t in taken):
+                found.append((what, match.group()))
+                taken.append(span)
+    return found
+
+
+def _texts(item: MemoryItem) -> Iterator[str]:
+    if item.memory:
+        yield item.memory
+    for message in item.conversation or []:
+        if message.get("content"):
+            yield message["content"]
+
+
+def redact(item: MemoryItem, match: str) -> tuple[str | None, list[dict[str, str]] | None]:
+    """The memory text and conversation with every occurrence of ``match`` replaced by ``[redacted]``."""
+    memory = item.memory.replace(match, REDACTED) if item.memory else item.memory
+    conversation = [{**m, "content": (m.get("content") or "").replace(match, REDACTED)}
+                    for m in item.conversation] if item.conversation is not None else None
+    return memory, conversation
+
+
+def personal_data_findings(record: MemoryRecord) -> list[Finding]:
+    found = dict.fromkeys((what, text) for part in _texts(record.item) for what, text in personal_data(part))
+    return [Finding(Kind.PERSONAL_DATA, record.id, record.user_id, what, match=text) for what, text in found]
+
+
+# --- pairs within one user -----------------------------------------------------------------------------------
+_LIKE = re.compile(r"\b(likes?|loves?|enjoys?|prefers?|adores?)\b", re.IGNORECASE)
+_DISLIKE = re.compile(r"\b(dislikes?|hates?|detests?|avoids?|(?:does ?n[o']t|do ?n[o']t|never) "
+                      r"(?:like|enjoy|eat|drink)s?)\b", re.IGNORECASE)
+OPPOSITES: tuple[tuple[str, re.Pattern[str], re.Pattern[str], bool], ...] = (
+    ("likes / dislikes", _LIKE, _DISLIKE, True),
+    ("vegetarian / eats meat", re.compile(r"\b(vegetarian|vegan)\b", re.IGNORECASE),
+     re.compile(r"\b(eats? (?:meat|steak|chicken|pork|beef|fish)|meat[- ]eater|carnivore)\b", re.IGNORECASE), False),
+    ("teetotal / drinks alcohol", re.compile(r"\b(teetotal(?:er)?|does ?n[o']t drink|sober)\b", re.IGNORECASE),
+     re.compile(r"\b(drinks? (?:wine|beer|alcohol|whisky|cocktails))\b", re.IGNORECASE), False),
+)
+
+
+def _object_terms(text: str, pattern: re.Pattern[str]) -> set[str]:
+    """Content words after the first polarity word (what is liked or disliked, not who)."""
+    match = pattern.search(text)
+    return set(content_terms(text[match.end():])) if match else set()
+
+
+def contradiction(a: MemoryItem, b: MemoryItem) -> str | None:
+    """The rule two items of one user contradict by, or ``None``; they must share a tag."""
+    if not set(a.tags) & set(b.tags):
+        return None
+    ta, tb = item_text(a), item_text(b)
+    for name, positive, negative, needs_object in OPPOSITES:
+        for x, y in ((ta, tb), (tb, ta)):
+            opposed = positive.search(x) and negative.search(y) and not negative.search(x)
+            if opposed and (not needs_object or _object_terms(x, _LIKE) & _object_terms(y, _DISLIKE)):
+                return name
+    return None
+
+
+def pair_findings(records: Sequence[MemoryRecord], threshold: float = NearDuplicate().threshold) -> list[Finding]:
+    """Near-duplicates and contradictions among one user's records (oldest first)."""
+    criterion = NearDuplicate(threshold)
+    found = []
+    for i, j in sorted(criterion.candidate_pairs([item_text(r.item) for r in records])):
+        score = similarity(item_text(records[i].item), item_text(records[j].item))
+        if score >= threshold:
+            found.append(_pair(Kind.NEAR_DUPLICATE, records[i], records[j], f"{score:.0%} similar"))
+    polar = [r for r in records if any(p.search(item_text(r.item)) or n.search(item_text(r.item))
+                                       for _, p, n, _ in OPPOSITES)]
+    for j, later in enumerate(polar):
+        for earlier in polar[:j]:
+            if rule := contradiction(earlier.item, later.item):
+                found.append(_pair(Kind.CONTRADICTION, earlier, later, rule))
+    return found
+
+
+def _pair(kind: Kind, earlier: MemoryRecord, later: MemoryRecord, detail: str) -> Finding:
+    return Finding(kind, later.id, later.user_id, detail, other_id=earlier.id)
+
+
+# --- scanning ------------------------------------------------------------------------------------------------
+def reviewed(record: MemoryRecord) -> bool:
+    return record.item.metadata.get(REVIEWED_KEY) is True
+
+
+async def user_records(store: MemoryBrowser, user_id: str, page_size: int = 200) -> list[MemoryRecord]:
+    """One user's records, oldest first, read a page at a time."""
+    records, cursor = [], None
+    flt, sort = MemoryFilter(user_id=user_id), Sort(field=SortField.CREATED, descending=False)
+    while True:
+        page = await store.list_records(flt, sort=sort, limit=page_size, cursor=cursor)
+        records += page.records
+        if not (cursor := page.next_cursor):
+            return records
+
+
+async def users(store: MemoryBrowser, page_size: int = 200) -> AsyncIterator[str]:
+    cursor = None
+    while True:
+        page = await store.list_users(limit=page_size, cursor=cursor)
+        for user in page.users:
+            yield user.user_id
+        if not (cursor := page.next_cursor):
+            return
+
+
+async def scan_user(store: MemoryBrowser, user_id: str, kinds: frozenset[Kind] = frozenset(Kind)) -> list[Finding]:
+    """Every finding of one user; approved records are left out."""
+    records = await user_records(store, user_id)
+    found = [f for r in records if Kind.PERSONAL_DATA in kinds for f in personal_data_findings(r)]
+    if kinds & {Kind.NEAR_DUPLICATE, Kind.CONTRADICTION}:
+        found += [f for f in pair_findings(records) if f.kind in kinds]
+    approved = {r.id for r in records if reviewed(r)}
+    return [f for f in found if f.record_id not in approved]
+
+
+async def scan(store: MemoryBrowser, kinds: frozenset[Kind] = frozenset(Kind), *, limit: int = 500
+               ) -> list[Finding]:
+    """Findings of every user, one user at a time, until ``limit`` findings."""
+    found: list[Finding] = []
+    async for user_id in users(store):
+        found += await scan_user(store, user_id, kinds)
+        if len(found) >= limit:
+            return found[:limit]
+    return found
