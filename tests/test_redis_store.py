@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import secrets
@@ -385,3 +386,15 @@ async def test_link_retries_exactly_once() -> None:
     with pytest.raises(StoreUnavailableError, match=r"Connection refused.*retried once"):
         await link.run(down)
     assert len(calls) == 2
+
+
+async def test_stores_opened_at_once_share_the_new_indexes(redis_server: RedisServer) -> None:  # noqa: F811
+    prefix = f"race-{uuid.uuid4().hex[:8]}"
+    stores = await asyncio.gather(*(_open(redis_server, prefix) for _ in range(4)))
+    try:
+        assert {s.vector_index for s in stores} == {f"memory_idx:{prefix}"}
+        await stores[0].add_items([MemoryItem(user_id="u", memory="seen by all")])
+        assert [len((await s.list_records(MemoryFilter())).records) for s in stores] == [1, 1, 1, 1]
+    finally:
+        for store in stores:
+            await store.aclose()

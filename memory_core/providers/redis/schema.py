@@ -117,8 +117,17 @@ async def ensure_browse_index(link: Link, space: KeySpace) -> None:
         await link.execute("FT.DROPINDEX", space.browse_index)
         info = None
     if info is None:
-        await link.execute("FT.CREATE", *browse_index_args(space))
+        await create_index(link, browse_index_args(space))
     await wait_indexed(link, space.browse_index)
+
+
+async def create_index(link: Link, args: list[Any]) -> None:
+    """``FT.CREATE``; another process creating the same index first is fine."""
+    try:
+        await link.execute("FT.CREATE", *args)
+    except rx.ResponseError as exc:
+        if "already exists" not in str(exc).lower():
+            raise
 
 
 def _browse_shape(info: dict[str, Any]) -> tuple[Any, ...]:
@@ -132,25 +141,23 @@ def _browse_shape_expected(space: KeySpace) -> tuple[Any, ...]:
 
 async def vector_index(link: Link, space: KeySpace, dim: int) -> VectorIndex:
     """The toolkit-shaped index over this prefix: ``memory_idx`` when it is the toolkit's for this prefix (or
-    the prefix is the default ``nat`` and there is none yet), else ``memory_idx:{prefix}``. Its vectors must
-    have the embedder's dimension."""
-    for name in (TOOLKIT_INDEX, space.derived_vector_index):
+    the prefix is the default ``nat`` and there is none yet), else ``memory_idx:{prefix}``, created when
+    missing. Its vectors must have the embedder's dimension."""
+    info = await index_info(link, TOOLKIT_INDEX)
+    found = _toolkit_shape(TOOLKIT_INDEX, info, space) if info else None
+    if found is None:
+        name = TOOLKIT_INDEX if space.prefix == TOOLKIT_PREFIX and info is None else space.derived_vector_index
+        await create_index(link, toolkit_index_args(name, space, dim))
         info = await index_info(link, name)
         found = _toolkit_shape(name, info, space) if info else None
-        if found:
-            if found.dim != dim:
-                raise ConfigError(f"index {name} holds {found.dim}-dimensional vectors but the embedder makes {dim}: "
-                                  "configure the embedder the agent uses", field="embedder")
-            await wait_indexed(link, name)
-            return found
-    toolkit_free = await index_info(link, TOOLKIT_INDEX) is None
-    name = TOOLKIT_INDEX if space.prefix == TOOLKIT_PREFIX and toolkit_free else space.derived_vector_index
-    if name != TOOLKIT_INDEX and await index_info(link, name) is not None:
-        raise StoreUnavailableError(f"index {name} exists but is not shaped like the toolkit's memory index; "
-                                    "drop it (FT.DROPINDEX keeps the documents) to let memdash recreate it")
-    await link.execute("FT.CREATE", *toolkit_index_args(name, space, dim))
-    await wait_indexed(link, name)
-    return VectorIndex(name=name, dim=dim, separator=",")
+        if found is None:
+            raise StoreUnavailableError(f"index {name} exists but is not shaped like the toolkit's memory index; "
+                                        "drop it (FT.DROPINDEX keeps the documents) to let memdash recreate it")
+    if found.dim != dim:
+        raise ConfigError(f"index {found.name} holds {found.dim}-dimensional vectors but the embedder makes {dim}: "
+                          "configure the embedder the agent uses", field="embedder")
+    await wait_indexed(link, found.name)
+    return found
 
 
 def _toolkit_shape(name: str, info: dict[str, Any], space: KeySpace) -> VectorIndex | None:
