@@ -28,6 +28,7 @@ navigation = st.navigation({
     "Insight": [
         st.Page(PAGES / "stats.py", title="Analytics", icon=":material/monitoring:", url_path="stats"),
         st.Page(PAGES / "eval.py", title="Retrieval evaluation", icon=":material/fact_check:", url_path="eval"),
+        st.Page(PAGES / "review.py", title="Review queue", icon=":material/rule:", url_path="review"),
     ],
 }, position="sidebar" if access.actor else "hidden")  # the page in the URL survives signing in
 signin.gate(access)  # until someone with a role signs in, the sign-in page is all there is

@@ -10,10 +10,14 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from dashboard import services
+from dashboard.access import Actor
 from dashboard.services import StoreHub
+from memory_core import review
 from memory_core.errors import ConfigError, InvalidInputError, UnsupportedError
 from memory_core.evaluation import EvalReport, GoldenQuery, append_history, evaluate, parse_golden, read_history
 from memory_core.interfaces import Capability, capabilities_of
+from memory_core.records import MemoryPatch, MemoryRecord
 from memory_core.stats import Bucket, GrowthPoint, HistogramBin, MemoryStats, SizedMemory, TagCount
 
 NO_STATS = "store '{store}' cannot compute statistics"
@@ -75,3 +79,27 @@ def run_eval(hub: StoreHub, store: str, queries: list[GoldenQuery], golden: str)
 
 def eval_history(hub: StoreHub, store: str) -> list[dict[str, Any]]:
     return [row for row in read_history(eval_history_path(hub)) if row.get("store") == store]
+
+
+# --- review queue ----------------------------------------------------------------------------------------
+def review_scan(hub: StoreHub, store: str, kinds: frozenset[review.Kind], *, limit: int = 200
+                ) -> list[review.Finding]:
+    """Findings of the store, one user and one page at a time (needs listing users and records)."""
+    browser = hub.browser(store, Capability.LIST_USERS)
+    hub.browser(store, Capability.LIST)
+    return hub.runner.run(review.scan(browser, kinds, limit=limit))
+
+
+def approve(hub: StoreHub, actor: Actor, store: str, memory_id: str) -> MemoryRecord:
+    """Mark a memory reviewed (``memdash_reviewed: true`` in its metadata) through the editor."""
+    record = services.get_memory(hub, store, memory_id)
+    patch = MemoryPatch(metadata={**record.item.metadata, review.REVIEWED_KEY: True})
+    return services.update_memory(hub, actor, store, memory_id, patch, expected_version=record.version)
+
+
+def redact(hub: StoreHub, actor: Actor, store: str, memory_id: str, match: str) -> MemoryRecord:
+    """Replace ``match`` with ``[redacted]`` in a memory's text and conversation, through the editor."""
+    record = services.get_memory(hub, store, memory_id)
+    memory, conversation = review.redact(record.item, match)
+    patch = MemoryPatch(memory=memory, conversation=conversation)
+    return services.update_memory(hub, actor, store, memory_id, patch, expected_version=record.version)

@@ -31,6 +31,7 @@ from memory_core.records import MemoryFilter, MemoryRecord, Sort, SortField
 
 REVIEWED_KEY = "memdash_reviewed"
 REDACTED = "[redacted]"
+EXCERPT_CHARS = 160
 
 
 class Kind(enum.StrEnum):
@@ -50,6 +51,7 @@ class Finding:
     detail: str
     match: str | None = None
     other_id: str | None = None
+    excerpt: str = ""
 
 
 # --- personal data -----------------------------------------------------------------------------------------
@@ -120,7 +122,12 @@ def redact(item: MemoryItem, match: str) -> tuple[str | None, list[dict[str, str
 
 def personal_data_findings(record: MemoryRecord) -> list[Finding]:
     found = dict.fromkeys((what, text) for part in _texts(record.item) for what, text in personal_data(part))
-    return [Finding(Kind.PERSONAL_DATA, record.id, record.user_id, what, match=text) for what, text in found]
+    return [Finding(Kind.PERSONAL_DATA, record.id, record.user_id, what, match=text, excerpt=_excerpt(record))
+            for what, text in found]
+
+
+def _excerpt(record: MemoryRecord) -> str:
+    return item_text(record.item)[:EXCERPT_CHARS]
 
 
 # --- pairs within one user -----------------------------------------------------------------------------------
@@ -173,7 +180,8 @@ def pair_findings(records: Sequence[MemoryRecord], threshold: float = NearDuplic
 
 
 def _pair(kind: Kind, earlier: MemoryRecord, later: MemoryRecord, detail: str) -> Finding:
-    return Finding(kind, later.id, later.user_id, detail, other_id=earlier.id)
+    return Finding(kind, later.id, later.user_id, detail, other_id=earlier.id,
+                   excerpt=f"{_excerpt(later)}  ⟷  {_excerpt(earlier)}")
 
 
 # --- scanning ------------------------------------------------------------------------------------------------
