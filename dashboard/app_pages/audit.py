@@ -11,10 +11,10 @@ from dashboard.components import page, revert_flow
 from dashboard.components.audit_view import diff_view, entries_table, entry_fields, entry_link
 from dashboard.components.memory_table import memory_link
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
-from dashboard.components.text import count_of
+from dashboard.components.text import count_of, escape_markdown
 from dashboard.components.url import param, set_params, sync_from_url
-from memory_core.audit import OPERATIONS, AuditEntry, Change
-from memory_core.errors import InvalidInputError
+from memory_core.audit import OPERATIONS, AuditEntry, AuditQuery, Change
+from memory_core.errors import InvalidInputError, MemdashError
 
 TEXT_FILTERS = {"user": "User id", "id": "Memory id", "actor": "Actor", "batch": "Batch"}
 
@@ -145,14 +145,23 @@ def _what_revert_does(entry: AuditEntry) -> str:
 
 
 def _batch_revert(batch: str, allowed: bool) -> None:
-    entries = revert.batch_entries(context.hub(), batch)
-    total = len(entries)
-    if total < 2 or len({e.store for e in entries}) != 1:
+    total = audit.audit_count(context.hub(), AuditQuery(batch=batch))
+    if total < 2:
         return
     st.caption(f"This batch holds {count_of(total, 'change')}: revert them as one unit (nothing is reverted "
                "when one of them conflicts with a later change, unless you then choose to revert the rest).")
-    st.button(f"Revert the whole batch ({total})", key="audit_revert_batch", icon=":material/undo:",
-              disabled=not allowed, on_click=revert_flow.run, args=(entries,))
+    st.button(f"Revert the whole batch ({total:,})", key="audit_revert_batch", icon=":material/undo:",
+              disabled=not allowed, on_click=_revert_batch, args=(batch,))
+
+
+def _revert_batch(batch: str) -> None:
+    """Button callback: the batch's entries are read only when it is clicked (an import can hold thousands)."""
+    try:
+        entries = revert.batch_entries(context.hub(), batch)
+    except MemdashError as exc:
+        page.flash(f"Nothing was reverted: {escape_markdown(exc)}", "error")
+        return
+    revert_flow.run(entries)
 
 
 st.title("Audit log")
