@@ -63,7 +63,7 @@ def arguments(world, fn: Callable[..., Any], actor: Actor) -> dict[str, Any]:
         "records": [MemoryRecord(id="r9", created_at=T0, updated_at=T0, item=MemoryItem(user_id="bob", memory="n"))],
         "entries": list(hub.audit.entries(AuditQuery(memory_id="r1", operation="update"))),
         "path": str(world.config), "role": Role.EDITOR, "action": "change memories",
-        "operation": "update", "before": record, "after": record,
+        "operation": "update", "before": record, "after": record, "match": "memory",
     }
     params = inspect.signature(fn).parameters.values()
     required = [p.name for p in params if p.default is inspect.Parameter.empty
