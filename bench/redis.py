@@ -34,7 +34,6 @@ from memory_core import retrieval
 from memory_core.embedders.hashing import HashingEmbedder, HashingEmbedderConfig
 from memory_core.models import MemoryItem
 from memory_core.providers.redis import RedisMemory, query
-from memory_core.providers.redis.schema import SEPARATOR
 from memory_core.records import MemoryFilter, Sort
 
 TOP_K = 5
@@ -82,8 +81,8 @@ def raw_methods(store: RedisMemory, embedder: HashingEmbedder) -> dict[str, Call
     link, space = store._docs.link, store._space
 
     async def raw_text(user_id: str, text: str) -> Any:
-        user = query.tag_match("user_id", user_id, SEPARATOR)
-        return await link.query("FT.SEARCH", space.browse_index, query.text_query(user, query.words(text)),
+        return await link.query("FT.SEARCH", space.browse_index, query.text_query(query.user_match(user_id),
+                                                                                   query.words(text)),
                                 "NOCONTENT", "WITHSCORES", "SCORER", "BM25STD", "LIMIT", 0, TOP_K)
 
     async def raw_knn(user_id: str, text: str) -> Any:

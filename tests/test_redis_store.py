@@ -10,6 +10,8 @@ import uuid
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from memory_core.builder import MemoryBuilder
 from memory_core.config import parse_config
@@ -159,7 +161,7 @@ async def test_memdash_memories_answer_the_toolkits_query(server: RedisServer) -
             found = _toolkit_search(client, "bees in the garden", "alice", 3)
         assert len(keys) == 2 and all(len(k.split(":")[-1]) == 8 for k in keys)
         assert set(doc) == {"conversation", "user_id", "tags", "metadata", "memory", "embedding", "created_at",
-                            "updated_at", "version", "seq"}
+                            "updated_at", "version", "seq", "user_key"}
         assert [i for i, _ in found] == [item]
         # memdash's score for the same hit is the cosine: 1 - squared L2 / 2
         hit = (await store.search_records("bees in the garden", user_id="alice"))[0]
@@ -398,3 +400,27 @@ async def test_stores_opened_at_once_share_the_new_indexes(redis_server: RedisSe
     finally:
         for store in stores:
             await store.aclose()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(user=st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=10).filter(str.strip),
+       tag=st.text(st.characters(blacklist_characters="\x00"), max_size=8))
+async def test_any_user_id_and_tag_round_trip(redis_server: RedisServer, user: str, tag: str) -> None:  # noqa: F811
+    store = await _open(redis_server, "prop", None)
+    try:
+        other = user + "x"
+        for stale in (user, other):  # left by an earlier, failed example
+            await store.remove_items(user_id=stale)
+        await store.add_items([MemoryItem(user_id=user, memory="quince jam", tags=[tag]),
+                               MemoryItem(user_id=other, memory="quince jam", tags=[tag])])
+        assert [r.user_id for r in (await store.list_records(MemoryFilter(user_id=user, tags_all=(tag,)))).records] \
+            == [user]
+        assert await store.count_records(MemoryFilter(user_id=user, tags_any=(tag,))) == 1
+        assert [i.user_id for i in await store.search("quince jam", user_id=user)] == [user]
+        assert user in [u.user_id for u in (await store.list_users(prefix=user)).users]
+        await store.remove_items(user_id=user)
+        assert await store.count_records(MemoryFilter(user_id=user)) == 0
+        assert await store.count_records(MemoryFilter(user_id=other)) == 1
+        await store.remove_items(user_id=other)
+    finally:
+        await store.aclose()

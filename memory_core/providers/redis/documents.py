@@ -2,11 +2,14 @@
 
 A document holds the toolkit's fields ``conversation, user_id, tags, metadata, memory, embedding`` and, when
 memdash wrote or adopted it, ``created_at`` and ``updated_at`` (integer microseconds since the epoch, UTC),
-``version`` and ``seq`` (the unique tie-breaker of keyset paging). The record id is the key's last part.
+``version``, ``seq`` (the unique tie-breaker of keyset paging) and ``user_key`` (the SHA-1 of the user id:
+a tag any user id can be queried by exactly, control characters and all). The record id is the key's last
+part.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -35,17 +38,25 @@ def encode(item: MemoryItem, *, created_us: int, updated_us: int, version: int,
                            "metadata": item.metadata, "memory": item.memory}
     if vector is not None:
         doc["embedding"] = [float(x) for x in vector]
-    doc.update(created_at=created_us, updated_at=updated_us, version=version)
+    doc.update(created_at=created_us, updated_at=updated_us, version=version, user_key=user_key(item.user_id))
     return doc
 
 
+def user_key(user_id: str) -> str:
+    """What ``redis.sha1hex`` gives for the id in Lua (the adoption script computes it there)."""
+    return hashlib.sha1(user_id.encode(), usedforsecurity=False).hexdigest()
+
+
 def dumps(doc: dict[str, Any], where: str) -> str:
-    """Compact JSON text of a document; text that is not valid UTF-8 (lone surrogates) is refused."""
+    """Compact JSON text of a document. Refused: text that is not valid UTF-8 (lone surrogates), and NUL
+    characters in the user id or tags, which RediSearch cuts tags at."""
     text = json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     try:
         text.encode()
     except UnicodeEncodeError:
         raise InvalidInputError(f"{where}: text is not valid UTF-8") from None
+    if "\x00" in doc["user_id"] or any("\x00" in tag for tag in doc["tags"]):
+        raise InvalidInputError(f"{where}: user_id and tags must not contain NUL characters")
     return text
 
 

@@ -11,16 +11,23 @@ import datetime as dt
 import re
 import string
 
+from memory_core.providers.redis import documents
 from memory_core.records import MemoryFilter, Sort
 
 _SPECIAL = frozenset(string.punctuation + string.whitespace)  # ASCII only: other characters need no escape
 _BLANKS = " \t\n\r\f\v"
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 _WORD_SPLIT = re.compile(r"[\x00-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]+")  # ASCII except letters, digits, "_"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def escape(text: str) -> str:
     return "".join("\\" + c if c in _SPECIAL else c for c in text)
+
+
+def expressible(text: str) -> bool:
+    """Whether a literal or tag can carry ``text``: the query parser mishandles control characters."""
+    return not _CONTROLS.search(text)
 
 
 def literal(text: str) -> str:
@@ -39,13 +46,15 @@ def from_micros(micros: int) -> dt.datetime:
     return EPOCH + dt.timedelta(microseconds=micros)
 
 
-def tag_parts(value: str, separator: str) -> list[str]:
-    """The tags an index stores for ``value``."""
-    return [part.strip(_BLANKS) for part in value.split(separator) if part.strip(_BLANKS)]
+def tag_parts(value: str, separator: str) -> list[str] | None:
+    """The tags an index stores for ``value``; ``None`` when one holds a control character, which the query
+    language cannot express (escaped or not)."""
+    parts = [part.strip(_BLANKS) for part in value.split(separator) if part.strip(_BLANKS)]
+    return parts if all(expressible(part) for part in parts) else None
 
 
 def tag_exact(value: str, separator: str) -> bool:
-    """Whether the index stores ``value`` as exactly one tag, unchanged."""
+    """Whether the index stores ``value`` as exactly one tag, unchanged, that a query can name."""
     return tag_parts(value, separator) == [value]
 
 
@@ -57,18 +66,21 @@ def tag_match(field: str, value: str, separator: str) -> str | None:
     return "(" + " ".join(f"@{field}:{{{escape(part)}}}" for part in parts) + ")"
 
 
+def user_match(user_id: str) -> str:
+    """Documents of exactly this user, through the ``user_key`` tag (no value needs escaping)."""
+    return f"@user_key:{{{documents.user_key(user_id)}}}"
+
+
 def filter_query(flt: MemoryFilter, separator: str) -> tuple[str | None, bool]:
     """``(query, exact)``: a query over memdash's index that every matching record satisfies (``None``: no
     record can match); ``exact`` when it selects exactly the matching records (no metadata or text filter, no
-    value the index alters)."""
+    tag the index alters)."""
     clauses: list[str] = []
     exact = not flt.metadata and not flt.text_contains
     if flt.user_id is not None:
-        user = tag_match("user_id", flt.user_id, separator)
-        if user is None:  # a blank user id: no stored memory has one
+        if not flt.user_id.strip():  # a blank user id: no stored memory has one
             return None, True
-        exact &= tag_exact(flt.user_id, separator)
-        clauses.append(user)
+        clauses.append(user_match(flt.user_id))
     for tag in flt.tags_all:
         exact &= tag_exact(tag, separator)
         clauses.append(tag_match("tags", tag, separator) or "")

@@ -87,6 +87,7 @@ BROWSE_FIELDS: tuple[tuple[Any, ...], ...] = (
     ("$.created_at", "AS", "created_at", "NUMERIC", "SORTABLE"),
     ("$.updated_at", "AS", "updated_at", "NUMERIC", "SORTABLE"),
     ("$.seq", "AS", "seq", "NUMERIC", "INDEXMISSING", "SORTABLE"),
+    ("$.user_key", "AS", "user_key", "TAG", "CASESENSITIVE"),
 )
 
 

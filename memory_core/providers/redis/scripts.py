@@ -47,14 +47,16 @@ return 'ok'
 
 # KEYS[1] sequence counter, KEYS[2..] documents; ARGV[1] now. Gives JSON objects that lack memdash's fields
 # and have a string user_id (written by the toolkit) created_at = updated_at = now, version 1 (keeping any of
-# them already there) and a seq, in one JSON.MERGE per document (one reindex); returns how many it stamped.
+# them already there), a seq and user_key = sha1(user_id), in one JSON.MERGE per document (one reindex);
+# returns how many it stamped.
 STAMP = """
 local stamped = 0
 for i = 2, #KEYS do
   local ok, seq = pcall(redis.call, 'JSON.GET', KEYS[i], '$.seq')
   if ok and seq == '[]' and redis.call('JSON.TYPE', KEYS[i]) == 'object'
       and redis.call('JSON.TYPE', KEYS[i], '$.user_id')[1] == 'string' then
-    local fields = {'"seq":' .. redis.call('INCR', KEYS[1])}
+    local user = cjson.decode(redis.call('JSON.GET', KEYS[i], '$.user_id'))[1]
+    local fields = {'"seq":' .. redis.call('INCR', KEYS[1]), '"user_key":"' .. redis.sha1hex(user) .. '"'}
     for name, value in pairs({created_at = ARGV[1], updated_at = ARGV[1], version = '1'}) do
       if redis.call('JSON.GET', KEYS[i], '$.' .. name) == '[]' then
         table.insert(fields, '"' .. name .. '":' .. value)

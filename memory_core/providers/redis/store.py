@@ -119,11 +119,8 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
         if kind == "ids":
             await self.delete_records(target)
             return
-        clause = query.tag_match("user_id", str(target), SEPARATOR)
-        if clause is None:  # a blank user id: no memory has one
-            return
-        keys = [row["__key"] async for row in self._docs.rows(clause, "@__key", "@user_id")
-                if row.get("user_id") == target]
+        await self._docs.adopt()
+        keys = [row["__key"] async for row in self._docs.rows(query.user_match(str(target)), "@__key")]
         for start in range(0, len(keys), CHUNK):
             await self._docs.delete(keys[start:start + CHUNK])
 
@@ -138,6 +135,7 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
         if not text.strip():
             return []
         pool = retrieval.candidate_pool(top_k)
+        await self._docs.adopt()
         text_scores = await self._text_hits(user_id, text, pool)
         vector_scores = await self._vector_hits(user_id, text, pool)
         loaded = await self._docs.load(list(dict.fromkeys([*text_scores, *vector_scores])))
@@ -151,11 +149,11 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
 
     async def _text_hits(self, user_id: str, text: str, pool: int) -> dict[str, float]:
         """``{key: BM25}`` over the memory and its conversation, in memdash's index."""
-        terms, user = query.words(text), query.tag_match("user_id", user_id, SEPARATOR)
-        if not terms or user is None:
+        terms = query.words(text)
+        if not terms:
             return {}
         reply = await self._docs.link.query(
-            "FT.SEARCH", self._space.browse_index, query.text_query(user, terms),
+            "FT.SEARCH", self._space.browse_index, query.text_query(query.user_match(user_id), terms),
             "NOCONTENT", "WITHSCORES", "SCORER", "BM25STD", "LIMIT", 0, pool)
         return {hit["id"]: float(hit["score"]) for hit in reply.get("results", [])}
 
@@ -184,17 +182,21 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
     async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:
         _check_limit(limit)
         await self._docs.adopt()
+        after = _user_cursor(cursor) if cursor else ""
+        in_server = query.expressible(prefix + after)  # else the prefix and cursor are applied here
         steps: list[object] = ["GROUPBY", 1, "@user_id", "REDUCE", "COUNT", 0, "AS", "count",
                                "REDUCE", "MAX", 1, "@updated_at", "AS", "last", "FILTER", "exists(@user_id)"]
-        if prefix:
+        if prefix and in_server:
             steps += ["FILTER", f"startswith(@user_id, {query.literal(prefix)})"]
-        if cursor:
-            steps += ["FILTER", f"@user_id > {query.literal(_user_cursor(cursor))}"]
-        reply = await self._docs.link.query("FT.AGGREGATE", self._space.browse_index, "*", *steps,
-                                            "SORTBY", 2, "@user_id", "ASC", "MAX", limit + 1)
+        if after and in_server:
+            steps += ["FILTER", f"@user_id > {query.literal(after)}"]
+        if in_server:  # SORTBY without MAX would stop at 10 rows; every group comes back unsorted otherwise
+            steps += ["SORTBY", 2, "@user_id", "ASC", "MAX", limit + 1]
+        reply = await self._docs.link.query("FT.AGGREGATE", self._space.browse_index, "*", *steps)
+        rows = sorted((r.get("extra_attributes", {}) for r in reply.get("results", [])), key=lambda r: r["user_id"])
         users = [UserSummary(user_id=row["user_id"], memory_count=int(row["count"]),
                              last_activity=query.from_micros(int(float(row["last"]))) if row.get("last") else None)
-                 for row in (r.get("extra_attributes", {}) for r in reply.get("results", []))]
+                 for row in rows if row["user_id"].startswith(prefix) and row["user_id"] > after]
         more = len(users) > limit
         return UserPage(users=users[:limit], next_cursor=encode_cursor(users[limit - 1].user_id) if more else None)
 
