@@ -75,10 +75,6 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
         await self._docs.link.aclose()
 
     @property
-    def key_prefix(self) -> str:
-        return self._space.prefix
-
-    @property
     def vector_index(self) -> str | None:
         """The toolkit-shaped index KNN queries run on (``None`` without an embedder)."""
         return self._vectors.name if self._vectors else None
