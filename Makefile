@@ -79,6 +79,7 @@ test: install apt
 bench: install
 	$(PY) -m bench.latency
 	$(PY) -m bench.locomo
+	$(PY) -m bench.dashboard
 
 lint: install
 	$(VENV)/bin/ruff check .
