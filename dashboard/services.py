@@ -162,6 +162,7 @@ class StoreStatus:
     capabilities: frozenset[Capability] = frozenset()
     users: int | None = None
     memories: int | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 def store_status(hub: StoreHub, store: str) -> StoreStatus:
@@ -170,6 +171,7 @@ def store_status(hub: StoreHub, store: str) -> StoreStatus:
     try:
         editor = hub.editor(store)
         status.capabilities = capabilities_of(editor)
+        status.notes = list(editor.notes) if isinstance(editor, MemoryBrowser) else []
         if Capability.PING in status.capabilities:
             hub.runner.run(editor.ping())  # type: ignore[attr-defined]
         if Capability.COUNT in status.capabilities:

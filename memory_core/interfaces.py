@@ -112,6 +112,11 @@ class MemoryBrowser(ABC):
     def capabilities(self) -> frozenset[Capability]:
         """The capabilities this store really offers (its configuration included)."""
 
+    @property
+    def notes(self) -> list[str]:
+        """Things an operator should know about this store's state, e.g. why a feature is off."""
+        return []
+
     @abstractmethod
     async def ping(self) -> None:
         """Raise ``StoreUnavailableError`` when the backend cannot serve requests."""

@@ -47,6 +47,8 @@ for status in services.store_statuses(hub):
             right.metric("Memories", f"{status.memories:,}")
         caps = sorted(c.value for c in status.capabilities)
         left.caption("Can: " + (", ".join(caps) if caps else "add, search and remove only (toolkit interface)"))
+        for note in status.notes:
+            left.warning(escape_markdown(note), icon=":material/info:")
         if admin:
             with left.expander("Settings (secrets masked)"):
                 st.json(services.store_settings(hub, status.name), expanded=True)

@@ -174,6 +174,10 @@ class PostgresMemory(MemoryEditor, MemoryBrowser):
                               lambda c: c.execute("DELETE FROM memories WHERE user_id = %s", (target,)))
 
     # --- browsing ---------------------------------------------------------------------------------------
+    @property
+    def notes(self) -> list[str]:
+        return [f"vector search is off: {self.vector_unavailable_reason}"] if self.vector_unavailable_reason else []
+
     async def ping(self) -> None:
         await self._read("ping", lambda c: c.execute("SELECT 1"))
 

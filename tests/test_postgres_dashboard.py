@@ -1,0 +1,86 @@
+"""The dashboard over the ``postgres`` store on real servers: browse, search, edit, delete, and the
+note a server without pgvector gets on the Stores page."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dashboard_helpers import Dash, messages, ok, texts
+
+from memory_core.models import MemoryItem
+from memory_core.records import MemoryFilter
+
+pytest_plugins = ["servers_postgres"]  # the session-scoped server fixtures
+
+SEARCH = "FormSubmitter:search_form-Search"
+
+
+@pytest.fixture
+def dash(tmp_path: Path, pgvector_server: str) -> Iterator[Dash]:
+    schema = f"dash_{uuid.uuid4().hex[:8]}"
+    made = Dash.create(tmp_path, {"pg": {"_type": "postgres", "dsn": pgvector_server, "schema": schema}})
+    editor = made.hub.editor("pg")
+    made.hub.runner.run(editor.add_items([
+        MemoryItem(user_id="alice", memory="Alice is allergic to peanuts", tags=["health"]),
+        MemoryItem(user_id="alice", memory="Alice prefers window seats", tags=["travel"]),
+        MemoryItem(user_id="bob", memory="Bob hikes every weekend")]))
+    yield made
+    made.close()
+
+
+def _record(dash: Dash, text: str):
+    page = dash.hub.runner.run(dash.hub.editor("pg").list_records(MemoryFilter(user_id="alice")))
+    return next(r for r in page.records if r.item.memory == text)
+
+
+def test_browse_lists_one_users_memories(dash: Dash) -> None:
+    at = ok(dash.app("browse", store="pg", user="alice").run())
+    assert sorted(at.dataframe[0].value["memory"].tolist()) == ["Alice is allergic to peanuts",
+                                                                "Alice prefers window seats"]
+
+
+def test_search_shows_the_match_with_a_score(dash: Dash) -> None:
+    at = ok(dash.app("search", store="pg").run())
+    at.text_input(key="search_user").input("alice")
+    at.text_input(key="search_query").input("peanut allergy")
+    at.button(key=SEARCH).click().run()
+    assert texts(ok(at))[0] == "Alice is allergic to peanuts"
+    assert at.metric, "no score shown"
+
+
+def test_edit_tags_saves_a_new_version(dash: Dash) -> None:
+    record = _record(dash, "Alice prefers window seats")
+    at = ok(dash.app("memory", store="pg", id=record.id).run())
+    at.multiselect(key="detail_tags").set_value(["travel", "seating"])
+    at.button(key="detail_save").click().run()
+    assert messages(ok(at), "success") == ["Saved: this memory is now version 2."]
+    saved = _record(dash, "Alice prefers window seats")
+    assert (saved.item.tags, saved.version) == (["travel", "seating"], 2)
+
+
+def test_delete_from_the_memory_page(dash: Dash) -> None:
+    record = _record(dash, "Alice is allergic to peanuts")
+    at = ok(dash.app("memory", store="pg", id=record.id).run())
+    at.button(key="detail_delete").click().run()
+    at.button(key="detail_delete_confirm").click().run()
+    ok(at)
+    remaining = dash.hub.runner.run(dash.hub.editor("pg").count_records(MemoryFilter(user_id="alice")))
+    assert remaining == 1
+
+
+def test_stores_page_says_why_vector_search_is_off(tmp_path: Path, plain_server) -> None:
+    made = Dash.create(tmp_path, {
+        "pg15": {"_type": "postgres", "dsn": plain_server.dsn, "password": plain_server.password,
+                 "schema": f"dash_{uuid.uuid4().hex[:8]}", "embedder": "words"}})
+    config = made.config.read_text() + "embedders:\n  words: {_type: hashing}\n"
+    made.config.write_text(config)
+    try:
+        at = ok(made.app("stores").run())
+        notes = messages(at, "warning")
+        assert any("vector search is off" in n and "pgvector" in n for n in notes), notes
+        assert any("healthy" in m for m in messages(at, "success"))
+    finally:
+        made.close()
