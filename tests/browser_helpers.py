@@ -52,10 +52,10 @@ def free_port() -> int:
 
 
 class DashboardServer:
-    """``memdash run --config FILE --port N`` in its own process group, its output in ``log``."""
+    """``memdash run --config FILE --port N [--no-auth]`` in its own process group, its output in ``log``."""
 
-    def __init__(self, config: Path, log: Path, port: int | None = None) -> None:
-        self.config, self.log, self.port = config, log, port or free_port()
+    def __init__(self, config: Path, log: Path, port: int | None = None, *, no_auth: bool = False) -> None:
+        self.config, self.log, self.port, self.no_auth = config, log, port or free_port(), no_auth
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,7 +68,7 @@ class DashboardServer:
     def start(self, timeout: float = 60.0) -> DashboardServer:
         """Start the server and wait until ``/_stcore/health`` answers; ``LiveError`` otherwise."""
         argv = [sys.executable, "-m", "memory_core.cli", "run", "--config", str(self.config), "--port",
-                str(self.port), "--host", "127.0.0.1"]
+                str(self.port), "--host", "127.0.0.1", *(["--no-auth"] if self.no_auth else [])]
         env = {**os.environ, "STREAMLIT_CLIENT_SHOW_ERROR_DETAILS": "full",  # tracebacks in stException
                "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
         with self.log.open("wb") as out:

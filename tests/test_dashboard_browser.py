@@ -54,14 +54,14 @@ def demo_id(memory: str) -> str:
 
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardServer]:
-    """``memdash run`` on a config with two sqlite stores: ``main`` holding the demo memories (known ids and
-    times), ``copy`` empty."""
+    """``memdash run --no-auth`` on a config with two sqlite stores: ``main`` holding the demo memories (known
+    ids and times), ``copy`` empty."""
     folder = tmp_path_factory.mktemp("live-dashboard")
     config = folder / "memdash.yml"
     stores = {"main": {"_type": "sqlite", "path": "main.sqlite3"}, "copy": {"_type": "sqlite", "path": "copy.sqlite3"}}
     config.write_text(yaml.safe_dump({"memory": stores}, sort_keys=False))
     store_call(config, "main", lambda store: store.add_records(RECORDS))
-    server = DashboardServer(config, folder / "server.log")
+    server = DashboardServer(config, folder / "server.log", no_auth=True)  # sign-in has its own tests
     try:
         server.start()
     except LiveError as exc:
@@ -113,6 +113,9 @@ PAGES = {
     "users": ("/users?store=main", "Users"),
     "transfer": ("/transfer?store=main", "Import / export"),
     "stores": ("/stores", "Stores"),
+    "audit": ("/audit?store=main", "Audit log"),
+    "trash": ("/trash?store=main", "Trash"),
+    "stats": ("/stats?store=main", "Analytics"),
 }
 
 
@@ -207,7 +210,7 @@ def test_browse_bulk_deletes_two_selected_rows(page: Page, live: DashboardServer
     for memory_id in doomed:
         expect(page.get_by_role("link", name=f"Open memory {memory_id}")).to_be_visible()
     rerun(page, lambda: page.get_by_role("button", name="Delete…", exact=True).click())
-    expect(page.get_by_role("dialog")).to_contain_text("Delete 2 memories selected? This cannot be undone.")
+    expect(page.get_by_role("dialog")).to_contain_text("Delete 2 memories selected?")
     rerun(page, lambda: key(page, "bulk_confirm").locator("button").click())
     expect(page.locator("[data-testid='stAlertContentSuccess']")).to_have_text("Deleted 2 memories.")
     caption_with(page, f"rows 1–{n - 2} of {n - 2} matching")
