@@ -29,6 +29,7 @@ navigation = st.navigation({
         st.Page(PAGES / "stats.py", title="Analytics", icon=":material/monitoring:", url_path="stats"),
         st.Page(PAGES / "eval.py", title="Retrieval evaluation", icon=":material/fact_check:", url_path="eval"),
         st.Page(PAGES / "review.py", title="Review queue", icon=":material/rule:", url_path="review"),
+        st.Page(PAGES / "playground.py", title="Playground", icon=":material/forum:", url_path="playground"),
     ],
 }, position="sidebar" if access.actor else "hidden")  # the page in the URL survives signing in
 signin.gate(access)  # until someone with a role signs in, the sign-in page is all there is

@@ -1,0 +1,71 @@
+"""Playground: chat as a user with an agent that uses the toolkit's memory tools, see each turn's memories,
+the user's timeline, and demo snapshots of the store."""
+
+import streamlit as st
+
+from dashboard import context, playground, services, timeline
+from dashboard.access import PermissionDenied
+from dashboard.components import page
+from dashboard.components.playground_view import chat_turn, memory_trace, snapshot_panel, timeline_chart
+from dashboard.components.text import escape_markdown
+from memory_core.interfaces import Capability
+
+_TURNS = "playground_turns"
+
+
+def _user(store: str) -> str:
+    hub = context.hub()
+    known = [u.user_id for u in services.list_users(hub, store).users] if hub.can(store, Capability.LIST_USERS) else []
+    left, right = st.columns(2)
+    picked = left.selectbox("User", known, index=0 if known else None, key="playground_user",
+                            placeholder="no users yet")
+    typed = right.text_input("…or another user id", key="playground_user_typed")
+    return typed.strip() or picked or ""
+
+
+def _allowed(store: str) -> bool:
+    try:
+        playground.require_chat(context.hub(), context.actor(), store)
+    except PermissionDenied as exc:
+        page.show_error(exc)
+        return False
+    return True
+
+
+def _chat(store: str, user: str, top_k: int, turns: list[playground.Turn]) -> None:
+    message = st.chat_input(f"Message as {user}", key="playground_input")
+    if not message:
+        return
+    turn = playground.ChatTurn(context.hub(), context.actor(), store, user, message, top_k=top_k)
+    with st.chat_message("user"):
+        st.text(message)
+    turn.recall()
+    with st.chat_message("assistant"):
+        st.write_stream(escape_markdown(chunk) for chunk in turn.reply_chunks(playground.history_messages(turns, user)))
+    turns.append(turn.remember())
+    st.rerun()
+
+
+st.title("Playground")
+store = page.store_or_stop()
+page.show_flash()
+hub = context.hub()
+st.info(escape_markdown(playground.agent(hub).label), icon=":material/smart_toy:")
+with page.reported():
+    user = _user(store)
+    top_k = st.number_input("Memories retrieved per turn (top_k)", 1, 20, 5, key="playground_top_k")
+    turns = st.session_state.setdefault(_TURNS, {}).setdefault((hub.id, store), [])
+    chat_col, trace_col = st.columns([3, 2])
+    for number, turn in enumerate(turns, start=1):
+        with chat_col:
+            chat_turn(turn)
+        with trace_col:
+            memory_trace(store, turn, number)
+    if user and _allowed(store):
+        with chat_col:
+            _chat(store, user, int(top_k), turns)
+    if user:
+        st.subheader(f"Timeline of {escape_markdown(user)}")
+        timeline_chart(timeline.user_timeline(hub, store, user))
+    st.subheader("Snapshots")
+    snapshot_panel(store)

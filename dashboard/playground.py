@@ -1,0 +1,158 @@
+"""The Playground's services: chat as a user with an agent that uses the toolkit's memory tools.
+
+The agent (:mod:`memory_core.agent`) calls ``get_memory`` and ``add_memory`` exactly as a real agent does
+(:func:`memory_core.tools.bind_tool`, 1.9 configs with the chosen ``user_id``). The editor the tools are bound
+to is a :class:`TracingEditor`: its ``search`` goes through :func:`services.search_memories` (``search_records``
+where the store has it, so hits carry ids and scores) and its ``add_items`` through
+:func:`services.add_memory` (role check, ``MemoryEvent``, audit entry, the new id). It records both, so each
+turn can show what was retrieved and written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+from dashboard import services
+from dashboard.access import Actor, Role
+from dashboard.runner import AsyncRunner
+from dashboard.services import SearchHit, StoreHub
+from memory_core.agent import Agent, LlmAgent, agent_for, recall, remember
+from memory_core.errors import UnsupportedError
+from memory_core.interfaces import MemoryEditor
+from memory_core.models import MemoryItem
+from memory_core.tools import AddToolConfig, GetToolConfig, bind_tool
+
+
+@dataclasses.dataclass
+class Written:
+    item: MemoryItem
+    id: str | None  # None: the store chose the id and did not say
+
+
+@dataclasses.dataclass
+class Turn:
+    """One exchange and its memory trace."""
+
+    user_id: str
+    message: str
+    reply: str = ""
+    retrieved: list[SearchHit] = dataclasses.field(default_factory=list)
+    written: list[Written] = dataclasses.field(default_factory=list)
+    agent: str = ""
+    fallback: str | None = None  # why the LLM agent answered offline
+
+
+class TracingEditor(MemoryEditor):
+    """An editor over the hub's store that routes the tools' calls through ``services`` and records them.
+
+    Its coroutines run on the hub's loop thread; the (synchronous) services run in a worker thread, where
+    their own ``hub.runner.run`` calls wait for that loop without blocking it.
+    """
+
+    def __init__(self, hub: StoreHub, actor: Actor, store: str) -> None:
+        self.hub, self.actor, self.store = hub, actor, store
+        self.retrieved: list[SearchHit] = []
+        self.written: list[Written] = []
+
+    async def search(self, query: str, top_k: int = 5, **kwargs: Any) -> list[MemoryItem]:
+        hits = await asyncio.to_thread(services.search_memories, self.hub, self.store, user_id=kwargs["user_id"],
+                                       query=query, top_k=top_k, threshold=kwargs.get("similarity_threshold"))
+        self.retrieved.extend(hits)
+        return [hit.item.model_copy(update={"similarity_score": hit.score}) for hit in hits]
+
+    async def add_items(self, items: list[MemoryItem], **kwargs: Any) -> None:
+        for item in items:
+            memory_id = await asyncio.to_thread(services.add_memory, self.hub, self.actor, self.store, item)
+            self.written.append(Written(item=item, id=memory_id))
+
+    async def remove_items(self, **kwargs: Any) -> None:
+        raise UnsupportedError("the playground's agent does not delete memories")
+
+
+def require_chat(hub: StoreHub, actor: Actor, store: str) -> None:
+    """Refuse a chat before it starts unless the actor may write to ``store`` (the agent adds memories)."""
+    services.allow(hub, actor, Role.EDITOR, store, "chat in the playground (its agent adds memories)")
+
+
+def agent(hub: StoreHub) -> Agent:
+    """The agent the hub's config asks for (see :func:`memory_core.agent.agent_for`)."""
+    return agent_for(hub.config)
+
+
+def sync_stream(runner: AsyncRunner, chunks: AsyncIterator[str]) -> Iterator[str]:
+    """An async iterator as a sync one, each step pulled on the runner's loop (where the iterator lives)."""
+    try:
+        while True:
+            try:
+                yield runner.run(anext_of(chunks))
+            except StopAsyncIteration:
+                return
+    finally:
+        runner.run(aclose_of(chunks))
+
+
+async def anext_of(chunks: AsyncIterator[str]) -> str:
+    return await anext(chunks)
+
+
+async def aclose_of(chunks: AsyncIterator[str]) -> None:
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+class ChatTurn:
+    """One turn in three steps (recall, streamed reply, remember), each run on the hub's loop."""
+
+    def __init__(self, hub: StoreHub, actor: Actor, store: str, user_id: str, message: str, *, top_k: int = 5,
+                 chat_agent: Agent | None = None) -> None:
+        require_chat(hub, actor, store)
+        self.hub, self.agent = hub, chat_agent or agent(hub)
+        self.editor = TracingEditor(hub, actor, store)
+        self.get_tool = bind_tool(self.editor, GetToolConfig(memory=store, user_id=user_id))
+        self.add_tool = bind_tool(self.editor, AddToolConfig(memory=store, user_id=user_id))
+        self.turn = Turn(user_id=user_id, message=message, agent=self.agent.label)
+        self.top_k = top_k
+        self._memories: list[MemoryItem] = []
+
+    def recall(self) -> list[SearchHit]:
+        self._memories = self.hub.runner.run(recall(self.get_tool, self.turn.message, self.top_k))
+        self.turn.retrieved = list(self.editor.retrieved)
+        return self.turn.retrieved
+
+    def reply_chunks(self, history: Sequence[dict[str, str]] = ()) -> Iterator[str]:
+        """The reply as it streams; the whole text ends up in ``turn.reply``."""
+        chunks = self.agent.reply(self.turn.message, self._memories, list(history))
+        for chunk in sync_stream(self.hub.runner, chunks):
+            self.turn.reply += chunk
+            yield chunk
+
+    def remember(self) -> Turn:
+        facts = self.hub.runner.run(self.agent.facts(self.turn.message))
+        self.hub.runner.run(remember(self.add_tool, facts, self.turn.message))
+        self.turn.written = list(self.editor.written)
+        if isinstance(self.agent, LlmAgent):
+            self.turn.fallback = self.agent.fallback
+        return self.turn
+
+
+def run_turn(hub: StoreHub, actor: Actor, store: str, user_id: str, message: str, *, top_k: int = 5,
+             history: Sequence[dict[str, str]] = (), chat_agent: Agent | None = None) -> Turn:
+    """A whole turn without a page (tests, scripts)."""
+    turn = ChatTurn(hub, actor, store, user_id, message, top_k=top_k, chat_agent=chat_agent)
+    turn.recall()
+    for _ in turn.reply_chunks(history):
+        pass
+    return turn.remember()
+
+
+def history_messages(turns: Sequence[Turn], user_id: str) -> list[dict[str, str]]:
+    """The earlier turns with ``user_id`` as chat messages for the model."""
+    messages: list[dict[str, str]] = []
+    for turn in turns:
+        if turn.user_id == user_id:
+            messages += [{"role": "user", "content": turn.message}, {"role": "assistant", "content": turn.reply}]
+    return messages
