@@ -64,6 +64,7 @@ def arguments(world, fn: Callable[..., Any], actor: Actor) -> dict[str, Any]:
         "entries": list(hub.audit.entries(AuditQuery(memory_id="r1", operation="update"))),
         "path": str(world.config), "role": Role.EDITOR, "action": "change memories",
         "operation": "update", "before": record, "after": record, "match": "memory",
+        "message": "I like tea.", "name": "snap",
     }
     params = inspect.signature(fn).parameters.values()
     required = [p.name for p in params if p.default is inspect.Parameter.empty
