@@ -58,3 +58,13 @@ def test_user_data_is_never_markdown(dash):
     at = ok(dash.app("stats").run())
     assert_shown_as_text(at, HOSTILE)
     assert at.dataframe[0].value["preview"].tolist() == [HOSTILE[:120]]
+
+
+def test_histogram_labels_are_upright_and_count_axes_whole(dash):
+    for user in ("a", "b"):  # one bin, labelled "2"; rotated, the demo data's "8" read as "∞"
+        for n in range(2):
+            dash.add(user=user, memory=f"m{n}", minutes=n, id=f"{user}{n}", tags=["t"])
+    histogram, _, growth = charts(ok(dash.app("stats").run()))
+    assert histogram["encoding"]["x"]["axis"]["labelAngle"] == 0
+    for chart in (histogram, growth):
+        assert chart["encoding"]["y"]["axis"] == {"format": "d", "tickMinStep": 1}

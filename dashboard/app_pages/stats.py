@@ -11,6 +11,8 @@ from dashboard.components.text import escape_markdown
 from dashboard.insights import StoreStatistics
 from memory_core.stats import Bucket
 
+_COUNT_AXIS = alt.Axis(format="d", tickMinStep=1)  # counts: no 0.2-memory ticks
+
 
 def _controls() -> tuple[int, int, Bucket]:
     left, middle, right = st.columns(3)
@@ -25,8 +27,8 @@ def _histogram(stats: StoreStatistics) -> None:
     frame = pd.DataFrame([{"memories": f"{b.low}–{b.high}" if b.high > b.low else str(b.low), "low": b.low,
                            "users": b.users} for b in stats.histogram])
     chart = alt.Chart(frame).mark_bar().encode(
-        x=alt.X("memories:N", sort=alt.SortField("low"), title="memories per user"),
-        y=alt.Y("users:Q", title="users"), tooltip=["memories", "users"])
+        x=alt.X("memories:N", sort=alt.SortField("low"), title="memories per user", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("users:Q", title="users", axis=_COUNT_AXIS), tooltip=["memories", "users"])
     st.altair_chart(chart, width="stretch")
 
 
@@ -45,7 +47,8 @@ def _growth(stats: StoreStatistics, bucket: Bucket) -> None:
     st.subheader(f"Memories created per {bucket}")
     frame = pd.DataFrame([{"start": pd.Timestamp(p.start), "created": p.created} for p in stats.growth])
     chart = alt.Chart(frame).mark_bar().encode(x=alt.X("start:T", title=f"{bucket} starting"),
-                                               y=alt.Y("created:Q"), tooltip=["start:T", "created"])
+                                               y=alt.Y("created:Q", axis=_COUNT_AXIS),
+                                               tooltip=["start:T", "created"])
     st.altair_chart(chart, width="stretch")
 
 
