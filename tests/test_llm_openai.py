@@ -2,53 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
-
 import pytest
 import yaml
+from llm_server import CHUNKS, Handler, serve
 
 from memory_core.config import parse_config
 from memory_core.errors import ConfigError, StoreUnavailableError
 from memory_core.llm import chat, llm_config, stream_chat
 
-CHUNKS = ["Hel", "lo ", "Alice", "!"]
-
-
-class Handler(BaseHTTPRequestHandler):
-    seen: ClassVar[list[dict]] = []
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        Handler.seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-        if body["model"] == "broken":
-            self.send_response(500)
-            self.end_headers()
-            self.wfile.write(b"boom")
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        self.wfile.write(b": keep-alive\n\n")
-        for chunk in CHUNKS:
-            event = {"choices": [{"delta": {"content": chunk}}]}
-            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
-            self.wfile.flush()
-        self.wfile.write(b"data: [DONE]\n\n")
-
-    def log_message(self, *args: object) -> None:
-        return
-
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
+    with serve() as url:
+        yield url
 
 
 def config(base_url: str, model: str = "demo-model", **extra):
