@@ -63,8 +63,8 @@ def load_users(path: Path) -> dict[str, LocalUser]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ConfigError(f"cannot read users file: {exc}", file=str(path)) from None
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: not UTF-8, not JSON
+        raise ConfigError(f"cannot read users file: {type(exc).__name__}: {exc}", file=str(path)) from None
     users = data.get("users") if isinstance(data, dict) else None
     if not isinstance(users, dict):
         raise ConfigError('users file must be a JSON object {"users": {NAME: {...}}}', file=str(path))

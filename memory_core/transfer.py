@@ -82,15 +82,24 @@ def parse_jsonl(lines: Iterable[str]) -> ParseReport:
             continue
         report.total += 1
         try:
-            record = record_from_dict(json.loads(line))
-        except json.JSONDecodeError as exc:
-            report.errors.append((number, f"not valid JSON: {exc.msg} (column {exc.colno})"))
-            continue
+            record = record_from_dict(_json(line))
         except InvalidInputError as exc:
             report.errors.append((number, str(exc)))
             continue
         _add_unique(report, record, number, seen)
     return report
+
+
+def _json(text: str) -> Any:
+    """``json.loads``, every failure an ``InvalidInputError`` (also too deep nesting and too long numbers)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"not valid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise InvalidInputError("not valid JSON here: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise InvalidInputError(f"not valid JSON here: {exc}") from None
 
 
 def dump_csv(records: Iterable[MemoryRecord]) -> Iterator[str]:
@@ -116,15 +125,18 @@ def parse_csv(text: str) -> ParseReport:
     if not reader.fieldnames or "user_id" not in reader.fieldnames:
         return ParseReport(records=[], errors=[(1, "the header needs at least a 'user_id' column")])
     seen: set[str] = set()
-    for row in reader:
-        number = reader.line_num
-        report.total += 1
-        try:
-            record = record_from_dict(_csv_row(row))
-        except InvalidInputError as exc:
-            report.errors.append((number, str(exc)))
-            continue
-        _add_unique(report, record, number, seen)
+    try:
+        for row in reader:
+            number = reader.line_num
+            report.total += 1
+            try:
+                record = record_from_dict(_csv_row(row))
+            except InvalidInputError as exc:
+                report.errors.append((number, str(exc)))
+                continue
+            _add_unique(report, record, number, seen)
+    except csv.Error as exc:  # e.g. a field over csv.field_size_limit(): the rows after it cannot be read
+        report.errors.append((reader.line_num, f"not valid CSV: {exc}; the rest of the file was not read"))
     return report
 
 
@@ -133,8 +145,8 @@ def _csv_row(row: dict[str, str | None]) -> dict[str, Any]:
     for key in ("tags", "metadata", "conversation"):
         if key in data:
             try:
-                data[key] = json.loads(data[key])
-            except json.JSONDecodeError:
+                data[key] = _json(data[key])
+            except InvalidInputError:
                 raise InvalidInputError(f"column '{key}' is not JSON: {data[key][:40]!r}") from None
     if "version" in data:
         try:
