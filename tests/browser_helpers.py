@@ -177,11 +177,6 @@ def exceptions(page: Page) -> list[str]:
     return page.locator("[data-testid='stException']").all_inner_texts()
 
 
-def texts(page: Page, testid: str, within: str = "stMain") -> list[str]:
-    """Inner texts of the elements with ``data-testid=testid`` inside ``within``."""
-    return page.locator(f"[data-testid='{within}'] [data-testid='{testid}']").all_inner_texts()
-
-
 def add_tag(page: Page, widget_key: str, tag: str) -> None:
     """Type a new option into a multiselect that accepts new options."""
     box = key(page, widget_key).locator("input")
