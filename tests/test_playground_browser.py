@@ -1,0 +1,123 @@
+"""The Playground end to end in Chromium against ``memdash run --no-auth``: chat with the offline agent and see
+the written memory with a link to its page; then, with the local streaming server under ``llms:``, see the
+model's streamed answer and the facts it asked to remember.
+
+Chromium and the server never skip: when one cannot start, the tests fail with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from browser_helpers import (
+    DashboardServer,
+    LiveError,
+    exceptions,
+    full_screenshot,
+    launch_chromium,
+    open_page,
+    rerun,
+    store_call,
+)
+from llm_server import CHUNKS, FACTS, Handler, serve
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+
+from memory_core.models import MemoryItem
+from memory_core.records import MemoryFilter, MemoryRecord
+
+pytestmark = pytest.mark.browser
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+T0 = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
+expect.set_options(timeout=15_000)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+    """Module-scoped: Playwright's sync API keeps an event loop running, gone before other modules run."""
+    with sync_playwright() as playwright:
+        try:
+            context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium-profile"))
+        except LiveError as exc:
+            pytest.fail(str(exc))
+        yield context
+        context.close()
+
+
+def started(folder: Path, **sections: Any) -> DashboardServer:
+    """``memdash run --no-auth`` on one sqlite store ``main`` holding one memory of alice's."""
+    config = folder / "memdash.yml"
+    config.write_text(yaml.safe_dump({"memory": {"main": {"_type": "sqlite", "path": "main.sqlite3"}}, **sections}))
+    seed = MemoryRecord(id="seed", created_at=T0, updated_at=T0,
+                        item=MemoryItem(user_id="alice", memory="Alice lives in Lisbon"))
+    store_call(config, "main", lambda store: store.add_records([seed]))
+    server = DashboardServer(config, folder / "server.log", no_auth=True)
+    try:
+        return server.start()
+    except LiveError as exc:
+        pytest.fail(str(exc))
+
+
+def written(server: DashboardServer) -> list[MemoryRecord]:
+    page = store_call(server.config, "main",
+                      lambda store: store.list_records(MemoryFilter(user_id="alice"), limit=50))
+    return [r for r in page.records if r.id != "seed"]
+
+
+def say(page: Page, text: str) -> None:
+    box = page.locator("[data-testid='stChatInputTextArea']")
+    box.fill(text)
+    rerun(page, lambda: box.press("Enter"))
+
+
+def shown(page: Page, text: str) -> None:
+    expect(page.locator("[data-testid='stMain'] [data-testid='stText']", has_text=text).first).to_be_visible()
+
+
+def test_offline_agent_writes_a_memory_with_a_link(browser: BrowserContext, tmp_path: Path) -> None:
+    server = started(tmp_path)
+    page = browser.new_page()
+    try:
+        open_page(page, server.url("/playground?store=main"))
+        info = page.locator("[data-testid='stAlertContentInfo']")
+        expect(info).to_contain_text("Offline agent (no LLM configured)")
+        say(page, "Hi! I love green tea.")
+        shown(page, "+ I love green tea.  [preference]")
+        [record] = written(server)
+        assert record.item.memory == "I love green tea." and record.item.tags == ["preference"]
+        link = page.locator(f"[data-testid='stMain'] a[href*='id={record.id}']")
+        expect(link).to_have_count(1)
+        assert "store=main" in (link.get_attribute("href") or "")
+        say(page, "Which tea do I like?")
+        shown(page, "- I love green tea. (score ")
+        assert not exceptions(page), exceptions(page)
+        full_screenshot(page, SCREENSHOTS / "playground.png")
+        rerun(page, link.first.click)
+        expect(page.locator("[data-testid='stMain'] h1")).to_have_text("Memory")
+        expect(page.locator("[data-testid='stMain']")).to_contain_text("I love green tea.")
+    finally:
+        page.close()
+        server.stop()
+
+
+def test_llm_agent_streams_its_answer(browser: BrowserContext, tmp_path: Path) -> None:
+    with serve() as url:
+        server = started(tmp_path, llms={"chat": {"_type": "openai", "base_url": url, "model_name": "demo-model"}})
+        page = browser.new_page()
+        try:
+            open_page(page, server.url("/playground?store=main"))
+            expect(page.locator("[data-testid='stAlertContentInfo']")).to_contain_text(f"LLM: demo-model at {url}")
+            say(page, "I love green tea and I am allergic to peanuts.")
+            shown(page, "".join(CHUNKS))
+            shown(page, f"+ {FACTS[0]}  [preference]")
+            assert sorted(r.item.memory for r in written(server)) == sorted(FACTS)
+            replies = [s["body"] for s in Handler.seen if s["body"]["messages"][-1]["content"].startswith("I love")]
+            assert replies and all(body["stream"] for body in replies)
+            assert not exceptions(page), exceptions(page)
+        finally:
+            page.close()
+            server.stop()
