@@ -1,4 +1,5 @@
-"""Services of the insight pages (analytics, retrieval evaluation, review queue, playground snapshots).
+"""Services of the insight pages: analytics, retrieval evaluation, review queue (the Playground's are in
+:mod:`dashboard.playground`, :mod:`dashboard.timeline` and :mod:`dashboard.snapshots`).
 
 Same rules as :mod:`dashboard.services`: reads go through the hub's editors, every mutation goes through a
 ``services`` function (role check, audit event).
