@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from memory_core.config import MemdashConfig
 from memory_core.embedders.base import Embedder
@@ -17,6 +18,8 @@ from memory_core.errors import MemdashError, NotFoundError, StoreUnavailableErro
 from memory_core.interfaces import MemoryEditor
 from memory_core.registry import GLOBAL_REGISTRY, TypeRegistry
 from memory_core.typed import EmbedderBaseConfig, MemoryBaseConfig
+
+T = TypeVar("T")
 
 
 class MemoryBuilder(contextlib.AbstractAsyncContextManager):
@@ -61,6 +64,15 @@ class MemoryBuilder(contextlib.AbstractAsyncContextManager):
 
     async def get_memory_clients(self, names: list[str]) -> list[MemoryEditor]:
         return [await self.get_memory_client(n) for n in names]
+
+    async def shared(self, name: str, open_: Callable[[], contextlib.AbstractAsyncContextManager[T]]) -> T:
+        """A resource several components share (the toolkit's ``WorkflowBuilder`` for toolkit stores), opened by
+        ``open_()`` on first use and closed with the builder."""
+        key = f"shared:{name}"
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            if key not in self._clients:
+                self._clients[key] = await self._stack.enter_async_context(open_())
+            return self._clients[key]
 
     async def get_embedder(self, name: str) -> Embedder:
         config = self._config_of(self.config.embedders, name, "embedder")

@@ -4,6 +4,13 @@ Stores register with ``@register_memory(ConfigClass)`` on an async generator fac
 that yields one editor, as in the toolkit. Built-in backends are imported only when a config names them
 (fsspec-style), so a missing optional package gives an "install memdash[extra]" message; third-party
 stores arrive through the ``memdash.plugins`` entry-point group.
+
+Two bridges to the NeMo Agent Toolkit (``docs/toolkit.md``): the ``memdash_*`` names under which
+:mod:`memory_core.nat` registers memdash's types in the toolkit resolve here too (one YAML file works in both), and
+with the toolkit installed a ``_type`` memdash does not know is looked up in the toolkit's own registry
+(:mod:`memory_core.nat.fallback`). memdash's own types come first, so a short name both implement
+(``redis_memory``, ``mem0_memory``, ``zep_memory``) is memdash's; the toolkit's full name
+(``nat.plugins.redis/redis_memory``) picks the toolkit's.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from memory_core.errors import ConfigError
+from memory_core.nat import available as toolkit_available
 from memory_core.typed import EmbedderBaseConfig, MemoryBaseConfig, TypedBaseModel
 
 log = logging.getLogger(__name__)
@@ -37,6 +45,24 @@ BUILTIN_EMBEDDERS: dict[str, tuple[str, str | None]] = {
     "openai": ("memory_core.embedders.openai", None),
     "nim": ("memory_core.embedders.openai", None),
     "hashing": ("memory_core.embedders.hashing", None),
+}
+
+# Toolkit name -> memdash name, for the types memory_core.nat registers in the toolkit. Prefixed, so they never
+# clash with the toolkit's own; their full toolkit names are f"{TOOLKIT_PACKAGE}/<name>".
+TOOLKIT_PACKAGE = "memory_core.nat"
+TOOLKIT_MEMORY_NAMES: dict[str, str] = {
+    "memdash_in_memory": "in_memory",
+    "memdash_sqlite": "sqlite",
+    "memdash_postgres": "postgres",
+    "memdash_redis": "redis_memory",
+    "memdash_mem0": "mem0_memory",
+    "memdash_zep": "zep_memory",
+}
+TOOLKIT_EMBEDDER_NAMES: dict[str, str] = {
+    "memdash_hashing": "hashing",
+    "memdash_local_minilm": "local_minilm",
+    "memdash_openai": "openai",
+    "memdash_nim": "nim",
 }
 
 BuildFn = Callable[..., AbstractAsyncContextManager[Any]]
@@ -63,7 +89,22 @@ class _Kind:
     label: str
     base: type[TypedBaseModel]
     builtins: dict[str, tuple[str, str | None]]
+    aliases: dict[str, str]
     entries: dict[type, Registered] = dataclasses.field(default_factory=dict)
+
+    def canonical(self, type_name: str) -> str:
+        """memdash's name for one of its toolkit names (``memdash_sqlite`` or ``memory_core.nat/memdash_sqlite``)."""
+        package, _, local = type_name.rpartition("/")
+        return self.aliases.get(local, type_name) if package in ("", TOOLKIT_PACKAGE) else type_name
+
+    def builtin_of(self, type_name: str) -> tuple[str, str | None] | None:
+        """The built-in module (and extra) of a short name, or of a full name in memdash's own packages (a
+        full name elsewhere, ``nat.plugins.redis/redis_memory``, is someone else's type)."""
+        package, _, local = type_name.rpartition("/")
+        module, extra = self.builtins.get(local, ("", None))
+        if module and (not package or f"{module}.".startswith(f"{package}.")):
+            return module, extra
+        return None
 
     def add(self, info: Registered) -> None:
         if not issubclass(info.config_type, self.base):
@@ -92,21 +133,28 @@ class TypeRegistry:
     """Every memory and embedder type this process knows."""
 
     def __init__(self) -> None:
-        self.memory = _Kind("memory", MemoryBaseConfig, BUILTIN_MEMORY)
-        self.embedders = _Kind("embedder", EmbedderBaseConfig, BUILTIN_EMBEDDERS)
+        self.memory = _Kind("memory", MemoryBaseConfig, BUILTIN_MEMORY, TOOLKIT_MEMORY_NAMES)
+        self.embedders = _Kind("embedder", EmbedderBaseConfig, BUILTIN_EMBEDDERS, TOOLKIT_EMBEDDER_NAMES)
         self._plugins_loaded = False
 
     def resolve(self, kind: _Kind, type_name: str) -> Registered:
-        """The registration for ``type_name`` (short or full name), importing its module on demand."""
+        """The registration for ``type_name`` (short or full name), importing its module on demand; then the
+        ``memdash.plugins`` entry points; then the toolkit's plugins."""
+        type_name = kind.canonical(type_name)
         found = kind.lookup(type_name)
-        if found is None and type_name.split("/")[-1] in kind.builtins:
-            _import_builtin(*kind.builtins[type_name.split("/")[-1]], type_name)
+        builtin = kind.builtin_of(type_name)
+        if found is None and builtin is not None:
+            _import_builtin(*builtin, type_name)
             found = kind.lookup(type_name)
         if found is None and not self._plugins_loaded:
             self.load_plugins()
             found = kind.lookup(type_name)
         if found is None:
-            raise ConfigError(f"unknown {kind.label} _type '{type_name}'; known types: {', '.join(kind.known())}")
+            found = _from_toolkit(kind, type_name)
+        if found is None:
+            hint = "" if toolkit_available() else " (a toolkit plugin's type needs: pip install 'memdash[nat]')"
+            raise ConfigError(f"unknown {kind.label} _type '{type_name}'; known types: {', '.join(kind.known())}"
+                              f"{hint}")
         return found
 
     def load_plugins(self) -> None:
@@ -117,6 +165,18 @@ class TypeRegistry:
                 ep.load()
             except Exception:  # a third-party plugin may fail in any way
                 log.exception("memdash plugin %s failed to load", ep.name)
+
+
+def _from_toolkit(kind: _Kind, type_name: str) -> Registered | None:
+    """The toolkit's implementation of ``type_name``, when the toolkit is installed and a plugin of it has one."""
+    if not toolkit_available():
+        return None
+    from memory_core.nat.fallback import toolkit_registration
+
+    found = toolkit_registration(kind.label, type_name)
+    if found is not None:
+        kind.add(found)
+    return found
 
 
 def _import_builtin(module: str, extra: str | None, type_name: str) -> None:

@@ -1,0 +1,96 @@
+"""Items, editors and embedders across the two APIs: the toolkit's classes and memdash's have the same fields
+and methods but are different classes, so each side gets its own objects (and its own copies of metadata)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from nat.memory.interfaces import MemoryEditor as ToolkitEditor
+from nat.memory.models import MemoryItem as ToolkitItem
+from pydantic import BaseModel
+
+from memory_core.embedders.base import Embedder, normalise
+from memory_core.interfaces import MemoryEditor
+from memory_core.models import MemoryItem
+from memory_core.providers.common import validate_items
+
+
+def toolkit_model_id(config: BaseModel) -> str:
+    """The ``model_id`` of a toolkit embedder: its type and a digest of its settings (secrets masked), the same
+    whichever side builds it, so a store opened by both never mixes vector spaces."""
+    settings = json.dumps(config.model_dump(mode="json", exclude={"type"}), sort_keys=True)
+    return f"{type(config).full_type}|{hashlib.sha256(settings.encode()).hexdigest()[:16]}"
+
+
+def to_toolkit_item(item: MemoryItem) -> ToolkitItem:
+    return ToolkitItem.model_validate(item.model_dump())
+
+
+def to_memdash_item(item: BaseModel | dict[str, Any]) -> MemoryItem:
+    return MemoryItem.model_validate(item.model_dump() if isinstance(item, BaseModel) else item)
+
+
+class ToolkitFacade(ToolkitEditor):
+    """A memdash store as the toolkit's ``MemoryEditor`` (what ``memdash_*`` stores are in a toolkit workflow).
+
+    ``store`` is the memdash store itself, for its browsing interface."""
+
+    def __init__(self, store: MemoryEditor) -> None:
+        self.store = store
+
+    async def add_items(self, items: list[ToolkitItem], **kwargs: Any) -> None:
+        await self.store.add_items([to_memdash_item(item) for item in items], **kwargs)
+
+    async def search(self, query: str, top_k: int = 5, **kwargs: Any) -> list[ToolkitItem]:
+        return [to_toolkit_item(item) for item in await self.store.search(query, top_k, **kwargs)]
+
+    async def remove_items(self, **kwargs: Any) -> None:
+        await self.store.remove_items(**kwargs)
+
+
+class ToolkitStore(MemoryEditor):
+    """A toolkit plugin's editor as a memdash store: add, search and remove only, so it declares no browsing
+    capabilities and the dashboard says what it cannot do."""
+
+    def __init__(self, editor: ToolkitEditor) -> None:
+        self.editor = editor
+
+    async def add_items(self, items: list[MemoryItem], **kwargs: Any) -> None:
+        await self.editor.add_items([to_toolkit_item(item) for item in validate_items(items)], **kwargs)
+
+    async def search(self, query: str, top_k: int = 5, **kwargs: Any) -> list[MemoryItem]:
+        return [to_memdash_item(item) for item in await self.editor.search(query, top_k, **kwargs)]
+
+    async def remove_items(self, **kwargs: Any) -> None:
+        await self.editor.remove_items(**kwargs)
+
+
+class AsyncEmbeddings(Protocol):
+    """The part of LangChain's ``Embeddings`` memdash uses."""
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]: ...
+
+    async def aembed_query(self, text: str) -> list[float]: ...
+
+
+class ToolkitEmbedder(Embedder):
+    """A toolkit embedder (its LangChain client) as a memdash ``Embedder``; vectors are L2-normalised."""
+
+    def __init__(self, client: AsyncEmbeddings, model_id: str, dimension: int) -> None:
+        self.client = client
+        self.model_id = model_id
+        self.dimension = dimension
+
+    @classmethod
+    async def open(cls, client: AsyncEmbeddings, model_id: str) -> ToolkitEmbedder:
+        """Finds the dimension by embedding "test", as the toolkit's stores do."""
+        return cls(client, model_id, len(await client.aembed_query("test")))
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return normalise(np.asarray(await self.client.aembed_documents(list(texts)), dtype=np.float32))
