@@ -101,7 +101,8 @@ class Capability(enum.StrEnum):
     STATS = "stats"  # aggregates computed by the store (memory_core.stats.MemoryStats)
 
 
-BROWSE_ALL = frozenset(Capability)
+# Everything a store can declare in ``capabilities``; STATS follows from implementing MemoryStats instead.
+BROWSE_ALL = frozenset(Capability) - {Capability.STATS}
 
 
 class MemoryBrowser(ABC):
@@ -159,8 +160,7 @@ class MemoryBrowser(ABC):
 def capabilities_of(editor: MemoryEditor) -> frozenset[Capability]:
     """What a store declares; an editor that is not a browser can only add, search and remove.
 
-    ``STATS`` is declared by implementing :class:`memory_core.stats.MemoryStats` (stores that declare
-    ``frozenset(Capability) - {...}`` do not claim it by accident)."""
+    ``STATS`` is declared by implementing :class:`memory_core.stats.MemoryStats`, not in ``capabilities``."""
     if not isinstance(editor, MemoryBrowser):
         return frozenset()
     declared = editor.capabilities

@@ -121,12 +121,52 @@ class Candidate:
 def rank(query: str, candidates: Sequence[Candidate], top_k: int) -> list[tuple[str, float, dict[str, float]]]:
     """Final ranking of a store's candidates: ``(id, similarity in [0, 1], score parts)``, best first.
 
-    Stores call this after gathering candidates; everything that decides order lives here. The similarity is
-    relative to this query's candidates (BM25 over the best one, cosine min-max scaled), plus bonuses.
+    Stores call this after gathering candidates; everything that decides order lives here. Order comes from
+    scores relative to this query's candidates (BM25 over the best one, cosine min-max scaled, plus bonuses);
+    the similarity reported is that order anchored to absolute evidence: the best hit scores the query's
+    ``confidence`` (squashed BM25 and raw cosine of its strongest candidate), so an unrelated query scores low
+    and ``similarity_threshold`` keeps its meaning.
     """
+    if not candidates:
+        return []
     parts = score_parts(query, candidates)
+    query_words = {fold(w) for w in terms(query)}
+    confidence = max(absolute_evidence(c, query_words) for c in candidates)
+    best = max(p["score"] for p in parts)
+    for p in parts:
+        p["confidence"] = confidence
+        p["score"] = p["score"] / best * confidence if best > 0 else 0.0
     scored = sorted(zip(candidates, parts, strict=True), key=lambda pair: pair[1]["score"], reverse=True)
     return [(c.id, min(max(p["score"], 0.0), 1.0), p) for c, p in scored[:top_k]]
+
+
+def absolute_evidence(candidate: Candidate, query_words: set[str]) -> float:
+    """How well one candidate matches on an absolute scale, whatever the corpus: the share of the query's
+    content words its indexed text holds (at least one when the text index matched it), or its cosine,
+    whichever is stronger."""
+    coverage = 0.0
+    if candidate.text_score is not None and query_words:
+        held = {fold(w) for w in tokens(" ".join(document_fields(candidate.item).values()))}
+        coverage = max(len(query_words & held), 1) / len(query_words)
+    vector = max(candidate.vector_score, 0.0) if candidate.vector_score is not None else 0.0
+    return min(max(coverage, vector), 1.0)
+
+
+_SUFFIXES = ("ing", "ies", "ied", "ed", "es", "ly", "s")
+
+
+def fold(word: str) -> str:
+    """A light stem so "running", "runs" and "run" (or "liked", "likes", "like") count as one word: drop one
+    suffix, a final "e" and a doubled final consonant. Approximate; the index itself stems properly."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not (suffix == "s" and word.endswith("ss")):
+            word = word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
+            break
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+        word = word[:-1]
+    return word
 
 
 def score_parts(query: str, candidates: Sequence[Candidate]) -> list[dict[str, float]]:
@@ -153,9 +193,16 @@ def base_scores(candidates: Sequence[Candidate]) -> list[dict[str, float]]:
     for c in candidates:
         weight = (CONTEXT_TEXT_WEIGHT if c.item.conversation else TEXT_WEIGHT) if cosines else 1.0
         text = max(c.text_score or 0.0, 0.0) / text_max if text_max > 0 else 0.0
-        vector = (c.vector_score - low) / (high - low) if c.vector_score is not None and high > low else 0.0
+        vector = _min_max(c.vector_score, low, high)
         parts.append({"text": text, "vector": vector, "base": weight * text + (1 - weight) * vector})
     return parts
+
+
+def _min_max(value: float | None, low: float, high: float) -> float:
+    """``value`` scaled to [0, 1] over the candidates; a lone (or tied) cosine keeps its absolute value."""
+    if value is None:
+        return 0.0
+    return (value - low) / (high - low) if high > low else min(max(value, 0.0), 1.0)
 
 
 _GROUP_KEYS = ("session_id", "session", "conversation_id", "thread_id")

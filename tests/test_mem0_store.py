@@ -24,7 +24,7 @@ from memory_core.errors import (
     UnsupportedError,
     VersionConflictError,
 )
-from memory_core.interfaces import Capability
+from memory_core.interfaces import BROWSE_ALL, Capability
 from memory_core.models import MemoryItem
 from memory_core.providers.mem0 import Mem0Memory, codec, store
 from memory_core.records import MemoryFilter, MemoryPatch, Sort, SortField
@@ -77,7 +77,7 @@ class TestMem0Conformance(MemoryStoreConformance):
 async def test_builds_from_type_with_token_auth_and_truthful_capabilities(mem0: FakeMem0) -> None:
     async with opened(mem0.url) as built:
         assert isinstance(built, Mem0Memory)
-        assert built.capabilities == frozenset(Capability) - {Capability.IMPORT}
+        assert built.capabilities == BROWSE_ALL - {Capability.IMPORT}
         with pytest.raises(UnsupportedError, match="losslessly"):
             await built.add_records([])
     ping = mem0.calls_to("GET", "/v1/ping/")[0]

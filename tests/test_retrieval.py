@@ -61,7 +61,8 @@ def test_scores_are_similarities_in_0_1_best_first() -> None:
 def test_without_vectors_the_order_is_bm25() -> None:
     candidates = [Candidate(name, item(name), text_score=score) for name, score in (("b", 2.0), ("a", 5.0))]
     ranked = rank("q", candidates, 10)
-    assert ids(ranked) == ["a", "b"] and all(0 < s < 1 for _, s, _ in ranked)
+    assert ids(ranked) == ["a", "b"] and all(0 < s <= 1 for _, s, _ in ranked)
+    assert ranked[0][1] == 1.0, "the best hit holds every query word: full confidence"
     assert rank("q", [], 5) == []
 
 
@@ -109,3 +110,18 @@ def test_a_strong_match_lifts_its_neighbours_and_session() -> None:
     ranked = rank("puppy", candidates, 3)
     assert ids(ranked) == ["best", "neighbour", "other"]
     assert ranked[1][2]["neighbour"] > 0 and ranked[1][2]["group"] > 0 and ranked[2][2]["group"] == 0
+
+
+def test_similarity_is_anchored_to_absolute_evidence() -> None:
+    """An unrelated query's best hit scores low, so similarity_threshold can tell 'nothing relevant'."""
+    weak = [Candidate("w", item("Bob repaired the garden fence"), text_score=0.5, vector_score=0.12)]
+    strong = [Candidate("s", item("Alice is allergic to peanuts"), text_score=0.5, vector_score=0.12)]
+    [(_, unrelated, parts)] = rank("which fence paint colour did the neighbours choose", weak, 5)
+    [(_, related, _)] = rank("peanuts allergic", strong, 5)
+    assert unrelated < 0.3 < related == 1.0
+    assert parts["confidence"] == unrelated
+
+
+def test_a_lone_vector_candidate_keeps_its_cosine() -> None:
+    [(_, score, parts)] = rank("automobile", [Candidate("v", item("A red car"), vector_score=0.62)], 5)
+    assert score == parts["confidence"] == 0.62

@@ -22,7 +22,7 @@ from memory_core.errors import (
     StoreUnavailableError,
     UnsupportedError,
 )
-from memory_core.interfaces import Capability
+from memory_core.interfaces import BROWSE_ALL, Capability
 from memory_core.models import MemoryItem
 from memory_core.providers.zep import ZepMemory, ZepMemoryConfig, codec
 from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord, Sort, SortField, encode_cursor
@@ -32,7 +32,7 @@ KEY = "z-test-key"
 FAST = {"retry_backoff": 0.01, "max_retry_wait": 0.5, "timeout": 5}
 SEARCH, MESSAGES, EDGES = r"/graph/search", r"/threads/[^/]+/messages", r"/graph/edge/user/[^/]+"
 NOT_KEPT = "Zep derives facts from messages and texts: an item's tags, metadata and conversation are not kept"
-FULL = frozenset(Capability) - {Capability.UPDATE, Capability.IMPORT}
+FULL = BROWSE_ALL - {Capability.UPDATE, Capability.IMPORT}
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 
 from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
-from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor
+from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
 from memory_core.providers.common import (
     item_text,
@@ -67,7 +67,7 @@ class InMemoryEditor(MemoryEditor, MemoryBrowser, MemoryStats):
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        return frozenset(Capability) - {Capability.VECTOR_SEARCH}
+        return BROWSE_ALL - {Capability.VECTOR_SEARCH}
 
     async def ping(self) -> None:
         return None

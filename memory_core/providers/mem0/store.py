@@ -26,7 +26,7 @@ from memory_core.errors import (
     UnsupportedError,
     VersionConflictError,
 )
-from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor
+from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
 from memory_core.providers.common import remove_target, search_args, validate_items, with_score
 from memory_core.providers.mem0 import codec
@@ -84,7 +84,7 @@ class Mem0Memory(MemoryEditor, MemoryBrowser):
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        return frozenset(Capability) - {Capability.IMPORT}
+        return BROWSE_ALL - {Capability.IMPORT}
 
     async def ping(self) -> None:
         await self._http.call("ping", "GET", "/v1/ping/")

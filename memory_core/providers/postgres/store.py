@@ -12,7 +12,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from memory_core.embedders.base import Embedder
 from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
-from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor
+from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
 from memory_core.providers.common import new_id, remove_target, search_args, validate_items, with_score
 from memory_core.providers.postgres import filters, rows
@@ -92,7 +92,7 @@ class PostgresMemory(MemoryEditor, MemoryBrowser):
     @property
     def capabilities(self) -> frozenset[Capability]:
         vector = {Capability.VECTOR_SEARCH} if self._embedder else set()
-        return frozenset(Capability) - {Capability.VECTOR_SEARCH} | vector
+        return BROWSE_ALL - {Capability.VECTOR_SEARCH} | vector
 
     # --- running statements ----------------------------------------------------------------------------
     async def _read(self, doing: str, fn: Callable[[Conn], Awaitable[T]]) -> T:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from memory_core import retrieval
 from memory_core.embedders.base import Embedder
 from memory_core.errors import InvalidInputError, NotFoundError, StoreUnavailableError, VersionConflictError
-from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor
+from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
 from memory_core.providers.common import check_item, remove_target, search_args, validate_items, with_score
 from memory_core.providers.redis import documents, query
@@ -87,7 +87,7 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
     @property
     def capabilities(self) -> frozenset[Capability]:
         missing = {Capability.STATS} | (set() if self._embedder else {Capability.VECTOR_SEARCH})
-        return frozenset(Capability) - missing
+        return BROWSE_ALL - missing
 
     async def ping(self) -> None:
         await self._docs.link.execute("PING")

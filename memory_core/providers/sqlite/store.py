@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from memory_core import retrieval
 from memory_core.embedders.base import Embedder
 from memory_core.errors import InvalidInputError, NotFoundError, StoreUnavailableError, VersionConflictError
-from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor
+from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
 from memory_core.providers.common import check_item, new_id, remove_target, search_args, validate_items, with_score
 from memory_core.providers.sqlite import index, queries, schema, stats, vectors
@@ -100,7 +100,7 @@ class SqliteMemory(MemoryEditor, MemoryBrowser, MemoryStats):
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        return frozenset(Capability) - (set() if self._embedder else {Capability.VECTOR_SEARCH})
+        return BROWSE_ALL - (set() if self._embedder else {Capability.VECTOR_SEARCH})
 
     async def ping(self) -> None:
         await self._pool.read(_execute, "SELECT 1")
