@@ -3,9 +3,10 @@ and methods but are different classes, so each side gets its own objects (and it
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -14,6 +15,7 @@ from nat.memory.models import MemoryItem as ToolkitItem
 from pydantic import BaseModel
 
 from memory_core.embedders.base import Embedder, normalise
+from memory_core.errors import MemdashError
 from memory_core.interfaces import MemoryEditor
 from memory_core.models import MemoryItem
 from memory_core.providers.common import validate_items
@@ -54,19 +56,35 @@ class ToolkitFacade(ToolkitEditor):
 
 class ToolkitStore(MemoryEditor):
     """A toolkit plugin's editor as a memdash store: add, search and remove only, so it declares no browsing
-    capabilities and the dashboard says what it cannot do."""
+    capabilities and the dashboard says what it cannot do. Its failures (any exception type) become
+    ``MemdashError`` naming the original, which the dashboard reports as messages."""
 
     def __init__(self, editor: ToolkitEditor) -> None:
         self.editor = editor
 
     async def add_items(self, items: list[MemoryItem], **kwargs: Any) -> None:
-        await self.editor.add_items([to_toolkit_item(item) for item in validate_items(items)], **kwargs)
+        converted = [to_toolkit_item(item) for item in validate_items(items)]
+        with _reported("add_items"):
+            await self.editor.add_items(converted, **kwargs)
 
     async def search(self, query: str, top_k: int = 5, **kwargs: Any) -> list[MemoryItem]:
-        return [to_memdash_item(item) for item in await self.editor.search(query, top_k, **kwargs)]
+        with _reported("search"):
+            found = await self.editor.search(query, top_k, **kwargs)
+        return [to_memdash_item(item) for item in found]
 
     async def remove_items(self, **kwargs: Any) -> None:
-        await self.editor.remove_items(**kwargs)
+        with _reported("remove_items"):
+            await self.editor.remove_items(**kwargs)
+
+
+@contextlib.contextmanager
+def _reported(method: str) -> Iterator[None]:
+    try:
+        yield
+    except MemdashError:
+        raise
+    except Exception as exc:  # a toolkit plugin may raise anything; the caller gets one error type
+        raise MemdashError(f"the toolkit's store failed in {method}: {type(exc).__name__}: {exc}") from exc
 
 
 class AsyncEmbeddings(Protocol):
