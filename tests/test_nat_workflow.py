@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ require_toolkit()
 from nat.builder.workflow_builder import WorkflowBuilder  # noqa: E402
 from nat.cli.type_registry import GlobalTypeRegistry  # noqa: E402
 from nat.runtime.loader import load_config as toolkit_load_config  # noqa: E402
+from nat_words_embedder import WordsEmbedderConfig  # noqa: E402 - registers the toolkit-only nat_test_words
 
 from dashboard import services  # noqa: E402
 from dashboard.access import LOCAL_ADMIN  # noqa: E402
@@ -185,3 +187,33 @@ async def test_each_memdash_store_in_a_toolkit_workflow(kind: str, tmp_path: Pat
                 dash.close()
         assert await call(agent, "delete_memory", {}) == DELETED
         assert await found(agent, "vinyl") == []
+
+
+async def test_a_toolkit_only_embedder_serves_a_memdash_store_on_both_sides(tmp_path: Path) -> None:
+    """``embedder:`` names a toolkit embedder: the toolkit builds it for memdash_sqlite, and memdash builds it
+    through the toolkit for sqlite; both name its vector space alike, so neither side re-embeds the other's."""
+    tool = {"memory": "mem", "user_id": "erin"}
+    db = tmp_path / "words.sqlite3"
+    path = tmp_path / "words.yml"
+    path.write_text(yaml.safe_dump({
+        "embedders": {"words": {"_type": "nat_test_words", "dimension": 32}},
+        "memory": {"mem": {"_type": "memdash_sqlite", "path": str(db), "embedder": "words"}},
+        "functions": {name: {"_type": name, **tool} for name in ("add_memory", "get_memory")},
+        "workflow": {"_type": "get_memory", **tool}}))
+    async with toolkit(path) as agent:
+        await call(agent, "add_memory", {"memory": "Erin restores old bicycles"})
+    space = _vector_space(db)
+    assert space.startswith(f"{WordsEmbedderConfig.full_type}|")
+    dash = Dash(path)
+    try:
+        assert load_config(path).embedders["words"].type == "nat_test_words"
+        [hit] = services.search_memories(dash.hub, "mem", user_id="erin", query="bicycles restoration")
+        assert hit.item.memory == "Erin restores old bicycles" and hit.parts.get("vector", 0) > 0
+        assert _vector_space(db) == space
+    finally:
+        dash.close()
+
+
+def _vector_space(db: Path) -> str:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return json.loads(conn.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()[0])["model"]
