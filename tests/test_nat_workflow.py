@@ -28,9 +28,11 @@ from nat_words_embedder import WordsEmbedderConfig  # noqa: E402 - registers the
 
 from dashboard import services  # noqa: E402
 from dashboard.access import LOCAL_ADMIN  # noqa: E402
-from memory_core import cli  # noqa: E402
-from memory_core.config import load_config  # noqa: E402
+from memory_core import cli, registry  # noqa: E402
+from memory_core.config import load_config, parse_config  # noqa: E402
+from memory_core.errors import ConfigError  # noqa: E402
 from memory_core.models import MemoryItem  # noqa: E402
+from memory_core.providers.sqlite import SqliteMemoryConfig  # noqa: E402
 from memory_core.records import MemoryPatch  # noqa: E402
 from memory_core.tools import ADDED, DELETED  # noqa: E402
 
@@ -81,6 +83,18 @@ def test_memdash_types_are_registered_in_the_toolkit() -> None:
         <= memory
     assert {f"memory_core.nat/memdash_{n}" for n in ("hashing", "local_minilm", "openai", "nim")} <= embedders
     assert "nat.plugins.zep_cloud/zep_memory" in memory  # the toolkit's own, next to memdash's memdash_zep
+
+
+@pytest.mark.parametrize("type_name", ["memdash_sqlite", "memory_core.nat/memdash_sqlite", "sqlite"])
+def test_memdash_resolves_its_toolkit_names(type_name: str) -> None:
+    config = parse_config(f"memory:\n  m: {{_type: {type_name}, path: x.db}}\n")
+    assert type(config.memory["m"]) is SqliteMemoryConfig and not config.warnings
+
+
+def test_without_the_toolkit_an_unknown_type_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "toolkit_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"unknown memory _type 'redis_agent_memory_backend'.*memdash\[nat\]"):
+        parse_config("memory:\n  m: {_type: redis_agent_memory_backend}\n")
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
