@@ -78,8 +78,12 @@ async def _workflow_builder(builder: MemoryBuilder) -> WorkflowBuilder:
     return await builder.shared("toolkit", WorkflowBuilder)
 
 
-def _name_of(config: object, entries: dict[str, Any]) -> str:
-    return next(name for name, entry in entries.items() if entry is config)
+def _name_of(config: TypedBaseModel, entries: dict[str, Any]) -> str:
+    """The config's name in the builder's config (the toolkit's builder needs one)."""
+    for name, entry in entries.items():
+        if entry is config:
+            return name
+    raise ConfigError(f"a toolkit {config.type} is built only from a config's entry, by its name")
 
 
 @contextlib.asynccontextmanager
