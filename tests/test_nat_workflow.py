@@ -8,6 +8,8 @@ import contextlib
 import json
 import shutil
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -95,6 +97,27 @@ def test_without_the_toolkit_an_unknown_type_says_what_to_install(monkeypatch: p
     monkeypatch.setattr(registry, "toolkit_available", lambda: False)
     with pytest.raises(ConfigError, match=r"unknown memory _type 'redis_agent_memory_backend'.*memdash\[nat\]"):
         parse_config("memory:\n  m: {_type: redis_agent_memory_backend}\n")
+
+
+def test_without_the_toolkit_memdash_imports_and_loads_its_toolkit_names() -> None:
+    """The entry-point module imports (and registers nothing) where ``nat`` cannot be imported; memdash still reads
+    ``memdash_*`` names and says what an unknown type needs."""
+    script = """
+import sys
+sys.modules["nat"] = None  # as if the toolkit were not installed
+import memory_core.nat.register
+assert "memory_core.nat.components" not in sys.modules
+from memory_core.config import parse_config
+from memory_core.errors import ConfigError
+assert type(parse_config("memory: {m: {_type: memdash_in_memory}}").memory["m"]).__name__ == "InMemoryConfig"
+try:
+    parse_config("memory: {m: {_type: memmachine_memory}}")
+except ConfigError as exc:
+    print(exc)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "unknown memory _type 'memmachine_memory'" in done.stdout and "memdash[nat]" in done.stdout
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
