@@ -165,12 +165,14 @@ def sign_in_local(name: str, password: str) -> float:
     return 0.0
 
 
-def sign_out() -> None:
-    """Forget everything this session held (its identity, open dialogs, forms); OIDC also ends Streamlit's login."""
-    mode = access().mode
+def sign_out() -> bool:
+    """Forget everything this session held (its identity, open dialogs, forms); OIDC also ends Streamlit's login.
+    Returns whether the browser is being sent to the provider's sign-out page."""
+    oidc = access().mode is AuthMode.OIDC
     st.session_state.clear()
-    if mode is AuthMode.OIDC:
+    if oidc:
         st.logout()
+    return oidc
 
 
 class LoginThrottle:

@@ -38,6 +38,7 @@ pytestmark = pytest.mark.browser
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 PEOPLE = {"alice": "alice@example.com", "viv": "viv@example.com", "stranger": "stranger@example.com"}
 ROLES = {"alice@example.com": "admin", "viv@example.com": "viewer"}
+SECRETS = {"client": "memdash-test-secret", "cookie": "cookie-secret-" + "s" * 32, "postgres": "PG-password-3e1d"}
 expect.set_options(timeout=15_000)
 
 
@@ -67,7 +68,9 @@ def provider() -> Iterator[str]:
 def live(tmp_path_factory: pytest.TempPathFactory, provider: str) -> Iterator[LocalhostServer]:
     folder = tmp_path_factory.mktemp("auth-live")
     config = folder / "memdash.yml"
-    config.write_text(yaml.safe_dump({"memory": {"main": {"_type": "sqlite", "path": "main.sqlite3"}},
+    vault = {"_type": "postgres", "dsn": "postgresql://memdash@127.0.0.1:1/x", "password": SECRETS["postgres"],
+             "connect_timeout": 1}  # cannot connect: its error goes to the page and the log
+    config.write_text(yaml.safe_dump({"memory": {"main": {"_type": "sqlite", "path": "main.sqlite3"}, "vault": vault},
                                       "memdash": {"auth": {"roles": ROLES}}}))
     store_call(config, "main", lambda store: store.add_records(
         [MemoryRecord(id="m1", created_at=T0, updated_at=T0, item=MemoryItem(user_id="u", memory="first text")),
@@ -75,12 +78,13 @@ def live(tmp_path_factory: pytest.TempPathFactory, provider: str) -> Iterator[Lo
     server = LocalhostServer(config, folder / "server.log", port=free_port())
     secrets = folder / "secrets.toml"
     secrets.write_text(f'[auth]\nredirect_uri = "{server.url("/oauth2callback")}"\n'
-                       f'cookie_secret = "{"s" * 40}"\nclient_id = "memdash-test"\n'
-                       f'client_secret = "memdash-test-secret"\n'
+                       f'cookie_secret = "{SECRETS["cookie"]}"\nclient_id = "memdash-test"\n'
+                       f'client_secret = "{SECRETS["client"]}"\n'
                        f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n')
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("MEMDASH_NO_AUTH", raising=False)
         patch.setenv("STREAMLIT_SECRETS_FILES", str(secrets))
+        patch.setenv("STREAMLIT_LOGGER_LEVEL", "debug")  # the most the server ever logs
         try:
             server.start()
         except LiveError as exc:
@@ -168,6 +172,22 @@ def test_a_viewer_reads_but_save_is_refused(browser, live, provider):
     open_page(page, live.url("/stores"))
     expect(key(page, "load_config").locator("button")).to_be_disabled()
     assert not exceptions(page)
+
+
+def test_the_server_log_and_the_pages_hold_no_secret(browser, live, provider):
+    page = browser.new_page()
+    sign_in(page, live, provider, "alice")
+    open_page(page, live.url("/stores"))
+    for expander in page.get_by_text("Settings (secrets masked)").all():
+        rerun(page, expander.click)
+    shown = [page.content()]
+    assert "unavailable" in shown[0] and "**********" in shown[0]
+    for path in ("/browse?store=vault", "/search?store=vault&user=u&q=x", "/users?store=vault"):
+        open_page(page, live.url(path))
+        shown.append(page.content())
+    log = live.log.read_text(errors="replace")
+    assert len(log.splitlines()) > 100  # the server logged at its most verbose
+    assert not [name for name, value in SECRETS.items() if value in log or any(value in html for html in shown)]
 
 
 def test_an_identity_without_a_role_gets_nothing(browser, live, provider):

@@ -90,5 +90,6 @@ def _local_sign_in() -> None:
 
 
 def _sign_out() -> None:
-    auth.sign_out()
+    if auth.sign_out():
+        st.stop()  # the browser leaves for the provider's page: a rerun now could drop that redirect
     st.rerun()
