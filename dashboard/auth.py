@@ -119,7 +119,8 @@ def _oidc_access(settings: AuthSettings) -> Access:
     claims = st.user.to_dict()
     if not claims.get("is_logged_in"):
         return Access(AuthMode.OIDC)
-    identity = str(claims.get("email") or claims.get("sub") or "")
+    email, sub = str(claims.get("email") or ""), str(claims.get("sub") or "")
+    identity = f"{email} (sub {sub})" if email and sub else email or sub  # what memdash.auth.roles may name
     return Access(AuthMode.OIDC, settings.oidc_actor(claims), identity=identity)
 
 

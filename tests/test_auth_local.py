@@ -185,3 +185,10 @@ def test_oidc_identities_get_their_roles():
     assert parsed.oidc_actor({"email": "stranger@example.com"}) is None  # no default_role: refused
     viewers = settings("memdash: {auth: {default_role: viewer}}\n")
     assert viewers.oidc_actor({"sub": "s1"}) == Actor("s1", Role.VIEWER)
+
+
+def test_the_demo_config_turns_sign_in_off():
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parents[1] / "configs" / "demo.yml"
+    assert auth_settings(load_config(demo)).mode is AuthMode.OFF  # make run: a banner, no sign-in

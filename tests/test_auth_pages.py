@@ -178,7 +178,8 @@ def test_oidc_sign_in_page_and_providers(oidc):
 def test_a_signed_in_identity_without_a_role_gets_no_page(oidc):
     at = page(oidc, "browse", secrets=OIDC, user=as_("stranger@example.com"))
     assert titles(at) == ["No access"] and not at.dataframe
-    assert "stranger@example.com, but memdash gives this identity no role" in messages(at, "error")[0]
+    assert "stranger@example.com (sub sub-stranger@example.com), but memdash gives this identity no role" in \
+        messages(at, "error")[0]
 
 
 def controls(at, name: str) -> dict[str, bool]:
