@@ -262,3 +262,14 @@ def test_an_admin_bulk_deletes_and_opens_another_config(oidc, tmp_path):
     at.button(key="load_config").click().run()
     assert at.session_state["config_path"] == str(other) and ok(at).sidebar.selectbox(key="store_picker").value == \
         "elsewhere"
+
+
+def test_setting_up_sign_in_opens_the_dashboard_without_a_restart(site, tmp_path):
+    dash = site()
+    at = page(dash, "browse", secrets=NO_SECRETS)
+    assert titles(at) == ["memdash is not open"]
+    save_users(tmp_path / "users.json", {"lara": new_user("lara", "lara's password", Role.ADMIN)})
+    config = yaml.safe_load(dash.config.read_text())
+    dash.config.write_text(yaml.safe_dump(config | {"memdash": {"auth": {"users_file": "users.json"}}}))
+    assert titles(ok(at.run())) == ["Sign in to memdash"]
+    assert titles(sign_in(at, "lara", "lara's password")) == ["Browse memories"]

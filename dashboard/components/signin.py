@@ -12,7 +12,7 @@ from dashboard.access import Actor, PermissionDenied
 from dashboard.auth_settings import AuthMode
 from dashboard.components.text import escape_markdown
 
-HOW_TO = """Choose one, then restart `memdash run`:
+HOW_TO = """Choose one, then reload this page (restart `memdash run` after changing `secrets.toml`):
 
 1. **Local accounts**: `memdash user add NAME --role admin --users-file users.json` (asks for a password), and in
    the config: `memdash: {auth: {users_file: users.json}}` (relative to the config file).
@@ -29,7 +29,7 @@ def gate(access: auth.Access) -> Actor:
     """The actor of this session; until someone with a role signs in, shows the sign-in page and stops the run."""
     if access.mode is AuthMode.OFF and access.actor is not None:
         st.markdown(":orange-badge[:material/lock_open: Sign-in is off] every visitor acts as admin "
-                    "(memdash run \\-\\-no\\-auth)")
+                    "(`--no-auth`, `MEMDASH_NO_AUTH=1` or `memdash.auth.mode: off`)")
         return access.actor
     if access.problem:
         _refusal(access.problem)
