@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HOME = Path(os.environ.get("MEMDASH_NAT_VENV_HOME") or ROOT / ".venv")
-VENV = HOME / "nat-toolkit-1.9"
+VENV_HOME = Path(os.environ.get("MEMDASH_NAT_VENV_HOME") or ROOT / ".venv")
+VENV = VENV_HOME / "nat-toolkit-1.9"
 PYTHON = VENV / "bin" / "python"
 REQUIREMENTS = ("nvidia-nat==1.9.0", "nvidia-nat-redis==1.9.0", "nvidia-nat-mem0ai==1.9.0", "langchain-core>=0.3")
 PROBE = Path(__file__).resolve().parent / "nat_toolkit_probe.py"
@@ -57,8 +57,8 @@ def _ensure(name: str, key: str, steps: list[list[str]]) -> None:
 
 def toolkit_python() -> Path:
     """The venv's Python, built or brought up to date first (one builder at a time)."""
-    HOME.mkdir(parents=True, exist_ok=True)
-    with open(HOME / ".nat-toolkit-1.9.lock", "w") as lock:
+    VENV_HOME.mkdir(parents=True, exist_ok=True)
+    with open(VENV_HOME / ".nat-toolkit-1.9.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         packages = _key(*REQUIREMENTS)
         if not (_stamp("packages").exists() and _stamp("packages").read_text() == packages):
