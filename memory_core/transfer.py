@@ -121,11 +121,11 @@ def dump_csv(records: Iterable[MemoryRecord]) -> Iterator[str]:
 def parse_csv(text: str) -> ParseReport:
     """Parse CSV written by :func:`dump_csv` or by hand (only ``user_id`` and ``memory`` are needed)."""
     report = ParseReport(records=[], errors=[])
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "user_id" not in reader.fieldnames:
-        return ParseReport(records=[], errors=[(1, "the header needs at least a 'user_id' column")])
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # the csv module handles line ends itself
     seen: set[str] = set()
     try:
+        if not reader.fieldnames or "user_id" not in reader.fieldnames:
+            return ParseReport(records=[], errors=[(1, "the header needs at least a 'user_id' column")])
         for row in reader:
             number = reader.line_num
             report.total += 1
