@@ -133,18 +133,22 @@ async def count_through_the_store(path: Path) -> int:
 
 
 def test_kill_9_during_import_never_leaves_a_broken_store_or_a_partial_batch(data: Path, tmp_path: Path) -> None:
+    """Runs until RUNS kills landed mid-import (a kill that came after the import finished, when a loaded
+    machine lets the reader lag, is checked too but does not count), at most 2 * RUNS runs."""
     seed = int(os.environ.get("MEMDASH_CRASH_SEED", "0")) or random.randrange(1 << 30)
-    rngs = [random.Random(seed + run) for run in range(RUNS)]
-    started = time.monotonic()
+    started, outcomes = time.monotonic(), []
     with ThreadPoolExecutor(2) as pool:
-        outcomes = list(pool.map(lambda run: kill_mid_import(run, data, tmp_path / f"run{run}", rngs[run]),
-                                 range(RUNS)))
+        while sum(o.mid_import for o in outcomes) < RUNS and len(outcomes) < 2 * RUNS:
+            runs = range(len(outcomes), len(outcomes) + 2)
+            outcomes += pool.map(lambda run: kill_mid_import(run, data, tmp_path / f"run{run}",
+                                                             random.Random(seed + run)), runs)
+    landed = [o for o in outcomes if o.mid_import]
     survived = [o for o in outcomes if not o.problems]
     lagging = sum(o.store_batches - o.audit_batches for o in outcomes)
     print(f"\nkill -9 during memdash import ({RECORDS} records, batches of {BATCH}, seed {seed}): "
-          f"{len(survived)}/{RUNS} runs survived; {sum(o.mid_import for o in outcomes)} kills landed mid-import; "
-          f"batches committed at the kill: {sorted(o.store_batches for o in outcomes)}; "
+          f"{len(survived)}/{len(outcomes)} runs survived; {len(landed)} kills landed mid-import; "
+          f"batches committed at the kill: {sorted(o.store_batches for o in landed)}; "
           f"runs whose last batch was written but not yet audited: {lagging}; "
           f"{time.monotonic() - started:.1f} s")
     assert [o.problems for o in outcomes if o.problems] == []
-    assert all(o.mid_import for o in outcomes) and all(0 < o.store_batches < BATCHES for o in outcomes)
+    assert len(landed) >= RUNS and all(0 < o.store_batches < BATCHES for o in landed)
