@@ -102,11 +102,6 @@ async def test_unknown_data_set() -> None:
         await seed(InMemoryEditor(), "nope")
 
 
-_SQLITE = ROOT / "memory_core" / "providers" / "sqlite"
-
-
-@pytest.mark.skipif(not ((_SQLITE / "__init__.py").is_file() or _SQLITE.with_suffix(".py").is_file()),
-                    reason="the sqlite store is not in this tree yet")
 async def test_demo_config_seeds_its_sqlite_file_once(tmp_path: Path) -> None:
     (tmp_path / "configs").mkdir()
     shutil.copy(ROOT / "configs" / "demo.yml", tmp_path / "configs" / "demo.yml")
