@@ -11,8 +11,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from memory_core.errors import InvalidInputError
+from memory_core.errors import InvalidInputError, StoreUnavailableError
 from memory_core.models import MemoryItem
+from memory_core.records import MemoryPatch, MemoryRecord
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -98,3 +99,44 @@ def item_text(item: MemoryItem) -> str:
 def with_score(item: MemoryItem, score: float) -> MemoryItem:
     """A copy of ``item`` carrying ``score``; deep, so callers changing it never change the stored item."""
     return item.model_copy(update={"similarity_score": score}, deep=True)
+
+
+def check_limit(limit: Any) -> None:
+    """A page size must be a positive integer."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
+
+
+def patched_item(record: MemoryRecord, patch: MemoryPatch) -> MemoryItem:
+    """The record's item after ``patch``, checked like a new item; errors name the memory and the field."""
+    where = f"memory {record.id}"
+    try:
+        item = patch.apply(record.item)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidInputError(f"{where}: field '{'.'.join(map(str, first['loc']))}': {first['msg']}") from None
+    check_item(item, where)
+    return item
+
+
+def as_record(record: object, position: int) -> MemoryRecord:
+    """A record to import, validated; errors name its position in the batch and the field."""
+    if isinstance(record, MemoryRecord):
+        return record
+    try:
+        return MemoryRecord.model_validate(record)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidInputError(f"record {position}: field '{'.'.join(map(str, first['loc']))}': "
+                                f"{first['msg']}") from None
+
+
+def checked_vectors(vectors: Any, count: int, embedder: Any) -> Any:
+    """An embedder's answer as float32 of the promised shape, or a clear error naming the embedder."""
+    import numpy as np
+
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.shape != (count, embedder.dimension):
+        raise StoreUnavailableError(f"embedder {embedder.model_id} returned vectors of shape {vectors.shape}, "
+                                    f"expected {(count, embedder.dimension)}")
+    return vectors

@@ -28,7 +28,7 @@ from memory_core.errors import (
 )
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
-from memory_core.providers.common import remove_target, search_args, validate_items, with_score
+from memory_core.providers.common import check_limit, remove_target, search_args, validate_items, with_score
 from memory_core.providers.mem0 import codec
 from memory_core.providers.mem0.http import Mem0Http
 from memory_core.records import (
@@ -131,7 +131,7 @@ class Mem0Memory(MemoryEditor, MemoryBrowser):
         return sorted(hits, key=lambda h: h.score, reverse=True)[:top_k]
 
     async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:
-        _check_limit(limit)
+        check_limit(limit)
         after = _user_after(cursor) if cursor else None
         names = sorted(n for n in await self._user_names() if n.startswith(prefix) and (after is None or n > after))
         users: list[UserSummary] = []
@@ -146,7 +146,7 @@ class Mem0Memory(MemoryEditor, MemoryBrowser):
 
     async def list_records(self, filter: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
                            cursor: str | None = None) -> RecordPage:
-        _check_limit(limit)
+        check_limit(limit)
         records = [r for r in await self._scan(filter.user_id) if filter.matches(r)]
         return _page(records, sort, limit, cursor)
 
@@ -308,10 +308,6 @@ class Mem0Memory(MemoryEditor, MemoryBrowser):
 def _scope(user_id: str | None) -> dict[str, Any]:
     return {"user_id": user_id} if user_id is not None else ALL_USERS
 
-
-def _check_limit(limit: int) -> None:
-    if limit < 1:
-        raise InvalidInputError(f"limit must be positive, got {limit}")
 
 
 def _user_after(cursor: str) -> str:

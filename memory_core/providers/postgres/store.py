@@ -14,7 +14,7 @@ from memory_core.embedders.base import Embedder
 from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
-from memory_core.providers.common import new_id, remove_target, search_args, validate_items, with_score
+from memory_core.providers.common import check_limit, new_id, remove_target, search_args, validate_items, with_score
 from memory_core.providers.postgres import filters, rows
 from memory_core.providers.postgres.connection import Server
 from memory_core.providers.postgres.schema import SchemaState, migrate
@@ -194,7 +194,7 @@ class PostgresMemory(MemoryEditor, MemoryBrowser):
         return ranked(query, found, top_k, threshold)
 
     async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:
-        _positive(limit)
+        check_limit(limit)
         after = decode_cursor(cursor)[0] if cursor else None
         query = ("SELECT user_id, count(*), max(updated_at) FROM memories WHERE user_id LIKE %s "
                  f"{'AND user_id > %s ' if after is not None else ''}GROUP BY user_id ORDER BY user_id LIMIT %s")
@@ -206,7 +206,7 @@ class PostgresMemory(MemoryEditor, MemoryBrowser):
 
     async def list_records(self, filter: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
                            cursor: str | None = None) -> RecordPage:
-        _positive(limit)
+        check_limit(limit)
         query, params = filters.page_query(filter, sort, limit, cursor, rows.RECORD_COLUMNS)
         found = [rows.to_record(r) for r in await self._read("listing memories",
                                                               lambda c: self._fetch(c, query, params))]
@@ -285,8 +285,3 @@ class PostgresMemory(MemoryEditor, MemoryBrowser):
 async def _executemany(conn: Conn, statement: str, params: Sequence[Sequence[Any]]) -> None:
     async with conn.cursor() as cur:
         await cur.executemany(statement, params)
-
-
-def _positive(limit: int) -> None:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")

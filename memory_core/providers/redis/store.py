@@ -6,14 +6,22 @@ import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
-from pydantic import ValidationError
 
 from memory_core import retrieval
 from memory_core.embedders.base import Embedder
-from memory_core.errors import InvalidInputError, NotFoundError, StoreUnavailableError, VersionConflictError
+from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
-from memory_core.providers.common import check_item, remove_target, search_args, validate_items, with_score
+from memory_core.providers.common import (
+    as_record,
+    check_limit,
+    checked_vectors,
+    patched_item,
+    remove_target,
+    search_args,
+    validate_items,
+    with_score,
+)
 from memory_core.providers.redis import documents, query
 from memory_core.providers.redis.access import CHUNK, Documents
 from memory_core.providers.redis.connection import Link
@@ -176,7 +184,7 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
 
     # --- browsing ------------------------------------------------------------------------------------------
     async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:
-        _check_limit(limit)
+        check_limit(limit)
         await self._docs.adopt()
         after = _user_cursor(cursor) if cursor else ""
         in_server = query.expressible(prefix + after)  # else the prefix and cursor are applied here
@@ -200,7 +208,7 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
                            cursor: str | None = None) -> RecordPage:
         """Keyset pages over ``(sort field, seq)`` from memdash's index; filters the index cannot express
         exactly are checked in Python on batches, so deep pages cost the same as the first."""
-        _check_limit(limit)
+        check_limit(limit)
         await self._docs.adopt()
         base, exact = query.filter_query(filter, SEPARATOR)
         if base is None:
@@ -248,7 +256,7 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
         before = await self.get_record(record_id)
         if before.version != expected_version:
             raise VersionConflictError(record_id, expected_version, before)
-        item = _patched(before, patch)
+        item = patched_item(before, patch)
         doc = await self._docs.raw(key)
         if not isinstance(doc, dict):  # deleted (or replaced by something else) since it was read
             raise VersionConflictError(record_id, expected_version, None)
@@ -274,7 +282,7 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
 
     async def add_records(self, records: Sequence[MemoryRecord]) -> None:
         """Insert records as given (ids, timestamps, versions); a record whose id exists replaces it."""
-        checked = [_as_record(record, position) for position, record in enumerate(records)]
+        checked = [as_record(record, position) for position, record in enumerate(records)]
         validate_items([record.item for record in checked])
         latest = list({record.id: record for record in checked}.values())
         if any(not record.id for record in latest):
@@ -318,38 +326,10 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
 
     async def _embed_texts(self, texts: list[str]) -> np.ndarray:
         assert self._embedder is not None
-        vectors = np.asarray(await self._embedder.embed(texts), dtype=np.float32)
-        if vectors.shape != (len(texts), self._embedder.dimension):
-            raise StoreUnavailableError(f"embedder {self._embedder.model_id} returned vectors of shape "
-                                        f"{vectors.shape}, expected {(len(texts), self._embedder.dimension)}")
-        return vectors
+        return checked_vectors(await self._embedder.embed(texts), len(texts), self._embedder)
 
 
-def _patched(record: MemoryRecord, patch: MemoryPatch) -> MemoryItem:
-    where = f"memory {record.id}"
-    try:
-        item = patch.apply(record.item)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InvalidInputError(f"{where}: field '{'.'.join(map(str, first['loc']))}': {first['msg']}") from None
-    check_item(item, where)
-    return item
 
-
-def _as_record(record: object, position: int) -> MemoryRecord:
-    if isinstance(record, MemoryRecord):
-        return record
-    try:
-        return MemoryRecord.model_validate(record)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InvalidInputError(f"record {position}: field '{'.'.join(map(str, first['loc']))}': "
-                                f"{first['msg']}") from None
-
-
-def _check_limit(limit: int) -> None:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
 
 
 def _user_cursor(cursor: str) -> str:

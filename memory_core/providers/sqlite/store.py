@@ -8,14 +8,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from pydantic import ValidationError
 
 from memory_core import retrieval
 from memory_core.embedders.base import Embedder
-from memory_core.errors import InvalidInputError, NotFoundError, StoreUnavailableError, VersionConflictError
+from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
-from memory_core.providers.common import check_item, new_id, remove_target, search_args, validate_items, with_score
+from memory_core.providers.common import (
+    as_record,
+    check_limit,
+    checked_vectors,
+    new_id,
+    patched_item,
+    remove_target,
+    search_args,
+    validate_items,
+    with_score,
+)
 from memory_core.providers.sqlite import index, queries, schema, stats, vectors
 from memory_core.providers.sqlite.codec import check_text, from_micros, to_micros
 from memory_core.providers.sqlite.pool import Pool
@@ -142,7 +151,7 @@ class SqliteMemory(MemoryEditor, MemoryBrowser, MemoryStats):
             return []
         query_vector = None
         if self._embedder is not None:
-            query_vector = _checked(await self._embedder.embed([query]), 1, self._embedder)[0]
+            query_vector = checked_vectors(await self._embedder.embed([query]), 1, self._embedder)[0]
         found = await self._pool.read(queries.candidates, user_id, query, retrieval.candidate_pool(top_k),
                                       query_vector)
         records = {candidate.id: record for candidate, record in found}
@@ -151,7 +160,7 @@ class SqliteMemory(MemoryEditor, MemoryBrowser, MemoryStats):
                 if score > 0 and (threshold is None or score >= threshold)]
 
     async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:
-        _check_limit(limit)
+        check_limit(limit)
         after = None
         if cursor:
             values = decode_cursor(cursor)
@@ -165,7 +174,7 @@ class SqliteMemory(MemoryEditor, MemoryBrowser, MemoryStats):
 
     async def list_records(self, filter: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
                            cursor: str | None = None) -> RecordPage:
-        _check_limit(limit)
+        check_limit(limit)
         records, next_cursor = await self._pool.read(queries.page, filter, sort, limit, cursor)
         return RecordPage(records=records, next_cursor=next_cursor)
 
@@ -182,7 +191,8 @@ class SqliteMemory(MemoryEditor, MemoryBrowser, MemoryStats):
         before = await self._pool.read(queries.get, record_id)
         if before is None or before.version != expected_version:
             raise VersionConflictError(record_id, expected_version, before)
-        item = _patched(before, patch)
+        item = patched_item(before, patch)
+        check_text(item, f"memory {before.id}")
         vector = None
         if retrieval.embedding_text(item) != retrieval.embedding_text(before.item):
             vector = (await self._vectors([item]))[0]
@@ -195,7 +205,7 @@ class SqliteMemory(MemoryEditor, MemoryBrowser, MemoryStats):
 
     async def add_records(self, records: Sequence[MemoryRecord]) -> None:
         """Insert records as given (ids, timestamps, versions); a record whose id exists replaces it."""
-        checked = [_as_record(record, position) for position, record in enumerate(records)]
+        checked = [as_record(record, position) for position, record in enumerate(records)]
         items = validate_items([record.item for record in checked])
         for position, item in enumerate(items):
             check_text(item, f"record {position}")
@@ -225,43 +235,11 @@ class SqliteMemory(MemoryEditor, MemoryBrowser, MemoryStats):
         if self._embedder is None or not items:
             return [None] * len(items)
         embedded = await self._embedder.embed([retrieval.embedding_text(item) for item in items])
-        return list(_checked(embedded, len(items), self._embedder))
+        return list(checked_vectors(embedded, len(items), self._embedder))
 
 
-def _checked(vectors: np.ndarray, count: int, embedder: Embedder) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    if vectors.shape != (count, embedder.dimension):
-        raise StoreUnavailableError(f"embedder {embedder.model_id} returned vectors of shape {vectors.shape}, "
-                                    f"expected {(count, embedder.dimension)}")
-    return vectors
 
 
-def _patched(record: MemoryRecord, patch: MemoryPatch) -> MemoryItem:
-    where = f"memory {record.id}"
-    try:
-        item = patch.apply(record.item)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InvalidInputError(f"{where}: field '{'.'.join(map(str, first['loc']))}': {first['msg']}") from None
-    check_item(item, where)
-    check_text(item, where)
-    return item
-
-
-def _as_record(record: object, position: int) -> MemoryRecord:
-    if isinstance(record, MemoryRecord):
-        return record
-    try:
-        return MemoryRecord.model_validate(record)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InvalidInputError(f"record {position}: field '{'.'.join(map(str, first['loc']))}': "
-                                f"{first['msg']}") from None
-
-
-def _check_limit(limit: int) -> None:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
 
 
 def _execute(conn: sqlite3.Connection, sql: str) -> None:

@@ -9,11 +9,6 @@ from memory_core.errors import InvalidInputError, NotFoundError, StoreUnavailabl
 from memory_core.records import MemoryRecord, RecordPage, Sort, decode_cursor, encode_cursor
 
 
-def check_limit(limit: int) -> None:
-    if limit < 1:
-        raise InvalidInputError(f"limit must be positive, got {limit}")
-
-
 def page(records: list[MemoryRecord], sort: Sort, limit: int, cursor: str | None) -> RecordPage:
     """Sort here and page on ``(timestamp, id)`` keys, so pages stay stable while facts are added."""
     def key(record: MemoryRecord) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from memory_core.errors import NotFoundError, UnsupportedError
 from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
-from memory_core.providers.common import remove_target, search_args, validate_items
+from memory_core.providers.common import check_limit, remove_target, search_args, validate_items
 from memory_core.providers.zep import codec, paging
 from memory_core.providers.zep.http import NEXT_CURSOR, ZepHttp, seg
 from memory_core.providers.zep.writes import Writer
@@ -120,7 +120,7 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
                              parts={"zep": float(row.get("score") or 0.0)}) for row, score in hits]
 
     async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:
-        paging.check_limit(limit)
+        check_limit(limit)
         after = paging.last_user(cursor)
         users = [u for u in await self._users(prefix) if after is None or u["user_id"] > after]
         page = users[:limit]
@@ -129,7 +129,7 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
 
     async def list_records(self, filter: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
                            cursor: str | None = None) -> RecordPage:
-        paging.check_limit(limit)
+        check_limit(limit)
         return paging.page([r for r in await self._scan(filter.user_id) if filter.matches(r)], sort, limit, cursor)
 
     async def count_records(self, filter: MemoryFilter) -> int:
@@ -176,7 +176,7 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
     async def thread_messages(self, thread_id: str, *, limit: int = 50, cursor: str | None = None
                               ) -> codec.MessagePage:
         """One page of a thread's messages, oldest first; ``NotFoundError`` for an unknown thread."""
-        paging.check_limit(limit)
+        check_limit(limit)
         page = paging.page_number(cursor)
         data = await self._http.call("thread_messages", "GET", f"threads/{seg(thread_id)}/messages",
                                      params={"limit": limit, "cursor": page})
@@ -190,7 +190,7 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
 
     async def list_episodes(self, user_id: str, *, limit: int = 50, cursor: str | None = None) -> codec.EpisodePage:
         """One page of the episodes (messages, texts) of a user's graph, newest first."""
-        paging.check_limit(limit)
+        check_limit(limit)
         body = {"limit": min(limit, EPISODE_PAGE), "order_by": "created_at", "direction": "desc", "cursor": cursor}
         try:
             answer = await self._http.answer("list_episodes", "POST", f"graph/episodes/user/{seg(user_id)}",
