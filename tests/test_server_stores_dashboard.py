@@ -1,5 +1,5 @@
-"""The dashboard over the ``postgres`` store on real servers: browse, search, edit, delete, and the
-note a server without pgvector gets on the Stores page."""
+"""The dashboard over the server stores (``postgres`` on PostgreSQL 18, ``redis_memory`` on Redis 8.2): browse,
+search, edit, delete; and the note a PostgreSQL server without pgvector gets on the Stores page."""
 
 from __future__ import annotations
 
@@ -12,16 +12,24 @@ from dashboard_helpers import Dash, messages, ok, texts
 
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryFilter
+from tests.servers_redis import RedisServer, redis_server  # noqa: F401
 
 pytest_plugins = ["servers_postgres"]  # the session-scoped server fixtures
 
 SEARCH = "FormSubmitter:search_form-Search"
 
 
-@pytest.fixture
-def dash(tmp_path: Path, pgvector_server: str) -> Iterator[Dash]:
-    schema = f"dash_{uuid.uuid4().hex[:8]}"
-    made = Dash.create(tmp_path, {"pg": {"_type": "postgres", "dsn": pgvector_server, "schema": schema}})
+def _store_config(kind: str, request: pytest.FixtureRequest) -> dict:
+    """A fresh namespace (schema or key prefix) on the session's server of that kind."""
+    fresh = f"dash{uuid.uuid4().hex[:8]}"
+    if kind == "postgres":
+        return {"_type": "postgres", "dsn": request.getfixturevalue("pgvector_server"), "schema": fresh}
+    return {"_type": "redis_memory", "port": request.getfixturevalue("redis_server").port, "key_prefix": fresh}
+
+
+@pytest.fixture(params=["postgres", "redis"])
+def dash(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Dash]:
+    made = Dash.create(tmp_path, {"pg": _store_config(request.param, request)})
     editor = made.hub.editor("pg")
     made.hub.runner.run(editor.add_items([
         MemoryItem(user_id="alice", memory="Alice is allergic to peanuts", tags=["health"]),
