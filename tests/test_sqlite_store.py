@@ -478,3 +478,25 @@ class TestSqliteHybridConformance(MemoryStoreConformance):
                               f"memory:\n  m:\n    _type: sqlite\n    path: {tmp_path}/m.db\n    embedder: h\n")
         async with MemoryBuilder(config) as builder:
             yield await builder.get_memory_client("m")
+
+
+async def test_closing_while_another_process_holds_the_write_lock_still_closes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen in CI: PRAGMA optimize at close met another process's write lock; closing must still close."""
+    from memory_core.providers.sqlite import store as store_module
+
+    path = tmp_path / "m.db"
+    store = await SqliteMemory.open(path)
+    await store.add_items([MemoryItem(user_id="u", memory="kept")])
+    plain = store_module._execute
+
+    def locked(conn: sqlite3.Connection, sql: str) -> None:
+        if sql.startswith("PRAGMA optimize"):
+            raise sqlite3.OperationalError("database is locked")
+        plain(conn, sql)
+
+    monkeypatch.setattr(store_module, "_execute", locked)
+    await store.aclose()
+    monkeypatch.undo()
+    async with await SqliteMemory.open(path) as again:
+        assert [i.memory for i in await again.search("kept", user_id="u")] == ["kept"]

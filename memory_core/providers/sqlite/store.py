@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ import numpy as np
 
 from memory_core import retrieval
 from memory_core.embedders.base import Embedder
-from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
+from memory_core.errors import InvalidInputError, NotFoundError, StoreUnavailableError, VersionConflictError
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
 from memory_core.providers.common import (
@@ -42,6 +43,8 @@ from memory_core.records import (
     utcnow,
 )
 from memory_core.stats import Bucket, GrowthPoint, HistogramBin, MemoryStats, SizedMemory, TagCount, check_positive
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TOKENIZER = "porter unicode61 remove_diacritics 2"
 _EMBED_BATCH = 256
@@ -94,8 +97,12 @@ class SqliteMemory(MemoryEditor, MemoryBrowser, MemoryStats):
         """Close every connection (the embedder belongs to whoever passed it in); closing twice is harmless."""
         if self._pool.closed:
             return
-        await self._pool.on_writer(_execute, "PRAGMA optimize")
-        await self._pool.close()
+        try:
+            await self._pool.on_writer(_execute, "PRAGMA optimize")
+        except StoreUnavailableError as exc:  # opportunistic: another process may hold the write lock
+            log.debug("PRAGMA optimize skipped at close: %s", exc)
+        finally:
+            await self._pool.close()
 
     async def __aenter__(self) -> SqliteMemory:
         return self
