@@ -26,17 +26,15 @@ Faults: :meth:`FakeMem0.fail` answers the next matching requests with a status (
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import json
 import re
 import threading
 import uuid
 from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from fake_http import Call, FakeService, Fault, Reply
 
 TZ = dt.timezone(dt.timedelta(hours=-7))
 ENTITY_FIELDS = ("user_id", "agent_id", "app_id", "run_id")
@@ -56,34 +54,6 @@ class ApiError(Exception):
     def __init__(self, status: int, body: Any) -> None:
         super().__init__(status)
         self.status, self.body = status, body
-
-
-@dataclasses.dataclass
-class Fault:
-    """What to do to the next ``times`` requests matching ``method`` and ``path`` (a regex)."""
-
-    status: int | None
-    delay: float = 0.0
-    times: int = 1
-    method: str | None = None
-    path: str | None = None
-    retry_after: str | None = None
-    body: Any = None
-
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method in (None, method)) and (self.path is None or re.search(self.path, path) is not None)
-
-
-@dataclasses.dataclass
-class Call:
-    """One request as the server saw it."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: Any
-    status: int = 0  # the status answered, once known
 
 
 def now() -> dt.datetime:
@@ -530,143 +500,44 @@ class Api:
 # --- the server -----------------------------------------------------------------------------------------
 
 
-class FakeMem0:
+class FakeMem0(FakeService):
     """``with FakeMem0() as mem0: ...`` serves on ``mem0.url`` until the block ends."""
+
+    name = "fake-mem0"
 
     def __init__(self, api_key: str = "m0-test-key", *, org_id: str = "org-fake", project_id: str = "proj-fake",
                  entities_page_size: int = 100) -> None:
-        self.api_key, self.org_id, self.project_id = api_key, org_id, project_id
+        super().__init__(api_key)
+        self.org_id, self.project_id = org_id, project_id
         self.entities_page_size = entities_page_size
         self.links_to: str | None = None  # e.g. a proxy's public URL, as a server behind one writes its links
         self.project = Project()
-        self.calls: list[Call] = []
-        self._faults: list[Fault] = []
-        self._guard = threading.Lock()
-        self._stopping = threading.Event()
         self._api = Api(self)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-mem0",
-                                        daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     @property
     def origin(self) -> str:
         """What ``next``/``previous`` links start with: :attr:`url` unless :attr:`links_to` names a public one."""
         return self.links_to or self.url
 
-    def __enter__(self) -> FakeMem0:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    # fault injection
-    def fail(self, status: int, *, times: int = 1, method: str | None = None, path: str | None = None,
-             retry_after: str | None = None, body: Any = None, delay: float = 0.0) -> None:
-        """Answer the next ``times`` matching requests with ``status`` (Mem0's body for it unless given)."""
-        with self._guard:
-            self._faults.append(Fault(status, delay, times, method, path, retry_after, body))
-
-    def slow(self, seconds: float, *, times: int = 1, method: str | None = None, path: str | None = None) -> None:
-        """Hold the next ``times`` matching requests for ``seconds`` before answering them normally."""
-        with self._guard:
-            self._faults.append(Fault(None, seconds, times, method, path))
-
-    def clear_faults(self) -> None:
-        with self._guard:
-            self._faults.clear()
-
-    def calls_to(self, method: str, path_regex: str) -> list[Call]:
-        return [c for c in list(self.calls) if c.method == method and re.fullmatch(path_regex, c.path)]
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._guard:
-            for fault in self._faults:
-                if fault.matches(method, path):
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self._faults.remove(fault)
-                    return fault
-        return None
-
-    def handle(self, call: Call) -> tuple[int, Any, dict[str, str]]:
-        """``(status, body, headers)`` for one request, recorded in :attr:`calls` with its status."""
-        self.calls.append(call)
-        status, body, headers = self._answer(call)
-        call.status = status
-        return status, body, headers
-
-    def _answer(self, call: Call) -> tuple[int, Any, dict[str, str]]:
-        """Faults first, then authentication, then the endpoint."""
-        fault = self._take_fault(call.method, call.path)
-        if fault is not None:
-            self._stopping.wait(fault.delay)
-            if fault.status is not None:
-                return fault.status, _fault_body(fault), {"Retry-After": fault.retry_after} if fault.retry_after else {}
+    def auth_error(self, call: Call) -> Reply | None:
         auth = call.headers.get("authorization")
         if auth is None:
             return 401, {"detail": "Authentication credentials were not provided."}, {}
         if auth != f"Token {self.api_key}":
             return 401, {"detail": INVALID_KEY}, {}
+        return None
+
+    def respond(self, call: Call) -> Reply:
         try:
             return 200, self._api.dispatch(call.method, call.path, call.query, call.body), {}
         except ApiError as exc:
             return exc.status, exc.body, {}
 
-
-def _fault_body(fault: Fault) -> Any:
-    if fault.body is not None:
-        return fault.body
-    return {
-        401: {"detail": INVALID_KEY},
-        429: {"detail": f"Request was throttled. Expected available in {fault.retry_after or 1} seconds."},
-        500: {"error": "Internal server error"},
-    }.get(fault.status, f"<html><body><h1>{fault.status} {HTTPStatus(fault.status).phrase}</h1></body></html>")
-
-
-def _handler_for(fake: FakeMem0) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stalls
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet
-            return None
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            parts = urlsplit(self.path)
-            query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                status, payload, headers = 400, {"detail": "JSON parse error"}, {}
-            else:
-                call = Call(self.command, parts.path, query, {k.lower(): v for k, v in self.headers.items()}, body)
-                status, payload, headers = fake.handle(call)
-            self._reply(status, payload, headers)
-
-        def _reply(self, status: int, payload: Any, headers: dict[str, str]) -> None:
-            is_text = isinstance(payload, str)
-            data = payload.encode() if is_text else json.dumps(payload).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html" if is_text else "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
-                self.close_connection = True
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
-
-    return Handler
+    def fault_body(self, fault: Fault) -> Any:
+        if fault.body is not None:
+            return fault.body
+        return {
+            401: {"detail": INVALID_KEY},
+            429: {"detail": f"Request was throttled. Expected available in {fault.retry_after or 1} seconds."},
+            500: {"error": "Internal server error"},
+        }.get(fault.status, f"<html><body><h1>{fault.status} {HTTPStatus(fault.status).phrase}</h1></body></html>")

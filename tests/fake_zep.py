@@ -25,7 +25,6 @@ recorded in :attr:`FakeZep.calls`.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -33,9 +32,10 @@ import re
 import threading
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any, ClassVar
+from urllib.parse import unquote
+
+from fake_http import Call, FakeService, Fault, Reply
 
 API = "/api/v2"
 ROLES = frozenset({"norole", "system", "assistant", "user", "function", "tool"})
@@ -61,36 +61,6 @@ class ApiError(Exception):
 
 def bad(message: str) -> ApiError:
     return ApiError(400, f"bad request: {message}")
-
-
-@dataclasses.dataclass
-class Fault:
-    """What to do to the next ``times`` requests matching ``method`` and ``path`` (a regex on the path under
-    ``/api/v2``)."""
-
-    status: int | None
-    delay: float = 0.0
-    times: int = 1
-    method: str | None = None
-    path: str | None = None
-    retry_after: str | None = None
-    body: Any = None
-    drop: bool = False  # close the connection without answering
-
-    def matches(self, method: str, path: str) -> bool:
-        return self.method in (None, method) and (self.path is None or re.search(self.path, path) is not None)
-
-
-@dataclasses.dataclass
-class Call:
-    """One request as the server saw it; ``path`` is under ``/api/v2``, as sent (percent-encoded)."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: Any
-    status: int = 0
 
 
 def stamp(value: dt.datetime) -> str:
@@ -259,7 +229,6 @@ class Project:
 
 
 PROJECT_UUID = "00000000-0000-4000-8000-00000000fa7e"
-DROP = 0  # the "status" of a request whose connection is closed without an answer
 
 
 def public(row: dict[str, Any]) -> dict[str, Any]:
@@ -310,7 +279,6 @@ def positive(value: Any, name: str, default: int) -> int:
 # --- endpoints ------------------------------------------------------------------------------------------------
 
 
-Reply = tuple[int, Any, dict[str, str]]
 
 
 class Api:
@@ -547,155 +515,43 @@ class Api:
 # --- the server -----------------------------------------------------------------------------------------------
 
 
-class FakeZep:
+class FakeZep(FakeService):
     """``with FakeZep() as zep: ...`` serves on ``zep.url`` (the host; the SDK's base_url is ``zep.api_url``)."""
+
+    name = "fake-zep"
+    prefix = API
+    text_type = "text/plain; charset=utf-8"
+    bad_json: ClassVar[Any] = {"message": "bad request: invalid JSON"}
 
     def __init__(self, api_key: str = "z-test-key", *, max_page_size: int = 1000, max_message_chars: int = 14_000,
                  cursor_header: bool = True) -> None:
-        self.api_key = api_key
+        super().__init__(api_key)
         self.max_page_size = max_page_size  # clamps page sizes, to exercise paging with few rows
         self.cursor_header = cursor_header  # False: answer like servers from before Zep-Next-Cursor
         self.max_message_chars = max_message_chars  # 14,000 on paid plans, 2,500 on the free one
         self.project = Project()
-        self.calls: list[Call] = []
-        self._faults: list[Fault] = []
-        self._guard = threading.Lock()
-        self._stopping = threading.Event()
         self._api = Api(self)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-zep",
-                                        daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     @property
     def api_url(self) -> str:
         return self.url + API
 
-    def __enter__(self) -> FakeZep:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    # fault injection
-    def fail(self, status: int, *, times: int = 1, method: str | None = None, path: str | None = None,
-             retry_after: str | None = None, body: Any = None, delay: float = 0.0) -> None:
-        """Answer the next ``times`` matching requests with ``status`` (Zep's body for it unless given)."""
-        with self._guard:
-            self._faults.append(Fault(status, delay, times, method, path, retry_after, body))
-
-    def slow(self, seconds: float, *, times: int = 1, method: str | None = None, path: str | None = None) -> None:
-        """Hold the next ``times`` matching requests for ``seconds`` before answering them normally."""
-        with self._guard:
-            self._faults.append(Fault(None, seconds, times, method, path))
-
-    def drop(self, *, times: int = 1, method: str | None = None, path: str | None = None) -> None:
-        """Close the connection of the next ``times`` matching requests without answering them."""
-        with self._guard:
-            self._faults.append(Fault(None, times=times, method=method, path=path, drop=True))
-
-    def clear_faults(self) -> None:
-        with self._guard:
-            self._faults.clear()
-
-    def calls_to(self, method: str, path_regex: str) -> list[Call]:
-        return [c for c in list(self.calls) if c.method == method and re.fullmatch(path_regex, c.path)]
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._guard:
-            for fault in self._faults:
-                if fault.matches(method, path):
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self._faults.remove(fault)
-                    return fault
-        return None
-
-    def handle(self, call: Call) -> Reply:
-        """``(status, body, headers)`` for one request, recorded in :attr:`calls` with its status."""
-        self.calls.append(call)
-        status, body, headers = self._answer(call)
-        call.status = status
-        return status, body, headers
-
-    def _answer(self, call: Call) -> Reply:
-        """Faults first, then authentication, then the endpoint."""
-        fault = self._take_fault(call.method, call.path)
-        if fault is not None:
-            self._stopping.wait(fault.delay)
-            if fault.drop:
-                return DROP, None, {}
-            if fault.status is not None:
-                return fault.status, _fault_body(fault), {"Retry-After": fault.retry_after} if fault.retry_after else {}
+    def auth_error(self, call: Call) -> Reply | None:
         if call.headers.get("authorization") != f"Api-Key {self.api_key}":
             return 401, {"message": "unauthorized"}, {}
+        return None
+
+    def respond(self, call: Call) -> Reply:
         try:
             return self._api.dispatch(call.method, call.path, call.query, call.body)
         except ApiError as exc:
             return exc.status, exc.body, {}
 
-
-def _fault_body(fault: Fault) -> Any:
-    if fault.body is not None:
-        return fault.body
-    return {
-        401: {"message": "unauthorized"},
-        429: {"message": "rate limit exceeded"},
-        500: {"message": "internal server error"},
-    }.get(fault.status, f"<html><body><h1>{fault.status} Bad Gateway</h1></body></html>")
-
-
-def _handler_for(fake: FakeZep) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stalls
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet
-            return None
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            parts = urlsplit(self.path)
-            query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-            if not parts.path.startswith(API + "/"):
-                status, payload, headers = 404, "404 page not found", {}
-            else:
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    status, payload, headers = 400, {"message": "bad request: invalid JSON"}, {}
-                else:
-                    path = parts.path[len(API):]
-                    call = Call(self.command, path, query, {k.lower(): v for k, v in self.headers.items()}, body)
-                    status, payload, headers = fake.handle(call)
-            if status == DROP:
-                self.close_connection = True
-                return
-            self._reply(status, payload, headers)
-
-        def _reply(self, status: int, payload: Any, headers: dict[str, str]) -> None:
-            is_text = isinstance(payload, str)
-            data = payload.encode() if is_text else json.dumps(payload).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain; charset=utf-8" if is_text else "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
-                self.close_connection = True
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
-
-    return Handler
+    def fault_body(self, fault: Fault) -> Any:
+        if fault.body is not None:
+            return fault.body
+        return {
+            401: {"message": "unauthorized"},
+            429: {"message": "rate limit exceeded"},
+            500: {"message": "internal server error"},
+        }.get(fault.status, f"<html><body><h1>{fault.status} Bad Gateway</h1></body></html>")
