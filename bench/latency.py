@@ -170,6 +170,14 @@ def summary(samples: list[tuple[float, float]]) -> dict[str, float]:
             "n": len(walls)}
 
 
+def p50_p95_table(title: str, stats: dict[str, dict[str, float]], labels: dict[str, str] | None = None,
+                  width: int = 46) -> list[str]:
+    """Lines of a table of p50/p95 wall-clock milliseconds, one row per named measurement."""
+    lines = [f"{title:<{width}}{'p50 ms':>8}{'p95 ms':>8}"]
+    return lines + [f"{(labels or {}).get(name, name):<{width}}{s['p50_ms']:>8.2f}{s['p95_ms']:>8.2f}"
+                    for name, s in stats.items()]
+
+
 async def timed(fn: Callable[..., Any], *args: Any) -> tuple[float, float]:
     """Wall-clock and process CPU seconds of one call (awaited when it returns a coroutine).
 

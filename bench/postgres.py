@@ -34,7 +34,7 @@ from typing import Any
 
 import psycopg
 
-from bench.latency import make_queries, summary, timed
+from bench.latency import make_queries, p50_p95_table, summary, timed
 from memory_core.embedders.hashing import HashingEmbedder, HashingEmbedderConfig
 from memory_core.models import MemoryItem
 from memory_core.providers.postgres import PostgresMemory, PostgresMemoryConfig
@@ -202,11 +202,9 @@ _LABELS = {"raw_fts": "raw SQL: tsvector only, user filter, top 5",
 
 def report(r: dict[str, Any]) -> str:
     kind = "hybrid (hashing)" if r["hybrid"] else "full text + trigrams"
-    lines = [f"PostgreSQL {r['server']}, {r['rows']:,} rows, {r['users']:,} users, memdash search: {kind}", "",
-             f"{'search, top_k=5':<46}{'p50 ms':>8}{'p95 ms':>8}"]
-    lines += [f"{_LABELS[name]:<46}{s['p50_ms']:>8.2f}{s['p95_ms']:>8.2f}" for name, s in r["search"].items()]
-    lines += ["", f"{'browse (one page of 50)':<46}{'p50 ms':>8}{'p95 ms':>8}"]
-    lines += [f"{name:<46}{s['p50_ms']:>8.2f}{s['p95_ms']:>8.2f}" for name, s in r["browse"].items()]
+    lines = [f"PostgreSQL {r['server']}, {r['rows']:,} rows, {r['users']:,} users, memdash search: {kind}", ""]
+    lines += p50_p95_table("search, top_k=5", r["search"], _LABELS)
+    lines += ["", *p50_p95_table("browse (one page of 50)", r["browse"])]
     ingest = r["ingest"]
     lines += ["", f"import: add_items in batches of {BATCH:,} (COPY): {ingest['rows_per_s']:,.0f} rows/s "
               f"({ingest['seconds']:.1f} s), then ANALYZE {ingest['analyze_s']:.1f} s"]

@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from bench.latency import make_items, make_queries, summary, synthetic_texts, timed
+from bench.latency import make_items, make_queries, p50_p95_table, summary, synthetic_texts, timed
 from memory_core import retrieval
 from memory_core.embedders.hashing import HashingEmbedder, HashingEmbedderConfig
 from memory_core.models import MemoryItem
@@ -160,11 +160,9 @@ _LABELS = {"raw_text": "raw FT.SEARCH: user tag + terms, BM25STD",
 
 def report(r: dict[str, Any]) -> str:
     lines = [f"Redis {r['server']}, {r['rows']:,} rows, {r['users']:,} users, hashing embedder {r['dim']} dims, "
-             f"candidate pool {retrieval.candidate_pool(TOP_K)}, used memory {r['used_memory_mb']:,.0f} MB", "",
-             f"{'search, top_k=5':<48}{'p50 ms':>8}{'p95 ms':>8}"]
-    lines += [f"{_LABELS[name]:<48}{s['p50_ms']:>8.2f}{s['p95_ms']:>8.2f}" for name, s in r["search"].items()]
-    lines += ["", f"{'browse (pages of 50)':<48}{'p50 ms':>8}{'p95 ms':>8}"]
-    lines += [f"{name:<48}{s['p50_ms']:>8.2f}{s['p95_ms']:>8.2f}" for name, s in r["browse"].items()]
+             f"candidate pool {retrieval.candidate_pool(TOP_K)}, used memory {r['used_memory_mb']:,.0f} MB", ""]
+    lines += p50_p95_table("search, top_k=5", r["search"], _LABELS, width=48)
+    lines += ["", *p50_p95_table("browse (pages of 50)", r["browse"], width=48)]
     ingest = r["ingest"]
     lines += ["", f"ingest: add_items in batches of {BATCH} (embedding included): {ingest['rows_per_s']:,.0f} rows/s "
               f"({ingest['seconds']:.1f} s)"]
