@@ -77,6 +77,16 @@ class JsonHttp:
         """The decoded JSON answer of one request; ``write`` marks a request that must not be sent twice."""
         return (await self.answer(operation, method, path, json=json, params=params, write=write)).data
 
+    async def find(self, operation: str, path: str) -> dict[str, Any] | None:
+        """One object by ``GET``, or ``None`` when the service answers 404."""
+        try:
+            found = await self.call(operation, "GET", path)
+        except NotFoundError:
+            return None
+        if not isinstance(found, dict):
+            raise self.unavailable(operation, "unexpected answer (not an object)")
+        return found
+
     async def answer(self, operation: str, method: str, path: str, *, json: Any = None,
                      params: dict[str, Any] | None = None, write: bool = False) -> Answer:
         """Like :meth:`call`, with the response headers (e.g. a paging cursor)."""

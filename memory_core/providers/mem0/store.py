@@ -227,13 +227,7 @@ class Mem0Memory(MemoryEditor, MemoryBrowser):
         memory_id = _canonical(record_id)
         if memory_id is None:
             return None
-        try:
-            row = await self._http.call("get", "GET", f"/v1/memories/{memory_id}/")
-        except NotFoundError:
-            return None
-        if not isinstance(row, dict):
-            raise self._http.unavailable("get", "unexpected answer (not an object)")
-        return row
+        return await self._http.find("get", f"/v1/memories/{memory_id}/")
 
     async def _delete_one(self, memory_id: str) -> None:
         with contextlib.suppress(NotFoundError):  # already gone: what was asked for

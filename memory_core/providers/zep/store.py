@@ -296,13 +296,7 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
         edge_id = codec.edge_id(record_id)
         if edge_id is None:
             return None
-        try:
-            edge = await self._http.call("get", "GET", f"graph/edge/{seg(edge_id)}")
-        except NotFoundError:
-            return None
-        if not isinstance(edge, dict):
-            raise self._http.unavailable("get", "unexpected answer (not an object)")
-        return edge
+        return await self._http.find("get", f"graph/edge/{seg(edge_id)}")
 
     async def _owner(self, edge: dict[str, Any]) -> str | None:
         """Whose graph a fact is in: edges do not say, their episodes' threads (or memdash's text metadata) do."""
