@@ -76,9 +76,23 @@ def test_bench_runs_end_to_end_and_writes_json(data_dir: Path, tmp_path: Path,
     out = tmp_path / "result.json"
     locomo.main(["--data", str(data_dir), "--config", str(locomo.COMPARE_CONFIG), "--json", str(out)])
     result = json.loads(out.read_text())
-    assert set(result) == {"turns", "facts"}
-    for figures in result.values():
-        assert set(figures) == {"R@5", "R@10", "H@5", "H@10"}
+    assert set(result) == {"turns", "facts", "baseline"}
+    assert result["baseline"]["config"] == locomo.BASELINE
+    for figures in (result["turns"], result["facts"], result["baseline"]["turns"], result["baseline"]["facts"]):
+        assert {"R@5", "R@10", "E@5", "E@10"} <= set(figures)
         assert figures["R@10"] == 1.0  # five memories per granularity: top 10 holds them all
     assert "locomo-bm25.yml" in capsys.readouterr().out
     assert not (locomo.COMPARE_CONFIG.parent / "locomo.db").exists()  # the run used a temporary copy
+
+
+def test_recall_counts_a_question_with_any_evidence_turn_returned_and_e_counts_the_share() -> None:
+    evidence = frozenset({"D1:2", "D2:1"})
+    returned = [locomo.MemoryItem(user_id="u", memory=m, metadata={"dia_ids": ids})
+                for m, ids in (("a", ["D1:1"]), ("b", ["D2:1"]))]
+    assert locomo.figures(evidence, returned) == (1.0, 1.0, 0.5, 0.5)
+    assert locomo.figures(evidence, returned[:1]) == (0.0, 0.0, 0.0, 0.0)
+
+
+def test_raw_bm25_baseline_ranks_the_matching_memory_first(data_dir: Path) -> None:
+    conversations = locomo.load_conversations(data_dir)
+    assert locomo.raw_bm25(conversations, "facts")["all"]["R@5"] == 1.0
