@@ -215,6 +215,8 @@ async def test_lost_connections_are_replaced(pgvector_server: str) -> None:
 
 
 async def test_server_stopping_mid_use(plain_server: LocalPostgres) -> None:
+    """Calls fail with the reason while the server is down; the first call after its restart works, even
+    while the pool is still backing off between reconnection attempts."""
     async with open_store(plain_server.dsn, password=plain_server.password, connect_timeout=1) as store:
         await store.add_items([_item("u", "Written before the server stopped")])
         plain_server.stop()
@@ -226,6 +228,18 @@ async def test_server_stopping_mid_use(plain_server: LocalPostgres) -> None:
         finally:
             plain_server.start()
         assert [i.memory for i in await store.search("written", user_id="u")] == ["Written before the server stopped"]
+
+
+async def test_a_busy_pool_is_never_bypassed(pgvector_server: str) -> None:
+    """Only a pool that is reconnecting is bypassed (see above); a full one keeps ``pool_max`` the limit."""
+    async with open_store(pgvector_server, pool_min=1, pool_max=1, connect_timeout=1) as store:
+        await store.add_items([_item("u", "One memory")])
+        holder = asyncio.create_task(store._read("sleeping", lambda c: c.execute("SELECT pg_sleep(2.5)")))
+        await asyncio.sleep(0.3)
+        with pytest.raises(StoreUnavailableError, match="getting a pooled connection"):
+            await store.count_records(MemoryFilter(user_id="u"))
+        await holder
+        assert await store.count_records(MemoryFilter(user_id="u")) == 1
 
 
 async def test_a_batch_the_server_refuses_writes_nothing(pgvector_server: str) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -57,6 +58,7 @@ class PostgresMemory(MemoryEditor, MemoryBrowser):
     def __init__(self, server: Server, pool: AsyncConnectionPool, state: SchemaState, language: str,
                  embedder: Embedder | None) -> None:
         self._server, self._pool, self._state = server, pool, state
+        self._in_use = 0  # pooled connections handed out and not yet returned
         self._language = language
         self._embedder = embedder if state.vectors else None
         #: Why vector search is off although an embedder is configured (for the dashboard), else ``None``.
@@ -95,14 +97,37 @@ class PostgresMemory(MemoryEditor, MemoryBrowser):
         return BROWSE_ALL - {Capability.VECTOR_SEARCH} | vector
 
     # --- running statements ----------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Conn]:
+        """A pooled connection, or a direct one while the pool is still reconnecting to a restarted server
+        (its backoff between attempts can outlast the wait). A pool that is only busy is never bypassed:
+        ``pool_max`` bounds the connections under load."""
+        try:
+            conn = await self._pool.getconn()
+        except PoolTimeout as exc:
+            if self._in_use >= (self._pool.max_size or 0):
+                raise await self._server.diagnose(exc) from None
+            conn = None
+        if conn is None:
+            direct = await self._server.connect()
+            try:
+                yield direct
+            finally:
+                await direct.close()
+            return
+        self._in_use += 1
+        try:
+            yield conn
+        finally:
+            self._in_use -= 1
+            await self._pool.putconn(conn)
+
     async def _read(self, doing: str, fn: Callable[[Conn], Awaitable[T]]) -> T:
         """Run a read; a connection lost on the way is retried once on a fresh connection."""
         for attempt in (1, 2):
             try:
-                async with self._pool.connection() as conn:
+                async with self._connection() as conn:
                     return await fn(conn)
-            except PoolTimeout as exc:
-                raise await self._server.diagnose(exc) from None
             except psycopg.OperationalError as exc:
                 if attempt == 2 or isinstance(exc, psycopg.errors.QueryCanceled):
                     raise self._server.unavailable(doing, exc) from None
@@ -112,10 +137,8 @@ class PostgresMemory(MemoryEditor, MemoryBrowser):
     async def _write(self, doing: str, fn: Callable[[Conn], Awaitable[T]]) -> T:
         """Run a change in one transaction: it is saved whole or not at all, and never retried."""
         try:
-            async with self._pool.connection() as conn, conn.transaction():
+            async with self._connection() as conn, conn.transaction():
                 return await fn(conn)
-        except PoolTimeout as exc:
-            raise await self._server.diagnose(exc) from None
         except psycopg.OperationalError as exc:
             raise self._server.unavailable(f"{doing} (one transaction: nothing of it was saved unless the "
                                            "commit itself was cut off)", exc) from None
