@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import auth
 from dashboard.access import Actor
+from dashboard.components.text import escape_markdown
 from dashboard.services import CONFIG_ENV, StoreHub
 
 
@@ -54,6 +55,9 @@ def store_picker() -> str | None:
         state["store_picker"] = current_store()
     chosen = st.sidebar.selectbox("Store", names, key="store_picker")
     state["_store_seen"] = chosen
+    if url_store and url_store not in names:
+        st.sidebar.warning(f"This link names the store {escape_markdown(url_store)}, which this config does not "
+                           f"have: showing {escape_markdown(chosen)}.", icon=":material/warning:")
     if chosen != url_store:
         st.query_params["store"] = chosen
     return chosen

@@ -1,7 +1,7 @@
 """Every view is a URL: the store, filters, search and memory id come from the query string and go back to it."""
 
 import pytest
-from dashboard_helpers import ok, texts
+from dashboard_helpers import messages, ok, texts
 
 
 @pytest.fixture
@@ -40,9 +40,13 @@ def test_the_store_survives_a_page_switch(two_stores):
     assert ok(at).dataframe[0].value["user_id"].tolist() == ["bob"]
 
 
-def test_an_unknown_store_in_a_link_falls_back_to_the_first(two_stores):
-    at = ok(two_stores.app("browse", store="nope").run())
+def test_an_unknown_store_in_a_link_falls_back_to_the_first_and_says_so(two_stores):
+    at = ok(two_stores.app("browse", store="no*pe").run())
     assert at.query_params["store"] == "main" and memories(at) == ["in main"]
+    assert messages(at.sidebar, "warning") == [
+        "This link names the store no*pe, which this config does not have: showing main."]
+    at.run()  # the URL now names the store shown: nothing more to say
+    assert messages(ok(at).sidebar, "warning") == []
 
 
 def test_filter_widgets_follow_the_url(dash):
