@@ -105,15 +105,12 @@ class PostgresMemory(MemoryEditor, MemoryBrowser):
         try:
             conn = await self._pool.getconn()
         except PoolTimeout as exc:
-            if self._in_use >= (self._pool.max_size or 0):
+            if self._in_use >= self._pool.max_size:
                 raise await self._server.diagnose(exc) from None
             conn = None
         if conn is None:
-            direct = await self._server.connect()
-            try:
+            async with await self._server.connect() as direct:  # closed on the way out
                 yield direct
-            finally:
-                await direct.close()
             return
         self._in_use += 1
         try:
