@@ -93,6 +93,7 @@ def test_recall_counts_a_question_with_any_evidence_turn_returned_and_e_counts_t
     assert locomo.figures(evidence, returned[:1]) == (0.0, 0.0, 0.0, 0.0)
 
 
-def test_raw_bm25_baseline_ranks_the_matching_memory_first(data_dir: Path) -> None:
+def test_raw_bm25_baseline_ranks_the_matching_memory_first(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(locomo, "TOP_K", 1)  # only the first result counts: every question's evidence must be it
     conversations = locomo.load_conversations(data_dir)
     assert locomo.raw_bm25(conversations, "facts")["all"]["R@5"] == 1.0
