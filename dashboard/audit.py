@@ -1,47 +1,18 @@
-"""The dashboard's side of the audit log: events become entries, and the reads the Audit and Trash pages make.
-
-Each :class:`~dashboard.services.StoreHub` subscribes once (:func:`attach`) to the events of its own service
-calls and appends them to its config's audit log in one transaction per call, inside that call: a failed audit
-write raises to the operator. Services also open the log before they change anything, so a log that cannot be
-opened refuses the change instead of letting it go unrecorded.
-"""
+"""The reads the Audit log and Trash pages make (entries are written by :mod:`memory_core.audit.writer`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-from dashboard.events import MemoryEvent, subscribe_changes
 from memory_core.audit import OPERATIONS, AuditEntry, AuditPage, AuditQuery
-from memory_core.errors import AuditLogError, InvalidInputError
+from memory_core.errors import InvalidInputError
 
 if typing.TYPE_CHECKING:
     from dashboard.services import StoreHub
 
 QUERY_KEYS = ("user", "id", "op", "actor", "batch", "from", "to", "all_stores")
-
-
-def entry_from_event(event: MemoryEvent) -> AuditEntry:
-    return AuditEntry(operation=event.operation, actor=event.actor, store=event.store, user_id=event.user_id,
-                      memory_id=event.memory_id, before=event.before, after=event.after, batch=event.batch,
-                      reverts=event.reverts, note=event.note, at=event.created)
-
-
-def attach(hub: StoreHub) -> Callable[[], None]:
-    """Append the events of ``hub``'s own service calls to its audit log; returns the unsubscribe function."""
-
-    def record(events: Sequence[MemoryEvent]) -> None:
-        mine = [entry_from_event(event) for event in events if event.origin == hub.id]
-        if not mine:
-            return
-        try:
-            hub.audit.append(mine)
-        except AuditLogError as exc:
-            raise AuditLogError(f"the change ({len(mine)} audit entries) was made in store '{mine[0].store}' "
-                                f"but is not in the audit log: {exc}") from exc
-
-    return subscribe_changes(record)
 
 
 # --- reads -------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dashboard.access import Actor, Role
+from memory_core.access import Actor, Role
 from memory_core.config import MemdashConfig, section_error
 
 KEYS = ("mode", "users_file", "default_role", "roles")

@@ -7,9 +7,9 @@ import os
 import streamlit as st
 
 from dashboard import auth
-from dashboard.access import Actor
 from dashboard.components.text import escape_markdown
 from dashboard.services import CONFIG_ENV, StoreHub
+from memory_core.access import Actor
 
 
 @st.cache_resource(show_spinner=False)

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from dashboard import services
-from dashboard.access import Actor
 from dashboard.services import StoreHub
 from memory_core import review
-from memory_core.errors import ConfigError, InvalidInputError, UnsupportedError
+from memory_core.access import Actor
+from memory_core.audit import AuditQuery
+from memory_core.audit.writer import approval
+from memory_core.errors import ConfigError, InvalidInputError, UnsupportedError, VersionConflictError
 from memory_core.evaluation import EvalReport, GoldenQuery, append_history, evaluate, parse_golden, read_history
 from memory_core.interfaces import Capability, capabilities_of
 from memory_core.records import MemoryPatch, MemoryRecord
@@ -85,22 +87,33 @@ def eval_history(hub: StoreHub, store: str) -> list[dict[str, Any]]:
 # --- review queue ----------------------------------------------------------------------------------------
 def review_scan(hub: StoreHub, store: str, kinds: frozenset[review.Kind], *, limit: int = 200
                 ) -> list[review.Finding]:
-    """Findings of the store, one user and one page at a time (needs listing users and records)."""
+    """Findings of the store, one user and one page at a time (needs listing users and records); memories
+    approved at their current version are left out."""
     browser = hub.browser(store, Capability.LIST_USERS)
     hub.browser(store, Capability.LIST)
-    return hub.runner.run(review.scan(browser, kinds, limit=limit))
+    return hub.runner.run(review.scan(browser, kinds, limit=limit, approved=approvals(hub, store)))
 
 
-def approve(hub: StoreHub, actor: Actor, store: str, memory_id: str) -> MemoryRecord:
-    """Mark a memory reviewed (``memdash_reviewed: true`` in its metadata) through the editor."""
-    record = services.get_memory(hub, store, memory_id)
-    patch = MemoryPatch(metadata={**record.item.metadata, review.REVIEWED_KEY: True})
-    return services.update_memory(hub, actor, store, memory_id, patch, expected_version=record.version)
+def approvals(hub: StoreHub, store: str) -> review.Approved:
+    """The (memory id, version) pairs approved in the review queue, read from the audit log."""
+    entries = hub.audit.entries(AuditQuery(store=store, operation="review"))
+    return frozenset(found for entry in entries if (found := approval(entry)))
 
 
-def redact(hub: StoreHub, actor: Actor, store: str, memory_id: str, match: str) -> MemoryRecord:
-    """Replace ``match`` with ``[redacted]`` in a memory's text and conversation, through the editor."""
-    record = services.get_memory(hub, store, memory_id)
-    memory, conversation = review.redact(record.item, match)
+def approve(hub: StoreHub, actor: Actor, store: str, finding: review.Finding) -> MemoryRecord:
+    """Approve the flagged memory as the person saw it: an audit entry, the memory itself untouched.
+    ``VersionConflictError`` when it changed since the scan."""
+    record = services.get_memory(hub, store, finding.record_id)
+    if record.version != finding.version:
+        raise VersionConflictError(record.id, finding.version, record)
+    hub.writer(actor, store).note_review(record)
+    return record
+
+
+def redact(hub: StoreHub, actor: Actor, store: str, finding: review.Finding) -> MemoryRecord:
+    """Replace the finding's match with ``[redacted]`` in the memory's text and conversation (an audited edit,
+    revertible); ``VersionConflictError`` when the memory changed since the scan."""
+    record = services.get_memory(hub, store, finding.record_id)
+    memory, conversation = review.redact(record.item, finding.match or "")
     patch = MemoryPatch(memory=memory, conversation=conversation)
-    return services.update_memory(hub, actor, store, memory_id, patch, expected_version=record.version)
+    return services.update_memory(hub, actor, store, record.id, patch, expected_version=finding.version)

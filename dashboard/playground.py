@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from dashboard import services
-from dashboard.access import Actor, Role
 from dashboard.runner import AsyncRunner
 from dashboard.services import SearchHit, StoreHub
+from memory_core.access import Actor, Role
 from memory_core.agent import Agent, LlmAgent, agent_for, recall, remember
 from memory_core.errors import UnsupportedError
 from memory_core.interfaces import MemoryEditor

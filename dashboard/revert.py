@@ -21,9 +21,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from dashboard import services
-from dashboard.access import Actor, Role
-from dashboard.events import emit
 from dashboard.services import StoreHub
+from memory_core.access import Actor, Role
 from memory_core.audit import AuditEntry, AuditQuery, Change
 from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
 from memory_core.interfaces import Capability
@@ -133,24 +132,22 @@ def _unchanged(current: MemoryRecord, after: dict[str, Any]) -> bool:
     return now["version"] == after.get("version") and all(now[k] == after.get(k) for k in _CONTENT)
 
 
-# --- changes -----------------------------------------------------------------------------------------
+# --- changes: through the hub's AuditedWriter ----------------------------------------------------------
 
 
 def _update_back(hub: StoreHub, actor: Actor, store: str, steps: list[Step], batch: str | None,
                  result: RevertResult) -> None:
-    browser = hub.browser(store, Capability.UPDATE) if steps else None
+    writer = hub.writer(actor, store)
     for step in steps:
         before = step.entry.before_record()
-        assert browser and before and step.current
+        assert before and step.current
         patch = MemoryPatch(**{k: getattr(before.item, k) for k in ("memory", "tags", "metadata", "conversation")})
         try:
-            after = hub.runner.run(browser.update_record(step.current.id, patch,
-                                                         expected_version=step.current.version))
+            hub.runner.run(writer.update(step.current.id, patch, expected_version=step.current.version, batch=batch,
+                                         reverts=step.entry.seq))
         except VersionConflictError as exc:
             result.conflicts.append(Step(step.entry, exc.current, "changed while reverting"))
             continue
-        emit(services.change(hub, "revert", actor, store, step.current, after, batch=batch,
-                             reverts=step.entry.seq))
         result.reverted.append(step.entry.seq or 0)
 
 
@@ -160,15 +157,9 @@ def _restore(hub: StoreHub, actor: Actor, store: str, steps: list[Step], batch: 
     if not steps:
         return
     records = [record for step in steps if (record := step.entry.before_record())]
-    editor = hub.editor(store)
-    if hub.can(store, Capability.IMPORT):
-        hub.runner.run(editor.add_records(records))  # type: ignore[attr-defined]
-        emit(*(services.change(hub, "revert", actor, store, None, record, batch=batch, reverts=step.entry.seq)
-               for step, record in zip(steps, records, strict=True)))
-    else:
-        hub.runner.run(editor.add_items([record.item for record in records]))
-        emit(*(services.new_item_event(hub, "revert", actor, store, record.item, batch=batch,
-                                       reverts=step.entry.seq) for step, record in zip(steps, records, strict=True)))
+    kept = hub.runner.run(hub.writer(actor, store).put_back(records, reverts=[s.entry.seq or 0 for s in steps],
+                                                            batch=batch))
+    if not kept:
         result.notes.append(f"store '{store}' cannot keep ids: the restored memories have new ids")
     result.reverted.extend(step.entry.seq or 0 for step in steps)
 
@@ -176,10 +167,7 @@ def _restore(hub: StoreHub, actor: Actor, store: str, steps: list[Step], batch: 
 def _remove(hub: StoreHub, actor: Actor, store: str, steps: list[Step], batch: str | None,
             result: RevertResult) -> None:
     """Delete created memories in one atomic write."""
-    if not steps:
-        return
-    browser = hub.browser(store, Capability.DELETE_BY_IDS)
-    hub.runner.run(browser.delete_records([step.current.id for step in steps if step.current]))
-    emit(*(services.change(hub, "revert", actor, store, step.current, None, batch=batch, reverts=step.entry.seq)
-           for step in steps))
+    current = {step.current.id: step.entry.seq or 0 for step in steps if step.current}
+    if current:
+        hub.runner.run(hub.writer(actor, store).delete(list(current), batch=batch, reverts=current))
     result.reverted.extend(step.entry.seq or 0 for step in steps)

@@ -1,9 +1,8 @@
 """Everything the pages do, as plain functions: the only bridge from Streamlit to the stores.
 
-Reads and writes go through the editors the builder made from the YAML config (the same objects agents
-use); nothing here speaks SQL or HTTP. Every mutation checks the actor's role and that the audit log opens
-before it changes anything, then emits one :class:`MemoryEvent` per changed memory, all the events of one
-store write together (the hub's audit log appends them in one transaction, see :mod:`dashboard.audit`).
+Reads go through the editors the builder made from the YAML config (the same objects agents use), guarded so
+that they cannot write; every write goes through the hub's :class:`~memory_core.audit.writer.AuditedWriter`
+(role check, before-image, version check, audit entry). Nothing here speaks SQL or HTTP.
 """
 
 from __future__ import annotations
@@ -15,28 +14,26 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dashboard import audit
-from dashboard.access import Actor, Role
-from dashboard.events import MemoryEvent, emit
 from dashboard.runner import AsyncRunner
+from memory_core.access import Actor, Role
 from memory_core.audit import AuditLog, SafetySettings, safety_settings
+from memory_core.audit.guard import guard
+from memory_core.audit.imports import ImportPlan, ImportResult, OnExisting, plan_import
+from memory_core.audit.writer import AuditedWriter
 from memory_core.builder import MemoryBuilder
 from memory_core.config import MemdashConfig, load_config
 from memory_core.errors import (
     ConfigError,
     InvalidInputError,
     MemdashError,
-    NotFoundError,
     UnsupportedError,
-    VersionConflictError,
 )
 from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor, capabilities_of
 from memory_core.models import MemoryItem
-from memory_core.providers.common import new_id, validate_items
 from memory_core.records import (
     MemoryFilter,
     MemoryPatch,
@@ -45,7 +42,6 @@ from memory_core.records import (
     ScoredRecord,
     Sort,
     UserPage,
-    utcnow,
 )
 from memory_core.transfer import (
     ParseReport,
@@ -54,12 +50,12 @@ from memory_core.transfer import (
     iter_records,
     parse_csv,
     parse_jsonl,
-    record_to_dict,
 )
 
 CONFIG_ENV = "MEMDASH_CONFIG"
 EXPORT_FORMATS = ("jsonl", "csv")
 BULK_CHUNK = 200
+PROGRESS_STEP = 25  # memories retagged between two progress reports
 
 
 class StoreHub:
@@ -80,7 +76,6 @@ class StoreHub:
         self.builder = MemoryBuilder(self.config) if self.config else None
         self._audit: AuditLog | None = None
         self._audit_lock = threading.Lock()
-        self._detach = audit.attach(self) if self.config else None
 
     @classmethod
     def from_env(cls) -> StoreHub:
@@ -94,8 +89,14 @@ class StoreHub:
         return self._builder().get_memory_client_config(store).type
 
     def editor(self, store: str) -> MemoryEditor:
-        """The store's editor, built on first use; raises ``StoreUnavailableError`` if it cannot start."""
-        return self.runner.run(self._builder().get_memory_client(store))
+        """The store's editor for reading, built on first use (``StoreUnavailableError`` if it cannot start).
+        Guarded: its mutating methods refuse every call that does not come through :meth:`writer`."""
+        return guard(self.runner.run(self._builder().get_memory_client(store)))
+
+    def writer(self, actor: Actor, store: str) -> AuditedWriter:
+        """The only way to change ``store``'s memories: as ``actor``, each change in the audit log
+        (``AuditLogError`` when the log cannot be opened, before anything changes)."""
+        return AuditedWriter(self.editor(store), self.audit, actor, store)
 
     def browser(self, store: str, capability: Capability) -> MemoryBrowser:
         """The store as a browser offering ``capability``, or ``UnsupportedError`` saying what it lacks."""
@@ -118,9 +119,6 @@ class StoreHub:
             return self._audit
 
     def close(self) -> None:
-        if self._detach:
-            self._detach()
-            self._detach = None
         if self.builder:
             self.runner.run(self.builder.__aexit__(None, None, None))
         self.runner.close()
@@ -306,77 +304,33 @@ def parse_upload(name: str, data: bytes) -> ParseReport:
     return parse_csv(text) if name.lower().endswith(".csv") else parse_jsonl(text.splitlines())
 
 
-# --- writes ------------------------------------------------------------------------------------------
-
+# --- writes: every one through the hub's AuditedWriter ---------------------------------------------------
 
 
 def allow(hub: StoreHub, actor: Actor, role: Role, store: str, action: str) -> None:
-    """Refuse a mutation before it starts: the actor's role on ``store``, and an audit log that opens."""
+    """Refuse a task of several changes before it starts: the actor's role on ``store``, and an audit log that
+    opens (each change is checked again by the writer)."""
     actor.require(role, store, action)
     _ = hub.audit
 
 
-def change(hub: StoreHub, operation: str, actor: Actor, store: str, before: MemoryRecord | None,
-           after: MemoryRecord | None, *, batch: str | None = None, reverts: int | None = None,
-           note: str | None = None) -> MemoryEvent:
-    """The event of one change to one record (lossless before/after dicts)."""
-    record = after or before
-    assert record is not None
-    return MemoryEvent(operation, actor.name, store, record.user_id, record.id,
-                       before=record_to_dict(before) if before else None,
-                       after=record_to_dict(after) if after else None, batch=batch, reverts=reverts,
-                       origin=hub.id, note=note)
-
-
-def new_item_event(hub: StoreHub, operation: str, actor: Actor, store: str, item: MemoryItem, *,
-                   batch: str | None = None, reverts: int | None = None) -> MemoryEvent:
-    """The event of an item added through ``add_items``: the store chose its id and did not say which."""
-    return MemoryEvent(operation, actor.name, store, item.user_id, None, after=item.model_dump(mode="json"),
-                       batch=batch, reverts=reverts, origin=hub.id,
-                       note="the store chose the new memory's id (it cannot keep ids): not revertible here")
-
-
 def add_memory(hub: StoreHub, actor: Actor, store: str, item: MemoryItem) -> str | None:
     """Add one memory; returns its id when the store keeps ids."""
-    allow(hub, actor, Role.EDITOR, store, "add memories")
-    item = validate_items([item])[0]
-    editor = hub.editor(store)
-    if Capability.IMPORT in capabilities_of(editor) and isinstance(editor, MemoryBrowser):
-        now = utcnow()
-        record = MemoryRecord(id=new_id(), item=item, created_at=now, updated_at=now)
-        hub.runner.run(editor.add_records([record]))
-        emit(change(hub, "add", actor, store, None, record))
-        return record.id
-    hub.runner.run(editor.add_items([item]))
-    emit(new_item_event(hub, "add", actor, store, item))
-    return None
+    return hub.runner.run(hub.writer(actor, store).add([item]))[0]
 
 
 def update_memory(hub: StoreHub, actor: Actor, store: str, memory_id: str, patch: MemoryPatch, *,
                   expected_version: int) -> MemoryRecord:
     """Apply an edit made from ``expected_version``; ``VersionConflictError`` if someone changed it since."""
-    allow(hub, actor, Role.EDITOR, store, "edit memories")
-    browser = hub.browser(store, Capability.UPDATE)
-    before = hub.runner.run(browser.get_record(memory_id))
-    if before.version != expected_version:  # the store checks again, atomically, in update_record
-        raise VersionConflictError(memory_id, expected_version, before)
-    after = hub.runner.run(browser.update_record(memory_id, patch, expected_version=expected_version))
-    emit(change(hub, "update", actor, store, before, after))
-    return after
+    return hub.runner.run(hub.writer(actor, store).update(memory_id, patch, expected_version=expected_version))
 
 
-def delete_memories(hub: StoreHub, actor: Actor, store: str, ids: Sequence[str], *, batch: str | None = None) -> int:
+def delete_memories(hub: StoreHub, actor: Actor, store: str, ids: Sequence[str], *, batch: str | None = None,
+                    expected_versions: Mapping[str, int] | None = None) -> int:
     """Delete memories by id (atomic); returns how many existed. More than one id is a bulk delete (admin).
-
-    Pass ``batch`` to find the deletion again (an undo); several ids get a batch id anyway."""
-    needed = Role.ADMIN if len(ids) > 1 else Role.EDITOR
-    allow(hub, actor, needed, store, "bulk-delete memories" if len(ids) > 1 else "delete memories")
-    browser = hub.browser(store, Capability.DELETE_BY_IDS)
-    before = _existing(hub, browser, ids)
-    deleted = hub.runner.run(browser.delete_records(list(ids)))
-    batch = batch or (uuid.uuid4().hex if len(ids) > 1 else None)
-    emit(*(change(hub, "delete", actor, store, record, None, batch=batch) for record in before))
-    return deleted
+    ``expected_versions`` refuses the delete when a memory changed since the operator saw it."""
+    writer = hub.writer(actor, store)
+    return hub.runner.run(writer.delete(ids, batch=batch, expected_versions=expected_versions))
 
 
 def delete_user_memories(hub: StoreHub, actor: Actor, store: str, user_id: str) -> None:
@@ -388,37 +342,27 @@ def delete_user_memories(hub: StoreHub, actor: Actor, store: str, user_id: str) 
     if hub.can(store, Capability.LIST) and hub.can(store, Capability.DELETE_BY_IDS):
         delete_matching(hub, actor, store, MemoryFilter(user_id=user_id))
         return
-    hub.runner.run(hub.editor(store).remove_items(user_id=user_id))
-    emit(MemoryEvent("delete", actor.name, store, user_id, None, origin=hub.id,
-                     note="every memory of the user, removed by the toolkit interface: the store cannot list "
-                          "them, so they are not in the trash"))
+    hub.runner.run(hub.writer(actor, store).delete_user(user_id))
 
 
 def retag_memories(hub: StoreHub, actor: Actor, store: str, ids: Sequence[str], *, add: Sequence[str] = (),
                    remove: Sequence[str] = (), progress: Callable[[int, int], None] | None = None,
                    batch: str | None = None) -> int:
     """Add and/or remove tags on many memories; returns how many changed. Each edit is version-checked."""
-    allow(hub, actor, Role.EDITOR, store, "tag memories")
-    browser = hub.browser(store, Capability.UPDATE)
-    changed, batch = 0, batch or uuid.uuid4().hex
-    for done, record in enumerate(_existing(hub, browser, ids), start=1):
-        tags = [t for t in record.item.tags if t not in remove]
-        tags += [t for t in add if t not in tags]
-        if tags != record.item.tags:
-            after = hub.runner.run(browser.update_record(record.id, MemoryPatch(tags=tags),
-                                                         expected_version=record.version))
-            emit(change(hub, "update", actor, store, record, after, batch=batch))
-            changed += 1
-        if progress:
-            progress(done, len(ids))
+    writer, batch, changed = hub.writer(actor, store), batch or uuid.uuid4().hex, 0
+    for start in range(0, len(ids), PROGRESS_STEP):
+        changed += hub.runner.run(writer.retag(ids[start:start + PROGRESS_STEP], add=add, remove=remove, batch=batch))
+        if progress:  # here, on the page's thread: Streamlit elements cannot be updated from the event loop
+            progress(min(start + PROGRESS_STEP, len(ids)), len(ids))
     return changed
 
 
 def retag_matching(hub: StoreHub, actor: Actor, store: str, flt: MemoryFilter, *, add: Sequence[str] = (),
-                   remove: Sequence[str] = (), progress: Callable[[int, int], None] | None = None) -> int:
+                   remove: Sequence[str] = (), progress: Callable[[int, int], None] | None = None,
+                   batch: str | None = None) -> int:
     """Retag every memory matching ``flt``, a chunk of ids at a time; ``progress(done, total)``."""
     allow(hub, actor, Role.EDITOR, store, "tag memories")
-    batch, changed = uuid.uuid4().hex, 0
+    batch, changed = batch or uuid.uuid4().hex, 0
     for chunk in _matching_chunks(hub, store, flt, progress):
         changed += retag_memories(hub, actor, store, chunk, add=add, remove=remove, batch=batch)
     return changed
@@ -449,32 +393,24 @@ def _matching_chunks(hub: StoreHub, store: str, flt: MemoryFilter, progress: Cal
             progress(done, max(total, done))
 
 
+def import_plan(hub: StoreHub, store: str, records: Sequence[MemoryRecord]) -> ImportPlan | None:
+    """Which of ``records``' ids the store already holds (``None``: the store gives imports new ids)."""
+    if not hub.can(store, Capability.IMPORT):
+        return None
+    return hub.runner.run(plan_import(hub.browser(store, Capability.GET), records))
+
+
 def import_records(hub: StoreHub, actor: Actor, store: str, records: Sequence[MemoryRecord], *,
-                   batch_size: int = 500, progress: Callable[[int, int], None] | None = None) -> int:
-    """Write parsed records in atomic batches, keeping ids and timestamps where the store can."""
-    allow(hub, actor, Role.EDITOR, store, "import memories")
-    editor = hub.editor(store)
-    lossless = Capability.IMPORT in capabilities_of(editor) and isinstance(editor, MemoryBrowser)
-    batch = uuid.uuid4().hex
+                   on_existing: OnExisting | None = None, batch_size: int = 500,
+                   progress: Callable[[int, int], None] | None = None) -> ImportResult:
+    """Write parsed records in atomic batches, keeping ids and timestamps where the store can; ids that exist
+    already are skipped, overwritten or renamed as ``on_existing`` says (none: refused, nothing written)."""
+    writer = hub.writer(actor, store)
+    hub.runner.run(writer.check_import(records, on_existing))
+    result, batch = ImportResult(lossless=writer.keeps_ids), uuid.uuid4().hex
     for start in range(0, len(records), batch_size):
-        chunk = list(records[start:start + batch_size])
-        if lossless:
-            hub.runner.run(editor.add_records(chunk))  # type: ignore[union-attr]
-            emit(*(change(hub, "add", actor, store, None, record, batch=batch) for record in chunk))
-        else:
-            hub.runner.run(editor.add_items([r.item for r in chunk]))
-            emit(*(new_item_event(hub, "add", actor, store, r.item, batch=batch) for r in chunk))
-        if progress:
-            progress(min(start + batch_size, len(records)), len(records))
-    return len(records)
-
-
-def _existing(hub: StoreHub, browser: MemoryBrowser, ids: Sequence[str]) -> list[MemoryRecord]:
-    """The records among ``ids`` that still exist (their before-state for events)."""
-    found = []
-    for memory_id in ids:
-        try:
-            found.append(hub.runner.run(browser.get_record(memory_id)))
-        except NotFoundError:
-            continue
-    return found
+        hub.runner.run(writer.import_batch(records[start:start + batch_size], on_existing=on_existing, batch=batch,
+                                           result=result))
+        if progress:  # on the page's thread, between batches
+            progress(result.handled, len(records))
+    return result

@@ -16,9 +16,8 @@ import uuid
 from pathlib import Path
 
 from dashboard import services
-from dashboard.access import Actor, Role
-from dashboard.events import MemoryEvent, emit
 from dashboard.services import StoreHub
+from memory_core.access import Actor, Role
 from memory_core.errors import ConfigError, InvalidInputError, NotFoundError, UnsupportedError
 from memory_core.interfaces import Capability
 from memory_core.records import MemoryFilter, utcnow
@@ -71,8 +70,7 @@ def save_snapshot(hub: StoreHub, actor: Actor, store: str, name: str) -> Snapsho
             out.write(dump_jsonl_line(record))
             count += 1
     partial.replace(path)
-    emit(MemoryEvent("export", actor.name, store, "", None, origin=hub.id,
-                     note=f"snapshot '{name}': {count} memories saved to {path}"))
+    hub.writer(actor, store).note_export("", f"snapshot '{name}': {count} memories saved to {path}")
     return _snapshot(path)
 
 
@@ -103,4 +101,4 @@ def restore_snapshot(hub: StoreHub, actor: Actor, store: str, name: str) -> int:
         line, message = report.errors[0]
         raise InvalidInputError(f"snapshot '{name}' line {line}: {message}")
     services.delete_matching(hub, actor, store, MemoryFilter(), batch=uuid.uuid4().hex)
-    return services.import_records(hub, actor, store, report.records)
+    return services.import_records(hub, actor, store, report.records).added

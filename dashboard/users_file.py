@@ -23,7 +23,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from dashboard.access import Actor, Role
+from memory_core.access import Actor, Role
 from memory_core.errors import ConfigError, InvalidInputError
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")

@@ -2,8 +2,10 @@
 the dashboard's too), audited as actor ``cli:<os user>``.
 
 Export writes to a temporary file renamed over OUTFILE at the end, so a crash never leaves half a backup.
-Import validates the whole file first and writes nothing when a row is invalid (unless ``--skip-invalid``);
-it then writes atomic batches, each followed by its audit entries, so a killed import leaves whole batches.
+Import validates the whole file first and writes nothing when a row is invalid (unless ``--skip-invalid``) or
+when a row's id exists in the store with other content (unless ``--on-existing`` says what to do with them);
+it then writes atomic batches through the audited write path, each followed by its audit entries, so a killed
+import leaves whole batches.
 """
 
 from __future__ import annotations
@@ -11,32 +13,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import getpass
 import os
 import sys
 import tempfile
-import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from memory_core.audit import AuditEntry, AuditLog, safety_settings
-from memory_core.builder import MemoryBuilder
+from memory_core.audit.imports import ImportPlan, ImportResult, OnExisting, plan_import
+from memory_core.audit.writer import cli_writer
 from memory_core.config import MemdashConfig, load_config
 from memory_core.errors import InvalidInputError, MemdashError, UnsupportedError
 from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor, capabilities_of
-from memory_core.records import MemoryFilter, MemoryRecord
-from memory_core.transfer import ParseReport, dump_jsonl_line, iter_records, parse_jsonl, record_to_dict
+from memory_core.records import MemoryFilter
+from memory_core.transfer import ParseReport, dump_jsonl_line, iter_records, parse_jsonl
 
 SHOWN_ERRORS = 20
-
-
-def cli_actor() -> str:
-    """``cli:<os user>``, the audit log's name for whoever ran the command."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return f"cli:uid {os.getuid()}"
 
 
 def add_commands(sub: Any) -> None:
@@ -51,6 +43,10 @@ def add_commands(sub: Any) -> None:
     imp.add_argument("--skip-invalid", action="store_true", help="import the valid rows of a file with invalid ones")
     imp.add_argument("--batch-size", type=_positive, default=500, metavar="N",
                      help="memories per atomic write (default 500)")
+    imp.add_argument("--on-existing", choices=[o.value for o in OnExisting], metavar="CHOICE",
+                     help="rows whose id the store already holds with other content: skip (keep the stored "
+                          "memory), overwrite (audited edits, revertible) or new-ids (import as new memories); "
+                          "without it such rows stop the import before anything is written")
 
 
 def _command(sub: Any, name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
@@ -72,22 +68,18 @@ def _positive(raw: str) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     target = "standard output" if args.outfile == "-" else str(Path(args.outfile).resolve())
-    log = safety_settings(config).open_audit_log()
-    try:
-        count = asyncio.run(_export(config, args.store, args.outfile, args.user))
-        log.append([AuditEntry("export", cli_actor(), args.store, args.user or "",
-                               note=f"{count} memories exported to {target}")])
-    finally:
-        log.close()
+    count = asyncio.run(_export(config, args.store, args.outfile, args.user, target))
     print(f"exported {count} memories from store '{args.store}' to {target}", file=sys.stderr)
     return 0
 
 
-async def _export(config: MemdashConfig, store: str, outfile: str, user_id: str | None) -> int:
-    async with MemoryBuilder(config) as builder:
-        browser = _lister(await builder.get_memory_client(store), store, user_id)
+async def _export(config: MemdashConfig, store: str, outfile: str, user_id: str | None, target: str) -> int:
+    async with cli_writer(config, store) as writer:
+        browser = _lister(writer.reader, store, user_id)
         with _output(outfile) as out:
-            return await write_jsonl(browser, out, MemoryFilter(user_id=user_id))
+            count = await write_jsonl(browser, out, MemoryFilter(user_id=user_id))
+        writer.note_export(user_id or "", f"{count} memories exported to {target}")
+        return count
 
 
 async def write_jsonl(browser: MemoryBrowser, out: IO[str], flt: MemoryFilter) -> int:
@@ -140,12 +132,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     report = read_jsonl(args.infile)
     _check_report(report, args.infile, skip_invalid=args.skip_invalid)
-    log = safety_settings(config).open_audit_log()
-    try:
-        count = asyncio.run(_import(config, args.store, report.records, args.batch_size, log))
-    finally:
-        log.close()
-    print(f"imported {count} memories into store '{args.store}'", file=sys.stderr)
+    on_existing = OnExisting(args.on_existing) if args.on_existing else None
+    result = asyncio.run(_import(config, args.store, report, args.infile, args.batch_size, on_existing))
+    print(f"imported into store '{args.store}': {result.summary()}", file=sys.stderr)
     return 0
 
 
@@ -161,10 +150,7 @@ def read_jsonl(path: str) -> ParseReport:
 
 def _check_report(report: ParseReport, path: str, *, skip_invalid: bool) -> None:
     """Print invalid rows by line number; refuse the import unless they are to be skipped."""
-    for line, message in report.errors[:SHOWN_ERRORS]:
-        print(f"{path}:{line}: {message}", file=sys.stderr)
-    if len(report.errors) > SHOWN_ERRORS:
-        print(f"... and {len(report.errors) - SHOWN_ERRORS} more invalid rows", file=sys.stderr)
+    _print_lines(path, report.errors)
     if report.errors and not skip_invalid:
         raise InvalidInputError(f"{len(report.errors)} of {report.total} rows of {path} are invalid: nothing "
                                 "imported (--skip-invalid imports the valid rows)")
@@ -172,35 +158,35 @@ def _check_report(report: ParseReport, path: str, *, skip_invalid: bool) -> None
         print(f"skipping {len(report.errors)} invalid rows", file=sys.stderr)
 
 
-async def _import(config: MemdashConfig, store: str, records: Sequence[MemoryRecord], batch_size: int,
-                  log: AuditLog) -> int:
-    actor, batch, done = cli_actor(), uuid.uuid4().hex, 0
-    async with MemoryBuilder(config) as builder:
-        editor = await builder.get_memory_client(store)
-        if Capability.IMPORT not in capabilities_of(editor):
+def _print_lines(path: str, problems: Sequence[tuple[int, str]]) -> None:
+    for line, message in problems[:SHOWN_ERRORS]:
+        print(f"{path}:{line}: {message}", file=sys.stderr)
+    if len(problems) > SHOWN_ERRORS:
+        print(f"... and {len(problems) - SHOWN_ERRORS} more rows", file=sys.stderr)
+
+
+async def _import(config: MemdashConfig, store: str, report: ParseReport, path: str, batch_size: int,
+                  on_existing: OnExisting | None) -> ImportResult:
+    async with cli_writer(config, store) as writer:
+        if not writer.keeps_ids:
             print(f"store '{store}' cannot keep ids and timestamps: imported memories get new ones", file=sys.stderr)
-        async for chunk, lossless in write_batches(editor, records, batch_size):
-            log.append([_added(actor, store, record, batch, lossless) for record in chunk])
-            done += len(chunk)
-            print(f"imported {done}/{len(records)}", file=sys.stderr, flush=True)
-    return done
-
-
-async def write_batches(editor: MemoryEditor, records: Sequence[MemoryRecord], batch_size: int
-                        ) -> AsyncIterator[tuple[list[MemoryRecord], bool]]:
-    """Write ``records`` in atomic batches, losslessly where the store can; yields each written batch."""
-    lossless = Capability.IMPORT in capabilities_of(editor) and isinstance(editor, MemoryBrowser)
-    for start in range(0, len(records), batch_size):
-        chunk = list(records[start:start + batch_size])
-        if lossless:
-            await editor.add_records(chunk)  # type: ignore[union-attr]
         else:
-            await editor.add_items([record.item for record in chunk])
-        yield chunk, lossless
+            _print_collisions(await plan_import(writer.reader, report.records), report, path, on_existing)
+
+        def progress(done: int, total: int) -> None:
+            print(f"imported {done}/{total}", file=sys.stderr, flush=True)
+
+        return await writer.import_records(report.records, on_existing=on_existing, batch_size=batch_size,
+                                           progress=progress)
 
 
-def _added(actor: str, store: str, record: MemoryRecord, batch: str, lossless: bool) -> AuditEntry:
-    if lossless:
-        return AuditEntry("add", actor, store, record.user_id, record.id, after=record_to_dict(record), batch=batch)
-    return AuditEntry("add", actor, store, record.user_id, None, after=record.item.model_dump(mode="json"),
-                      batch=batch, note="the store chose the new memory's id (it cannot keep ids): not revertible")
+def _print_collisions(plan: ImportPlan, report: ParseReport, path: str, on_existing: OnExisting | None) -> None:
+    """Each row whose id exists already, by line, before anything is written."""
+    lines = report.line_of()
+    what = f"exists in the store ({on_existing.value})" if on_existing else "exists in the store"
+    _print_lines(path, [(lines[r.id], f"id {r.id} {what}") for r in plan.colliding])
+    if plan.identical:
+        print(f"{len(plan.identical)} rows are in the store exactly as in the file: left as they are",
+              file=sys.stderr)
+    if plan.colliding and on_existing is None:
+        print("choose with --on-existing skip|overwrite|new-ids", file=sys.stderr)

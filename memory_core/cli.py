@@ -19,6 +19,7 @@ import yaml
 
 from dashboard import users_cli
 from memory_core import backup, eval_cli
+from memory_core.audit.writer import cli_writer
 from memory_core.builder import MemoryBuilder
 from memory_core.config import MemdashConfig, load_config
 from memory_core.demo import DATASETS, seed, seed_if_empty
@@ -149,9 +150,9 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 async def _seed(config: MemdashConfig, store: str, data: str, *, if_empty: bool) -> int:
-    async with MemoryBuilder(config) as builder:
-        editor = await builder.get_memory_client(store)
-        return await (seed_if_empty(editor, data) if if_empty else seed(editor, data))
+    """Seed through the audited write path, as ``cli:<os user>``."""
+    async with cli_writer(config, store) as writer:
+        return await (seed_if_empty(writer, data) if if_empty else seed(writer, data))
 
 
 def cmd_run(args: argparse.Namespace) -> int:

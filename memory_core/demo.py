@@ -8,13 +8,17 @@ dashboard call on first start.
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from collections.abc import Callable
 
 from memory_core.errors import NotFoundError
-from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor, capabilities_of
+from memory_core.interfaces import Capability, MemoryEditor, capabilities_of
 from memory_core.models import MemoryItem
 from memory_core.providers.common import new_id
 from memory_core.records import MemoryFilter, MemoryRecord, utcnow
+
+if typing.TYPE_CHECKING:
+    from memory_core.audit.writer import AuditedWriter
 
 # (user, days ago, session, tags, memory, conversation turns (user/assistant alternating), extra metadata)
 _DEMO: list[tuple[str, int, str, tuple[str, ...], str, tuple[str, ...], dict[str, str]]] = [
@@ -162,33 +166,23 @@ async def is_empty(editor: MemoryEditor) -> bool:
     return True
 
 
-async def seed(editor: MemoryEditor, data: str = "demo") -> int:
-    """Add a data set to the store; returns how many memories were added.
+async def seed(writer: AuditedWriter, data: str = "demo") -> int:
+    """Add a data set to the store through the audited write path; returns how many memories were added.
 
-    A store that declares ``import`` gets records with spread-out timestamps (the newest a few minutes
-    old); any other store gets the same items through the toolkit's ``add_items``.
+    A store that keeps ids gets records with spread-out timestamps (the newest a few minutes old); any other
+    store gets the same items through the toolkit's ``add_items``.
     """
     items = dataset(data)
-    if _can_import(editor) and data == "demo":
+    if writer.keeps_ids and data == "demo":
         now = utcnow()
         records = [MemoryRecord(id=new_id(), item=item, created_at=now - age, updated_at=now - age)
                    for item, age in zip(items, demo_ages(), strict=True)]
-        try:
-            await editor.add_records(records)
-            return len(records)
-        except NotImplementedError:  # UnsupportedError included
-            pass
-    await editor.add_items(items)
-    return len(items)
+        return (await writer.import_records(records)).added
+    return len(await writer.add(items))
 
 
-def _can_import(editor: MemoryEditor) -> bool:
-    """Whether the store keeps given ids and timestamps (``add_records``)."""
-    return isinstance(editor, MemoryBrowser) and Capability.IMPORT in capabilities_of(editor)
-
-
-async def seed_if_empty(editor: MemoryEditor, data: str = "demo") -> int:
+async def seed_if_empty(writer: AuditedWriter, data: str = "demo") -> int:
     """Seed the store only when it has no memories at all; returns how many were added (0 if none)."""
-    if not await is_empty(editor):
+    if not await is_empty(writer.reader):
         return 0
-    return await seed(editor, data)
+    return await seed(writer, data)

@@ -12,8 +12,9 @@
   must share a content word ("likes jazz" / "hates jazz"). A flag only: it knows no negation ("does not
   dislike"), sarcasm, time ("used to") or synonyms beyond the listed words.
 
-Stores are read one user at a time, a page of records at a time; only one user's memories are held. Records
-whose metadata has ``memdash_reviewed: true`` (approved) are not flagged again.
+Stores are read one user at a time, a page of records at a time; only one user's memories are held. A
+memory a person approved is not flagged again while it stays at the approved version; approvals are memdash's
+own state (audit entries, :mod:`memory_core.audit.writer`), never written into the memory the agent reads.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from memory_core.models import MemoryItem
 from memory_core.providers.common import item_text
 from memory_core.records import MemoryFilter, MemoryRecord, Sort, SortField
 
-REVIEWED_KEY = "memdash_reviewed"
 REDACTED = "[redacted]"
 EXCERPT_CHARS = 160
 
@@ -40,6 +40,9 @@ class Kind(enum.StrEnum):
     CONTRADICTION = "contradiction"
 
 
+Approved = frozenset[tuple[str, int]]  # (memory id, version) pairs a person approved
+
+
 @dataclasses.dataclass(frozen=True)
 class Finding:
     """One flagged memory; ``match`` is the text to redact (personal data), ``other_id`` the second memory of a
@@ -47,6 +50,7 @@ class Finding:
 
     kind: Kind
     record_id: str
+    version: int  # of the flagged memory when it was scanned: an approval is for what the person saw
     user_id: str
     detail: str
     match: str | None = None
@@ -122,8 +126,8 @@ def redact(item: MemoryItem, match: str) -> tuple[str | None, list[dict[str, str
 
 def personal_data_findings(record: MemoryRecord) -> list[Finding]:
     found = dict.fromkeys((what, text) for part in _texts(record.item) for what, text in personal_data(part))
-    return [Finding(Kind.PERSONAL_DATA, record.id, record.user_id, what, match=text, excerpt=_excerpt(record))
-            for what, text in found]
+    return [Finding(Kind.PERSONAL_DATA, record.id, record.version, record.user_id, what, match=text,
+                    excerpt=_excerpt(record)) for what, text in found]
 
 
 def _excerpt(record: MemoryRecord) -> str:
@@ -180,15 +184,11 @@ def pair_findings(records: Sequence[MemoryRecord], threshold: float = NearDuplic
 
 
 def _pair(kind: Kind, earlier: MemoryRecord, later: MemoryRecord, detail: str) -> Finding:
-    return Finding(kind, later.id, later.user_id, detail, other_id=earlier.id,
+    return Finding(kind, later.id, later.version, later.user_id, detail, other_id=earlier.id,
                    excerpt=f"{_excerpt(later)}  ⟷  {_excerpt(earlier)}")
 
 
 # --- scanning ------------------------------------------------------------------------------------------------
-def reviewed(record: MemoryRecord) -> bool:
-    return record.item.metadata.get(REVIEWED_KEY) is True
-
-
 async def user_records(store: MemoryBrowser, user_id: str, page_size: int = 200) -> list[MemoryRecord]:
     """One user's records, oldest first, read a page at a time."""
     records, cursor = [], None
@@ -210,22 +210,22 @@ async def users(store: MemoryBrowser, page_size: int = 200) -> AsyncIterator[str
             return
 
 
-async def scan_user(store: MemoryBrowser, user_id: str, kinds: frozenset[Kind] = frozenset(Kind)) -> list[Finding]:
-    """Every finding of one user; approved records are left out."""
+async def scan_user(store: MemoryBrowser, user_id: str, kinds: frozenset[Kind] = frozenset(Kind),
+                    approved: Approved = frozenset()) -> list[Finding]:
+    """Every finding of one user; memories approved at their current version are left out."""
     records = await user_records(store, user_id)
     found = [f for r in records if Kind.PERSONAL_DATA in kinds for f in personal_data_findings(r)]
     if kinds & {Kind.NEAR_DUPLICATE, Kind.CONTRADICTION}:
         found += [f for f in pair_findings(records) if f.kind in kinds]
-    approved = {r.id for r in records if reviewed(r)}
-    return [f for f in found if f.record_id not in approved]
+    return [f for f in found if (f.record_id, f.version) not in approved]
 
 
-async def scan(store: MemoryBrowser, kinds: frozenset[Kind] = frozenset(Kind), *, limit: int = 500
-               ) -> list[Finding]:
+async def scan(store: MemoryBrowser, kinds: frozenset[Kind] = frozenset(Kind), *, limit: int = 500,
+               approved: Approved = frozenset()) -> list[Finding]:
     """Findings of every user, one user at a time, until ``limit`` findings."""
     found: list[Finding] = []
     async for user_id in users(store):
-        found += await scan_user(store, user_id, kinds)
+        found += await scan_user(store, user_id, kinds, approved)
         if len(found) >= limit:
             return found[:limit]
     return found

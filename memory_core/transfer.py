@@ -28,11 +28,17 @@ CSV_COLUMNS = ("id", "user_id", "memory", "tags", "metadata", "conversation", "c
 
 @dataclasses.dataclass
 class ParseReport:
-    """Valid records and ``(line number, message)`` for every invalid row."""
+    """Valid records (``lines[i]`` is the line of ``records[i]``) and ``(line number, message)`` for every
+    invalid row."""
 
     records: list[MemoryRecord]
     errors: list[tuple[int, str]]
     total: int = 0
+    lines: list[int] = dataclasses.field(default_factory=list)
+
+    def line_of(self) -> dict[str, int]:
+        """The line of each valid record's id."""
+        return {record.id: line for record, line in zip(self.records, self.lines, strict=True)}
 
     @property
     def ok(self) -> bool:
@@ -162,6 +168,7 @@ def _add_unique(report: ParseReport, record: MemoryRecord, number: int, seen: se
         return
     seen.add(record.id)
     report.records.append(record)
+    report.lines.append(number)
 
 
 async def iter_records(browser: MemoryBrowser, flt: MemoryFilter, page_size: int = 500

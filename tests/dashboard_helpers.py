@@ -13,7 +13,7 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from dashboard import context, services
-from dashboard.access import LOCAL_ADMIN
+from memory_core.access import LOCAL_ADMIN
 from memory_core.interfaces import Capability, MemoryEditor
 from memory_core.models import MemoryItem
 from memory_core.providers.in_memory import InMemoryEditor
@@ -107,6 +107,12 @@ class Dash:
                               item=MemoryItem(user_id=user, memory=memory, **fields))
         services.import_records(self.hub, LOCAL_ADMIN, store, [record])
         return record.id
+
+    def agent_write(self, store: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A write an agent makes to the store, outside memdash (no audit entry): the store's own method, called
+        past the guard that keeps the dashboard's writes on the audited path."""
+        editor = self.hub.editor(store)
+        return self.hub.runner.run(getattr(type(editor), method)(editor, *args, **kwargs))
 
     def get(self, record_id: str, store: str = "main") -> MemoryRecord:
         return services.get_memory(self.hub, store, record_id)

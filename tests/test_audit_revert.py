@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from dashboard import revert, services
-from dashboard.access import LOCAL_ADMIN, Actor, PermissionDenied, Role
+from memory_core.access import LOCAL_ADMIN, Actor, PermissionDenied, Role
 from memory_core.audit import AuditEntry, AuditQuery
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import Capability

@@ -202,8 +202,8 @@ def test_an_identity_without_a_role_gets_nothing(browser, live, provider):
 @pytest.fixture(scope="module")
 def local_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalhostServer]:
     """``memdash run`` with local accounts (no [auth] secrets): lara, an editor."""
-    from dashboard.access import Role
     from dashboard.users_file import new_user, save_users
+    from memory_core.access import Role
 
     folder = tmp_path_factory.mktemp("local-live")
     save_users(folder / "users.json", {"lara": new_user("lara", "lara's password", Role.EDITOR)})

@@ -16,8 +16,8 @@ import yaml
 from dashboard_helpers import Dash, messages, ok, unescape
 
 from dashboard import services
-from dashboard.access import LOCAL_ADMIN, Role
 from dashboard.users_file import new_user, save_users
+from memory_core.access import LOCAL_ADMIN, Role
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryRecord
 

@@ -17,14 +17,18 @@ import pytest
 
 import dashboard
 from dashboard import services
-from dashboard.access import LOCAL_ADMIN, Actor, PermissionDenied, Role
+from memory_core.access import LOCAL_ADMIN, Actor, PermissionDenied, Role
 from memory_core.audit import AuditQuery
+from memory_core.audit.imports import ImportResult
+from memory_core.audit.writer import AuditedWriter
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord
+from memory_core.review import Finding, Kind
 
 VIEWER = Actor("viv", Role.VIEWER)
 EDITOR = Actor("ed", Role.EDITOR)
-NOT_MUTATIONS = {"dashboard.services.change", "dashboard.services.new_item_event"}  # build a MemoryEvent, no I/O
+NOT_MUTATIONS: set[str] = set()  # functions that take an actor but change nothing, with the reason
+WRITER_NOT_MUTATIONS = {"note_export"}  # records that someone took a copy: a viewer may export
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
@@ -66,6 +70,7 @@ def arguments(world, fn: Callable[..., Any], actor: Actor) -> dict[str, Any]:
         "path": str(world.config), "role": Role.EDITOR, "action": "change memories",
         "operation": "update", "before": record, "after": record, "match": "memory",
         "message": "I like tea.", "name": "snap",
+        "finding": Finding(Kind.PERSONAL_DATA, "r2", record.version, "alice", "e-mail address", match="memory"),
     }
     params = inspect.signature(fn).parameters.values()
     required = [p.name for p in params if p.default is inspect.Parameter.empty
@@ -99,14 +104,32 @@ def test_every_mutating_service_refuses_a_viewer_and_changes_nothing(world, caps
     assert len(refused) == len(mutations)
 
 
-def test_event_builders_only_build_events(world):
-    from dashboard.events import MemoryEvent
+def _call_writer(world, name: str, actor: Actor) -> None:
+    writer = world.hub.writer(actor, "main")
+    record = services.get_memory(world.hub, "main", "r2")
+    values = {"items": [MemoryItem(user_id="alice", memory="new")], "memory_id": "r2",
+              "patch": MemoryPatch(memory="changed"), "expected_version": record.version, "ids": ["r2"],
+              "user_id": "alice", "records": [record.model_copy(update={"id": "r9"})], "reverts": [1],
+              "on_existing": None, "batch": "b", "result": ImportResult(lossless=True), "record": record}
+    fn = getattr(writer, name)
+    params = inspect.signature(fn).parameters.values()
+    required = [p.name for p in params if p.default is inspect.Parameter.empty]
+    outcome = fn(**{key: values[key] for key in required})
+    if inspect.isawaitable(outcome):
+        world.hub.runner.run(outcome)
 
+
+def test_every_method_of_the_audited_writer_refuses_a_viewer_and_changes_nothing(world):
+    """The write path itself checks the role, whoever calls it (a page, the CLI, a revert, a plugin)."""
+    methods = [name for name, _ in inspect.getmembers(AuditedWriter, inspect.isfunction)
+               if not name.startswith("_") and name not in WRITER_NOT_MUTATIONS]
+    assert {"add", "update", "delete", "retag", "delete_user", "put_back", "import_records", "check_import",
+            "import_batch", "note_review"} == set(methods)
     before = snapshot(world)
-    for name in NOT_MUTATIONS:
-        fn = actor_functions()[name]
-        assert isinstance(fn(**arguments(world, fn, VIEWER)), MemoryEvent)
-    assert snapshot(world) == before
+    for name in methods:
+        with pytest.raises(PermissionDenied):
+            _call_writer(world, name, VIEWER)
+        assert snapshot(world) == before, f"AuditedWriter.{name} changed something before refusing"
 
 
 def test_an_editor_edits_but_may_not_bulk_delete_or_open_configs(world):

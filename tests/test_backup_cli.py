@@ -14,7 +14,9 @@ import yaml
 from dashboard_helpers import HOSTILE, SearchOnlyConfig  # noqa: F401  (registers the test store types)
 
 from memory_core import backup
+from memory_core.access import cli_actor
 from memory_core.audit import AuditQuery, SqliteAuditLog
+from memory_core.audit.writer import AuditedWriter
 from memory_core.builder import MemoryBuilder
 from memory_core.cli import main
 from memory_core.config import load_config, parse_config
@@ -73,15 +75,15 @@ def test_sqlite_round_trip_is_byte_identical(config: Path, tmp_path: Path) -> No
     assert exported == {r.id: r for r in parse_jsonl((tmp_path / "in.jsonl").read_text().splitlines()).records}
 
 
-async def _in_memory_round_trip(config_text: str, data: str) -> tuple[str, str]:
+async def _in_memory_round_trip(config_text: str, data: str, log: SqliteAuditLog) -> tuple[str, str]:
     async with MemoryBuilder(parse_config(config_text)) as builder:
         first, second = await builder.get_memory_client("one"), await builder.get_memory_client("two")
-        async for _ in backup.write_batches(first, parse_jsonl(data.splitlines()).records, 5):
-            pass
+        await AuditedWriter(first, log, cli_actor(), "one").import_records(
+            parse_jsonl(data.splitlines()).records, batch_size=5)
         out_a = io.StringIO()
         await backup.write_jsonl(first, out_a, MemoryFilter())
-        async for _ in backup.write_batches(second, parse_jsonl(out_a.getvalue().splitlines()).records, 3):
-            pass
+        await AuditedWriter(second, log, cli_actor(), "two").import_records(
+            parse_jsonl(out_a.getvalue().splitlines()).records, batch_size=3)
         out_b = io.StringIO()
         await backup.write_jsonl(second, out_b, MemoryFilter())
     return out_a.getvalue(), out_b.getvalue()
@@ -89,8 +91,10 @@ async def _in_memory_round_trip(config_text: str, data: str) -> tuple[str, str]:
 
 def test_in_memory_round_trip_is_byte_identical_and_matches_sqlite(config: Path, tmp_path: Path) -> None:
     data = write_rows(tmp_path / "in.jsonl").read_text(encoding="utf-8")
+    log = SqliteAuditLog(tmp_path / "audit.sqlite3")
     first, second = asyncio.run(_in_memory_round_trip(
-        "memory:\n  one: {_type: in_memory}\n  two: {_type: in_memory}\n", data))
+        "memory:\n  one: {_type: in_memory}\n  two: {_type: in_memory}\n", data, log))
+    log.close()
     assert first == second and first.count("\n") == len(rows())
     run(config, "import", str(tmp_path / "in.jsonl"), "src")
     run(config, "export", "src", str(tmp_path / "sqlite.jsonl"))
@@ -128,7 +132,7 @@ def test_many_invalid_rows_are_summarised(config: Path, tmp_path: Path, capsys: 
     bad.write_text("[]\n" * 50)
     assert run(config, "import", str(bad), "src") == 1
     err = capsys.readouterr().err
-    assert err.count("expected a JSON object") == backup.SHOWN_ERRORS and "... and 30 more invalid rows" in err
+    assert err.count("expected a JSON object") == backup.SHOWN_ERRORS and "... and 30 more rows" in err
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

@@ -13,7 +13,7 @@ import yaml
 from dashboard_helpers import messages, ok
 
 from dashboard import services
-from dashboard.access import Actor, Role
+from memory_core.access import Actor, Role
 from memory_core.audit import AuditQuery
 from memory_core.errors import VersionConflictError
 from memory_core.models import MemoryItem

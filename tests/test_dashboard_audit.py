@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from dashboard_helpers import HOSTILE, assert_shown_as_text, messages, ok, texts
 
-from dashboard import services
-from dashboard.access import LOCAL_ADMIN, Actor, Role
+from dashboard import revert, services
+from memory_core.access import LOCAL_ADMIN, Actor, Role
 from memory_core.audit import AuditQuery
 from memory_core.records import MemoryFilter, MemoryPatch
 
@@ -124,10 +124,15 @@ def test_revert_one_change_from_its_entry(history) -> None:
     at = ok(history.app("audit", entry="2").run())
     assert not at.button(key="audit_revert").disabled
     at.button(key="audit_revert").click().run()
+    assert history.get("m-alice").item.memory == "green tea"  # nothing yet: the change is shown first
+    assert any("Revert 1 change?" in m for m in messages(ok(at), "markdown"))
+    assert "-green tea" in at.code[-1].value and "+tea" in at.code[-1].value  # now (−), after the revert (+)
+    at.button(key="audit_revert_confirm").click().run()
     assert messages(ok(at), "success") == ["Reverted 1 change."]
     assert history.get("m-alice").item.memory == "tea"
     assert ("audit", "entry=5") in links(at)  # "Reverted by audit entry 5"
-    assert at.button(key="audit_revert").disabled
+    assert messages(at, "info") == ["This change was already reverted by audit entry 5."]
+    assert messages(at, "warning") == [] and "audit_revert" not in [b.key for b in at.button]
     revert_entry = ok(history.app("audit", entry="5").run())
     assert "reverts entry: 2" in texts(revert_entry) and ("audit", "entry=2") in links(revert_entry)
 
@@ -150,10 +155,10 @@ def test_a_batch_with_a_conflict_reverts_nothing_until_asked_to_revert_the_rest(
     at = ok(dash.app("audit", batch="bulk1").run())
     assert len(entry_seqs(at)) == 3
     at.button(key="audit_revert_batch").click().run()
-    assert any("Nothing was reverted: 1 change of 3 cannot be reverted" in e for e in messages(ok(at), "error"))
-    assert at.dataframe[0].value["memory_id"].tolist() == [ids[1]]  # the conflicts, above the list
-    assert all("vip" in dash.get(i).item.tags for i in ids)
-    at.button(key="revert_rest").click().run()
+    assert "1 change of 3 cannot be reverted (changed later, or already reverted) and will be left as they are." \
+        in messages(ok(at), "warning")
+    assert all("vip" in dash.get(i).item.tags for i in ids)  # nothing until confirmed
+    at.button(key="audit_revert_confirm").click().run()
     assert messages(ok(at), "success") == ["Reverted 2 changes. Left 1 conflicting change as they are."]
     assert [dash.get(i).item.tags for i in ids] == [[], ["vip"], []]
 
@@ -214,7 +219,8 @@ def test_undo_right_after_deleting_from_the_memory_page(history) -> None:
     at.button(key="detail_delete").click().run()
     assert any("goes to the trash" in m.value for m in ok(at).markdown)
     at.button(key="detail_delete_confirm").click().run()
-    assert messages(ok(at), "success") == ["Deleted memory m-alice."] and at.title[0].value == "Browse memories"
+    assert messages(ok(at), "success") == ["Deleted “green tea” (user alice)."]
+    assert at.title[0].value == "Browse memories"
     assert [r.id for r in history.records()] == ["m-bob"]
     at.button(key="undo_banner").click().run()
     assert messages(ok(at), "success") == ["Restored 1 memory."]
@@ -248,3 +254,29 @@ def test_dismissing_the_undo_keeps_the_memory_in_the_trash(history) -> None:
     trash = ok(history.app("trash").run())
     assert trash.dataframe[0].value["memory_id"].tolist() == ["m-bob"]
     assert services.count_memories(history.hub, "main", MemoryFilter()) == 1
+
+
+def test_the_undo_offer_goes_away_once_the_memory_was_restored_from_the_trash(history) -> None:
+    at = ok(history.app("memory", id="m-bob").run())
+    at.button(key="detail_delete").click().run()
+    at.button(key="detail_delete_confirm").click().run()
+    assert at.sidebar.button(key="undo_sidebar")
+    at.switch_page("app_pages/trash.py").run()
+    at = select(ok(at), [0])
+    at.button(key="trash_restore").click().run()
+    assert messages(ok(at), "success") == ["Restored 1 memory."] and history.get("m-bob").item.memory == "chess"
+    at.run()
+    assert "undo_sidebar" not in [b.key for b in ok(at).sidebar.button]  # nothing left to undo: no stale offer
+    assert messages(at, "error") == []
+
+
+def test_undoing_what_was_already_restored_says_so_plainly(history) -> None:
+    at = ok(history.app("memory", id="m-bob").run())
+    at.button(key="detail_delete").click().run()
+    at.button(key="detail_delete_confirm").click().run()
+    [entry] = revert.batch_entries(history.hub, at.session_state["_undo_last_delete"]["batch"])
+    revert.revert(history.hub, LOCAL_ADMIN, [entry])  # another operator restores it meanwhile
+    at.button(key="undo_banner").click().run()  # the banner was still on the page
+    assert messages(ok(at), "error") == [] and "revert_rest" not in [b.key for b in at.button]
+    assert messages(at, "info") == ["Nothing to restore: it was already restored (already reverted by audit entry "
+                                    f"{entry.seq + 1})."]

@@ -35,8 +35,9 @@ def test_tag_selected_rows(seeded):
     assert seeded.records(tags_all=("vip", "checked")) == []  # the dry run wrote nothing
     at.button(key="bulk_confirm").click().run()
     assert sorted(r.id for r in seeded.records(tags_all=("vip", "checked"))) == sorted(chosen)
-    assert messages(ok(at), "success") == ["Tagged 2 memories."]
-    assert not at.button(key="bulk_tag").disabled and "bulk_confirm" not in [b.key for b in at.button]
+    assert messages(ok(at), "success") == ["Tagged 2 memories."] and "bulk_confirm" not in [b.key for b in at.button]
+    assert "0 rows selected · 12 matching" in [c.value for c in at.caption]  # the changed rows are not ticked
+    assert at.button(key="bulk_tag").disabled  # so nothing is chosen for the next action
 
 
 def test_untag_everything_matching_the_filter(seeded):
@@ -50,8 +51,8 @@ def test_untag_everything_matching_the_filter(seeded):
 
 
 def test_delete_everything_matching_pages_through_a_large_filter(dash):
-    from dashboard.access import LOCAL_ADMIN
     from dashboard.services import import_records
+    from memory_core.access import LOCAL_ADMIN
     from memory_core.transfer import record_from_dict
 
     rows = [{"id": f"r{i:04d}", "user_id": "u", "memory": f"m {i}", "tags": ["doomed"] if i % 2 else []}
@@ -99,7 +100,7 @@ def test_selected_scope_needs_a_selection(seeded):
 
 def test_bulk_services_page_through_and_report_progress(dash):
     from dashboard import services
-    from dashboard.access import LOCAL_ADMIN, Actor, PermissionDenied, Role
+    from memory_core.access import LOCAL_ADMIN, Actor, PermissionDenied, Role
     from memory_core.records import MemoryFilter
 
     for i in range(450):
@@ -115,7 +116,7 @@ def test_bulk_services_page_through_and_report_progress(dash):
 
 def test_an_editor_may_not_bulk_delete(seeded, monkeypatch):
     from dashboard import context
-    from dashboard.access import Actor, Role
+    from memory_core.access import Actor, Role
 
     monkeypatch.setattr(context, "actor", lambda: Actor("ed", Role.EDITOR))
     at = ok(seeded.app("browse").run())
@@ -124,3 +125,32 @@ def test_an_editor_may_not_bulk_delete(seeded, monkeypatch):
     assert messages(ok(at), "error") == ["ed is an editor on store 'main' and may not bulk-delete memories "
                                          "(needs admin)"]
     assert len(seeded.records()) == 12
+
+
+def test_ticked_rows_are_the_scope_without_touching_the_scope_control(seeded):
+    at = select(ok(seeded.app("browse").run()), [2])
+    chosen = at.dataframe[0].value["id"][2]
+    at.button(key="bulk_delete").click().run()  # the scope radio is left as the page shows it
+    text = dialog_text(ok(at))
+    assert "Delete 1 memory selected?" in text and "matching the filter" not in text
+    [listed] = [t.value for t in at.text if t.value.startswith("•")]
+    assert listed == f"• {seeded.get(chosen).item.memory}  (user {seeded.get(chosen).user_id})"
+    at.button(key="bulk_confirm").click().run()
+    assert sorted(r.id for r in seeded.records()) == sorted(set(at.dataframe[0].value["id"]) - {chosen}) \
+        and len(seeded.records()) == 11
+
+
+def test_a_selected_memory_changed_since_it_was_ticked_is_not_deleted(seeded):
+    from memory_core.access import LOCAL_ADMIN
+
+    at = select(ok(seeded.app("browse").run()), [0])
+    chosen = at.dataframe[0].value["id"][0]
+    at.button(key="bulk_delete").click().run()
+    from dashboard import services
+    from memory_core.records import MemoryPatch
+    services.update_memory(seeded.hub, LOCAL_ADMIN, "main", chosen, MemoryPatch(memory="changed by someone else"),
+                           expected_version=1)
+    at.button(key="bulk_confirm").click().run()
+    assert seeded.get(chosen).item.memory == "changed by someone else" and len(seeded.records()) == 12
+    [error] = messages(ok(at), "error")
+    assert error.startswith(f"Nothing was deleted: memory {chosen} changed since it was loaded")

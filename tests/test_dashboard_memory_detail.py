@@ -4,7 +4,7 @@ import pytest
 from dashboard_helpers import HOSTILE, assert_shown_as_text, messages, ok, texts
 
 from dashboard import services
-from dashboard.access import LOCAL_ADMIN
+from memory_core.access import LOCAL_ADMIN
 from memory_core.records import MemoryPatch
 
 CONVERSATION = [{"role": "user", "content": "I hike on weekends"}, {"role": "assistant", "content": "Nice!"},
@@ -118,7 +118,7 @@ def test_delete_asks_then_returns_to_browse(dash, memory):
     assert dash.records() != []
     at.button(key="detail_delete_confirm").click().run()
     assert dash.records() == []
-    assert messages(ok(at), "success") == ["Deleted memory m0000-alice."]
+    assert messages(ok(at), "success") == ["Deleted “User hikes.” (user alice)."]
     assert at.title[0].value == "Browse memories" and at.query_params["user"] == "alice"
 
 
@@ -163,7 +163,7 @@ def test_html_and_markdown_are_shown_as_text(dash):
 
 def test_a_viewer_sees_but_cannot_edit(dash, memory, monkeypatch):
     from dashboard import context
-    from dashboard.access import Actor, Role
+    from memory_core.access import Actor, Role
 
     monkeypatch.setattr(context, "actor", lambda: Actor("viv", Role.VIEWER))
     at = open_page(dash, memory)

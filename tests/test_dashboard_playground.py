@@ -9,7 +9,7 @@ import yaml
 from dashboard_helpers import HOSTILE, assert_shown_as_text, messages, ok, texts
 
 from dashboard import context, timeline
-from dashboard.access import Actor, Role
+from memory_core.access import Actor, Role
 from memory_core.audit import AuditQuery
 
 
@@ -125,8 +125,8 @@ def test_timeline_falls_back_to_timestamps(dash):
     later = record.model_copy(update={"updated_at": record.updated_at.replace(year=2025)})
     events = timeline.user_timeline(dash.hub, "main", "alice")
     assert [(e.kind, e.source) for e in events] == [("added", "audit log")]
-    dash.hub.runner.run(dash.hub.editor("main").remove_items(user_id="alice"))  # outside memdash: no audit
-    dash.hub.runner.run(dash.hub.editor("main").add_records([later.model_copy(update={"id": "y"})]))
+    dash.agent_write("main", "remove_items", user_id="alice")  # outside memdash: no audit
+    dash.agent_write("main", "add_records", [later.model_copy(update={"id": "y"})])
     events = timeline.user_timeline(dash.hub, "main", "alice")
     assert [(e.kind, e.memory_id, e.source) for e in events] == [
         ("added", "y", "timestamps"), ("edited", "y", "timestamps"), ("added", "x", "audit log")]

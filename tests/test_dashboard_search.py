@@ -61,7 +61,7 @@ def test_query_without_user(seeded):
 def test_store_without_ids_shows_results_without_links(make_dash):
     dash = make_dash({"toolkit": {"_type": "test_search_only"}})
     from dashboard import services
-    from dashboard.access import LOCAL_ADMIN
+    from memory_core.access import LOCAL_ADMIN
     from memory_core.models import MemoryItem
 
     services.add_memory(dash.hub, LOCAL_ADMIN, "toolkit", MemoryItem(user_id="alice", memory="tea and biscuits"))

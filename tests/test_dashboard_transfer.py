@@ -45,7 +45,7 @@ def test_import_valid_jsonl(dash):
     at = upload(dash, "good.jsonl", jsonl(GOOD))
     assert "3 rows: 3 valid, 0 invalid." in [c.value for c in at.caption]
     at.button(key="import_go").click().run()
-    assert messages(ok(at), "success") == ["Imported 3 memories into store 'main'."]
+    assert messages(ok(at), "success") == ["Imported into store 'main': 3 added."]
     stored = dash.get("g1")
     assert (stored.version, stored.item.metadata, stored.created_at.isoformat()) == (3, {"i": 1},
                                                                                      "2024-01-01T00:00:00+00:00")
@@ -60,11 +60,11 @@ def test_after_an_import_the_page_shows_the_store_as_it_is_and_the_file_can_go_i
     at.button(key="import_go").click().run()
     assert "3 memories to export." in [c.value for c in ok(at).caption]  # not the count from before the import
     assert at.button(key="import_go").disabled
-    assert messages(at, "success") == ["Imported 3 memories into store 'main'."]
+    assert messages(at, "success") == ["Imported into store 'main': 3 added."]
     at.selectbox(key="store_picker").set_value("other").run()
     assert not ok(at).button(key="import_go").disabled and not messages(at, "success")
     at.button(key="import_go").click().run()
-    assert messages(ok(at), "success") == ["Imported 3 memories into store 'other'."]
+    assert messages(ok(at), "success") == ["Imported into store 'other': 3 added."]
     assert len(dash.records("other")) == 3
 
 
@@ -86,7 +86,7 @@ def test_skip_invalid_rows_imports_the_good_ones(dash):
     at.checkbox(key="import_skip").check().run()
     at.button(key="import_go").click().run()
     assert sorted(r.id for r in dash.records()) == ["g0", "g1", "g2"]
-    assert messages(ok(at), "success") == ["Imported 3 memories into store 'main'."]
+    assert messages(ok(at), "success") == ["Imported into store 'main': 3 added."]
 
 
 def test_csv_import_with_a_bad_row(dash):
@@ -125,4 +125,4 @@ def test_store_without_browsing_imports_without_ids(make_dash):
     assert any("does not keep ids and timestamps" in w for w in messages(at, "warning"))
     assert any("cannot list memories" in m for m in messages(at, "info"))  # so it cannot export
     at.button(key="import_go").click().run()
-    assert messages(ok(at), "success") == ["Imported 3 memories into store 'toolkit'."]
+    assert messages(ok(at), "success") == ["Imported into store 'toolkit': 3 added."]

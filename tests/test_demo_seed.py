@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
+from memory_core.access import cli_actor
+from memory_core.audit import AuditQuery, SqliteAuditLog
+from memory_core.audit.writer import AuditedWriter, cli_writer
 from memory_core.builder import MemoryBuilder
 from memory_core.config import load_config, parse_config
 from memory_core.demo import DEMO_USERS, demo_ages, demo_items, is_empty, seed, seed_if_empty
-from memory_core.errors import NotFoundError, UnsupportedError
+from memory_core.errors import NotFoundError
 from memory_core.interfaces import MemoryEditor
 from memory_core.models import MemoryItem
 from memory_core.providers.common import validate_items
@@ -45,13 +49,27 @@ def test_demo_items_are_valid_memory_items() -> None:
     assert len(demo_ages()) == len(items)
 
 
-async def test_seed_if_empty_seeds_once() -> None:
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[SqliteAuditLog]:
+    audit_log = SqliteAuditLog(tmp_path / "audit.sqlite3")
+    yield audit_log
+    audit_log.close()
+
+
+def writer(editor: MemoryEditor, log: SqliteAuditLog) -> AuditedWriter:
+    return AuditedWriter(editor, log, cli_actor(), "demo")
+
+
+async def test_seed_if_empty_seeds_once_and_is_audited(log: SqliteAuditLog) -> None:
     config = parse_config("memory:\n  demo:\n    _type: in_memory\n")
     async with MemoryBuilder(config) as builder:
         editor = await builder.get_memory_client("demo")
         assert await is_empty(editor)
-        assert await seed_if_empty(editor) == len(demo_items())
-        assert await seed_if_empty(editor) == 0
+        assert await seed_if_empty(writer(editor, log)) == len(demo_items())
+        assert await seed_if_empty(writer(editor, log)) == 0
+        added = list(log.entries(AuditQuery(operation="add")))
+        assert len(added) == len(demo_items()) and len({e.batch for e in added}) == 1
+        assert added[0].actor.startswith("cli:") and added[0].after["memory"] == demo_items()[0].memory
         assert await editor.count_records(MemoryFilter()) == len(demo_items())
         page = await editor.list_records(MemoryFilter(), limit=100)
         stored = {(r.user_id, r.item.memory) for r in page.records}
@@ -78,28 +96,18 @@ class _ToolkitOnly(MemoryEditor):
         await self.inner.remove_items(**kwargs)
 
 
-async def test_seed_if_empty_without_count_uses_search() -> None:
+async def test_seed_if_empty_without_count_uses_search(log: SqliteAuditLog) -> None:
     editor = _ToolkitOnly()
-    assert await seed_if_empty(editor) == len(demo_items())
-    assert await seed_if_empty(editor) == 0
-    await editor.add_items([MemoryItem(user_id="zoe", memory="unrelated")])
-    await editor.remove_items(user_id="alice")
+    assert await seed_if_empty(writer(editor, log)) == len(demo_items())
+    assert await seed_if_empty(writer(editor, log)) == 0
+    assert len(list(log.entries(AuditQuery(operation="add", store="demo")))) == len(demo_items())
+    await editor.inner.remove_items(user_id="alice")
     assert not await is_empty(editor)  # the other demo users are still there
 
 
-async def test_seed_falls_back_to_add_items_when_import_is_unsupported() -> None:
-    class NoImport(InMemoryEditor):
-        async def add_records(self, records) -> None:
-            raise UnsupportedError("no import")
-
-    editor = NoImport()
-    assert await seed(editor) == len(demo_items())
-    assert await editor.count_records(MemoryFilter()) == len(demo_items())
-
-
-async def test_unknown_data_set() -> None:
+async def test_unknown_data_set(log: SqliteAuditLog) -> None:
     with pytest.raises(NotFoundError, match="known: demo"):
-        await seed(InMemoryEditor(), "nope")
+        await seed(writer(InMemoryEditor(), log), "nope")
 
 
 async def test_demo_config_seeds_its_sqlite_file_once(tmp_path: Path) -> None:
@@ -109,8 +117,11 @@ async def test_demo_config_seeds_its_sqlite_file_once(tmp_path: Path) -> None:
     assert config.sections["memdash"]["seed"] == {"store": "demo", "data": "demo"}
     assert config.sections["functions"]["add_memory"]["_type"] == "add_memory"
     for expected in (len(demo_items()), 0):
-        async with MemoryBuilder(config) as builder:
-            assert await seed_if_empty(await builder.get_memory_client("demo")) == expected
+        async with cli_writer(config, "demo") as seeder:
+            assert await seed_if_empty(seeder) == expected
+    audit = SqliteAuditLog(tmp_path / "data" / "memdash-audit.sqlite3")  # the config's own audit log
+    assert audit.count(AuditQuery(store="demo", operation="add")) == len(demo_items())
+    audit.close()
     assert (tmp_path / "data" / "demo.sqlite3").is_file()
 
 

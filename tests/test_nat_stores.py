@@ -28,7 +28,7 @@ from servers_redis import RedisServer, start_or_fail
 require_toolkit()
 
 from dashboard import services  # noqa: E402
-from dashboard.access import LOCAL_ADMIN  # noqa: E402
+from memory_core.access import LOCAL_ADMIN  # noqa: E402
 from memory_core.builder import MemoryBuilder  # noqa: E402
 from memory_core.config import load_config  # noqa: E402
 from memory_core.interfaces import capabilities_of  # noqa: E402
@@ -87,7 +87,7 @@ def zep_dash(zep: FakeZep, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
         "theirs": {"_type": TOOLKIT_ZEP, "base_url": zep.api_url},
         "ours": {"_type": "zep_memory", "base_url": zep.url, "api_key": ZEP_KEY}}})
     dash = Dash(path)
-    dash.hub.runner.run(dash.hub.editor("ours").remove_items(user_id="alice"))
+    dash.agent_write("ours", "remove_items", user_id="alice")
     yield dash
     dash.close()
 
@@ -111,13 +111,13 @@ def test_stores_page_shows_the_toolkit_store_as_search_only(zep_dash: Dash) -> N
 
 def test_add_search_and_delete_through_the_dashboard(zep_dash: Dash) -> None:
     at = ok(zep_dash.app("add", store="theirs").run())
-    at.text_input(key="add_user").input("alice")
-    at.text_area(key="add_memory").input("Alice likes green tea")
-    at.session_state["add_conversation"] = {"edited_rows": {}, "added_rows": [
+    at.text_input(key="add_user_0").input("alice")
+    at.text_area(key="add_memory_0").input("Alice likes green tea")
+    at.session_state["add_conversation_0"] = {"edited_rows": {}, "added_rows": [
         {"role": "user", "content": "I like green tea"}, {"role": "assistant", "content": "Noted."}],
         "deleted_rows": []}
-    at.button(key="FormSubmitter:add_form-Add memory").click().run()
-    assert messages(ok(at), "success") == ["Added a memory for alice."]
+    at.button(key="FormSubmitter:add_form_0-Add memory").click().run()
+    assert messages(ok(at), "success")[0].startswith("Added a memory for alice: “Alice likes green tea”.")
 
     at = ok(zep_dash.app("search", store="theirs", user="alice", q="green tea").run())
     assert "I like green tea" in texts(at)[0]

@@ -29,8 +29,8 @@ from nat.runtime.loader import load_config as toolkit_load_config  # noqa: E402
 from nat_words_embedder import WordsEmbedderConfig  # noqa: E402 - registers the toolkit-only nat_test_words
 
 from dashboard import services  # noqa: E402
-from dashboard.access import LOCAL_ADMIN  # noqa: E402
 from memory_core import cli, registry  # noqa: E402
+from memory_core.access import LOCAL_ADMIN  # noqa: E402
 from memory_core.config import load_config, parse_config  # noqa: E402
 from memory_core.errors import ConfigError  # noqa: E402
 from memory_core.models import MemoryItem  # noqa: E402

@@ -8,7 +8,7 @@ import yaml
 from llm_server import CHUNKS, FACTS, Handler, serve
 
 from dashboard import playground
-from dashboard.access import LOCAL_ADMIN
+from memory_core.access import LOCAL_ADMIN
 from memory_core.agent import (
     LlmAgent,
     OfflineAgent,

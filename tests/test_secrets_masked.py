@@ -13,7 +13,7 @@ from dashboard_helpers import Dash, ok
 from test_auth_pages import PAGES
 
 from dashboard import services
-from dashboard.access import LOCAL_ADMIN
+from memory_core.access import LOCAL_ADMIN
 from memory_core.models import MemoryItem
 
 SECRETS = {"pg": "PG-password-7f3a", "pg_url": "PG-url-password-9c1e", "redis": "REDIS-password-4a6c",

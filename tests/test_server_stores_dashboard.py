@@ -30,11 +30,10 @@ def _store_config(kind: str, request: pytest.FixtureRequest) -> dict:
 @pytest.fixture(params=["postgres", "redis"])
 def dash(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Dash]:
     made = Dash.create(tmp_path, {"pg": _store_config(request.param, request)})
-    editor = made.hub.editor("pg")
-    made.hub.runner.run(editor.add_items([
+    made.agent_write("pg", "add_items", [  # what an agent wrote before the operator came
         MemoryItem(user_id="alice", memory="Alice is allergic to peanuts", tags=["health"]),
         MemoryItem(user_id="alice", memory="Alice prefers window seats", tags=["travel"]),
-        MemoryItem(user_id="bob", memory="Bob hikes every weekend")]))
+        MemoryItem(user_id="bob", memory="Bob hikes every weekend")])
     yield made
     made.close()
 

@@ -33,7 +33,7 @@ from browser_helpers import (
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from dashboard import services
-from dashboard.access import LOCAL_ADMIN, Actor, Role
+from memory_core.access import LOCAL_ADMIN, Actor, Role
 from memory_core.audit import AuditQuery
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryPatch, MemoryRecord

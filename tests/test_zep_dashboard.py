@@ -23,12 +23,11 @@ def zep() -> Iterator[FakeZep]:
 @pytest.fixture
 def dash(tmp_path: Path, zep: FakeZep) -> Iterator[Dash]:
     made = Dash.create(tmp_path, {"zep": {"_type": "zep_memory", "base_url": zep.url, "api_key": KEY}})
-    editor = made.hub.editor("zep")
-    made.hub.runner.run(editor.remove_items(user_id="alice"))
-    made.hub.runner.run(editor.add_items([
+    made.agent_write("zep", "remove_items", user_id="alice")  # what an agent wrote before the operator came
+    made.agent_write("zep", "add_items", [
         MemoryItem(user_id="alice", memory="Alice likes teal"),
         MemoryItem(user_id="alice", conversation=[{"role": "user", "content": "I moved to Oslo"},
-                                                  {"role": "assistant", "content": "Welcome!"}])]))
+                                                  {"role": "assistant", "content": "Welcome!"}])])
     yield made
     made.close()
 

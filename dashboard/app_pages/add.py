@@ -7,16 +7,14 @@ import streamlit as st
 from pydantic import ValidationError
 
 from dashboard import context, services
-from dashboard.access import Role
 from dashboard.components import page
 from dashboard.components.editors import parse_metadata, tag_editor
 from dashboard.components.memory_table import memory_link
-from dashboard.components.text import escape_markdown
+from dashboard.components.text import escape_markdown, truncate
 from dashboard.components.url import param
-from memory_core.errors import InvalidInputError
+from memory_core.access import Role
+from memory_core.errors import InvalidInputError, MemdashError
 from memory_core.models import MemoryItem
-
-KEYS = ("add_user", "add_memory", "add_conversation", "add_tags", "add_metadata")
 
 
 def _turns(frame: pd.DataFrame) -> tuple[list[dict[str, str]] | None, list[str]]:
@@ -36,16 +34,16 @@ def _cell(value: Any) -> str:
     return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
-def _validate(frame: pd.DataFrame) -> tuple[MemoryItem | None, dict[str, list[str]]]:
-    """The item built from the form, or the errors by field."""
+def _validate(frame: pd.DataFrame, gen: int) -> tuple[MemoryItem | None, dict[str, list[str]]]:
+    """The item built from form ``gen``, or the errors by field."""
     s, errors = st.session_state, {}
     conversation, errors["conversation"] = _turns(frame)
     try:
-        metadata = parse_metadata(s.add_metadata)
+        metadata = parse_metadata(s[f"add_metadata_{gen}"])
     except InvalidInputError as exc:
         errors["metadata"], metadata = [str(exc)], {}
-    data = {"user_id": s.add_user.strip(), "memory": s.add_memory.strip() or None, "tags": list(s.add_tags),
-            "metadata": metadata, "conversation": conversation}
+    data = {"user_id": s[f"add_user_{gen}"].strip(), "memory": s[f"add_memory_{gen}"].strip() or None,
+            "tags": list(s[f"add_tags_{gen}"]), "metadata": metadata, "conversation": conversation}
     if not data["user_id"]:
         errors.setdefault("user_id", []).append("a user id is needed")
     if not data["memory"] and not conversation:
@@ -60,52 +58,61 @@ def _validate(frame: pd.DataFrame) -> tuple[MemoryItem | None, dict[str, list[st
     return (None if errors else item), errors
 
 
-def _reset_after_add() -> None:
-    """Empty the form on the run after a successful add (widget state can only change before widgets exist)."""
-    if st.session_state.pop("add_reset", False):
-        for key in KEYS:
-            st.session_state.pop(key, None)
-
-
 def _added(store: str) -> None:
+    """The last add's outcome, above the new, empty form."""
     added = st.session_state.pop("add_done", None)
     if added:
-        memory_id, user_id = added
-        st.success(f"Added a memory for {escape_markdown(user_id)}.")
+        memory_id, item = added
+        text = escape_markdown(truncate(item.memory or "(conversation only)", 120))
+        st.success(f"Added a memory for {escape_markdown(item.user_id)}: “{text}”. The form below is empty: "
+                   "Add memory adds another one.")
         if memory_id:
             memory_link(store, memory_id, label="Open the new memory")
         else:
             st.caption("This store does not return ids, so the new memory cannot be linked.")
 
 
-st.title("Add a memory")
-store = page.store_or_stop()
-_reset_after_add()
-_added(store)
-st.session_state.setdefault("add_user", param("user"))
-st.session_state.setdefault("add_metadata", "{}")
-reader = context.actor().role_for(store) < Role.EDITOR
-if reader:
-    st.info("Your role can read memories, not add them.")
-with st.form("add_form"):
-    st.text_input("User id", key="add_user")
-    st.text_area("Memory text", key="add_memory", height=120)
-    st.caption("Conversation (optional): one row per turn; roles are usually user and assistant.")
-    frame = st.data_editor(pd.DataFrame({"role": pd.Series(dtype=str), "content": pd.Series(dtype=str)}),
-                           num_rows="dynamic", key="add_conversation", hide_index=True,
-                           column_config={"role": st.column_config.TextColumn("role", width="small"),
-                                          "content": st.column_config.TextColumn("content", width="large")})
-    tag_editor("Tags", key="add_tags")
-    st.text_area("Metadata (JSON object)", key="add_metadata", height=100)
-    submitted = st.form_submit_button("Add memory", type="primary", icon=":material/add:", disabled=reader)
-if submitted:
-    item, errors = _validate(frame)
+def _form(store: str, gen: int, reader: bool) -> None:
+    """Form number ``gen``: its widgets are new after every add, so the browser shows them empty and a second
+    click on the old form's button (a double click) submits nothing."""
+    with st.form(f"add_form_{gen}"):
+        st.text_input("User id", key=f"add_user_{gen}")
+        st.text_area("Memory text", key=f"add_memory_{gen}", height=120)
+        st.caption("Conversation (optional): one row per turn; roles are usually user and assistant.")
+        frame = st.data_editor(pd.DataFrame({"role": pd.Series(dtype=str), "content": pd.Series(dtype=str)}),
+                               num_rows="dynamic", key=f"add_conversation_{gen}", hide_index=True,
+                               column_config={"role": st.column_config.TextColumn("role", width="small"),
+                                              "content": st.column_config.TextColumn("content", width="large")})
+        tag_editor("Tags", key=f"add_tags_{gen}")
+        st.text_area("Metadata (optional JSON object)", key=f"add_metadata_{gen}", height=100,
+                     placeholder='for example {"source": "support call"}')
+        submitted = st.form_submit_button("Add memory", type="primary", icon=":material/add:", disabled=reader)
+    if not submitted:
+        return
+    item, errors = _validate(frame, gen)
     for field, problems in errors.items():
         for problem in problems:
             said = "" if problem.startswith(field) else f"**{field}**: "  # metadata errors name their field
             st.error(said + escape_markdown(problem))
-    if item is not None:
-        with page.reported():
-            new_id = services.add_memory(context.hub(), context.actor(), store, item)
-            st.session_state.add_done, st.session_state.add_reset = (new_id, item.user_id), True
-            st.rerun()
+    if item is None:
+        return
+    st.session_state.add_gen = gen + 1  # before the write: nothing can submit form ``gen`` again
+    try:
+        new_id = services.add_memory(context.hub(), context.actor(), store, item)
+    except (MemdashError, OSError, TimeoutError) as exc:
+        st.session_state.add_gen = gen  # nothing was added: keep this form and what was typed in it
+        page.show_error(exc)
+        return
+    st.session_state.add_done = (new_id, item)
+    st.rerun()
+
+
+st.title("Add a memory")
+store = page.store_or_stop()
+_added(store)
+gen = st.session_state.setdefault("add_gen", 0)
+st.session_state.setdefault(f"add_user_{gen}", st.session_state.get(f"add_user_{gen - 1}") or param("user"))
+reader = context.actor().role_for(store) < Role.EDITOR
+if reader:
+    st.info("Your role can read memories, not add them.")
+_form(store, gen, reader)

@@ -6,16 +6,18 @@ import datetime as dt
 import streamlit as st
 
 from dashboard import audit, context, revert
-from dashboard.access import Role
-from dashboard.components import page, revert_flow
+from dashboard.components import dialogs, page, revert_flow
 from dashboard.components.audit_view import diff_view, entries_table, entry_fields, entry_link
 from dashboard.components.memory_table import memory_link
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
 from dashboard.components.text import count_of, escape_markdown
 from dashboard.components.url import param, set_params, sync_from_url
+from memory_core.access import Role
 from memory_core.audit import OPERATIONS, AuditEntry, AuditQuery, Change
-from memory_core.errors import InvalidInputError, MemdashError
+from memory_core.errors import InvalidInputError
 
+DIALOG = "audit_revert"
+SHOWN_STEPS = 5
 TEXT_FILTERS = {"user": "User id", "id": "Memory id", "actor": "Actor", "batch": "Batch"}
 
 
@@ -127,15 +129,19 @@ def _may_revert(store: str) -> bool:
 
 def _single_revert(entry: AuditEntry, allowed: bool) -> None:
     step = revert.plan(context.hub(), [entry])[0]
+    if step.problem and step.problem.startswith("already reverted"):
+        st.info(f"This change was {escape_markdown(step.problem)}.", icon=":material/undo:")
+        return
     if step.problem:
-        st.warning(f"This change cannot be reverted: {step.problem}.", icon=":material/block:")
+        st.warning(f"This change cannot be reverted: {escape_markdown(step.problem)}.", icon=":material/block:")
         if step.current is not None and entry.after is not None:
             st.caption("As this entry left the memory (−) and as it is now (+):")
             diff_view(entry.after, revert.current_dict(step.current), "audited", "now")
     else:
         st.caption(_what_revert_does(entry))
-    st.button("Revert this change", key="audit_revert", type="primary", icon=":material/undo:",
-              disabled=bool(step.problem) or not allowed, on_click=revert_flow.run, args=([entry],))
+    st.button("Revert this change…", key="audit_revert", type="primary", icon=":material/undo:",
+              disabled=bool(step.problem) or not allowed, on_click=dialogs.open_dialog, args=(DIALOG,),
+              kwargs={"seqs": [entry.seq], "batch": None})
 
 
 def _what_revert_does(entry: AuditEntry) -> str:
@@ -150,18 +156,59 @@ def _batch_revert(batch: str, allowed: bool) -> None:
         return
     st.caption(f"This batch holds {count_of(total, 'change')}: revert them as one unit (nothing is reverted "
                "when one of them conflicts with a later change, unless you then choose to revert the rest).")
-    st.button(f"Revert the whole batch ({total:,})", key="audit_revert_batch", icon=":material/undo:",
-              disabled=not allowed, on_click=_revert_batch, args=(batch,))
+    st.button(f"Revert the whole batch ({total:,})…", key="audit_revert_batch", icon=":material/undo:",
+              disabled=not allowed, on_click=dialogs.open_dialog, args=(DIALOG,), kwargs={"seqs": None, "batch": batch})
 
 
-def _revert_batch(batch: str) -> None:
-    """Button callback: the batch's entries are read only when it is clicked (an import can hold thousands)."""
-    try:
-        entries = revert.batch_entries(context.hub(), batch)
-    except MemdashError as exc:
-        page.flash(f"Nothing was reverted: {escape_markdown(exc)}", "error")
-        return
-    revert_flow.run(entries)
+# --- the confirmation: what the revert will do, before it does it ----------------------------------------------
+EFFECT = {Change.CHANGED: "edited back", Change.REMOVED: "put back", Change.CREATED: "deleted"}
+
+
+def _job_entries(job: dict) -> list[AuditEntry]:
+    """The entries to revert, read when the dialog opens (a batch can hold thousands)."""
+    hub = context.hub()
+    if job["batch"]:
+        return revert.batch_entries(hub, job["batch"])
+    return [audit.audit_entry(hub, seq) for seq in job["seqs"]]
+
+
+@st.dialog("Revert", width="large", on_dismiss=lambda: dialogs.close_dialog(DIALOG))
+def _confirm(job: dict) -> None:
+    with page.reported():
+        entries = _job_entries(job)
+        steps = revert.plan(context.hub(), entries)
+        ready = [step for step in steps if not step.problem]
+        conflicts = len(steps) - len(ready)
+        st.markdown(f"**Revert {count_of(len(ready), 'change')}?** Each memory below is {_effects(ready)}; "
+                    "the revert is itself audited and can be reverted.")
+        if conflicts:
+            st.warning(f"{count_of(conflicts, 'change')} of {len(steps):,} cannot be reverted (changed later, or "
+                       "already reverted) and will be left as they are.", icon=":material/block:")
+        for step in ready[:SHOWN_STEPS]:
+            st.caption(f"Entry {step.entry.seq} · user {escape_markdown(step.entry.user_id)}: "
+                       f"{EFFECT[step.entry.change]} (now (−), after the revert (+))")
+            now = revert.current_dict(step.current) if step.current else None
+            diff_view(_content(now), _content(step.entry.before), "now", "after the revert")
+        if len(ready) > SHOWN_STEPS:
+            st.caption(f"and {len(ready) - SHOWN_STEPS:,} more")
+        go, cancel = st.columns(2)
+        with cancel:
+            dialogs.close_button(DIALOG, key="audit_revert_cancel")
+        label = f"Revert {count_of(len(ready), 'change')}" + (" and leave the rest" if conflicts else "")
+        if ready and go.button(label, key="audit_revert_confirm", type="primary"):
+            revert_flow.run(entries, skip_conflicts=bool(conflicts))
+            dialogs.close_dialog(DIALOG)
+            st.rerun()
+
+
+def _content(state: dict | None) -> dict | None:
+    """What a revert puts back: the memory's content (the store sets the new version and times)."""
+    return None if state is None else {k: v for k, v in state.items() if k not in ("version", "updated_at")}
+
+
+def _effects(steps: list[revert.Step]) -> str:
+    kinds = dict.fromkeys(EFFECT[step.entry.change] for step in steps)
+    return " or ".join(kinds) or "left as it is"
 
 
 st.title("Audit log")
@@ -173,3 +220,6 @@ with page.reported():
         _entry(param("entry"))
     else:
         _list(store)
+job = dialogs.payload(DIALOG)
+if job:
+    _confirm(job)

@@ -8,12 +8,12 @@ from typing import Any
 import streamlit as st
 
 from dashboard import context, services
-from dashboard.access import Role
 from dashboard.components import dialogs, page, undo
 from dashboard.components.conversation import conversation_view
 from dashboard.components.editors import metadata_editor, metadata_text, parse_metadata, tag_editor
 from dashboard.components.text import escape_markdown, truncate
 from dashboard.components.url import param, set_params
+from memory_core.access import Role
 from memory_core.errors import MemdashError, NotFoundError, VersionConflictError
 from memory_core.interfaces import Capability
 from memory_core.records import MemoryPatch, MemoryRecord
@@ -129,10 +129,12 @@ def _confirm_delete(store: str, record: MemoryRecord) -> None:
     if go.button("Delete", key="detail_delete_confirm", type="primary"):
         with page.reported():
             batch = uuid.uuid4().hex
-            deleted = services.delete_memories(context.hub(), context.actor(), store, [record.id], batch=batch)
+            deleted = services.delete_memories(context.hub(), context.actor(), store, [record.id], batch=batch,
+                                               expected_versions={record.id: record.version})
             _close_delete()
-            page.flash(f"Deleted memory {escape_markdown(record.id)}." if deleted
-                       else f"Memory {escape_markdown(record.id)} was already deleted.")
+            text = escape_markdown(truncate(record.item.memory or "(conversation only)", 80))
+            page.flash(f"Deleted “{text}” (user {escape_markdown(record.user_id)})." if deleted
+                       else f"“{text}” was already deleted.")
             if deleted:
                 undo.offer(store, batch)
             st.switch_page("app_pages/browse.py", query_params={"store": store, "user": record.user_id})

@@ -4,10 +4,10 @@ the user's timeline, and demo snapshots of the store."""
 import streamlit as st
 
 from dashboard import context, playground, services, timeline
-from dashboard.access import PermissionDenied
 from dashboard.components import page
 from dashboard.components.playground_view import chat_turn, memory_trace, snapshot_panel, timeline_chart
 from dashboard.components.text import escape_markdown
+from memory_core.access import PermissionDenied
 from memory_core.interfaces import Capability
 
 _TURNS = "playground_turns"

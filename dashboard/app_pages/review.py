@@ -1,15 +1,21 @@
-"""Review queue: memories flagged by the detectors (personal data, near-duplicates, contradictions), each
-approved, edited, redacted or deleted through the editor (so into the audit log)."""
+"""Review queue: memories flagged by the detectors (personal data, near-duplicates, contradictions). Each is
+approved (recorded in memdash's audit log, the memory untouched), redacted (an audited edit), edited, or
+deleted after a confirmation that names it (to the trash, with Undo)."""
+
+import uuid
 
 import streamlit as st
 
 from dashboard import context, insights, services
-from dashboard.components import page
+from dashboard.components import dialogs, page, undo
 from dashboard.components.memory_table import memory_link
-from dashboard.components.text import count_of, escape_markdown
+from dashboard.components.text import count_of, escape_markdown, truncate
+from memory_core.errors import MemdashError, NotFoundError
+from memory_core.records import MemoryRecord
 from memory_core.review import Finding, Kind
 
 _FINDINGS = "review_findings"
+DIALOG = "review_delete"
 SHOWN = 25
 LABELS = {Kind.PERSONAL_DATA: "Personal data", Kind.NEAR_DUPLICATE: "Near-duplicate",
           Kind.CONTRADICTION: "Contradiction"}
@@ -22,21 +28,70 @@ def _scan(store: str) -> None:
         st.session_state[_FINDINGS] = (store, found)
 
 
-def _act(store: str, position: int, finding: Finding, action: str) -> None:
-    hub, actor = context.hub(), context.actor()
-    if action == "approve":
-        insights.approve(hub, actor, store, finding.record_id)
-        message = "approved"
-    elif action == "redact":
-        insights.redact(hub, actor, store, finding.record_id, finding.match or "")
-        message = "redacted"
-    else:
-        services.delete_memories(hub, actor, store, [finding.record_id])
-        message = "deleted"
+def _drop(memory_id: str) -> None:
+    """Take the findings of a memory that was approved, redacted or deleted off the list."""
     stored, found = st.session_state[_FINDINGS]
-    st.session_state[_FINDINGS] = (stored, [f for f in found if f.record_id != finding.record_id])
-    page.flash(f"Memory {escape_markdown(finding.record_id)} {message}.")
-    st.rerun()
+    st.session_state[_FINDINGS] = (stored, [f for f in found if memory_id not in (f.record_id, f.other_id)])
+
+
+def _quoted(record: MemoryRecord | Finding) -> str:
+    text = record.excerpt if isinstance(record, Finding) else record.item.memory or "(no memory text)"
+    return f"“{escape_markdown(truncate(text, 80))}” (user {escape_markdown(record.user_id)})"
+
+
+def _approve(store: str, finding: Finding) -> None:
+    """Button callback: record the approval of the memory as scanned."""
+    try:
+        insights.approve(context.hub(), context.actor(), store, finding)
+    except (MemdashError, OSError) as exc:
+        page.flash(f"Not approved: {escape_markdown(exc)} Scan again to see it as it is now.", "error")
+        return
+    _drop(finding.record_id)
+    page.flash(f"Approved {_quoted(finding)}: it is not flagged again unless it changes. The memory itself is "
+               "unchanged.")
+
+
+def _redact(store: str, finding: Finding) -> None:
+    try:
+        after = insights.redact(context.hub(), context.actor(), store, finding)
+    except (MemdashError, OSError) as exc:
+        page.flash(f"Not redacted: {escape_markdown(exc)} Scan again to see it as it is now.", "error")
+        return
+    _drop(finding.record_id)
+    page.flash(f"Redacted {_quoted(after)}: now version {after.version} (the Audit log can revert it).")
+
+
+def _ask_delete(store: str, memory_id: str) -> None:
+    """Button callback: open the confirmation with the memory as it is now (the delete is checked against it)."""
+    try:
+        record = services.get_memory(context.hub(), store, memory_id)
+    except NotFoundError:
+        _drop(memory_id)
+        page.flash("That memory was deleted since the scan.", "warning")
+        return
+    dialogs.open_dialog(DIALOG, store=store, record=record)
+
+
+@st.dialog("Delete memory", on_dismiss=lambda: dialogs.close_dialog(DIALOG))
+def _confirm_delete(store: str, record: MemoryRecord) -> None:
+    st.markdown(f"**Delete this memory of user {escape_markdown(record.user_id)}?** It goes to the trash: you can "
+                "undo it right after, or restore it from the Trash page.")
+    st.text(truncate(record.item.memory or "(no memory text)", 400))
+    st.caption(f"id {escape_markdown(record.id)} · version {record.version}")
+    go, cancel = st.columns(2)
+    with cancel:
+        dialogs.close_button(DIALOG, key="review_delete_cancel")
+    if go.button("Delete", key="review_delete_confirm", type="primary"):
+        batch = uuid.uuid4().hex
+        with page.reported():
+            deleted = services.delete_memories(context.hub(), context.actor(), store, [record.id], batch=batch,
+                                               expected_versions={record.id: record.version})
+            dialogs.close_dialog(DIALOG)
+            _drop(record.id)
+            page.flash(f"Deleted {_quoted(record)}." if deleted else "That memory was already deleted.")
+            if deleted:
+                undo.offer(store, batch)
+            st.rerun()
 
 
 def _finding(store: str, position: int, finding: Finding) -> None:
@@ -44,24 +99,26 @@ def _finding(store: str, position: int, finding: Finding) -> None:
         st.caption(f"{LABELS[finding.kind]} · user {escape_markdown(finding.user_id)}")
         st.text(finding.detail + (f": {finding.match}" if finding.match else ""))
         st.text(finding.excerpt)
-        cols = st.columns(5)
-        actions = [("approve", "Approve"), ("delete", "Delete")]
+        cols = st.columns(6)
+        cols[0].button("Approve", key=f"review_approve_{position}", on_click=_approve, args=(store, finding))
         if finding.kind is Kind.PERSONAL_DATA:
-            actions.insert(1, ("redact", "Redact"))
-        for col, (action, label) in zip(cols, actions, strict=False):
-            if col.button(label, key=f"review_{action}_{position}"):
-                with page.reported():
-                    _act(store, position, finding, action)
-        with cols[4]:
-            memory_link(store, finding.record_id, label="Edit")
+            cols[1].button("Redact", key=f"review_redact_{position}", on_click=_redact, args=(store, finding))
+        newer = "Delete…" if finding.other_id is None else "Delete the newer…"
+        cols[2].button(newer, key=f"review_delete_{position}", on_click=_ask_delete, args=(store, finding.record_id))
         if finding.other_id:
-            with cols[3]:
-                memory_link(store, finding.other_id, label="Other memory")
+            cols[3].button("Delete the older…", key=f"review_delete_other_{position}", on_click=_ask_delete,
+                           args=(store, finding.other_id))
+        with cols[4]:
+            memory_link(store, finding.record_id, label="Edit" if finding.other_id is None else "Edit the newer")
+        if finding.other_id:
+            with cols[5]:
+                memory_link(store, finding.other_id, label="Edit the older")
 
 
 st.title("Review queue")
 store = page.store_or_stop()
 page.show_flash()
+undo.banner()
 with page.reported():
     _scan(store)
     scanned, findings = st.session_state.get(_FINDINGS, (None, []))
@@ -71,6 +128,10 @@ with page.reported():
     elif not findings:
         st.success("Nothing to review.")
     else:
-        st.caption(f"{count_of(len(findings), 'finding')}; the first {min(SHOWN, len(findings))} are shown.")
+        st.caption(f"{count_of(len(findings), 'finding')}; the first {min(SHOWN, len(findings))} are shown. The "
+                   "excerpt of a pair shows the newer memory first (⟷ the older).")
         for position, finding in enumerate(findings[:SHOWN]):
             _finding(store, position, finding)
+job = dialogs.payload(DIALOG)
+if job and job["store"] == store:
+    _confirm_delete(job["store"], job["record"])

@@ -4,9 +4,9 @@ settings (secrets masked) and may open another config file."""
 import streamlit as st
 
 from dashboard import context, services
-from dashboard.access import Role
 from dashboard.components import page
 from dashboard.components.text import escape_markdown
+from memory_core.access import Role
 
 st.title("Stores")
 hub = context.hub()

@@ -6,10 +6,11 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from dashboard import context, services, state
-from dashboard.access import Role
 from dashboard.components import page
 from dashboard.components.filter_form import filter_form
-from dashboard.components.text import count_of, escape_markdown
+from dashboard.components.text import count_of, escape_markdown, truncate
+from memory_core.access import Role
+from memory_core.audit.imports import ImportPlan, OnExisting
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import Capability
 from memory_core.transfer import ParseReport
@@ -59,6 +60,43 @@ def _done_message(upload: UploadedFile, store: str) -> str | None:
     return done[2] if done and done[:2] == (upload.file_id, store) else None
 
 
+def _plan(upload: UploadedFile, store: str, report: ParseReport) -> ImportPlan | None:
+    """Which of the file's ids the store holds, read once per upload and store."""
+    cached = st.session_state.get("import_plan")
+    if not cached or cached[0] != (upload.file_id, store):
+        st.session_state.import_plan = ((upload.file_id, store), services.import_plan(context.hub(), store,
+                                                                                      report.records))
+    return st.session_state.import_plan[1]
+
+
+def _collisions(plan: ImportPlan, report: ParseReport, store: str) -> tuple[bool, OnExisting | None]:
+    """Show the ids that exist already and ask what to do with them: ``(ready, choice)``, not ready while a
+    choice is needed."""
+    if plan.identical:
+        st.caption(f"{count_of(len(plan.identical), 'row')} already in the store exactly as in the file: left as "
+                   "they are.")
+    colliding = plan.colliding
+    if not colliding:
+        return True, None
+    lines = report.line_of()
+    st.warning(f"{count_of(len(colliding), 'row')} of this file use ids that already exist in store "
+               f"'{escape_markdown(store)}' with other content. Choose what to do with them; nothing is imported "
+               "until you do.", icon=":material/content_copy:")
+    st.dataframe(pd.DataFrame([{"line": lines[r.id], "id": r.id, "user": r.user_id,
+                                "in the store": truncate(plan.existing[r.id].item.memory or "", 80),
+                                "in the file": truncate(r.item.memory or "", 80)} for r in colliding[:1000]],
+                              columns=["line", "id", "user", "in the store", "in the file"]), hide_index=True)
+    choice = st.radio("Rows whose id exists", list(OnExisting), format_func=lambda o: o.label, index=None,
+                      key="import_on_existing")
+    moved = plan.moved_users()
+    if choice is OnExisting.OVERWRITE and moved:
+        st.error(f"{count_of(len(moved), 'row')} name another user than the stored memory (line "
+                 f"{lines[moved[0].id]}, id {escape_markdown(moved[0].id)}): overwriting cannot move a memory to "
+                 "another user. Skip them or import them under new ids.")
+        return False, choice
+    return choice is not None, choice
+
+
 def _import(store: str) -> None:
     hub = context.hub()
     st.subheader("Import", anchor=False)
@@ -71,20 +109,24 @@ def _import(store: str) -> None:
     with page.reported():
         report = _report(upload)
         _show_report(report)
-        if not hub.can(store, Capability.IMPORT):
-            st.warning("This store does not keep ids and timestamps: imported memories get new ones.")
-        skip = bool(report.errors) and st.checkbox("Skip invalid rows", key="import_skip")
         done = _done_message(upload, store)
-        blocked = reader or not report.records or (report.errors and not skip) or done
         if done:
             st.success(done)
-        label = f"Import {count_of(len(report.records), 'memory', 'memories')} into '{escape_markdown(store)}'"
+        plan = None if done else _plan(upload, store, report)
+        if plan is None and not done:
+            st.warning("This store does not keep ids and timestamps: imported memories get new ones.")
+        ready, on_existing = _collisions(plan, report, store) if plan else (True, None)
+        skip = bool(report.errors) and st.checkbox("Skip invalid rows", key="import_skip")
+        blocked = reader or done or not report.records or (report.errors and not skip) or not ready
+        label = f"Import {count_of(len(report.records), 'row')} into '{escape_markdown(store)}'"
         if st.button(label, key="import_go", type="primary", disabled=bool(blocked)):
             bar = st.progress(0.0, text="Importing…")
-            n = services.import_records(hub, context.actor(), store, report.records,
-                                        progress=lambda d, t: bar.progress(d / t, text=f"{d:,} of {t:,}"))
-            message = f"Imported {count_of(n, 'memory', 'memories')} into store '{escape_markdown(store)}'."
+            result = services.import_records(hub, context.actor(), store, report.records,
+                                             on_existing=on_existing,
+                                             progress=lambda d, t: bar.progress(d / t, text=f"{d:,} of {t:,}"))
+            message = f"Imported into store '{escape_markdown(store)}': {result.summary()}."
             st.session_state.import_done = (upload.file_id, store, message)
+            st.session_state.pop("import_plan", None)
             st.rerun()  # the export count above and this button must show the store as it is now
 
 

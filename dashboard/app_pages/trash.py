@@ -5,12 +5,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import audit, context
-from dashboard.access import Role
 from dashboard.components import page, revert_flow
 from dashboard.components.audit_view import entry_link, memory_preview
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
 from dashboard.components.text import count_of, escape_markdown
 from dashboard.components.url import param, set_params, sync_from_url
+from memory_core.access import Role
 from memory_core.audit import AuditEntry
 
 

@@ -14,14 +14,16 @@ from dashboard.components.text import truncate
 from memory_core.audit import AuditEntry
 
 AUDIT_PAGE = "app_pages/audit.py"
-COLUMNS = ("entry", "at", "actor", "operation", "store", "user_id", "memory_id", "version", "batch", "reverts")
+COLUMNS = ("entry", "at", "actor", "operation", "user_id", "memory", "version", "reverts", "store", "memory_id",
+           "batch")
 
 
 def entries_frame(entries: Sequence[AuditEntry]) -> pd.DataFrame:
     rows = [{
-        "entry": e.seq, "at": e.at, "actor": e.actor, "operation": e.operation, "store": e.store,
-        "user_id": e.user_id, "memory_id": e.memory_id or "", "version": version_change(e),
-        "batch": (e.batch or "")[:8], "reverts": e.reverts,
+        "entry": e.seq, "at": e.at, "actor": e.actor, "operation": e.operation, "user_id": e.user_id,
+        "memory": memory_preview(e) or (e.note or ""), "version": version_change(e),
+        "reverts": str(e.reverts) if e.reverts else "", "store": e.store, "memory_id": e.memory_id or "",
+        "batch": (e.batch or "")[:8],
     } for e in entries]
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
@@ -31,7 +33,9 @@ def entries_table(entries: Sequence[AuditEntry], *, key: str) -> list[AuditEntry
     event = st.dataframe(
         entries_frame(entries), key=key, on_select="rerun", selection_mode="multi-row", hide_index=True,
         column_config={"at": st.column_config.DatetimeColumn("when (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-                       "reverts": st.column_config.NumberColumn("reverts entry", format="%d")},
+                       "user_id": st.column_config.TextColumn("user"),
+                       "memory": st.column_config.TextColumn("memory", width="large"),
+                       "reverts": st.column_config.TextColumn("reverts entry")},
     )
     rows = event.selection.rows if event else []
     return [entries[i] for i in rows if i < len(entries)]

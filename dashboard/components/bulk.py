@@ -1,42 +1,46 @@
 """Bulk tag / untag / delete on the selected rows or on everything matching the filter.
 
-A button's callback records the job; the job's dialog shows a dry-run count and asks for confirmation,
-then runs the job with a progress bar (a whole filter is paged through by the services).
+The scope is what the screen shows chosen when the button is clicked, passed with the click (never read back
+from session state, so a scope the page did not show cannot be used); an unknown scope is refused. The
+confirmation dialog names the count and lists the first memories it will change; a delete of selected rows is
+checked against the versions the operator saw.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
 
 from dashboard import context, services
-from dashboard.access import Role
 from dashboard.components import dialogs, undo
 from dashboard.components.page import flash, reported
-from dashboard.components.text import count_of, escape_markdown
+from dashboard.components.text import count_of, escape_markdown, truncate
+from memory_core.access import Role
+from memory_core.errors import VersionConflictError
 from memory_core.interfaces import Capability
 from memory_core.records import MemoryFilter, MemoryRecord
 
 DIALOG = "bulk"
 ACTIONS = {"tag": "Tag", "untag": "Untag", "delete": "Delete"}
 DONE = {"tag": "Tagged", "untag": "Untagged", "delete": "Deleted"}
+SCOPES = {"selected": "Selected rows", "filter": "Everything matching the filter"}
+LISTED = 5
 
 
-def bulk_panel(store: str, flt: MemoryFilter, selected: Sequence[MemoryRecord], matching: int | None) -> None:
+def bulk_panel(store: str, flt: MemoryFilter, selected: list[MemoryRecord], matching: int | None) -> None:
     """Scope, tags and the three action buttons; opens the confirmation dialog of a chosen job."""
     with st.expander("Bulk actions", icon=":material/checklist:", expanded=bool(selected)):
-        scopes = {"selected": f"Selected rows ({len(selected)})",
-                  "filter": "Everything matching the filter" + (f" ({matching:,})" if matching is not None else "")}
-        scope = st.radio("Apply to", list(scopes), format_func=scopes.get, key="bulk_scope", horizontal=True)
+        scope = st.radio("Apply to", list(SCOPES), format_func=SCOPES.get, key="bulk_scope", horizontal=True)
+        counts = {"selected": count_of(len(selected), "row") + " selected",
+                  "filter": f"{matching:,} matching" if matching is not None else "every match"}
+        st.caption(f"{counts['selected']} · {counts['filter']}")
         st.text_input("Tags to add or remove (comma-separated)", key="bulk_tags")
         columns = st.columns(len(ACTIONS) + 3)
         reader = context.actor().role_for(store) < Role.EDITOR
         for column, (action, label) in zip(columns, ACTIONS.items(), strict=False):
-            column.button(f"{label}…", key=f"bulk_{action}", on_click=_open,
-                          args=(action, store, flt, [r.id for r in selected]),
+            column.button(f"{label}…", key=f"bulk_{action}", on_click=_open, args=(action, store, flt, scope, selected),
                           disabled=reader or (scope == "selected" and not selected))
         if reader:
             st.caption("Your role can read memories, not change them.")
@@ -45,18 +49,18 @@ def bulk_panel(store: str, flt: MemoryFilter, selected: Sequence[MemoryRecord], 
         _confirm(job)
 
 
-def _open(action: str, store: str, flt: MemoryFilter, selected_ids: list[str]) -> None:
-    """Button callback: the job as the form stands at the click (tags typed just before it included)."""
-    s = st.session_state
-    ids = selected_ids if s.get("bulk_scope") == "selected" else None
-    dialogs.open_dialog(DIALOG, action=action, store=store, flt=flt, ids=ids, tags=s.get("bulk_tags", ""))
+def _open(action: str, store: str, flt: MemoryFilter, scope: str, selected: list[MemoryRecord]) -> None:
+    """Button callback: the job as the screen showed it at the click (scope, selected memories, tags)."""
+    if scope not in SCOPES or (scope == "selected" and not selected):
+        flash("Choose what the bulk action applies to: the selected rows or everything matching the filter.",
+              "error")
+        return
+    dialogs.open_dialog(DIALOG, action=action, store=store, flt=flt, scope=scope,
+                        records=list(selected) if scope == "selected" else None,
+                        tags=st.session_state.get("bulk_tags", ""))
 
 
-def _close() -> None:
-    dialogs.close_dialog(DIALOG)
-
-
-@st.dialog("Confirm bulk action", on_dismiss=_close)
+@st.dialog("Confirm bulk action", on_dismiss=lambda: dialogs.close_dialog(DIALOG))
 def _confirm(job: dict[str, Any]) -> None:
     tags = [t.strip() for t in job["tags"].split(",") if t.strip()]
     if job["action"] != "delete" and not tags:
@@ -64,11 +68,15 @@ def _confirm(job: dict[str, Any]) -> None:
         dialogs.close_button(DIALOG, "Close", key="bulk_close")
         return
     with reported():
-        count = _dry_run(job)
-        st.markdown(_describe(job["action"], count, tags, whole_filter=job["ids"] is None))
+        count, first = _preview(job)
+        st.markdown(_describe(job, count, tags))
         if count == 0:
             dialogs.close_button(DIALOG, "Close", key="bulk_close")
             return
+        st.text("\n".join(f"• {truncate(r.item.memory or '(conversation only)', 90)}  (user {r.user_id})"
+                          for r in first))
+        if count is None or count > len(first):
+            st.caption("and " + ("the rest matching the filter" if count is None else f"{count - len(first):,} more"))
         go, cancel = st.columns(2)
         with cancel:
             dialogs.close_button(DIALOG, key="bulk_cancel")
@@ -76,20 +84,21 @@ def _confirm(job: dict[str, Any]) -> None:
             _run(job, tags)
 
 
-def _dry_run(job: dict[str, Any]) -> int | None:
-    """How many memories the job touches (``None`` when the store cannot count)."""
-    if job["ids"] is not None:
-        return len(job["ids"])
+def _preview(job: dict[str, Any]) -> tuple[int | None, list[MemoryRecord]]:
+    """How many memories the job touches (``None`` when the store cannot count) and the first of them."""
+    if job["records"] is not None:
+        return len(job["records"]), job["records"][:LISTED]
     hub = context.hub()
-    if not hub.can(job["store"], Capability.COUNT):
-        return None
-    return services.count_memories(hub, job["store"], job["flt"])
+    first = services.list_memories(hub, job["store"], job["flt"], limit=LISTED).records
+    count = services.count_memories(hub, job["store"], job["flt"]) if hub.can(job["store"], Capability.COUNT) else None
+    return count, first
 
 
-def _describe(action: str, count: int | None, tags: list[str], *, whole_filter: bool) -> str:
-    what = _amount(count) + (" matching the filter" if whole_filter else " selected")
+def _describe(job: dict[str, Any], count: int | None, tags: list[str]) -> str:
+    action = job["action"]
     if count == 0:
         return f"No memories to {action}: nothing will change."
+    what = _amount(count) + (" selected" if job["scope"] == "selected" else " matching the filter")
     listed = ", ".join(escape_markdown(t) for t in tags)
     if action == "delete":
         return f"**Delete {what}?** They go to the trash: you can undo it right after, or restore them later."
@@ -97,9 +106,7 @@ def _describe(action: str, count: int | None, tags: list[str], *, whole_filter: 
 
 
 def _amount(count: int | None) -> str:
-    if count is None:
-        return "all memories"
-    return count_of(count, "memory", "memories")
+    return "all matching memories" if count is None else count_of(count, "memory", "memories")
 
 
 def _run(job: dict[str, Any], tags: list[str]) -> None:
@@ -111,16 +118,25 @@ def _run(job: dict[str, Any], tags: list[str]) -> None:
         bar.progress(min(done / total, 1.0) if total else 1.0, text=f"{done:,} of {total:,}")
 
     change, batch = ({"add": tags} if action == "tag" else {"remove": tags}), uuid.uuid4().hex
-    if job["ids"] is None and action == "delete":
-        n = services.delete_matching(hub, actor, store, job["flt"], progress=progress, batch=batch)
-    elif job["ids"] is None:
-        n = services.retag_matching(hub, actor, store, job["flt"], progress=progress, **change)
-    elif action == "delete":
-        n = services.delete_memories(hub, actor, store, job["ids"], batch=batch)
-    else:
-        n = services.retag_memories(hub, actor, store, job["ids"], progress=progress, **change)
+    records: list[MemoryRecord] | None = job["records"]
+    try:
+        if records is None and action == "delete":
+            n = services.delete_matching(hub, actor, store, job["flt"], progress=progress, batch=batch)
+        elif records is None:
+            n = services.retag_matching(hub, actor, store, job["flt"], progress=progress, batch=batch, **change)
+        elif action == "delete":
+            n = services.delete_memories(hub, actor, store, [r.id for r in records], batch=batch,
+                                         expected_versions={r.id: r.version for r in records})
+        else:
+            n = services.retag_memories(hub, actor, store, [r.id for r in records], progress=progress, batch=batch,
+                                        **change)
+    except VersionConflictError as exc:
+        dialogs.close_dialog(DIALOG)
+        flash(f"Nothing was deleted: {escape_markdown(exc)}. Someone changed it after you selected it; look at "
+              "the table again and choose.", "error")
+        st.rerun()
     dialogs.close_dialog(DIALOG)
-    flash(f"{DONE[action]} {_amount(n)}.")
+    flash(f"{DONE[action]} {count_of(n, 'memory', 'memories')}.")
     if action == "delete" and n:
         undo.offer(store, batch)
     st.rerun()

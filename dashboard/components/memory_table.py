@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 
@@ -32,9 +33,14 @@ def records_frame(records: Sequence[MemoryRecord]) -> pd.DataFrame:
 
 
 def memory_table(records: Sequence[MemoryRecord], *, key: str) -> list[MemoryRecord]:
-    """Show ``records`` with multi-row selection; returns the selected records."""
+    """Show ``records`` with multi-row selection; returns the selected records.
+
+    Streamlit selects row positions, so the table's key names the memories it shows (ids and versions): when
+    they change (an edit, a delete, a re-sort, another operator's change), it is a new table with nothing
+    selected, and a tick can never land on a memory other than the one it was given to."""
     event = st.dataframe(
-        records_frame(records), key=key, on_select="rerun", selection_mode="multi-row", hide_index=True,
+        records_frame(records), key=f"{key}_{_content_key(records)}", on_select="rerun", selection_mode="multi-row",
+        hide_index=True,
         column_config={
             "id": st.column_config.TextColumn("id", width="small"),
             "memory": st.column_config.TextColumn("memory", width="large"),
@@ -44,6 +50,11 @@ def memory_table(records: Sequence[MemoryRecord], *, key: str) -> list[MemoryRec
     )
     rows = event.selection.rows if event else []
     return [records[i] for i in rows if i < len(records)]
+
+
+def _content_key(records: Sequence[MemoryRecord]) -> str:
+    shown = "\n".join(f"{r.id}:{r.version}" for r in records)
+    return hashlib.sha256(shown.encode()).hexdigest()[:16]
 
 
 def memory_link(store: str, record_id: str, label: str | None = None) -> None:

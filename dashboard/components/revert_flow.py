@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import context, revert
-from dashboard.components.audit_view import diff_view
+from dashboard.components.audit_view import diff_view, memory_preview
 from dashboard.components.page import flash
 from dashboard.components.text import count_of, escape_markdown
 from memory_core.audit import AuditEntry
@@ -31,11 +31,16 @@ def run(entries: Sequence[AuditEntry], *, skip_conflicts: bool = False, action: 
     except (MemdashError, OSError, TimeoutError) as exc:
         flash(f"Nothing was {VERBS[action][1].lower()}: {escape_markdown(exc)}", "error")
         return
+    verb, done, noun = VERBS[action]
+    if result.conflicts and not result.reverted and _all_done_before(result.conflicts, len(entries)):
+        total = len(entries)
+        flash(f"Nothing to {verb.lower()}: {'it was' if total == 1 else f'all {total:,} were'} already "
+              f"{done.lower()} ({escape_markdown(result.conflicts[0].problem)}).", "info")
+        return
     if result.conflicts and not result.reverted:
         st.session_state[_PENDING] = {"entries": list(entries), "conflicts": result.conflicts, "action": action}
         return
-    _, done, noun = VERBS[action]
-    message = f"{done} {count_of(len(result.reverted), noun, 'memories' if noun == 'memory' else None)}."
+    message = f"{done} {count_of(len(result.reverted), noun, _plural(noun))}."
     if result.conflicts:
         message += f" Left {count_of(len(result.conflicts), 'conflicting change')} as they are."
     notes = " ".join(escape_markdown(note) for note in result.notes)
@@ -49,17 +54,28 @@ def show_conflicts() -> None:
         return
     conflicts: list[revert.Step] = pending["conflicts"]
     total, others = len(pending["entries"]), len(pending["entries"]) - len(pending["conflicts"])
-    verb, done, _ = VERBS[pending["action"]]
-    st.error(f"Nothing was {done.lower()}: {count_of(len(conflicts), 'change')} of {total} cannot be "
+    verb, done, noun = VERBS[pending["action"]]
+    st.error(f"Nothing was {done.lower()}: {count_of(len(conflicts), noun, _plural(noun))} of {total:,} cannot be "
              f"{done.lower()} (changed later, or already {done.lower()}). Nothing was overwritten.",
              icon=":material/block:")
-    st.dataframe(pd.DataFrame([{"entry": s.entry.seq, "memory_id": s.entry.memory_id or "", "problem": s.problem}
-                               for s in conflicts], columns=["entry", "memory_id", "problem"]), hide_index=True)
+    st.dataframe(pd.DataFrame([{"entry": s.entry.seq, "user": s.entry.user_id, "memory": memory_preview(s.entry),
+                                "problem": s.problem} for s in conflicts],
+                              columns=["entry", "user", "memory", "problem"]), hide_index=True)
     for step in conflicts[:SHOWN_DIFFS]:
         if step.current is not None:
             st.caption(f"Entry {step.entry.seq}: as the entry left the memory (−) and as it is now (+)")
             diff_view(step.entry.after, revert.current_dict(step.current), "audited", "now")
     left, right, _ = st.columns([2, 1, 3])
-    left.button(f"{verb} the other {others}", key="revert_rest", disabled=others == 0, on_click=run,
-                args=(pending["entries"],), kwargs={"skip_conflicts": True, "action": pending["action"]})
+    if others:
+        left.button(f"{verb} the other {others:,}", key="revert_rest", on_click=run, args=(pending["entries"],),
+                    kwargs={"skip_conflicts": True, "action": pending["action"]})
     right.button("Dismiss", key="revert_dismiss", on_click=lambda: st.session_state.pop(_PENDING, None))
+
+
+def _all_done_before(conflicts: list[revert.Step], total: int) -> bool:
+    """Every entry was reverted already (another operator, the Trash page): nothing conflicts, nothing to do."""
+    return len(conflicts) == total and all((s.problem or "").startswith("already") for s in conflicts)
+
+
+def _plural(noun: str) -> str | None:
+    return "memories" if noun == "memory" else None

@@ -34,15 +34,33 @@ def banner() -> None:
 
 
 def sidebar() -> None:
-    """Undo / dismiss the session's last delete, on every page until one of them is clicked."""
+    """Undo / dismiss the session's last delete, on every page until one of them is clicked, or until every
+    memory it deleted was restored some other way (the Trash page, the Audit log, another operator)."""
     last = st.session_state.get(_LAST)
     if not last:
         return
+    try:
+        left, total = _still_deleted(last)
+    except MemdashError:
+        left, total = 1, 1  # the audit log cannot be read now: keep the offer, Undo will say why
+    if left == 0:
+        st.session_state.pop(_LAST, None)
+        return
     box = st.sidebar.container(border=True)
-    box.caption(f"Last delete, in store '{escape_markdown(last['store'])}'")
+    restored = f" ({total - left:,} of {total:,} restored since)" if left < total else ""
+    box.caption(f"Last delete, in store '{escape_markdown(last['store'])}'{restored}")
     undo, dismiss = box.columns(2)
     undo.button("Undo", key="undo_sidebar", icon=":material/undo:", on_click=_undo)
     dismiss.button("Dismiss", key="undo_dismiss", on_click=lambda: st.session_state.pop(_LAST, None))
+
+
+def _still_deleted(last: dict) -> tuple[int, int]:
+    """How many of the delete's memories are not restored yet, of how many it deleted."""
+    hub = context.hub()
+    if "seqs" not in last:
+        last["seqs"] = [entry.seq or 0 for entry in revert.batch_entries(hub, last["batch"])]
+    seqs = last["seqs"]
+    return len(seqs) - len(audit.reverted_by(hub, seqs)), len(seqs)
 
 
 def _undo() -> None:

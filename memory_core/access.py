@@ -1,9 +1,12 @@
-"""Who may do what: roles checked by every mutating service function, not by hidden buttons."""
+"""Who may do what: roles checked by the audited write path (:mod:`memory_core.audit.writer`) and the
+dashboard's services, never by hidden buttons alone."""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import getpass
+import os
 
 from memory_core.errors import MemdashError
 
@@ -61,3 +64,12 @@ def _article(role: Role) -> str:
 
 
 LOCAL_ADMIN = Actor(name="local (auth off)", role=Role.ADMIN)
+
+
+def cli_actor() -> Actor:
+    """Whoever runs a ``memdash`` command (``cli:<os user>`` in the audit log): the files are theirs, so admin."""
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = f"uid {os.getuid()}"
+    return Actor(name=f"cli:{name}", role=Role.ADMIN)
