@@ -20,7 +20,7 @@ from typing import Any
 
 from dashboard.runner import AsyncRunner
 from memory_core.access import Actor, Role
-from memory_core.audit import AuditLog, SafetySettings, safety_settings
+from memory_core.audit import AuditLog, AuditQuery, SafetySettings, safety_settings
 from memory_core.audit.guard import guard
 from memory_core.audit.imports import ImportPlan, ImportResult, OnExisting, plan_import
 from memory_core.audit.writer import AuditedWriter
@@ -182,6 +182,20 @@ def store_status(hub: StoreHub, store: str) -> StoreStatus:
 
 def store_statuses(hub: StoreHub) -> list[StoreStatus]:
     return [store_status(hub, name) for name in hub.store_names]
+
+
+@dataclasses.dataclass(frozen=True)
+class SafetyStatus:
+    path: Path
+    entries: int
+    retention_days: int
+
+
+def safety_status(hub: StoreHub) -> SafetyStatus:
+    """Where the audit log lives and how much it holds (``AuditLogError`` when it cannot be opened)."""
+    audit_log = hub.audit
+    assert hub.safety is not None  # hub.audit raised otherwise
+    return SafetyStatus(hub.safety.audit_path, audit_log.count(AuditQuery()), hub.safety.retention_days)
 
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@/\s]+@")

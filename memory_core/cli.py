@@ -19,6 +19,7 @@ import yaml
 
 from dashboard import users_cli
 from memory_core import backup, eval_cli
+from memory_core.audit import AuditQuery, safety_settings
 from memory_core.audit.writer import cli_writer
 from memory_core.builder import MemoryBuilder
 from memory_core.config import MemdashConfig, load_config
@@ -167,7 +168,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"memdash: warning: could not seed store '{settings.store}': {exc}", file=sys.stderr)
         else:
             if added:
-                print(f"seeded {added} demo memories into store '{settings.store}'")
+                print(f"seeded {added} demo memories into store '{settings.store}' (audited)")
+    if not args.dry_run:
+        print(_audit_line(config))
     if args.dry_run:
         print(f"cd {cwd}")
         print(f"{CONFIG_ENV}={env[CONFIG_ENV]}" + (f" {NO_AUTH_ENV}=1" if args.no_auth else ""))
@@ -183,8 +186,21 @@ def cmd_stores(args: argparse.Namespace) -> int:
     if not config.memory:
         print(f"{config.file}: no memory stores configured")
         return 0
+    print(_audit_line(config))
     failures = asyncio.run(_report_stores(config))
     return 1 if failures else 0
+
+
+def _audit_line(config: MemdashConfig) -> str:
+    """Where this config's audit log lives, and how many entries it holds."""
+    settings = safety_settings(config)
+    if not settings.audit_path.exists():
+        return f"audit log: {settings.audit_path} (not created yet: the first change creates it)"
+    log = settings.open_audit_log()
+    try:
+        return f"audit log: {settings.audit_path} ({log.count(AuditQuery()):,} entries)"
+    finally:
+        log.close()
 
 
 async def _report_stores(config: MemdashConfig) -> int:

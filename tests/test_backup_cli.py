@@ -193,3 +193,62 @@ def count(config: Path, store: str) -> int:
         async with MemoryBuilder(load_config(config)) as builder:
             return await (await builder.get_memory_client(store)).count_records(MemoryFilter())
     return asyncio.run(go())
+
+
+# --- ids that already exist: the repro (export, change one line, import) --------------------------------
+
+
+def _export_and_change_one_line(config: Path, tmp_path: Path) -> tuple[Path, str]:
+    run(config, "import", str(write_rows(tmp_path / "in.jsonl")), "src")
+    run(config, "export", "src", str(tmp_path / "backup.jsonl"))
+    lines = (tmp_path / "backup.jsonl").read_text(encoding="utf-8").splitlines()
+    changed = json.loads(lines[5])
+    original, changed["memory"] = changed["memory"], "edited in the file"
+    lines[5] = json.dumps(changed)
+    (tmp_path / "backup.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return tmp_path / "backup.jsonl", original
+
+
+def _memory(config: Path, store: str, memory_id: str) -> tuple[str | None, int]:
+    async def get() -> tuple[str | None, int]:
+        async with MemoryBuilder(load_config(config)) as builder:
+            record = await (await builder.get_memory_client(store)).get_record(memory_id)
+            return record.item.memory, record.version
+    return asyncio.run(get())
+
+
+def test_import_of_an_existing_id_writes_nothing_until_a_choice_is_made(config: Path, tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    backup_file, original = _export_and_change_one_line(config, tmp_path)
+    changed_id = json.loads(backup_file.read_text().splitlines()[5])["id"]
+    stored = _memory(config, "src", changed_id)
+    capsys.readouterr()
+    assert run(config, "import", str(backup_file), "src") == 1
+    err = capsys.readouterr().err
+    assert f"{backup_file}:6: id {changed_id} exists in the store" in err
+    assert f"{len(rows()) - 1} rows are in the store exactly as in the file: left as they are" in err
+    assert "1 of the file's ids already exist in the store" in err and "Nothing was imported" in err
+    assert "--on-existing skip|overwrite|new-ids" in err
+    assert _memory(config, "src", changed_id) == stored and stored[0] == original
+
+
+@pytest.mark.parametrize("choice", ["skip", "overwrite", "new-ids"])
+def test_each_choice_for_an_existing_id_keeps_the_old_text_recoverable(config: Path, tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str],
+                                                                       choice: str) -> None:
+    backup_file, original = _export_and_change_one_line(config, tmp_path)
+    changed_id = json.loads(backup_file.read_text().splitlines()[5])["id"]
+    assert run(config, "import", str(backup_file), "src", "--on-existing", choice) == 0
+    err = capsys.readouterr().err
+    text, _ = _memory(config, "src", changed_id)
+    log = SqliteAuditLog(tmp_path / "memdash-audit.sqlite3")
+    entries = [e for e in log.entries(AuditQuery(store="src")) if e.memory_id == changed_id]
+    log.close()
+    if choice == "skip":
+        assert text == original and "0 added, 1 skipped (their ids exist)" in err
+    elif choice == "overwrite":
+        assert text == "edited in the file" and "1 overwritten" in err
+        assert (entries[-1].operation, entries[-1].before["memory"]) == ("update", original)  # revertible
+    else:
+        assert text == original and "1 added" in err and "1 of the added under new ids" in err
+    assert all(e.operation != "add" or e.before is None for e in entries)

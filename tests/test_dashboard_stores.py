@@ -106,3 +106,22 @@ def test_pages_on_a_sqlite_store(make_dash, page):
              "memory": lambda: at.text_area(key="detail_memory").value == "Alice keeps bees",
              "transfer": lambda: "1 memory to export." in [c.value for c in at.caption]}
     assert shown[page]()
+
+
+def test_stores_page_says_where_the_audit_log_lives(dash):
+    from dashboard_helpers import texts
+
+    dash.add(memory="one change")
+    at = ok(dash.app("stores").run())
+    assert f"file: {dash.config.parent / 'memdash-audit.sqlite3'}" in texts(at)
+    assert any(c.value.startswith("1 entry · deleted memories stay restorable") for c in at.caption)
+    assert not messages(at, "warning")
+
+
+def test_a_copied_config_with_a_fresh_audit_log_is_flagged(make_dash, tmp_path):
+    original = make_dash({"main": {"_type": "sqlite", "path": str(tmp_path / "shared.sqlite3")}})
+    original.add(memory="written through the first config")
+    copy = make_dash({"main": {"_type": "sqlite", "path": str(tmp_path / "shared.sqlite3")}})  # elsewhere
+    [warning] = messages(ok(copy.app("stores").run()), "warning")
+    assert warning.startswith("This audit log is empty although the stores hold memories")
+    assert not messages(ok(original.app("stores").run()), "warning")

@@ -6,6 +6,7 @@ import pytest
 from dashboard_helpers import messages, ok
 
 from dashboard.services import export_file
+from memory_core.audit.imports import OnExisting
 from memory_core.records import MemoryFilter
 
 GOOD = [{"id": f"g{i}", "user_id": "alice", "memory": f"good {i}", "tags": ["t"], "metadata": {"i": i},
@@ -126,3 +127,41 @@ def test_store_without_browsing_imports_without_ids(make_dash):
     assert any("cannot list memories" in m for m in messages(at, "info"))  # so it cannot export
     at.button(key="import_go").click().run()
     assert messages(ok(at), "success") == ["Imported into store 'toolkit': 3 added."]
+
+
+def test_existing_ids_are_listed_by_line_and_nothing_is_imported_until_a_choice(dash):
+    dash.add(id="g1", memory="stored text")
+    at = upload(dash, "good.jsonl", jsonl(GOOD))
+    [warning] = messages(at, "warning")
+    assert warning.startswith("1 row of this file uses an id that already exists in store 'main' with other content")
+    collisions = at.dataframe[0].value
+    assert collisions.to_dict("records") == [{"line": 2, "id": "g1", "user": "alice", "in the store": "stored text",
+                                               "in the file": "good 1"}]
+    assert at.button(key="import_go").disabled  # no choice yet: nothing can be written
+    at.radio(key="import_on_existing").set_value(OnExisting.SKIP).run()
+    at.button(key="import_go").click().run()
+    assert messages(ok(at), "success") == ["Imported into store 'main': 2 added, 1 skipped (their ids exist)."]
+    assert dash.get("g1").item.memory == "stored text" and len(dash.records()) == 3
+
+
+def test_overwriting_from_the_page_is_an_audited_revertible_edit(dash):
+    from memory_core.audit import AuditQuery
+
+    dash.add(id="g1", memory="stored text")
+    at = upload(dash, "good.jsonl", jsonl(GOOD))
+    at.radio(key="import_on_existing").set_value(OnExisting.OVERWRITE).run()
+    at.button(key="import_go").click().run()
+    assert messages(ok(at), "success") == ["Imported into store 'main': 2 added, 1 overwritten."]
+    [entry] = dash.hub.audit.entries(AuditQuery(memory_id="g1", operation="update"))
+    assert (entry.before["memory"], entry.after["memory"]) == ("stored text", "good 1")
+
+
+def test_importing_the_same_export_again_changes_nothing_and_asks_nothing(dash):
+    dash.add(id="g1", memory="stored text")
+    exported = export_file(dash.hub, "main", MemoryFilter(), "jsonl").read()
+    at = upload(dash, "again.jsonl", exported)
+    assert "1 row of this file already in the store exactly as they are: left alone." in [c.value for c in at.caption]
+    assert not at.button(key="import_go").disabled
+    at.button(key="import_go").click().run()
+    assert messages(ok(at), "success") == ["Imported into store 'main': 0 added, 1 already in the store as they are."]
+    assert dash.get("g1").version == 1

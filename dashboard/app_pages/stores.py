@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard import context, services
 from dashboard.components import page
-from dashboard.components.text import escape_markdown
+from dashboard.components.text import count_of, escape_markdown
 from memory_core.access import Role
 
 st.title("Stores")
@@ -32,7 +32,22 @@ if not hub.store_names:
     st.info("This config has no `memory:` section: add a store, e.g. `memory: {demo: {_type: sqlite, path: demo.db}}`.")
     st.stop()
 
-for status in services.store_statuses(hub):
+statuses = services.store_statuses(hub)
+with st.container(border=True):
+    st.subheader("Audit log", anchor=False)
+    with page.reported():
+        safety = services.safety_status(hub)
+        st.text(f"file: {safety.path}")
+        st.caption(f"{count_of(safety.entries, 'entry', 'entries')} · deleted memories stay restorable from the "
+                   f"Trash page for {safety.retention_days} days · set in memdash.audit.path (relative to the config "
+                   "file)")
+        if safety.entries == 0 and any(s.memories for s in statuses):
+            st.warning("This audit log is empty although the stores hold memories: changes made before it was "
+                       "created, or recorded in another audit log, are not in it. If this config was copied from "
+                       "elsewhere, check that memdash.audit.path points at the log that belongs to these stores.",
+                       icon=":material/warning:")
+
+for status in statuses:
     with st.container(border=True):
         left, right = st.columns([3, 2])
         left.subheader(escape_markdown(status.name), anchor=False)

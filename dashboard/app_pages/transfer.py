@@ -73,15 +73,16 @@ def _collisions(plan: ImportPlan, report: ParseReport, store: str) -> tuple[bool
     """Show the ids that exist already and ask what to do with them: ``(ready, choice)``, not ready while a
     choice is needed."""
     if plan.identical:
-        st.caption(f"{count_of(len(plan.identical), 'row')} already in the store exactly as in the file: left as "
-                   "they are.")
+        st.caption(f"{count_of(len(plan.identical), 'row')} of this file already in the store exactly as they are: "
+                   "left alone.")
     colliding = plan.colliding
     if not colliding:
         return True, None
     lines = report.line_of()
-    st.warning(f"{count_of(len(colliding), 'row')} of this file use ids that already exist in store "
-               f"'{escape_markdown(store)}' with other content. Choose what to do with them; nothing is imported "
-               "until you do.", icon=":material/content_copy:")
+    uses = "uses an id that already exists" if len(colliding) == 1 else "use ids that already exist"
+    st.warning(f"{count_of(len(colliding), 'row')} of this file {uses} in store '{escape_markdown(store)}' with "
+               "other content. Choose what to do with them; nothing is imported until you do.",
+               icon=":material/content_copy:")
     st.dataframe(pd.DataFrame([{"line": lines[r.id], "id": r.id, "user": r.user_id,
                                 "in the store": truncate(plan.existing[r.id].item.memory or "", 80),
                                 "in the file": truncate(r.item.memory or "", 80)} for r in colliding[:1000]],
