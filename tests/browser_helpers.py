@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import datetime as dt
 import os
 import signal
 import socket
@@ -17,16 +18,19 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from playwright.sync_api import BrowserContext, Locator, Page, Playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from memory_core.audit import AuditEntry, AuditQuery, SqliteAuditLog
 from memory_core.builder import MemoryBuilder
 from memory_core.config import load_config
 from memory_core.interfaces import MemoryEditor
+from memory_core.records import MemoryFilter
+from memory_core.transfer import iter_records, record_to_dict
 
 T = TypeVar("T")
 
@@ -207,3 +211,61 @@ def full_screenshot(page: Page, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(VIEWPORT)
+
+
+# --- what one step changed: the store and the audit log, read from this process ---------------------------------
+
+class Ledger:
+    """The store's records and the audit log's entries as the test process reads them, so that each step of a
+    journey can assert exactly which memories it changed and that the audit log recorded exactly those changes,
+    with each memory's state before and after."""
+
+    def __init__(self, config: Path, store: str, audit_path: Path) -> None:
+        self.config, self.store, self.audit_path = config, store, audit_path
+        self.state, self.seen = self.records(), self.last_seq()
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        async def read(editor: Any) -> dict[str, dict[str, Any]]:
+            return {r.id: comparable(record_to_dict(r)) async for r in iter_records(editor, MemoryFilter())}
+        return store_call(self.config, self.store, read)
+
+    def entries(self, after: int = 0) -> list[AuditEntry]:
+        log = SqliteAuditLog(self.audit_path)
+        try:
+            return [e for e in log.entries(AuditQuery()) if (e.seq or 0) > after]
+        finally:
+            log.close()
+
+    def last_seq(self) -> int:
+        found = self.entries()
+        return found[-1].seq or 0 if found else 0
+
+    def step(self, what: str, *, changed: Iterable[str] = (), added: int = 0, operations: Iterable[str] = (),
+             notes: Iterable[str] = ()) -> list[AuditEntry]:
+        """Assert that since the last step exactly ``changed`` (ids) and ``added`` new memories changed in the
+        store, that the audit log holds one entry per changed memory with ``operations`` (a multiset) and the
+        memory's exact state before and after, plus entries without a state of ``notes`` operations; return
+        the new entries."""
+        now = self.records()
+        diff = {i for i in self.state.keys() | now.keys() if self.state.get(i) != now.get(i)}
+        new = {i for i in diff if i not in self.state} - set(changed)  # ids nobody could name before the step
+        assert (sorted(diff - new), len(new)) == (sorted(changed), added), \
+            f"{what}: the store changed otherwise: {sorted(diff - new)} changed, {len(new)} added"
+        entries = self.entries(self.seen)
+        stated = [e for e in entries if e.before is not None or e.after is not None]
+        assert sorted(e.memory_id or "" for e in stated) == sorted(diff), f"{what}: audited memories"
+        assert sorted(e.operation for e in stated) == sorted(operations), f"{what}: audited operations"
+        assert sorted(e.operation for e in entries if e not in stated) == sorted(notes), f"{what}: other entries"
+        for entry in stated:
+            assert comparable(entry.before) == self.state.get(entry.memory_id or ""), f"{what}: before-image"
+            assert comparable(entry.after) == now.get(entry.memory_id or ""), f"{what}: after-image"
+        self.state, self.seen = now, self.last_seq()
+        return entries
+
+
+def comparable(state: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A record dict with its timestamps at the precision every store keeps (microseconds, UTC)."""
+    if state is None:
+        return None
+    return {k: dt.datetime.fromisoformat(v).isoformat(timespec="microseconds") if k.endswith("_at") else v
+            for k, v in state.items()}

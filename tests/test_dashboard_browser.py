@@ -187,12 +187,13 @@ def test_memory_page_adds_a_tag_and_the_store_holds_a_new_version(page: Page, li
 def test_add_page_adds_a_memory_to_the_store(page: Page, live: DashboardServer) -> None:
     text = "Dmitri is learning Estonian on Duolingo."
     open_page(page, live.url("/add?store=main&user=dmitri"))
-    expect(key(page, "add_user").locator("input")).to_have_value("dmitri")
-    key(page, "add_memory").locator("textarea").fill(text)
-    add_tag(page, "add_tags", "language")
-    key(page, "add_metadata").locator("textarea").fill('{"source": "e2e"}')
+    expect(key(page, "add_user_0").locator("input")).to_have_value("dmitri")
+    key(page, "add_memory_0").locator("textarea").fill(text)
+    add_tag(page, "add_tags_0", "language")
+    key(page, "add_metadata_0").locator("textarea").fill('{"source": "e2e"}')
     rerun(page, lambda: page.get_by_role("button", name="Add memory").click())
-    expect(page.locator("[data-testid='stAlertContentSuccess']")).to_have_text("Added a memory for dmitri.")
+    expect(page.locator("[data-testid='stAlertContentSuccess']")).to_contain_text(
+        f"Added a memory for dmitri: “{text}”")
     href = page.get_by_role("link", name="Open the new memory").get_attribute("href") or ""
     new_id = re.search(r"[?&]id=(\w+)", href).group(1)
     added = in_store(live, lambda store: store.get_record(new_id))
@@ -251,7 +252,7 @@ def test_export_then_import_into_an_empty_store_gives_the_same_records(page: Pag
     caption_with(page, f"{stored} rows: {stored} valid, 0 invalid.")
     rerun(page, lambda: key(page, "import_go").locator("button").click())
     expect(page.locator("[data-testid='stAlertContentSuccess']")).to_contain_text(
-        f"Imported {stored} memories into store 'copy'.")
+        f"Imported into store 'copy': {stored} added.")
     assert in_store(live, lambda store: store.count_records(MemoryFilter()), "copy") == stored
 
     again = download_export(page, tmp_path / "copy")

@@ -95,7 +95,7 @@ def _confirm_delete(store: str, record: MemoryRecord) -> None:
 
 
 def _finding(store: str, position: int, finding: Finding) -> None:
-    with st.container(border=True):
+    with st.container(border=True, key=f"review_finding_{position}"):
         st.caption(f"{LABELS[finding.kind]} · user {escape_markdown(finding.user_id)}")
         st.text(finding.detail + (f": {finding.match}" if finding.match else ""))
         st.text(finding.excerpt)
