@@ -28,8 +28,8 @@ def test_add_a_full_memory_and_link_to_it(dash):
     assert record.item.metadata == {"source": "ui", "score": 0.5}
     assert record.item.conversation == [{"role": "user", "content": "I love green tea"},
                                         {"role": "assistant", "content": "Noted."}]
-    assert messages(at, "success") == ["Added a memory for alice: “Likes tea.”. The form below is empty: Add memory "
-                                       "adds another one."]
+    assert messages(at, "success") == ["Added “Likes tea.” for alice. The form below is empty: Add memory adds "
+                                       "another one."]
     [link] = at.page_link
     assert (link.proto.page, link.proto.query_string) == ("memory", f"store=main&id={record.id}")
     assert at.text_area(key="add_memory_1").value == ""  # a new, empty form after a successful add
@@ -91,6 +91,6 @@ def test_user_comes_from_the_url(dash):
 def test_store_without_ids_adds_without_a_link(make_dash):
     dash = make_dash({"toolkit": {"_type": "test_search_only"}})
     at = fill(ok(dash.app("add").run()), memory="tea time")
-    assert messages(at, "success")[0].startswith("Added a memory for alice: “tea time”.") and not at.page_link
+    assert messages(at, "success")[0].startswith("Added “tea time” for alice.") and not at.page_link
     editor = dash.hub.editor("toolkit")  # reading through the hub: search is not a change
     assert [i.memory for i in dash.hub.runner.run(editor.search("tea", user_id="alice"))] == ["tea time"]

@@ -193,7 +193,7 @@ def test_add_page_adds_a_memory_to_the_store(page: Page, live: DashboardServer) 
     key(page, "add_metadata_0").locator("textarea").fill('{"source": "e2e"}')
     rerun(page, lambda: page.get_by_role("button", name="Add memory").click())
     expect(page.locator("[data-testid='stAlertContentSuccess']")).to_contain_text(
-        f"Added a memory for dmitri: “{text}”")
+        f"Added “{text}” for dmitri.")
     href = page.get_by_role("link", name="Open the new memory").get_attribute("href") or ""
     new_id = re.search(r"[?&]id=(\w+)", href).group(1)
     added = in_store(live, lambda store: store.get_record(new_id))

@@ -351,7 +351,7 @@ def test_add_twice_and_a_double_click_adds_once(person: Page, live: DashboardSer
     add_tag(person, "add_tags_0", "language")
     key(person, "add_metadata_0").locator("textarea").fill('{"source": "support call"}')
     rerun(person, lambda: person.get_by_role("button", name="Add memory").click())
-    assert success(person).startswith("Added a memory for dmitri: “Dmitri is learning Estonian.”")
+    assert success(person).startswith("Added “Dmitri is learning Estonian.” for dmitri.")
     [first] = ledger.step("first add", added=1, operations=["add"])
     assert (first.after["tags"], first.after["metadata"]) == (["language"], {"source": "support call"})
     expect(key(person, "add_memory_1").locator("textarea")).to_have_value("")  # a new, empty form

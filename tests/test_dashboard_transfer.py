@@ -136,7 +136,7 @@ def test_existing_ids_are_listed_by_line_and_nothing_is_imported_until_a_choice(
     assert warning.startswith("1 row of this file uses an id that already exists in store 'main' with other content")
     collisions = at.dataframe[0].value
     assert collisions.to_dict("records") == [{"line": 2, "id": "g1", "user": "alice", "in the store": "stored text",
-                                               "in the file": "good 1"}]
+                                               "in the file": "good 1", "differs in": "memory, tags, metadata"}]
     assert at.button(key="import_go").disabled  # no choice yet: nothing can be written
     at.radio(key="import_on_existing").set_value(OnExisting.SKIP).run()
     at.button(key="import_go").click().run()

@@ -117,7 +117,7 @@ def test_add_search_and_delete_through_the_dashboard(zep_dash: Dash) -> None:
         {"role": "user", "content": "I like green tea"}, {"role": "assistant", "content": "Noted."}],
         "deleted_rows": []}
     at.button(key="FormSubmitter:add_form_0-Add memory").click().run()
-    assert messages(ok(at), "success")[0].startswith("Added a memory for alice: “Alice likes green tea”.")
+    assert messages(ok(at), "success")[0].startswith("Added “Alice likes green tea” for alice.")
 
     at = ok(zep_dash.app("search", store="theirs", user="alice", q="green tea").run())
     assert "I like green tea" in texts(at)[0]

@@ -64,8 +64,8 @@ def _added(store: str) -> None:
     if added:
         memory_id, item = added
         text = escape_markdown(truncate(item.memory or "(conversation only)", 120))
-        st.success(f"Added a memory for {escape_markdown(item.user_id)}: “{text}”. The form below is empty: "
-                   "Add memory adds another one.")
+        st.success(f"Added “{text}” for {escape_markdown(item.user_id)}. The form below is empty: Add memory "
+                   "adds another one.")
         if memory_id:
             memory_link(store, memory_id, label="Open the new memory")
         else:

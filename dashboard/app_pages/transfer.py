@@ -13,8 +13,10 @@ from memory_core.access import Role
 from memory_core.audit.imports import ImportPlan, OnExisting
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import Capability
+from memory_core.records import MemoryRecord
 from memory_core.transfer import ParseReport
 
+CONTENT = ("memory", "tags", "metadata", "conversation")
 MIME = {"jsonl": "application/jsonl", "csv": "text/csv"}
 
 
@@ -85,8 +87,10 @@ def _collisions(plan: ImportPlan, report: ParseReport, store: str) -> tuple[bool
                icon=":material/content_copy:")
     st.dataframe(pd.DataFrame([{"line": lines[r.id], "id": r.id, "user": r.user_id,
                                 "in the store": truncate(plan.existing[r.id].item.memory or "", 80),
-                                "in the file": truncate(r.item.memory or "", 80)} for r in colliding[:1000]],
-                              columns=["line", "id", "user", "in the store", "in the file"]), hide_index=True)
+                                "in the file": truncate(r.item.memory or "", 80),
+                                "differs in": ", ".join(_differing(plan.existing[r.id], r))} for r in colliding[:1000]],
+                              columns=["line", "id", "user", "in the store", "in the file", "differs in"]),
+                 hide_index=True)
     choice = st.radio("Rows whose id exists", list(OnExisting), format_func=lambda o: o.label, index=None,
                       key="import_on_existing")
     moved = plan.moved_users()
@@ -96,6 +100,11 @@ def _collisions(plan: ImportPlan, report: ParseReport, store: str) -> tuple[bool
                  "another user. Skip them or import them under new ids.")
         return False, choice
     return choice is not None, choice
+
+
+def _differing(stored: MemoryRecord, row: MemoryRecord) -> list[str]:
+    """The content fields an overwrite would change (a row written by hand without tags clears them)."""
+    return [field for field in CONTENT if getattr(stored.item, field) != getattr(row.item, field)]
 
 
 def _import(store: str) -> None:
