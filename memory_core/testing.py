@@ -339,6 +339,22 @@ class MemoryStoreConformance:
         await self.settle()
         assert await self._search(editor, "valid memory must not be written", alice) == []
 
+    async def test_toolkit_text_no_store_can_keep_is_refused_by_every_store(self, editor: MemoryEditor,
+                                                                           users: Users) -> None:
+        """One policy for every store: a lone surrogate or a NUL character anywhere in an item is an
+        ``InvalidInputError`` naming the field, and nothing of the batch is written."""
+        alice = users("alice")
+        valid = MemoryItem(user_id=alice, memory="A valid neighbour of a text no store can keep")
+        for bad in (MemoryItem(user_id=alice, memory="lone \ud800 surrogate"),
+                    MemoryItem(user_id=alice, memory="nul \x00 inside"),
+                    MemoryItem(user_id=alice, memory="ok", tags=["fine", "bad \udfff"]),
+                    MemoryItem(user_id=alice, memory="ok", metadata={"note": "nul \x00"}),
+                    MemoryItem(user_id=alice, conversation=[{"role": "user", "content": "\ud83d alone"}])):
+            with pytest.raises(InvalidInputError, match=r"item 1: field '.+' (holds a NUL|is not valid Unicode)"):
+                await editor.add_items([valid, bad])
+        await self.settle()
+        assert await self._search(editor, "valid neighbour store keep", alice) == []
+
     async def test_toolkit_fields_round_trip(self, editor: MemoryEditor, users: Users) -> None:
         alice = users("alice")
         nested = {"source": {"app": "chat", "thread": [1, 2, {"deep": None}]}, "weight": 0.5, "flag": True,
@@ -636,6 +652,18 @@ class MemoryStoreConformance:
         bad = _record(alice, "A bad imported memory", created=when, metadata={"handle": object()})
         with pytest.raises(InvalidInputError):
             await editor.add_records([good, bad])
+        await self.settle()
+        with pytest.raises(NotFoundError):
+            await editor.get_record(good.id)
+
+    async def test_browse_add_records_checks_ids_and_versions(self, editor: Any, users: Users) -> None:
+        _require(editor, Capability.IMPORT, Capability.GET)
+        alice = users("alice")
+        good = _record(alice, "A good record beside bad ones", created=dt.datetime(2024, 5, 6, tzinfo=dt.UTC))
+        for bad in (good.model_copy(update={"id": uuid.uuid4().hex, "version": 0}),
+                    good.model_copy(update={"id": " "}), good.model_copy(update={"id": "x\x00y"})):
+            with pytest.raises(InvalidInputError, match=r"record 1: field '(id|version)'"):
+                await editor.add_records([good, bad])
         await self.settle()
         with pytest.raises(NotFoundError):
             await editor.get_record(good.id)

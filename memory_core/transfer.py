@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import MemoryBrowser
 from memory_core.models import MemoryItem
-from memory_core.providers.common import check_item, new_id
+from memory_core.providers.common import check_record, new_id
 from memory_core.records import MemoryFilter, MemoryRecord, Sort, SortField, utcnow
 
 CSV_COLUMNS = ("id", "user_id", "memory", "tags", "metadata", "conversation", "created_at", "updated_at", "version")
@@ -56,23 +56,25 @@ def record_to_dict(record: MemoryRecord) -> dict[str, Any]:
 
 
 def record_from_dict(data: Any) -> MemoryRecord:
-    """Parse the flat form; missing id/timestamps/version get fresh values (rows written by hand)."""
+    """Parse the flat form; missing id/timestamps/version get fresh values (rows written by hand). Checked with
+    the rule every store applies (:func:`check_record`), so a row that parses is a row every store can write."""
     if not isinstance(data, dict):
         raise InvalidInputError("expected a JSON object")
+    if data.get("id") is not None and not isinstance(data["id"], str):
+        raise InvalidInputError(f"field 'id' must be a string, not {type(data['id']).__name__}")
+    if isinstance(data.get("version"), bool):
+        raise InvalidInputError("field 'version' must be a whole number, not true/false")
     now = utcnow()
     try:
         item = MemoryItem.model_validate({k: data[k] for k in ("user_id", "memory", "tags", "metadata",
                                                                 "conversation") if k in data})
-        record = MemoryRecord(id=str(data.get("id") or new_id()), item=item,
-                              created_at=data.get("created_at") or now, updated_at=data.get("updated_at") or now,
-                              version=data.get("version") or 1)
+        record = MemoryRecord(id=data.get("id") or new_id(), item=item, created_at=data.get("created_at") or now,
+                              updated_at=data.get("updated_at") or now, version=data.get("version") or 1)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"] if p != "item")
         raise InvalidInputError(f"field '{field}': {first['msg']}") from None
-    check_item(record.item, "record")
-    if record.created_at.tzinfo is None or record.updated_at.tzinfo is None:
-        raise InvalidInputError("timestamps need a timezone (e.g. 2024-01-31T12:00:00+00:00)")
+    check_record(record, "")
     return record
 
 
@@ -125,29 +127,39 @@ def dump_csv(records: Iterable[MemoryRecord]) -> Iterator[str]:
 
 
 def parse_csv(text: str) -> ParseReport:
-    """Parse CSV written by :func:`dump_csv` or by hand (only ``user_id`` and ``memory`` are needed)."""
+    """Parse CSV written by :func:`dump_csv` or by hand (only ``user_id`` and ``memory`` are needed). Strict like
+    JSONL: an unterminated quote is an error at the line where its row starts, and so are unknown columns and
+    rows with more cells than the header."""
     report = ParseReport(records=[], errors=[])
-    reader = csv.DictReader(io.StringIO(text, newline=""))  # the csv module handles line ends itself
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)  # the csv module handles line ends
     seen: set[str] = set()
+    start = 1
     try:
         if not reader.fieldnames or "user_id" not in reader.fieldnames:
             return ParseReport(records=[], errors=[(1, "the header needs at least a 'user_id' column")])
+        unknown = [name for name in reader.fieldnames if name not in CSV_COLUMNS]
+        if unknown:
+            report.errors.append((1, f"unknown column {unknown[0]!r}; the columns are {', '.join(CSV_COLUMNS)}"))
+        start = reader.line_num + 1
         for row in reader:
-            number = reader.line_num
             report.total += 1
             try:
                 record = record_from_dict(_csv_row(row))
             except InvalidInputError as exc:
-                report.errors.append((number, str(exc)))
-                continue
-            _add_unique(report, record, number, seen)
-    except csv.Error as exc:  # e.g. a field over csv.field_size_limit(): the rows after it cannot be read
-        report.errors.append((reader.line_num, f"not valid CSV: {exc}; the rest of the file was not read"))
+                report.errors.append((start, str(exc)))
+            else:
+                _add_unique(report, record, start, seen)
+            start = reader.line_num + 1
+    except csv.Error as exc:  # an unterminated quote, a field over csv.field_size_limit(): the rest is unreadable
+        report.errors.append((start, f"not valid CSV: {exc} (a quote opened on this line is never closed?); the "
+                                     "rest of the file was not read"))
     return report
 
 
-def _csv_row(row: dict[str, str | None]) -> dict[str, Any]:
-    data: dict[str, Any] = {k: v for k, v in row.items() if k and v not in (None, "")}
+def _csv_row(row: dict[str | None, Any]) -> dict[str, Any]:
+    if row.get(None):  # DictReader puts the cells beyond the header under None
+        raise InvalidInputError(f"{len(row[None])} more cells than the header has columns")
+    data: dict[str, Any] = {k: v for k, v in row.items() if k in CSV_COLUMNS and v not in (None, "")}
     for key in ("tags", "metadata", "conversation"):
         if key in data:
             try:

@@ -252,3 +252,17 @@ def test_each_choice_for_an_existing_id_keeps_the_old_text_recoverable(config: P
     else:
         assert text == original and "1 added" in err and "1 of the added under new ids" in err
     assert all(e.operation != "add" or e.before is None for e in entries)
+
+
+def test_a_row_no_store_can_keep_stops_the_import_before_anything_is_written(config: Path, tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture[str]
+                                                                            ) -> None:
+    """The issue's repro: 600 valid rows and one lone surrogate used to pass validation, then 500 were written."""
+    rows = [json.dumps({"id": f"r{i}", "user_id": "u", "memory": f"row {i}"}) for i in range(600)]
+    rows.insert(100, '{"id": "bad", "user_id": "u", "memory": "\\ud800"}')
+    (tmp_path / "hostile.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert run(config, "import", str(tmp_path / "hostile.jsonl"), "src") == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'hostile.jsonl'}:101: field 'memory' is not valid Unicode text" in err
+    assert "1 of 601 rows" in err and count(config, "src") == 0
+    assert not (tmp_path / "memdash-audit.sqlite3").exists()

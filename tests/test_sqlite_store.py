@@ -283,7 +283,9 @@ async def test_add_records_round_trips_and_replaces(store: SqliteMemory) -> None
     await store.add_records([record])
     assert await store.get_record("imported-1") == record
     newer = record.model_copy(update={"version": 8, "item": record.item.model_copy(update={"memory": "Apollo"})})
-    await store.add_records([record, newer])  # an id seen twice: the last one wins, the old row is replaced
+    with pytest.raises(InvalidInputError, match=r"record 1: id imported-1 is also record 0's"):
+        await store.add_records([record, newer])  # an id twice in one batch: which one is meant?
+    await store.add_records([newer])  # an id that exists: the record is replaced
     assert await store.get_record("imported-1") == newer
     assert await store.count_records(MemoryFilter()) == 1
     assert [r.memory for r in await store.search("apollo", user_id="ü")] == ["Apollo"]

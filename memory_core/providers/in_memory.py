@@ -21,6 +21,7 @@ from memory_core.providers.common import (
     search_args,
     tokens,
     validate_items,
+    validate_records,
     with_score,
 )
 from memory_core.records import (
@@ -154,10 +155,7 @@ class InMemoryEditor(MemoryEditor, MemoryBrowser, MemoryStats):
             return sum(self._records.pop(rid, None) is not None for rid in record_ids)
 
     async def add_records(self, records: Sequence[MemoryRecord]) -> None:
-        validate_items([r.item for r in records])
-        for r in records:
-            if r.created_at.utcoffset() is None or r.updated_at.utcoffset() is None:
-                raise InvalidInputError(f"record {r.id}: timestamps must be timezone-aware")
+        records = validate_records(records)
         async with self._lock:
             for r in records:
                 self._records[r.id] = r.model_copy(deep=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,7 +9,6 @@ import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
-from memory_core.errors import InvalidInputError
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryRecord
 from memory_core.retrieval import FTS_COLUMNS, document_fields
@@ -30,14 +28,6 @@ def search_fields(item: MemoryItem) -> list[str]:
 def folded(item: MemoryItem) -> str:
     """The memory text as ``text_contains`` and fuzzy matching compare it."""
     return (item.memory or "").casefold()
-
-
-def check_storable(records: Sequence[MemoryRecord]) -> None:
-    """PostgreSQL text cannot hold NUL characters: refuse them before anything is written."""
-    for index, record in enumerate(records):
-        blob = json.dumps([record.id, record.item.model_dump(mode="json")], ensure_ascii=False)
-        if "\x00" in blob or "\\u0000" in blob:
-            raise InvalidInputError(f"item {index}: PostgreSQL cannot store the NUL character (\\x00)")
 
 
 def vector_literal(vector: np.ndarray) -> str:

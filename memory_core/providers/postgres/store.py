@@ -15,7 +15,15 @@ from memory_core.embedders.base import Embedder
 from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
-from memory_core.providers.common import check_limit, new_id, remove_target, search_args, validate_items, with_score
+from memory_core.providers.common import (
+    check_limit,
+    new_id,
+    remove_target,
+    search_args,
+    validate_items,
+    validate_records,
+    with_score,
+)
 from memory_core.providers.postgres import filters, rows
 from memory_core.providers.postgres.connection import Server
 from memory_core.providers.postgres.schema import SchemaState, migrate
@@ -257,7 +265,6 @@ class PostgresMemory(MemoryEditor, MemoryBrowser):
             raise VersionConflictError(record_id, expected_version, current)
         item = validate_items([patch.apply(current.item)])[0]
         updated = current.model_copy(update={"item": item, "updated_at": utcnow(), "version": current.version + 1})
-        rows.check_storable([updated])
         assignments = [f"{column} = %s" for column in rows.WRITE_COLUMNS[1:]]
         params: list[Any] = list(rows.write_row(updated, None, False)[1:])
         text = embedding_text(item)
@@ -281,17 +288,12 @@ class PostgresMemory(MemoryEditor, MemoryBrowser):
         return cur.rowcount
 
     async def add_records(self, records: Sequence[MemoryRecord]) -> None:
-        validate_items([r.item for r in records])
-        ids = [r.id for r in records]
-        if len(set(ids)) != len(ids):
-            raise InvalidInputError("add_records: the batch holds the same record id twice")
-        await self._insert("importing memories", list(records), replace=True)
+        await self._insert("importing memories", validate_records(records), replace=True)
 
     async def _insert(self, doing: str, records: list[MemoryRecord], *, replace: bool) -> None:
         """Write ``records`` in one transaction (COPY); ``replace`` first drops rows with the same ids."""
         if not records:
             return
-        rows.check_storable(records)
         vectors = await self._vectors([embedding_text(r.item) for r in records])
 
         async def write(conn: Conn) -> None:

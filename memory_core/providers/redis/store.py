@@ -13,13 +13,13 @@ from memory_core.errors import InvalidInputError, NotFoundError, VersionConflict
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
 from memory_core.providers.common import (
-    as_record,
     check_limit,
     checked_vectors,
     patched_item,
     remove_target,
     search_args,
     validate_items,
+    validate_records,
     with_score,
 )
 from memory_core.providers.redis import documents, query
@@ -282,11 +282,7 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
 
     async def add_records(self, records: Sequence[MemoryRecord]) -> None:
         """Insert records as given (ids, timestamps, versions); a record whose id exists replaces it."""
-        checked = [as_record(record, position) for position, record in enumerate(records)]
-        validate_items([record.item for record in checked])
-        latest = list({record.id: record for record in checked}.values())
-        if any(not record.id for record in latest):
-            raise InvalidInputError("record ids must not be empty")
+        latest = validate_records(records)
         vectors = await self._embed([record.item for record in latest])
         docs = [documents.dumps(documents.encode(r.item, created_us=query.to_micros(r.created_at),
                                                  updated_us=query.to_micros(r.updated_at), version=r.version,

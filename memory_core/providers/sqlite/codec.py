@@ -9,7 +9,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from memory_core.errors import InvalidInputError
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryRecord
 
@@ -41,19 +40,6 @@ def owner_token(user_id: str) -> str:
     A 96-bit hash keeps it short; searches still check ``user_id`` on the rows they return.
     """
     return str(int.from_bytes(hashlib.blake2b(user_id.encode(), digest_size=12).digest(), "big"))
-
-
-def check_text(item: MemoryItem, where: str) -> None:
-    """Reject strings SQLite cannot store as UTF-8 (lone surrogates)."""
-    fields: list[tuple[str, Any]] = [("user_id", item.user_id), ("memory", item.memory)]
-    fields += [(f"tags[{i}]", tag) for i, tag in enumerate(item.tags)]
-    for i, message in enumerate(item.conversation or []):
-        fields += [(f"conversation[{i}].{key}", value) for key, value in message.items()]
-    for name, value in fields:
-        try:
-            (value or "").encode()
-        except UnicodeEncodeError:
-            raise InvalidInputError(f"{where}: field '{name}' is not valid UTF-8 text") from None
 
 
 def memory_row(rid: int, record_id: str, item: MemoryItem, created_us: int, updated_us: int,

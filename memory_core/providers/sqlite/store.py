@@ -16,7 +16,6 @@ from memory_core.errors import InvalidInputError, NotFoundError, StoreUnavailabl
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
 from memory_core.providers.common import (
-    as_record,
     check_limit,
     checked_vectors,
     new_id,
@@ -24,10 +23,11 @@ from memory_core.providers.common import (
     remove_target,
     search_args,
     validate_items,
+    validate_records,
     with_score,
 )
 from memory_core.providers.sqlite import index, queries, schema, stats, vectors
-from memory_core.providers.sqlite.codec import check_text, from_micros, to_micros
+from memory_core.providers.sqlite.codec import from_micros, to_micros
 from memory_core.providers.sqlite.pool import Pool
 from memory_core.records import (
     MemoryFilter,
@@ -124,8 +124,6 @@ class SqliteMemory(MemoryEditor, MemoryBrowser, MemoryStats):
     # --- toolkit interface -------------------------------------------------------------------------------
     async def add_items(self, items: list[MemoryItem], **kwargs) -> None:
         valid = validate_items(items)
-        for position, item in enumerate(valid):
-            check_text(item, f"item {position}")
         now = to_micros(utcnow())
         embedded = await self._vectors(valid)
         rows = [queries.NewRow(new_id(), item, now, now, vector=vector)
@@ -199,7 +197,6 @@ class SqliteMemory(MemoryEditor, MemoryBrowser, MemoryStats):
         if before is None or before.version != expected_version:
             raise VersionConflictError(record_id, expected_version, before)
         item = patched_item(before, patch)
-        check_text(item, f"memory {before.id}")
         vector = None
         if retrieval.embedding_text(item) != retrieval.embedding_text(before.item):
             vector = (await self._vectors([item]))[0]
@@ -212,11 +209,7 @@ class SqliteMemory(MemoryEditor, MemoryBrowser, MemoryStats):
 
     async def add_records(self, records: Sequence[MemoryRecord]) -> None:
         """Insert records as given (ids, timestamps, versions); a record whose id exists replaces it."""
-        checked = [as_record(record, position) for position, record in enumerate(records)]
-        items = validate_items([record.item for record in checked])
-        for position, item in enumerate(items):
-            check_text(item, f"record {position}")
-        latest = list({record.id: record for record in checked}.values())
+        latest = validate_records(records)
         embedded = await self._vectors([record.item for record in latest])
         rows = [queries.NewRow(r.id, r.item, to_micros(r.created_at), to_micros(r.updated_at), r.version, vector)
                 for r, vector in zip(latest, embedded, strict=True)]
