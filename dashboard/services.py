@@ -33,6 +33,7 @@ from memory_core.errors import (
     UnsupportedError,
 )
 from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor, capabilities_of
+from memory_core.memdash_section import check_memdash_section
 from memory_core.models import MemoryItem
 from memory_core.records import (
     MemoryFilter,
@@ -70,6 +71,8 @@ class StoreHub:
         self.config_error: ConfigError | None = None
         try:
             self.config = load_config(config_path) if config_path else None
+            if self.config:
+                check_memdash_section(self.config)
             self.safety = safety_settings(self.config) if self.config else None
         except ConfigError as exc:
             self.config, self.config_error = None, exc

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from dashboard import users_cli
 from memory_core import backup, eval_cli
@@ -26,63 +23,13 @@ from memory_core.config import MemdashConfig, load_config
 from memory_core.demo import DATASETS, seed, seed_if_empty
 from memory_core.errors import ConfigError, MemdashError
 from memory_core.interfaces import Capability, MemoryBrowser, capabilities_of
+from memory_core.memdash_section import check_memdash_section, seed_settings
 from memory_core.records import MemoryFilter
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_APP = PROJECT_ROOT / "dashboard" / "app.py"
 CONFIG_ENV = "MEMDASH_CONFIG"
 NO_AUTH_ENV = "MEMDASH_NO_AUTH"
-
-
-@dataclasses.dataclass(frozen=True)
-class SeedSettings:
-    """``memdash: {seed: {store: NAME, data: demo}}``: which store ``memdash run`` fills on first start."""
-
-    store: str
-    data: str = "demo"
-
-
-def seed_settings(config: MemdashConfig) -> SeedSettings | None:
-    """The config's seed request, checked against its stores and the known data sets."""
-    section = config.sections.get("memdash") or {}
-    raw = section.get("seed") if isinstance(section, dict) else None
-    if raw in (None, False):
-        return None
-    path = ("memdash", "seed")
-    if not isinstance(raw, dict) or not isinstance(raw.get("store"), str):
-        raise _config_error(config, "must be a mapping like {store: NAME, data: demo}", path)
-    unknown = sorted(set(raw) - {"store", "data"})
-    if unknown:
-        raise _config_error(config, f"unknown key '{unknown[0]}'; allowed: store, data", (*path, unknown[0]))
-    settings = SeedSettings(store=raw["store"], data=str(raw.get("data", "demo")))
-    if settings.store not in config.memory:
-        known = ", ".join(config.memory) or "none configured"
-        raise _config_error(config, f"no memory store named '{settings.store}'; configured: {known}", (*path, "store"))
-    if settings.data not in DATASETS:
-        raise _config_error(config, f"unknown data set '{settings.data}'; known: {', '.join(DATASETS)}",
-                            (*path, "data"))
-    return settings
-
-
-def _config_error(config: MemdashConfig, message: str, path: tuple[str, ...]) -> ConfigError:
-    return ConfigError(message, file=config.file, line=_line_of(config.file, path), field=".".join(path))
-
-
-def _line_of(file: str | None, path: tuple[str, ...]) -> int | None:
-    """The line of the deepest key of ``path`` found in the YAML file (best effort)."""
-    try:
-        node = yaml.compose(Path(file).read_text(encoding="utf-8"), Loader=yaml.SafeLoader) if file else None
-    except (OSError, yaml.YAMLError):
-        return None
-    line = None
-    for key in path:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        match = next(((k, v) for k, v in node.value if k.value == key), None)
-        if match is None:
-            break
-        line, node = match[0].start_mark.line + 1, match[1]
-    return line
 
 
 def find_streamlit_dir() -> Path | None:
@@ -116,6 +63,7 @@ def streamlit_launch(config_file: str, *, app: Path = DEFAULT_APP, port: int | N
 # --- commands ------------------------------------------------------------------------------------------
 def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    check_memdash_section(config)
     settings = seed_settings(config)
     print(f"{config.file}: OK")
     print("memory stores:" if config.memory else "memory stores: none")

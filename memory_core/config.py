@@ -28,6 +28,8 @@ TOOLKIT_SECTIONS = frozenset({
 })
 SECTIONS = TOOLKIT_SECTIONS | {"memdash"}
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+MAX_BYTES = 1_000_000  # a config file; the largest real ones are a few kB
+MAX_VALUES = 100_000  # keys and values once every alias is expanded (an "alias bomb" asks for billions)
 
 Path_ = tuple[str | int, ...]
 
@@ -56,6 +58,8 @@ def load_config(path: str | os.PathLike[str], *, registry: TypeRegistry = GLOBAL
     """Read and validate a config file."""
     file = str(path)
     try:
+        if Path(file).stat().st_size > MAX_BYTES:
+            raise ConfigError(f"the file is larger than {MAX_BYTES:,} bytes: not a config file?", file=file)
         text = Path(file).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("config file not found", file=file) from None
@@ -94,10 +98,13 @@ def section_error(config: MemdashConfig, message: str, path: tuple[str | int, ..
 
 
 def _parse_yaml(text: str, file: str | None) -> tuple[Any, dict[Path_, int]]:
+    if len(text) > MAX_BYTES:
+        raise ConfigError(f"the config is larger than {MAX_BYTES:,} characters: not a config file?", file=file)
     node = None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         lines = _index_lines(node, file) if node is not None else {}
+        _check_expansion(node, file)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -153,9 +160,15 @@ def _index_lines(root: yaml.Node, file: str | None) -> dict[Path_, int]:
             return
         inside.add(id(node))
         if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
             for key, value in node.value:
                 if isinstance(key, yaml.ScalarNode):  # other keys are unhashable: safe_load refuses them
-                    lines[(*path, key.value)] = key.start_mark.line + 1
+                    line = key.start_mark.line + 1
+                    if key.value in first and key.value != "<<":
+                        raise ConfigError(f"duplicate key '{key.value}' (first on line {first[key.value]}): the "
+                                          "second would silently replace the first", file=file, line=line)
+                    first[key.value] = line
+                    lines[(*path, key.value)] = line
                     visit(value, (*path, key.value))
         elif isinstance(node, yaml.SequenceNode):
             for i, value in enumerate(node.value):
@@ -165,6 +178,22 @@ def _index_lines(root: yaml.Node, file: str | None) -> dict[Path_, int]:
 
     visit(root, ())
     return lines
+
+
+def _check_expansion(root: yaml.Node | None, file: str | None) -> None:
+    """Refuse YAML whose aliases expand to more than :data:`MAX_VALUES` values (each node counted once per use)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        if id(node) not in sizes:
+            children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
+                        else node.value if isinstance(node, yaml.SequenceNode) else [])
+            sizes[id(node)] = min(1 + sum(size(child) for child in children), MAX_VALUES + 1)
+        return sizes[id(node)]
+
+    if root is not None and size(root) > MAX_VALUES:
+        raise ConfigError(f"the YAML expands to more than {MAX_VALUES:,} values through its aliases (&name / "
+                          "*name): refused, a config is never that large", file=file)
 
 
 @dataclasses.dataclass

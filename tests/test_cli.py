@@ -187,3 +187,50 @@ def test_run_serves_with_the_project_streamlit_config(tmp_path: Path) -> None:
 def test_find_streamlit_dir_is_the_project_root() -> None:
     assert cli.find_streamlit_dir() == ROOT
     assert (ROOT / ".streamlit" / "config.toml").is_file()
+
+
+BASE = "memory:\n  demo:\n    _type: in_memory\n"
+
+
+@pytest.mark.parametrize(("text", "line", "says"), [
+    (BASE + "memdash:\n  auth:\n    mode: bogus\n", 6, "memdash.auth.mode"),
+    (BASE + "memdash:\n  trash:\n    retention_days: -3\n", 6, "memdash.trash.retention_days"),
+    (BASE + "memdash:\n  audit:\n    path: ''\n", 6, "memdash.audit.path"),
+    (BASE + "memdash:\n  snapshot:\n    path: snaps\n", 5, "unknown key 'snapshot'"),
+    (BASE + "memdash:\n  eval:\n    history: 3\n", 6, "memdash.eval.history"),
+    (BASE + "memdash:\n  snapshots: here\n", 5, "memdash.snapshots"),
+])
+def test_check_validates_every_key_of_the_memdash_section(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          text: str, line: int, says: str) -> None:
+    """Each of these passed `memdash check` on d5b94e4, then the dashboard refused to open."""
+    path = write(tmp_path, text)
+    assert main(["check", "--config", path]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:{line}" in err and says in err
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    (BASE + "  demo:\n    _type: sqlite\n", 4),  # a store named twice: the first silently vanished
+    (BASE + "memory:\n  other:\n    _type: in_memory\n", 4),  # a second memory: section
+])
+def test_duplicate_keys_are_refused_at_their_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
+                                                  line: int) -> None:
+    path = write(tmp_path, text)
+    assert main(["check", "--config", path]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:{line}" in err and "duplicate key" in err and "(first on line" in err
+
+
+def test_an_alias_bomb_is_refused_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """408 bytes of nested aliases kept `memdash check` busy for over 120 s on d5b94e4 (9 levels of 9)."""
+    levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    levels += [f"{n}: &{n} [{','.join(['*' + p] * 9)}]" for p, n in zip("abcdefgh", "bcdefghi", strict=True)]
+    path = write(tmp_path, "\n".join(levels) + "\n" + BASE)
+    assert main(["check", "--config", path]) == 2
+    assert "expands to more than 100,000 values through its aliases" in capsys.readouterr().err
+
+
+def test_an_oversized_file_is_refused_before_it_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, BASE + "# " + "x" * 2_000_000 + "\n")
+    assert main(["check", "--config", path]) == 2
+    assert "larger than 1,000,000 bytes" in capsys.readouterr().err

@@ -8,9 +8,9 @@ import math
 import streamlit as st
 
 from dashboard import auth
-from dashboard.auth_settings import AuthMode
 from dashboard.components.text import escape_markdown
 from memory_core.access import Actor, PermissionDenied
+from memory_core.auth_settings import AuthMode
 
 HOW_TO = """Choose one, then reload this page (restart `memdash run` after changing `secrets.toml`):
 
