@@ -9,11 +9,21 @@ from dashboard.components import signin, undo
 
 PAGES = Path(__file__).parent / "app_pages"
 
+BROWSE = st.Page(PAGES / "browse.py", title="Browse", icon=":material/table_rows:", url_path="browse")
+
+
+def _start() -> None:
+    """``/`` opens Browse at its own address ``/browse`` (a default page is not reachable by its name), with the
+    link's filters."""
+    st.switch_page(BROWSE, query_params={key: st.query_params.get_all(key) for key in st.query_params})
+
+
 st.set_page_config(page_title="memdash", page_icon=":material/neurology:", layout="wide")
 access = auth.access()
 navigation = st.navigation({
     "Memories": [
-        st.Page(PAGES / "browse.py", title="Browse", icon=":material/table_rows:", url_path="browse", default=True),
+        st.Page(_start, title="Browse", default=True, visibility="hidden"),
+        BROWSE,
         st.Page(PAGES / "search.py", title="Search", icon=":material/search:", url_path="search"),
         st.Page(PAGES / "memory.py", title="Memory", icon=":material/description:", url_path="memory"),
         st.Page(PAGES / "add.py", title="Add", icon=":material/add:", url_path="add"),

@@ -249,6 +249,16 @@ class MemoryStoreConformance:
             results = await self._search(editor, "water the garden plants", alice, top_k=top_k)
             assert len(results) == expected, f"top_k={top_k} over 8 matching memories gave {len(results)}"
 
+    async def test_toolkit_numbers_out_of_range_are_input_errors(self, editor: MemoryEditor, users: Users) -> None:
+        """Hostile sizes are refused with a message, never a raw OverflowError from the backend."""
+        alice = users("alice")
+        for top_k in (0, 2**63, 10_001):
+            with pytest.raises(InvalidInputError, match="top_k must be a whole number from 1 to 10,000"):
+                await editor.search("anything", top_k=top_k, user_id=alice)
+        if Capability.LIST in capabilities_of(editor):
+            with pytest.raises(InvalidInputError, match="limit must be a whole number from 1 to 10,000"):
+                await editor.list_records(MemoryFilter(user_id=alice), limit=2**63)  # type: ignore[attr-defined]
+
     async def test_toolkit_similarity_scores(self, editor: MemoryEditor, users: Users) -> None:
         alice = users("alice")
         exact, unrelated = "The quarterly budget review is on Thursday at noon", "Penguins huddle on Antarctic ice"

@@ -682,7 +682,7 @@ async def test_update_and_import_are_unsupported(zep: FakeZep) -> None:
 
 async def test_bad_listing_arguments_are_refused(zep: FakeZep) -> None:
     async with opened(zep.url) as built:
-        with pytest.raises(InvalidInputError, match="limit must be a positive integer, got 0"):
+        with pytest.raises(InvalidInputError, match="limit must be a whole number from 1 to 10,000, got 0"):
             await built.list_records(MemoryFilter(user_id="u"), limit=0)
         with pytest.raises(InvalidInputError, match="invalid page cursor"):
             await built.list_records(MemoryFilter(user_id="u"), cursor="bm90LWpzb24=")

@@ -117,6 +117,8 @@ class SqliteAuditLog(AuditLog):
         return list(range(last - len(rows) + 1, last + 1))  # the write lock was held: the numbers are consecutive
 
     def get(self, seq: int) -> AuditEntry:
+        if not 0 < seq < _NO_CURSOR:  # beyond SQLite's integers: no such entry, not an OverflowError
+            raise NotFoundError(f"no audit entry number {seq}")
         with self._locked("read"):
             row = self._conn.execute(f"SELECT {COLUMNS} FROM audit_entries WHERE seq = ?", (seq,)).fetchone()
         if row is None:

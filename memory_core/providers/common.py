@@ -17,6 +17,7 @@ from memory_core.records import MemoryPatch, MemoryRecord
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 MAX_ID_CHARS = 256
+MAX_LIMIT = 10_000  # results of one search or one page: more is a mistake (or an attack), never a need
 MAX_VERSION = 2**63 - 1  # what every store's integer column holds
 
 
@@ -116,8 +117,8 @@ def search_args(query: Any, top_k: Any, kwargs: dict[str, Any]) -> tuple[str, in
         raise InvalidInputError("search needs user_id=...: memories are always searched for one user")
     if not isinstance(query, str):
         raise InvalidInputError("search query must be a string")
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise InvalidInputError(f"top_k must be a positive integer, got {top_k!r}")
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_LIMIT:
+        raise InvalidInputError(f"top_k must be a whole number from 1 to {MAX_LIMIT:,}, got {top_k!r}")
     threshold = kwargs.get("similarity_threshold")
     if threshold is not None and (not isinstance(threshold, int | float) or math.isnan(threshold)):
         raise InvalidInputError(f"similarity_threshold must be a number, got {threshold!r}")
@@ -159,8 +160,8 @@ def with_score(item: MemoryItem, score: float) -> MemoryItem:
 
 def check_limit(limit: Any) -> None:
     """A page size must be a positive integer."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInputError(f"limit must be a whole number from 1 to {MAX_LIMIT:,}, got {limit!r}")
 
 
 def patched_item(record: MemoryRecord, patch: MemoryPatch) -> MemoryItem:

@@ -11,10 +11,11 @@ import math
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 
-from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
+from memory_core.errors import NotFoundError, VersionConflictError
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
 from memory_core.providers.common import (
+    check_limit,
     item_text,
     new_id,
     remove_target,
@@ -107,6 +108,7 @@ class InMemoryEditor(MemoryEditor, MemoryBrowser, MemoryStats):
         return hits[:top_k]
 
     async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:
+        check_limit(limit)
         after = decode_cursor(cursor)[0] if cursor else None
         summaries: dict[str, UserSummary] = {}
         for r in self._records.values():
@@ -121,8 +123,7 @@ class InMemoryEditor(MemoryEditor, MemoryBrowser, MemoryStats):
 
     async def list_records(self, filter: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
                            cursor: str | None = None) -> RecordPage:
-        if limit < 1:
-            raise InvalidInputError(f"limit must be positive, got {limit}")
+        check_limit(limit)
         key = lambda r: (_sort_time(getattr(r, sort.field.value)), r.id)  # noqa: E731
         rows = sorted((r for r in self._records.values() if filter.matches(r)), key=key, reverse=sort.descending)
         if cursor:
