@@ -18,7 +18,8 @@ def _start() -> None:
     st.switch_page(BROWSE, query_params={key: st.query_params.get_all(key) for key in st.query_params})
 
 
-st.set_page_config(page_title="memdash", page_icon=":material/neurology:", layout="wide")
+# A local image: a material icon as page icon makes every browser fetch it from fonts.gstatic.com
+st.set_page_config(page_title="memdash", page_icon=Path(__file__).parent / "static" / "memdash.png", layout="wide")
 access = auth.access()
 navigation = st.navigation({
     "Memories": [

@@ -277,3 +277,18 @@ def test_an_absurd_audit_entry_number_is_a_message(page: Page, live: DashboardSe
     expect(page.locator("[data-testid='stAlertContentError']").first).to_contain_text(
         "no audit entry number 99999999999999999999")
     ok(page)
+
+
+def test_no_request_leaves_the_machine(browser: BrowserContext, live: DashboardServer) -> None:
+    """Every page, in a fresh tab: each request goes to the dashboard's own host (on d5b94e4 every page fetched
+    its icon from fonts.gstatic.com, which an air-gapped site cannot reach and a connected one tells about)."""
+    page = browser.new_page()
+    hosts: set[str] = set()
+    page.on("request", lambda request: hosts.add(request.url.split("/")[2]))
+    try:
+        for path, _ in PAGES.values():
+            open_page(page, live.url(path))
+            page.wait_for_timeout(300)  # late requests (icons) are made after the run
+    finally:
+        page.close()
+    assert hosts == {f"127.0.0.1:{live.port}"}

@@ -80,7 +80,8 @@ def test_html_and_markdown_are_shown_as_text(dash):
 
 @pytest.mark.parametrize(("params", "error"), [({"top_k": "lots"}, "top_k must be a number, not 'lots'"),
                                                ({"threshold": "nan"}, "threshold must be a number, not 'nan'"),
-                                               ({"top_k": "0"}, "top_k must be a whole number from 1 to 10,000, got 0")])
+                                               ({"top_k": "0"},
+                                                "top_k must be a whole number from 1 to 10,000, got 0")])
 def test_bad_numbers_in_the_url(seeded, params, error):
     at = ok(seeded.app("search", user="alice", q="x", **params).run())
     assert messages(at, "error") == [error]

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dashboard import audit, services, state
-from memory_core.auth_settings import AuthSettings, auth_settings
 from dashboard.users_file import load_users
+from memory_core.auth_settings import AuthSettings, auth_settings
 from memory_core.config import parse_config
 from memory_core.errors import ConfigError, InvalidInputError
 from memory_core.records import MemoryFilter, Sort
