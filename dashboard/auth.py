@@ -32,6 +32,8 @@ from memory_core.cli import NO_AUTH_ENV
 from memory_core.config import load_config
 from memory_core.errors import ConfigError
 
+PASSWORD_CHECKS = threading.BoundedSemaphore(2)  # each Argon2 check holds 64 MiB: two at a time, whatever comes
+CHECK_WAIT_S = 10.0  # how long a sign-in waits for its turn before it is asked to try again
 SESSION_KEY = "_memdash_signed_in"  # (user name, password fingerprint) of a local sign-in
 
 
@@ -148,20 +150,32 @@ def current_actor() -> Actor:
     return actor
 
 
+def client_address() -> str:
+    """The browser's address as the server sees it (a proxy's, behind one): what the throttle counts per client."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else "unknown"
+
+
 def sign_in_local(name: str, password: str) -> float:
     """Check a local password and sign this session in; returns 0, or the seconds to wait after repeated failures.
 
     Raises ``PermissionDenied`` for a wrong name or password (the message does not say which)."""
     settings = startup_settings()
     assert settings.users_file is not None
-    wait = throttle().wait(name)
+    client = client_address()
+    wait = throttle().wait(name, client)
     if wait:
         return wait
-    user = verify(local_users(settings.users_file), name, password)
+    if not PASSWORD_CHECKS.acquire(timeout=CHECK_WAIT_S):
+        raise PermissionDenied("too many sign-ins at this moment: try again in a few seconds")
+    try:
+        user = verify(local_users(settings.users_file), name, password)
+    finally:
+        PASSWORD_CHECKS.release()
     if user is None:
-        throttle().failed(name)
+        throttle().failed(name, client)
         raise PermissionDenied("wrong user name or password")
-    throttle().succeeded(name)
+    throttle().succeeded(name, client)
     st.session_state[SESSION_KEY] = (user.name, user.fingerprint)
     return 0.0
 
@@ -177,31 +191,41 @@ def sign_out() -> bool:
 
 
 class LoginThrottle:
-    """At most ``limit`` failed sign-ins per user name within ``window`` seconds (per process); then that
-    name waits until the oldest failure leaves the window."""
+    """Failed sign-ins, counted per (name, client) and per client within ``window`` seconds (per process).
 
-    def __init__(self, limit: int = 5, window: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._failures: dict[str, collections.deque[float]] = {}
+    A name is locked only for the client that failed on it, so nobody can lock an admin out from elsewhere; a
+    client that tries many names (password spraying) is slowed down across all of them. Waiting lasts until
+    the oldest counted failure leaves the window; a restart clears everything."""
+
+    def __init__(self, limit: int = 5, client_limit: int = 20, window: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.client_limit, self.window, self.clock = limit, client_limit, window, clock
+        self._failures: dict[tuple[str, ...], collections.deque[float]] = {}
         self._lock = threading.Lock()
 
-    def wait(self, name: str) -> float:
+    def wait(self, name: str, client: str) -> float:
+        """Seconds until ``client`` may try ``name`` again (0: now)."""
         with self._lock:
-            recent = self._recent(name)
-            return max(0.0, recent[0] + self.window - self.clock()) if len(recent) >= self.limit else 0.0
+            return max(self._wait(("name", name, client), self.limit), self._wait(("client", client),
+                                                                                 self.client_limit))
 
-    def failed(self, name: str) -> None:
+    def failed(self, name: str, client: str) -> None:
         with self._lock:
             now = self.clock()
-            self._failures = {n: t for n, t in self._failures.items() if t and t[-1] > now - self.window}
-            self._recent(name).append(now)
+            self._failures = {k: t for k, t in self._failures.items() if t and t[-1] > now - self.window}
+            for key in (("name", name, client), ("client", client)):
+                self._recent(key).append(now)
 
-    def succeeded(self, name: str) -> None:
+    def succeeded(self, name: str, client: str) -> None:
         with self._lock:
-            self._failures.pop(name, None)
+            self._failures.pop(("name", name, client), None)
 
-    def _recent(self, name: str) -> collections.deque[float]:
-        times = self._failures.setdefault(name, collections.deque())
+    def _wait(self, key: tuple[str, ...], limit: int) -> float:
+        recent = self._recent(key)
+        return max(0.0, recent[0] + self.window - self.clock()) if len(recent) >= limit else 0.0
+
+    def _recent(self, key: tuple[str, ...]) -> collections.deque[float]:
+        times = self._failures.setdefault(key, collections.deque())
         while times and times[0] <= self.clock() - self.window:
             times.popleft()
         return times

@@ -113,20 +113,69 @@ def test_user_add_refuses_bad_input(tmp_path, monkeypatch, capsys, argv, stdin, 
     assert not (tmp_path / "u.json").exists()
 
 
-def test_the_throttle_locks_a_name_after_repeated_failures():
+def test_the_throttle_locks_a_name_for_the_client_that_failed():
     now = [0.0]
     throttle = LoginThrottle(limit=3, window=60, clock=lambda: now[0])
     for _ in range(3):
-        assert throttle.wait("alice") == 0
-        throttle.failed("alice")
-    assert throttle.wait("alice") == 60 and throttle.wait("bob") == 0
+        assert throttle.wait("alice", "10.0.0.9") == 0
+        throttle.failed("alice", "10.0.0.9")
+    assert throttle.wait("alice", "10.0.0.9") == 60 and throttle.wait("bob", "10.0.0.9") == 0
+    assert throttle.wait("alice", "10.0.0.1") == 0  # alice at her own desk is not locked out by someone else
     now[0] = 30
-    assert throttle.wait("alice") == 30
+    assert throttle.wait("alice", "10.0.0.9") == 30
     now[0] = 61
-    assert throttle.wait("alice") == 0
-    throttle.failed("alice")
-    throttle.succeeded("alice")
-    assert throttle.wait("alice") == 0
+    assert throttle.wait("alice", "10.0.0.9") == 0
+    throttle.failed("alice", "10.0.0.9")
+    throttle.succeeded("alice", "10.0.0.9")
+    assert throttle.wait("alice", "10.0.0.9") == 0
+
+
+def test_the_throttle_slows_a_client_that_tries_many_names():
+    """Spraying one password across names was unlimited on d5b94e4 (the lockout counted per name only)."""
+    throttle = LoginThrottle(limit=5, client_limit=20, window=300, clock=lambda: 0.0)
+    for n in range(20):
+        assert throttle.wait(f"user{n}", "10.0.0.9") == 0
+        throttle.failed(f"user{n}", "10.0.0.9")
+    assert throttle.wait("somebody-new", "10.0.0.9") == 300  # every name, for this client
+    assert throttle.wait("somebody-new", "10.0.0.1") == 0
+
+
+def test_password_checks_run_at_most_two_at_a_time(tmp_path, monkeypatch):
+    """16 concurrent sign-ins pushed the server to 804 MB on d5b94e4 (64 MiB per Argon2 check, unbounded)."""
+    import threading
+    import time
+
+    from dashboard import auth
+
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def slow_verify(users, name, password):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+
+    monkeypatch.setattr(auth, "verify", slow_verify)
+    monkeypatch.setattr(auth, "startup_settings", lambda: type("S", (), {"users_file": tmp_path / "u.json"})())
+    monkeypatch.setattr(auth, "local_users", lambda path: {})
+    monkeypatch.setattr(auth, "client_address", lambda: "10.0.0.9")
+    monkeypatch.setattr(auth, "throttle", lambda: LoginThrottle(limit=100, client_limit=100))
+    refused = []
+
+    def attempt(n: int) -> None:
+        try:
+            auth.sign_in_local(f"user{n}", "wrong password")
+        except auth.PermissionDenied as exc:
+            refused.append(str(exc))
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert peak[0] == 2 and refused == ["wrong user name or password"] * 16
 
 
 def settings(text: str):
