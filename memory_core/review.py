@@ -19,18 +19,22 @@ own state (audit entries, :mod:`memory_core.audit.writer`), never written into t
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
+import math
 import re
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 from memory_core.interfaces import MemoryBrowser
-from memory_core.manager import NearDuplicate, content_terms, similarity
+from memory_core.manager import NearDuplicate, content_terms, shingles
 from memory_core.models import MemoryItem
 from memory_core.providers.common import item_text
 from memory_core.records import MemoryFilter, MemoryRecord, Sort, SortField
 
 REDACTED = "[redacted]"
+CANDIDATES_PER_TRIGRAM = 8
 EXCERPT_CHARS = 160
 
 
@@ -167,19 +171,55 @@ def contradiction(a: MemoryItem, b: MemoryItem) -> str | None:
 
 
 def pair_findings(records: Sequence[MemoryRecord], threshold: float = NearDuplicate().threshold) -> list[Finding]:
-    """Near-duplicates and contradictions among one user's records (oldest first)."""
-    criterion = NearDuplicate(threshold)
-    found = []
-    for i, j in sorted(criterion.candidate_pairs([item_text(r.item) for r in records])):
-        score = similarity(item_text(records[i].item), item_text(records[j].item))
-        if score >= threshold:
-            found.append(_pair(Kind.NEAR_DUPLICATE, records[i], records[j], f"{score:.0%} similar"))
-    polar = [r for r in records if any(p.search(item_text(r.item)) or n.search(item_text(r.item))
-                                       for _, p, n, _ in OPPOSITES)]
-    for j, later in enumerate(polar):
-        for earlier in polar[:j]:
-            if rule := contradiction(earlier.item, later.item):
-                found.append(_pair(Kind.CONTRADICTION, earlier, later, rule))
+    """Near-duplicates and contradictions among one user's records (oldest first): for each memory, at most one
+    of each, with the closest earlier memory. Work grows with the number of memories, not with its square."""
+    texts = [item_text(r.item) for r in records]
+    found = [_pair(Kind.NEAR_DUPLICATE, records[i], records[j], f"{score:.0%} similar")
+             for j, (i, score) in _near_duplicates(texts, threshold).items()]
+    found += [_pair(Kind.CONTRADICTION, records[i], records[j], rule)
+              for j, (i, rule) in _contradictions(records, texts).items()]
+    return found
+
+
+def _near_duplicates(texts: Sequence[str], threshold: float) -> dict[int, tuple[int, float]]:
+    """``{later: (most similar earlier, score)}`` above ``threshold``. Candidates come from prefix filtering on
+    each text's rarest trigrams, each trigram offering its :data:`CANDIDATES_PER_TRIGRAM` most recent texts, so a
+    trigram every memory shares cannot make the scan quadratic."""
+    sets = [shingles(t) for t in texts]
+    frequency = Counter(s for shingle_set in sets for s in shingle_set)
+    index: dict[str, list[int]] = defaultdict(list)
+    best: dict[int, tuple[int, float]] = {}
+    for j, shingle_set in enumerate(sets):
+        prefix = len(shingle_set) - math.ceil(threshold * len(shingle_set) - 1e-9) + 1
+        rare = sorted(shingle_set, key=lambda s: (frequency[s], s))[:prefix]
+        candidates = {i for s in rare for i in index[s][-CANDIDATES_PER_TRIGRAM:]}
+        for i in sorted(candidates, reverse=True):
+            score = len(sets[i] & shingle_set) / len(sets[i] | shingle_set)
+            if score >= threshold and score > best.get(j, (0, 0.0))[1]:
+                best[j] = (i, score)
+        for s in rare:
+            index[s].append(j)
+    return best
+
+
+def _contradictions(records: Sequence[MemoryRecord], texts: Sequence[str]) -> dict[int, tuple[int, str]]:
+    """``{later: (latest earlier memory it contradicts, rule)}``: the latest memory on the other side of a rule
+    that shares a tag (and, for likes/dislikes, a word of what is liked), found in an index, not by pairs."""
+    latest: dict[tuple[object, ...], int] = {}
+    found: dict[int, tuple[int, str]] = {}
+    for j, (record, text) in enumerate(zip(records, texts, strict=True)):
+        for name, positive, negative, needs_object in OPPOSITES:
+            side = "-" if negative.search(text) else "+" if positive.search(text) else None
+            if side is None:
+                continue
+            pattern = _DISLIKE if side == "-" else _LIKE
+            objects = sorted(_object_terms(text, pattern)) if needs_object else [None]
+            keys = [(name, tag, term) for tag in record.item.tags for term in objects]
+            other = "+" if side == "-" else "-"
+            matches = [latest[(other, *key)] for key in keys if (other, *key) in latest]
+            if matches and j not in found:
+                found[j] = (max(matches), name)
+            latest.update({(side, *key): j for key in keys})
     return found
 
 
@@ -212,12 +252,19 @@ async def users(store: MemoryBrowser, page_size: int = 200) -> AsyncIterator[str
 
 async def scan_user(store: MemoryBrowser, user_id: str, kinds: frozenset[Kind] = frozenset(Kind),
                     approved: Approved = frozenset()) -> list[Finding]:
-    """Every finding of one user; memories approved at their current version are left out."""
+    """Every finding of one user; memories approved at their current version are left out. The detectors run
+    on a worker thread, so a big user never holds the event loop the other pages wait on."""
     records = await user_records(store, user_id)
+    found = await asyncio.to_thread(findings, records, kinds)
+    return [f for f in found if (f.record_id, f.version) not in approved]
+
+
+def findings(records: Sequence[MemoryRecord], kinds: frozenset[Kind] = frozenset(Kind)) -> list[Finding]:
+    """What the chosen detectors find among one user's records (oldest first)."""
     found = [f for r in records if Kind.PERSONAL_DATA in kinds for f in personal_data_findings(r)]
     if kinds & {Kind.NEAR_DUPLICATE, Kind.CONTRADICTION}:
         found += [f for f in pair_findings(records) if f.kind in kinds]
-    return [f for f in found if (f.record_id, f.version) not in approved]
+    return found
 
 
 async def scan(store: MemoryBrowser, kinds: frozenset[Kind] = frozenset(Kind), *, limit: int = 500,
