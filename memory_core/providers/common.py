@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -142,8 +143,9 @@ def remove_target(kwargs: dict[str, Any]) -> tuple[str, list[str] | str]:
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-cased word tokens (unicode aware)."""
-    return _TOKEN.findall(text.casefold())
+    """Word tokens, case-folded, after Unicode NFKC normalisation: ``café`` typed composed or as ``e`` plus a
+    combining accent, or a full-width ``ＴＥＡ``, is the same word for every store."""
+    return _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
 def item_text(item: MemoryItem) -> str:

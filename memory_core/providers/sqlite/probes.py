@@ -24,6 +24,7 @@ PROBES = (
                conversation=[{"role": "user", "content": "Flies, cities and happily agreed hopping"},
                              {"role": "user", "content": "Ich laufe über die Straße"}],
                tags=["x"], metadata={"created_at": "yesterday", "nested": {"date": "2020-01-01"}}),
+    MemoryItem(user_id="probe", memory="Cafe\u0301 au lait, ＴＥＡ and ﬁsh in 東京 🚀"),  # Unicode forms
 )
 
 
