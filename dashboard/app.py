@@ -9,12 +9,13 @@ from dashboard.components import signin, undo
 
 PAGES = Path(__file__).parent / "app_pages"
 
-BROWSE = st.Page(PAGES / "browse.py", title="Browse", icon=":material/table_rows:", url_path="browse")
+# Browse is the default page, at "/". A default page is not reachable by its own name, so "/browse" is a hidden
+# page that switches to it with the link's filters (the reverse, "/" switching to "/browse", would leave a
+# history entry that the back button lands on and is sent forward from again).
+BROWSE = st.Page(PAGES / "browse.py", title="Browse", icon=":material/table_rows:", url_path="home", default=True)
 
 
-def _start() -> None:
-    """``/`` opens Browse at its own address ``/browse`` (a default page is not reachable by its name), with the
-    link's filters."""
+def _browse_by_name() -> None:
     st.switch_page(BROWSE, query_params={key: st.query_params.get_all(key) for key in st.query_params})
 
 
@@ -23,8 +24,8 @@ st.set_page_config(page_title="memdash", page_icon=Path(__file__).parent / "stat
 access = auth.access()
 navigation = st.navigation({
     "Memories": [
-        st.Page(_start, title="Browse", default=True, visibility="hidden"),
         BROWSE,
+        st.Page(_browse_by_name, title="Browse", url_path="browse", visibility="hidden"),
         st.Page(PAGES / "search.py", title="Search", icon=":material/search:", url_path="search"),
         st.Page(PAGES / "memory.py", title="Memory", icon=":material/description:", url_path="memory"),
         st.Page(PAGES / "add.py", title="Add", icon=":material/add:", url_path="add"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import glob
 import os
 import sys
 import tempfile
@@ -107,8 +108,9 @@ def _output(outfile: str) -> Iterator[IO[str]]:
         yield sys.stdout
         return
     target = Path(outfile)
+    _remove_abandoned(target)
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".partial", dir=target.parent)
     except OSError as exc:
         raise MemdashError(f"cannot write {outfile}: {exc.strerror or exc}") from None
     try:
@@ -123,6 +125,25 @@ def _output(outfile: str) -> Iterator[IO[str]]:
         if isinstance(exc, OSError):
             raise MemdashError(f"cannot write {outfile}: {exc.strerror or exc}; it is unchanged") from None
         raise
+
+
+def _remove_abandoned(target: Path) -> None:
+    """Delete the temporary files of exports to ``target`` whose process is gone (killed mid-export)."""
+    for partial in target.parent.glob(f".{glob.escape(target.name)}.*.partial"):
+        pid = partial.name[len(target.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                partial.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 # --- import --------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -266,3 +267,17 @@ def test_a_row_no_store_can_keep_stops_the_import_before_anything_is_written(con
     assert f"{tmp_path / 'hostile.jsonl'}:101: field 'memory' is not valid Unicode text" in err
     assert "1 of 601 rows" in err and count(config, "src") == 0
     assert not (tmp_path / "memdash-audit.sqlite3").exists()
+
+
+def test_an_export_killed_midway_is_cleaned_up_by_the_next_one(config: Path, tmp_path: Path) -> None:
+    """kill -9 of an export left hidden .partial files behind on d5b94e4, forever."""
+    run(config, "import", str(write_rows(tmp_path / "in.jsonl")), "src")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a process id that no longer runs, as after kill -9
+    abandoned = tmp_path / f".backup.jsonl.{dead.pid}.x1y2.partial"
+    abandoned.write_text("half an export")
+    other = tmp_path / f".backup.jsonl.{os.getpid()}.live.partial"  # an export still running (this process)
+    other.write_text("in progress")
+    assert run(config, "export", "src", str(tmp_path / "backup.jsonl")) == 0
+    assert not abandoned.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.glob(".backup.jsonl.*")) == [other.name]
