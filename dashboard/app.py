@@ -1,5 +1,6 @@
 """memdash dashboard entry point: navigation only. Run with ``memdash run --config FILE``."""
 
+import runpy
 from pathlib import Path
 
 import streamlit as st
@@ -9,23 +10,22 @@ from dashboard.components import signin, undo
 
 PAGES = Path(__file__).parent / "app_pages"
 
-# Browse is the default page, at "/". A default page is not reachable by its own name, so "/browse" is a hidden
-# page that switches to it with the link's filters (the reverse, "/" switching to "/browse", would leave a
-# history entry that the back button lands on and is sent forward from again).
-BROWSE = st.Page(PAGES / "browse.py", title="Browse", icon=":material/table_rows:", url_path="home", default=True)
+BROWSE = PAGES / "browse.py"
 
 
-def _browse_by_name() -> None:
-    st.switch_page(BROWSE, query_params={key: st.query_params.get_all(key) for key in st.query_params})
+def _browse_at_root() -> None:
+    """``/`` shows Browse itself, run in place: a default page is not reachable by its own name, so Browse has
+    its own page at ``/browse`` (where links go), and ``/`` neither redirects (the back button would bounce off
+    the redirect) nor shows "Page not found"."""
+    runpy.run_path(str(BROWSE))
 
 
-# A local image: a material icon as page icon makes every browser fetch it from fonts.gstatic.com
 st.set_page_config(page_title="memdash", page_icon=Path(__file__).parent / "static" / "memdash.png", layout="wide")
 access = auth.access()
 navigation = st.navigation({
     "Memories": [
-        BROWSE,
-        st.Page(_browse_by_name, title="Browse", url_path="browse", visibility="hidden"),
+        st.Page(_browse_at_root, title="Browse", default=True, visibility="hidden"),
+        st.Page(BROWSE, title="Browse", icon=":material/table_rows:", url_path="browse"),
         st.Page(PAGES / "search.py", title="Search", icon=":material/search:", url_path="search"),
         st.Page(PAGES / "memory.py", title="Memory", icon=":material/description:", url_path="memory"),
         st.Page(PAGES / "add.py", title="Add", icon=":material/add:", url_path="add"),

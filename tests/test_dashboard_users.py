@@ -54,7 +54,7 @@ def test_selecting_a_user_links_to_their_memories(seeded):
     at = ok(seeded.app("users").run())
     at.session_state[at.dataframe[0].key] = {"selection": {"rows": [3], "columns": [], "cells": []}}
     links = {link.proto.page: link.proto.query_string for link in ok(at.run()).page_link}  # "": Browse, the default
-    assert links == {"": "store=main&user=user03", "search": "store=main&user=user03",
+    assert links == {"browse": "store=main&user=user03", "search": "store=main&user=user03",
                      "add": "store=main&user=user03"}
 
 
