@@ -4,12 +4,15 @@ their ids, versions and timestamps where the store can import); later, the Trash
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from dashboard import audit, context, revert
 from dashboard.components import revert_flow
+from dashboard.components.audit_view import memory_preview
 from dashboard.components.page import flash
-from dashboard.components.text import escape_markdown
+from dashboard.components.text import escape_markdown, truncate
 from memory_core.errors import MemdashError
 
 _LAST = "_undo_last_delete"
@@ -48,17 +51,21 @@ def sidebar() -> None:
         return
     box = st.sidebar.container(border=True)
     restored = f" ({total - left:,} of {total:,} restored since)" if left < total else ""
-    box.caption(f"Last delete, in store '{escape_markdown(last['store'])}'{restored}")
+    more = f" and {total - 1:,} more" if total > 1 else ""
+    what = f"“{escape_markdown(truncate(last.get('what', ''), 60))}”{more}"
+    box.caption(f"Last delete: {what}, in store '{escape_markdown(last['store'])}'{restored}")
     undo, dismiss = box.columns(2)
     undo.button("Undo", key="undo_sidebar", icon=":material/undo:", on_click=_undo)
     dismiss.button("Dismiss", key="undo_dismiss", on_click=lambda: st.session_state.pop(_LAST, None))
 
 
-def _still_deleted(last: dict) -> tuple[int, int]:
+def _still_deleted(last: dict[str, Any]) -> tuple[int, int]:
     """How many of the delete's memories are not restored yet, of how many it deleted."""
     hub = context.hub()
     if "seqs" not in last:
-        last["seqs"] = [entry.seq or 0 for entry in revert.batch_entries(hub, last["batch"])]
+        entries = revert.batch_entries(hub, last["batch"])
+        last["seqs"] = [entry.seq or 0 for entry in entries]
+        last["what"] = memory_preview(entries[0]) if entries else ""
     seqs = last["seqs"]
     return len(seqs) - len(audit.reverted_by(hub, seqs)), len(seqs)
 
