@@ -33,7 +33,7 @@ STAMP       := $(VENV)/.memdash-installed-$(INSTALL_KEY)
 help:
 	@echo "make run    - set up, then open the dashboard on the demo store (http://localhost:$(PORT))"
 	@echo "make test   - set up (venv, packages, Debian packages), then run the tests"
-	@echo "make bench  - latency and LoCoMo benchmarks, printed as tables"
+	@echo "make bench  - latency, LoCoMo, dashboard and concurrency benchmarks, printed as tables"
 	@echo "make lint   - ruff check ."
 	@echo "make venv | install | apt | clean"
 
@@ -80,6 +80,7 @@ bench: install
 	$(PY) -m bench.latency
 	$(PY) -m bench.locomo
 	$(PY) -m bench.dashboard
+	$(PY) -m bench.concurrency
 
 lint: install
 	$(VENV)/bin/ruff check .

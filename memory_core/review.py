@@ -20,9 +20,13 @@ own state (audit entries, :mod:`memory_core.audit.writer`), never written into t
 from __future__ import annotations
 
 import asyncio
+import atexit
+import concurrent.futures
 import dataclasses
 import enum
+import functools
 import math
+import multiprocessing
 import re
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -253,10 +257,19 @@ async def users(store: MemoryBrowser, page_size: int = 200) -> AsyncIterator[str
 async def scan_user(store: MemoryBrowser, user_id: str, kinds: frozenset[Kind] = frozenset(Kind),
                     approved: Approved = frozenset()) -> list[Finding]:
     """Every finding of one user; memories approved at their current version are left out. The detectors run
-    on a worker thread, so a big user never holds the event loop the other pages wait on."""
+    in a worker process: a big user's seconds of CPU never hold the event loop, nor the GIL, that the other
+    operators' pages wait on."""
     records = await user_records(store, user_id)
-    found = await asyncio.to_thread(findings, records, kinds)
+    found = await asyncio.get_running_loop().run_in_executor(_detectors(), findings, records, kinds)
     return [f for f in found if (f.record_id, f.version) not in approved]
+
+
+@functools.cache
+def _detectors() -> concurrent.futures.ProcessPoolExecutor:
+    """One worker process for the detectors, started on first use ("spawn": the dashboard has threads)."""
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    atexit.register(pool.shutdown, cancel_futures=True)  # before the interpreter tears its modules down
+    return pool
 
 
 def findings(records: Sequence[MemoryRecord], kinds: frozenset[Kind] = frozenset(Kind)) -> list[Finding]:
