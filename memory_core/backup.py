@@ -194,11 +194,25 @@ async def _import(config: MemdashConfig, store: str, report: ParseReport, path: 
         else:
             _print_collisions(await plan_import(writer.reader, report.records), report, path, on_existing)
 
+        written = [0]
+
         def progress(done: int, total: int) -> None:
+            written[0] = done
             print(f"imported {done}/{total}", file=sys.stderr, flush=True)
 
-        return await writer.import_records(report.records, on_existing=on_existing, batch_size=batch_size,
-                                           progress=progress)
+        try:
+            return await writer.import_records(report.records, on_existing=on_existing, batch_size=batch_size,
+                                               progress=progress)
+        except (MemdashError, OSError) as exc:
+            raise MemdashError(_stopped(exc, report, path, written[0])) from exc
+
+
+def _stopped(exc: BaseException, report: ParseReport, path: str, written: int) -> str:
+    """What a failed import did write, and how to finish it."""
+    done = (f"rows up to {path}:{report.lines[written - 1]} ({written:,} of {len(report.records):,}) were written "
+            "and audited" if written else "nothing was written")
+    return (f"import stopped: {exc}; {done}. Run the same command again to finish: rows already in the store as "
+            "the file has them are recognised and left alone")
 
 
 def _print_collisions(plan: ImportPlan, report: ParseReport, path: str, on_existing: OnExisting | None) -> None:

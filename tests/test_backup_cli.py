@@ -281,3 +281,28 @@ def test_an_export_killed_midway_is_cleaned_up_by_the_next_one(config: Path, tmp
     assert run(config, "export", "src", str(tmp_path / "backup.jsonl")) == 0
     assert not abandoned.exists() and other.exists()
     assert sorted(p.name for p in tmp_path.glob(".backup.jsonl.*")) == [other.name]
+
+
+def test_an_import_that_fails_midway_says_which_lines_are_in_and_resumes(config: Path, tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str],
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from memory_core.audit.writer import AuditedWriter
+    from memory_core.errors import StoreUnavailableError
+
+    source = write_rows(tmp_path / "in.jsonl")
+    real, calls = AuditedWriter.import_batch, [0]
+
+    async def failing_third(self, records, **kwargs):  # the store goes away during the third batch
+        calls[0] += 1
+        if calls[0] == 3:
+            raise StoreUnavailableError("disk full")
+        await real(self, records, **kwargs)
+
+    monkeypatch.setattr(AuditedWriter, "import_batch", failing_third)
+    assert run(config, "import", str(source), "src", "--batch-size", "10") == 1
+    err = capsys.readouterr().err
+    assert f"import stopped: disk full; rows up to {source}:20 (20 of {len(rows())}) were written and audited" in err
+    assert "Run the same command again to finish" in err and count(config, "src") == 20
+    monkeypatch.setattr(AuditedWriter, "import_batch", real)
+    assert run(config, "import", str(source), "src", "--batch-size", "10") == 0
+    assert f"{len(rows()) - 20} added" in capsys.readouterr().err and count(config, "src") == len(rows())
