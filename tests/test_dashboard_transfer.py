@@ -165,3 +165,26 @@ def test_importing_the_same_export_again_changes_nothing_and_asks_nothing(dash):
     at.button(key="import_go").click().run()
     assert messages(ok(at), "success") == ["Imported into store 'main': 0 added, 1 already in the store as they are."]
     assert dash.get("g1").version == 1
+
+
+def test_an_import_that_fails_midway_says_which_rows_are_in(dash, monkeypatch):
+    from memory_core.audit.writer import AuditedWriter
+    from memory_core.errors import StoreUnavailableError
+
+    real, calls = AuditedWriter.import_batch, [0]
+
+    async def failing_second(self, records, **kwargs):
+        calls[0] += 1
+        if calls[0] == 2:
+            raise StoreUnavailableError("disk full")
+        await real(self, records, **kwargs)
+
+    monkeypatch.setattr(AuditedWriter, "import_batch", failing_second)
+    rows = [{"id": f"r{i:03d}", "user_id": "u", "memory": f"row {i}"} for i in range(600)]
+    at = upload(dash, "big.jsonl", jsonl(rows))
+    at.button(key="import_go").click().run()  # batches of 500: the second one fails
+    [error] = messages(ok(at), "error")
+    assert error == ("Import stopped: disk full; rows up to line 500 (500 of 600) were written and audited. Import "
+                     "the same file again to finish: the rows already in the store as the file has them are left "
+                     "alone.")
+    assert len(dash.records()) == 500

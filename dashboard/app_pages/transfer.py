@@ -10,8 +10,8 @@ from dashboard.components import page
 from dashboard.components.filter_form import filter_form
 from dashboard.components.text import count_of, escape_markdown, truncate
 from memory_core.access import Role
-from memory_core.audit.imports import ImportPlan, OnExisting
-from memory_core.errors import InvalidInputError
+from memory_core.audit.imports import ImportPlan, ImportResult, OnExisting
+from memory_core.errors import InvalidInputError, MemdashError
 from memory_core.interfaces import Capability
 from memory_core.records import MemoryRecord
 from memory_core.transfer import ParseReport
@@ -107,8 +107,25 @@ def _differing(stored: MemoryRecord, row: MemoryRecord) -> list[str]:
     return [field for field in CONTENT if getattr(stored.item, field) != getattr(row.item, field)]
 
 
+def _run_import(store: str, report: ParseReport, on_existing: OnExisting | None) -> ImportResult:
+    """Import with a progress bar; a failure midway says which rows are in and how to finish."""
+    bar, written = st.progress(0.0, text="Importing…"), [0]
+
+    def progress(done: int, total: int) -> None:
+        written[0] = done
+        bar.progress(done / total, text=f"{done:,} of {total:,}")
+
+    try:
+        return services.import_records(context.hub(), context.actor(), store, report.records,
+                                       on_existing=on_existing, progress=progress)
+    except (MemdashError, OSError, TimeoutError) as exc:
+        done = (f"rows up to line {report.lines[written[0] - 1]} ({written[0]:,} of {len(report.records):,}) were "
+                "written and audited" if written[0] else "nothing was written")
+        raise MemdashError(f"Import stopped: {exc}; {done}. Import the same file again to finish: the rows "
+                           "already in the store as the file has them are left alone.") from exc
+
+
 def _import(store: str) -> None:
-    hub = context.hub()
     st.subheader("Import", anchor=False)
     reader = context.actor().role_for(store) < Role.EDITOR
     if reader:
@@ -130,10 +147,7 @@ def _import(store: str) -> None:
         blocked = reader or done or not report.records or (report.errors and not skip) or not ready
         label = f"Import {count_of(len(report.records), 'row')} into '{escape_markdown(store)}'"
         if st.button(label, key="import_go", type="primary", disabled=bool(blocked)):
-            bar = st.progress(0.0, text="Importing…")
-            result = services.import_records(hub, context.actor(), store, report.records,
-                                             on_existing=on_existing,
-                                             progress=lambda d, t: bar.progress(d / t, text=f"{d:,} of {t:,}"))
+            result = _run_import(store, report, on_existing)
             message = f"Imported into store '{escape_markdown(store)}': {result.summary()}."
             st.session_state.import_done = (upload.file_id, store, message)
             st.session_state.pop("import_plan", None)
