@@ -17,19 +17,21 @@ import glob
 import os
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from memory_core.audit.imports import ImportPlan, ImportResult, OnExisting, plan_import
-from memory_core.audit.writer import cli_writer
+from memory_core.audit.imports import ImportResult, OnExisting, plan_import, refuse_unless
+from memory_core.audit.writer import AuditedWriter, cli_writer
 from memory_core.config import MemdashConfig, load_config
 from memory_core.errors import InvalidInputError, MemdashError, UnsupportedError
 from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor, capabilities_of
-from memory_core.records import MemoryFilter
-from memory_core.transfer import ParseReport, dump_jsonl_line, iter_records, parse_jsonl
+from memory_core.records import MemoryFilter, MemoryRecord
+from memory_core.transfer import dump_jsonl_line, iter_records, jsonl_rows
 
 SHOWN_ERRORS = 20
+COLLISION_CHUNK = 1_000  # records looked up at a time to find the ids that exist
 
 
 def add_commands(sub: Any) -> None:
@@ -151,32 +153,67 @@ def _alive(pid: int) -> bool:
 
 def cmd_import(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    report = read_jsonl(args.infile)
-    _check_report(report, args.infile, skip_invalid=args.skip_invalid)
+    source = JsonlFile(args.infile)
+    _check_rows(source, skip_invalid=args.skip_invalid)
     on_existing = OnExisting(args.on_existing) if args.on_existing else None
-    result = asyncio.run(_import(config, args.store, report, args.infile, args.batch_size, on_existing))
+    result = asyncio.run(_import(config, args.store, source, args.batch_size, on_existing))
     print(f"imported into store '{args.store}': {result.summary()}", file=sys.stderr)
     return 0
 
 
-def read_jsonl(path: str) -> ParseReport:
-    try:
-        with open(path, encoding="utf-8-sig") as lines:
-            return parse_jsonl(lines)
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{path} is not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise MemdashError(f"cannot read {path}: {exc.strerror or exc}") from None
+class JsonlFile:
+    """A JSONL file read a line at a time, as often as needed: the import holds one batch, never the file.
+
+    :meth:`check` reads it once and keeps only the invalid lines (and the ids seen, to find one used twice);
+    :meth:`records` then yields the valid records again, a batch at a time."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.total, self.valid = path, 0, 0
+        self.errors: list[tuple[int, str]] = []
+
+    def check(self) -> None:
+        seen: set[str] = set()
+        for number, row in self._rows():
+            self.total += 1
+            if not isinstance(row, str) and row.id in seen:
+                row = f"duplicate id {row.id}"
+            if isinstance(row, str):
+                self.errors.append((number, row))
+            else:
+                seen.add(row.id)
+                self.valid += 1
+
+    def records(self, size: int) -> Iterator[list[tuple[int, MemoryRecord]]]:
+        """The valid records, ``size`` at a time, with their line numbers."""
+        invalid, chunk = {line for line, _ in self.errors}, []
+        for number, row in self._rows():
+            if number not in invalid and not isinstance(row, str):
+                chunk.append((number, row))
+                if len(chunk) == size:
+                    yield chunk
+                    chunk = []
+        if chunk:
+            yield chunk
+
+    def _rows(self) -> Iterator[tuple[int, MemoryRecord | str]]:
+        try:
+            with open(self.path, encoding="utf-8-sig") as lines:
+                yield from jsonl_rows(lines)
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(f"{self.path} is not UTF-8 text (byte {exc.start})") from None
+        except OSError as exc:
+            raise MemdashError(f"cannot read {self.path}: {exc.strerror or exc}") from None
 
 
-def _check_report(report: ParseReport, path: str, *, skip_invalid: bool) -> None:
-    """Print invalid rows by line number; refuse the import unless they are to be skipped."""
-    _print_lines(path, report.errors)
-    if report.errors and not skip_invalid:
-        raise InvalidInputError(f"{len(report.errors)} of {report.total} rows of {path} are invalid: nothing "
+def _check_rows(source: JsonlFile, *, skip_invalid: bool) -> None:
+    """Validate the whole file; print invalid rows by line number; refuse unless they are to be skipped."""
+    source.check()
+    _print_lines(source.path, source.errors)
+    if source.errors and not skip_invalid:
+        raise InvalidInputError(f"{len(source.errors)} of {source.total} rows of {source.path} are invalid: nothing "
                                 "imported (--skip-invalid imports the valid rows)")
-    if report.errors:
-        print(f"skipping {len(report.errors)} invalid rows", file=sys.stderr)
+    if source.errors:
+        print(f"skipping {len(source.errors)} invalid rows", file=sys.stderr)
 
 
 def _print_lines(path: str, problems: Sequence[tuple[int, str]]) -> None:
@@ -186,42 +223,49 @@ def _print_lines(path: str, problems: Sequence[tuple[int, str]]) -> None:
         print(f"... and {len(problems) - SHOWN_ERRORS} more rows", file=sys.stderr)
 
 
-async def _import(config: MemdashConfig, store: str, report: ParseReport, path: str, batch_size: int,
+async def _import(config: MemdashConfig, store: str, source: JsonlFile, batch_size: int,
                   on_existing: OnExisting | None) -> ImportResult:
     async with cli_writer(config, store) as writer:
+        await writer.check_import([], on_existing)  # the role, before the file is read again
         if not writer.keeps_ids:
             print(f"store '{store}' cannot keep ids and timestamps: imported memories get new ones", file=sys.stderr)
         else:
-            _print_collisions(await plan_import(writer.reader, report.records), report, path, on_existing)
-
-        written = [0]
-
-        def progress(done: int, total: int) -> None:
-            written[0] = done
-            print(f"imported {done}/{total}", file=sys.stderr, flush=True)
-
+            await _collisions(writer, source, on_existing)
+        result, batch, line = ImportResult(lossless=writer.keeps_ids), uuid.uuid4().hex, 0
         try:
-            return await writer.import_records(report.records, on_existing=on_existing, batch_size=batch_size,
-                                               progress=progress)
+            for chunk in source.records(batch_size):
+                await writer.import_batch([record for _, record in chunk], on_existing=on_existing, batch=batch,
+                                          result=result)
+                line = chunk[-1][0]
+                print(f"imported {result.handled}/{source.valid}", file=sys.stderr, flush=True)
         except (MemdashError, OSError) as exc:
-            raise MemdashError(_stopped(exc, report, path, written[0])) from exc
+            raise MemdashError(_stopped(exc, source, line, result.handled)) from exc
+        return result
 
 
-def _stopped(exc: BaseException, report: ParseReport, path: str, written: int) -> str:
+def _stopped(exc: BaseException, source: JsonlFile, line: int, handled: int) -> str:
     """What a failed import did write, and how to finish it."""
-    done = (f"rows up to {path}:{report.lines[written - 1]} ({written:,} of {len(report.records):,}) were written "
-            "and audited" if written else "nothing was written")
+    done = (f"rows up to {source.path}:{line} ({handled:,} of {source.valid:,}) were written and audited" if handled
+            else "nothing was written")
     return (f"import stopped: {exc}; {done}. Run the same command again to finish: rows already in the store as "
             "the file has them are recognised and left alone")
 
 
-def _print_collisions(plan: ImportPlan, report: ParseReport, path: str, on_existing: OnExisting | None) -> None:
-    """Each row whose id exists already, by line, before anything is written."""
-    lines = report.line_of()
+async def _collisions(writer: AuditedWriter, source: JsonlFile, on_existing: OnExisting | None) -> None:
+    """Each row whose id exists already, by line, and the decision they need; before anything is written."""
+    colliding: list[tuple[int, str]] = []
+    moved: list[str] = []
+    identical = 0
+    for chunk in source.records(COLLISION_CHUNK):
+        plan = await plan_import(writer.reader, [record for _, record in chunk])
+        lines = {record.id: line for line, record in chunk}
+        colliding += [(lines[r.id], r.id) for r in plan.colliding]
+        moved += [r.id for r in plan.moved_users()]
+        identical += len(plan.identical)
     what = f"exists in the store ({on_existing.value})" if on_existing else "exists in the store"
-    _print_lines(path, [(lines[r.id], f"id {r.id} {what}") for r in plan.colliding])
-    if plan.identical:
-        print(f"{len(plan.identical)} rows are in the store exactly as in the file: left as they are",
-              file=sys.stderr)
-    if plan.colliding and on_existing is None:
+    _print_lines(source.path, [(line, f"id {memory_id} {what}") for line, memory_id in colliding])
+    if identical:
+        print(f"{identical} rows are in the store exactly as in the file: left as they are", file=sys.stderr)
+    if colliding and on_existing is None:
         print("choose with --on-existing skip|overwrite|new-ids", file=sys.stderr)
+    refuse_unless([memory_id for _, memory_id in colliding], moved, on_existing)

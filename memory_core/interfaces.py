@@ -12,6 +12,7 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
+from memory_core.errors import NotFoundError
 from memory_core.models import MemoryItem
 from memory_core.records import (
     MemoryFilter,
@@ -138,6 +139,17 @@ class MemoryBrowser(ABC):
     @abstractmethod
     async def get_record(self, record_id: str) -> MemoryRecord:
         """One record; ``NotFoundError`` when it does not exist."""
+
+    async def get_records(self, record_ids: Sequence[str]) -> dict[str, MemoryRecord]:
+        """The records among ``record_ids`` that exist, by id. A store may answer in one query; this default
+        asks :meth:`get_record` for each."""
+        found = {}
+        for record_id in dict.fromkeys(record_ids):
+            try:
+                found[record_id] = await self.get_record(record_id)
+            except NotFoundError:
+                continue
+        return found
 
     @abstractmethod
     async def update_record(self, record_id: str, patch: MemoryPatch, *, expected_version: int) -> MemoryRecord:

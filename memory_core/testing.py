@@ -666,6 +666,19 @@ class MemoryStoreConformance:
         with pytest.raises(NotFoundError):
             await editor.get_record(good.id)
 
+    async def test_browse_get_records_finds_the_existing_ones(self, editor: Any, users: Users) -> None:
+        _require(editor, Capability.IMPORT, Capability.GET)
+        alice = users("alice")
+        when = dt.datetime(2024, 5, 6, tzinfo=dt.UTC)
+        records = [_record(alice, f"Looked up in bulk {i}", created=when) for i in range(3)]
+        await editor.add_records(records)
+        await self.settle()
+        missing = uuid.uuid4().hex
+        found = await editor.get_records([records[2].id, missing, records[0].id, records[0].id])
+        assert found == {records[2].id: await editor.get_record(records[2].id),
+                         records[0].id: await editor.get_record(records[0].id)}
+        assert await editor.get_records([]) == {}
+
     async def test_browse_add_records_checks_ids_and_versions(self, editor: Any, users: Users) -> None:
         _require(editor, Capability.IMPORT, Capability.GET)
         alice = users("alice")

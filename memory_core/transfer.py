@@ -83,19 +83,28 @@ def dump_jsonl_line(record: MemoryRecord) -> str:
 
 
 def parse_jsonl(lines: Iterable[str]) -> ParseReport:
+    """A whole file, validated, in memory (an upload: it is in memory anyway)."""
     report = ParseReport(records=[], errors=[])
     seen: set[str] = set()
+    for number, row in jsonl_rows(lines):
+        report.total += 1
+        if isinstance(row, str):
+            report.errors.append((number, row))
+        else:
+            _add_unique(report, row, number, seen)
+    return report
+
+
+def jsonl_rows(lines: Iterable[str]) -> Iterator[tuple[int, MemoryRecord | str]]:
+    """Each non-blank line as ``(line number, record)``, or ``(line number, problem)`` when it is invalid, one at a
+    time (a file of any size in constant memory). Ids are not compared across lines here."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        report.total += 1
         try:
-            record = record_from_dict(_json(line))
+            yield number, record_from_dict(_json(line))
         except InvalidInputError as exc:
-            report.errors.append((number, str(exc)))
-            continue
-        _add_unique(report, record, number, seen)
-    return report
+            yield number, str(exc)
 
 
 def _json(text: str) -> Any:

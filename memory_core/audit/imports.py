@@ -11,7 +11,7 @@ import dataclasses
 import enum
 from collections.abc import Sequence
 
-from memory_core.errors import InvalidInputError, NotFoundError
+from memory_core.errors import InvalidInputError
 from memory_core.interfaces import MemoryBrowser
 from memory_core.providers.common import new_id
 from memory_core.records import MemoryRecord
@@ -65,17 +65,21 @@ class ImportPlan:
 
     def refuse_unless(self, on_existing: OnExisting | None) -> None:
         """``ImportCollisionError`` when ids collide and no decision applies to them."""
-        colliding = [r.id for r in self.colliding]
-        if colliding and on_existing is None:
-            raise ImportCollisionError(
-                f"{len(colliding):,} of the file's ids already exist in the store ({_first(colliding)}): choose "
-                "to skip them, overwrite them or import them under new ids. Nothing was imported.", colliding)
-        moved = [r.id for r in self.moved_users()]
-        if moved and on_existing is OnExisting.OVERWRITE:
-            raise ImportCollisionError(
-                f"{len(moved):,} of the existing ids belong to another user in the store than the file says "
-                f"({_first(moved)}): overwriting cannot move a memory to another user; skip them or import "
-                "them under new ids. Nothing was imported.", moved)
+        refuse_unless([r.id for r in self.colliding], [r.id for r in self.moved_users()], on_existing)
+
+
+def refuse_unless(colliding: Sequence[str], moved: Sequence[str], on_existing: OnExisting | None) -> None:
+    """``ImportCollisionError`` for ``colliding`` ids without a decision, or ``moved`` ones (another user in the
+    store) to be overwritten."""
+    if colliding and on_existing is None:
+        raise ImportCollisionError(
+            f"{len(colliding):,} of the file's ids already exist in the store ({_first(colliding)}): choose "
+            "to skip them, overwrite them or import them under new ids. Nothing was imported.", colliding)
+    if moved and on_existing is OnExisting.OVERWRITE:
+        raise ImportCollisionError(
+            f"{len(moved):,} of the existing ids belong to another user in the store than the file says "
+            f"({_first(moved)}): overwriting cannot move a memory to another user; skip them or import "
+            "them under new ids. Nothing was imported.", moved)
 
 
 @dataclasses.dataclass
@@ -112,13 +116,7 @@ class ImportResult:
 
 async def plan_import(browser: MemoryBrowser, records: Sequence[MemoryRecord]) -> ImportPlan:
     """Which of ``records``' ids the store already holds (reads only)."""
-    existing = {}
-    for record in records:
-        try:
-            existing[record.id] = await browser.get_record(record.id)
-        except NotFoundError:
-            continue
-    return ImportPlan(list(records), existing)
+    return ImportPlan(list(records), await browser.get_records([record.id for record in records]))
 
 
 def apply_policy(plan: ImportPlan, on_existing: OnExisting | None, result: ImportResult

@@ -23,7 +23,7 @@ from memory_core.audit.log import AuditEntry, AuditLog
 from memory_core.audit.settings import safety_settings
 from memory_core.builder import MemoryBuilder
 from memory_core.config import MemdashConfig
-from memory_core.errors import AuditLogError, InvalidInputError, NotFoundError, UnsupportedError, VersionConflictError
+from memory_core.errors import AuditLogError, InvalidInputError, UnsupportedError, VersionConflictError
 from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor, capabilities_of
 from memory_core.models import MemoryItem
 from memory_core.providers.common import new_id, validate_items
@@ -222,14 +222,9 @@ class AuditedWriter:
             return await getattr(self._editor, name)(*args, **kwargs)
 
     async def _existing(self, ids: Sequence[str]) -> list[MemoryRecord]:
-        browser = self._browser(Capability.GET)
-        found = []
-        for memory_id in ids:
-            try:
-                found.append(await browser.get_record(memory_id))
-            except NotFoundError:
-                continue
-        return found
+        """The records among ``ids`` that still exist (their before-images), in the order of ``ids``."""
+        found = await self._browser(Capability.GET).get_records(ids)
+        return [found[memory_id] for memory_id in dict.fromkeys(ids) if memory_id in found]
 
     def _entry(self, operation: str, before: MemoryRecord | None, after: MemoryRecord | None, *,
                batch: str | None, reverts: int | None = None, note: str | None = None) -> AuditEntry:

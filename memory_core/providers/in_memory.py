@@ -141,6 +141,9 @@ class InMemoryEditor(MemoryEditor, MemoryBrowser, MemoryStats):
             raise NotFoundError(f"no memory with id {record_id}")
         return self._records[record_id].model_copy(deep=True)
 
+    async def get_records(self, record_ids: Sequence[str]) -> dict[str, MemoryRecord]:
+        return {i: self._records[i].model_copy(deep=True) for i in dict.fromkeys(record_ids) if i in self._records}
+
     async def update_record(self, record_id: str, patch: MemoryPatch, *, expected_version: int) -> MemoryRecord:
         async with self._lock:
             current = self._records.get(record_id)

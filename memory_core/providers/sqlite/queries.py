@@ -42,6 +42,18 @@ def get(conn: sqlite3.Connection, record_id: str) -> MemoryRecord | None:
     return row_record(row) if row else None
 
 
+def get_many(conn: sqlite3.Connection, record_ids: Sequence[str]) -> dict[str, MemoryRecord]:
+    """The records among ``record_ids`` that exist, a few hundred ids per statement."""
+    found: dict[str, MemoryRecord] = {}
+    ids = list(dict.fromkeys(record_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        rows = conn.execute(f"SELECT {RECORD_COLUMNS} FROM memories m WHERE m.id IN ({', '.join('?' * len(chunk))})",
+                            chunk).fetchall()
+        found.update((record.id, record) for record in map(row_record, rows))
+    return found
+
+
 def page(conn: sqlite3.Connection, f: MemoryFilter, sort: Sort, limit: int,
          cursor: str | None) -> tuple[list[MemoryRecord], str | None]:
     clause, params = filters.where(f, lambda tags: _tagged_rows(conn, tags) >= _COMMON_TAG)

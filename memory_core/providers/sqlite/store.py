@@ -192,6 +192,9 @@ class SqliteMemory(MemoryEditor, MemoryBrowser, MemoryStats):
             raise NotFoundError(f"no memory with id {record_id}")
         return record
 
+    async def get_records(self, record_ids: Sequence[str]) -> dict[str, MemoryRecord]:
+        return await self._pool.read(queries.get_many, list(record_ids))
+
     async def update_record(self, record_id: str, patch: MemoryPatch, *, expected_version: int) -> MemoryRecord:
         before = await self._pool.read(queries.get, record_id)
         if before is None or before.version != expected_version:
