@@ -8,8 +8,9 @@ from dashboard.components import bulk, page, undo
 from dashboard.components.filter_form import filter_form
 from dashboard.components.memory_table import memory_link, memory_table
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
-from dashboard.components.text import escape_markdown
+from dashboard.components.text import count_of, escape_markdown
 from dashboard.components.url import param, set_params, sync_from_url
+from memory_core import identity
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import Capability
 from memory_core.records import MemoryFilter, MemoryRecord
@@ -37,8 +38,22 @@ def _empty_message(store: str, flt: MemoryFilter, first_page: bool) -> None:
     elif flt == MemoryFilter(user_id=flt.user_id):
         st.info(f"User '{escape_markdown(flt.user_id)}' has no memories in store '{escape_markdown(store)}'. "
                 "Check the id on the Users page.")
+        _toolkit_user(store, flt.user_id or "")
     else:
         st.info("No memories match this filter.")
+
+
+def _toolkit_user(store: str, typed: str) -> None:
+    """When what was typed is how a person signs in to the toolkit, the user id the toolkit stores them under."""
+    hub = context.hub()
+    if not hub.can(store, Capability.COUNT):
+        return
+    for derived in identity.readings(typed):
+        count = services.count_memories(hub, store, MemoryFilter(user_id=derived.user_id))
+        if count:
+            st.page_link("app_pages/browse.py", label=f"Read as {escape_markdown(derived.reading)}, this is toolkit "
+                         f"user {derived.user_id}, who has {count_of(count, 'memory', 'memories')}: browse them",
+                         query_params={"store": store, "user": derived.user_id}, icon=":material/badge:")
 
 
 def _count(hub: services.StoreHub, store: str, flt: MemoryFilter) -> int | None:

@@ -8,7 +8,9 @@ from dashboard.components import page
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
 from dashboard.components.text import count_of, escape_markdown
 from dashboard.components.url import param, set_params, sync_from_url
-from memory_core.records import UserSummary
+from memory_core import identity
+from memory_core.interfaces import Capability
+from memory_core.records import MemoryFilter, UserSummary
 
 
 def _controls() -> tuple[str, int]:
@@ -45,6 +47,20 @@ def _user_links(store: str, user_id: str) -> None:
                       icon=":material/add:")
 
 
+def _find_toolkit_user(store: str) -> None:
+    """An identity typed as the operator knows it, resolved to the user id the toolkit stores it under."""
+    with st.expander("Find a toolkit user by e-mail, sub, username or API key", icon=":material/badge:"):
+        typed = st.text_input("Identity", key="users_identity", type="password",
+                              placeholder="jane@example.com, a JWT sub, an API key, or username:password")
+        st.caption("`nat serve` stores each user under a UUID derived from their identity; nothing typed here is "
+                   "kept or sent anywhere.")
+        for derived in identity.readings(typed):
+            count = services.count_memories(context.hub(), store, MemoryFilter(user_id=derived.user_id))
+            st.text(f"As {derived.reading}: user {derived.user_id} · {count_of(count, 'memory', 'memories')}")
+            if count:
+                _user_links(store, derived.user_id)
+
+
 st.title("Users")
 store = page.store_or_stop()
 hub = context.hub()
@@ -62,3 +78,5 @@ with page.reported():
         else:
             st.caption("Select a user to browse, search or add memories.")
     pager.controls(result.next_cursor, note=f" · {count_of(len(result.users), 'user')} on this page")
+    if hub.can(store, Capability.COUNT):
+        _find_toolkit_user(store)
