@@ -44,6 +44,7 @@ from memory_core.records import (
     Sort,
     UserPage,
 )
+from memory_core.tools import GetToolConfig, bind_tool
 from memory_core.transfer import (
     ParseReport,
     dump_csv,
@@ -281,6 +282,13 @@ def search_memories(hub: StoreHub, store: str, *, user_id: str, query: str, top_
     kwargs = {"user_id": user_id} | ({"similarity_threshold": threshold} if threshold is not None else {})
     items = hub.runner.run(editor.search(query, top_k=top_k, **kwargs))
     return [SearchHit(item=i, score=i.similarity_score) for i in items]
+
+
+def agent_view(hub: StoreHub, store: str, *, user_id: str, query: str, top_k: int = 5) -> str:
+    """What an agent's ``get_memory`` tool returns to its LLM for this user and query: the toolkit's 1.9 tool
+    (:mod:`memory_core.tools`, its exact output string) on the same store, reading only."""
+    tool = bind_tool(hub.editor(store), GetToolConfig(memory=store, user_id=user_id))
+    return hub.runner.run(tool.ainvoke({"query": query, "top_k": top_k}))
 
 
 def export_records(hub: StoreHub, store: str, flt: MemoryFilter) -> Iterator[MemoryRecord]:

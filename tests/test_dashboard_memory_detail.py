@@ -169,3 +169,15 @@ def test_a_viewer_sees_but_cannot_edit(dash, memory, monkeypatch):
     at = open_page(dash, memory)
     assert at.button(key="detail_save").disabled and at.multiselect(key="detail_tags").disabled
     assert "User hikes." in texts(at) and messages(at, "info") == ["Your role can read memories, not edit them."]
+
+
+def test_after_a_save_the_page_says_whether_the_agent_still_finds_the_memory(dash, memory):
+    at = open_page(dash, memory)
+    at.text_area(key="detail_memory").input("User hikes in the Dolomites every Sunday.")
+    at.button(key="detail_save").click().run()
+    assert any(c.value.startswith("The agent's get_memory tool, asked for this text, returns it as hit 1 of")
+               for c in ok(at).caption)
+    [output] = [code.value for code in at.code if code.value.startswith("Memories as a JSON:")]
+    assert "User hikes in the Dolomites every Sunday." in output
+    at.run()
+    assert not any(c.value.startswith("The agent's get_memory tool") for c in ok(at).caption)  # shown once

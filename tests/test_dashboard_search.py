@@ -95,3 +95,15 @@ def test_score_parts_are_listed_not_summed_and_the_total_is_not_a_part(make_dash
     head, parts = explained.split(" (from ", 1)
     assert head == f"#1 · score {at.metric[0].value}" and parts.startswith("text ") and "vector " in parts
     assert "score" not in parts and " + " not in parts  # the total is not one of its parts, nor their sum
+
+
+def test_what_the_agent_receives_is_its_get_memory_tools_exact_output(seeded):
+    """The same string an agent's get_memory tool (the toolkit's 1.9 shape) hands its LLM."""
+    import json
+
+    at = ok(seeded.app("search", user="alice", q="climbing", top_k="2").run())
+    [shown] = [code.value for code in at.code if code.value.startswith("Memories as a JSON: \n")]
+    memories = json.loads(shown.split("\n", 1)[1])
+    assert [(m["user_id"], m["memory"], m["tags"]) for m in memories] == [
+        ("alice", "Alice loves rock climbing in the Alps", ["sport"])]
+    assert set(memories[0]) == {"conversation", "tags", "metadata", "user_id", "memory", "similarity_score"}

@@ -57,6 +57,7 @@ def _save(store: str) -> None:
         return
     _load(after)
     s.detail_outcome = ("success", f"Saved: this memory is now version {after.version}.")
+    s.detail_agent = after.id
 
 
 def _as_text(memory: str | None, tags: list[str], metadata: dict[str, Any]) -> list[str]:
@@ -79,6 +80,24 @@ def _show_conflict(conflict: dict[str, Any]) -> None:
     st.code("\n".join(diff), language="diff")
     st.button(f"Load version {current.version} (discard my edits)", key="detail_take_current",
               on_click=_load, args=(current,))
+
+
+def _what_the_agent_finds(store: str, record: MemoryRecord) -> None:
+    """After a save: does the agent's own get_memory tool still find this memory when asked for its text?"""
+    query = record.item.memory or " ".join(m.get("content", "") for m in record.item.conversation or [])
+    with page.reported():
+        output = services.agent_view(context.hub(), store, user_id=record.user_id, query=query)
+        found = json.loads(output.split("\n", 1)[1])
+        texts = [m.get("memory") for m in found]
+        if record.item.memory in texts:
+            st.caption(f"The agent's get_memory tool, asked for this text, returns it as hit "
+                       f"{texts.index(record.item.memory) + 1} of {len(found)}.")
+        else:
+            st.warning("The agent's get_memory tool, asked for this very text, does not return this memory: "
+                       "the agent may not find it (for example, the store's vectors come from an embedder "
+                       "memdash does not have).", icon=":material/visibility_off:")
+        with st.expander("What the agent receives for that query"):
+            st.code(output, language=None, wrap_lines=True)
 
 
 def _open_form() -> None:
@@ -160,6 +179,8 @@ def _show(store: str, record: MemoryRecord) -> None:
     kind, message = s.pop("detail_outcome", (None, None))
     if kind:
         getattr(st, kind)(message)
+    if s.pop("detail_agent", None) == record.id:
+        _what_the_agent_finds(store, base)
     if "detail_conflict" in s:
         _show_conflict(s.detail_conflict)
     elif record.version != base.version:

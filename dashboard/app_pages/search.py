@@ -82,6 +82,15 @@ def _conversation_text(hit: services.SearchHit) -> str:
     return " / ".join(f"{m.get('role', '')}: {m.get('content', '')}" for m in hit.item.conversation or [])
 
 
+def _agent_view(store: str, user: str, query: str, top_k: int) -> None:
+    """The exact text an agent's get_memory tool hands its LLM for this user and query."""
+    with st.expander("What the agent receives (its get_memory tool's exact output)", icon=":material/smart_toy:"):
+        st.code(services.agent_view(context.hub(), store, user_id=user, query=query, top_k=top_k), language=None,
+                wrap_lines=True)
+        st.caption("The toolkit's 1.9 get_memory tool on this store, with no similarity threshold (the tool has "
+                   "none): this is what the LLM reads.")
+
+
 def _results(store: str, user: str, query: str) -> None:
     hub = context.hub()
     top_k = _number("top_k", int)
@@ -90,6 +99,7 @@ def _results(store: str, user: str, query: str) -> None:
                                     threshold=threshold)
     if not hub.can(store, Capability.SEARCH_RECORDS):
         st.info(escape_markdown(services.cannot_message(store, Capability.SEARCH_RECORDS)), icon=":material/block:")
+    _agent_view(store, user, query, 5 if top_k is None else int(top_k))
     if hits:
         st.caption(f"{count_of(len(hits), 'result')} for user {escape_markdown(user)}")
         for rank, hit in enumerate(hits, start=1):
