@@ -148,3 +148,13 @@ def test_html_and_markdown_are_shown_as_text(dash):
         assert_shown_as_text(at, payload)
     at = ok(dash.app("browse", user="<b>eve</b>x").run())
     assert_shown_as_text(at, "<b>eve</b>")
+
+
+def test_a_conversation_only_memory_reads_as_its_messages(dash):
+    """What the toolkit's auto-memory writes (one item per message, no memory text) reads as the messages, in
+    Browse and in the audit log."""
+    dash.add(memory=None, conversation=[{"role": "user", "content": "I moved to Oslo last week"}], id="chat")
+    at = ok(dash.app("browse").run())
+    assert at.dataframe[0].value["memory"].tolist() == ["user: I moved to Oslo last week"]
+    audit = ok(dash.app("audit").run())
+    assert audit.dataframe[0].value["memory"].tolist() == ["user: I moved to Oslo last week"]

@@ -15,6 +15,7 @@ from dashboard.components.url import param
 from memory_core.access import Role
 from memory_core.errors import InvalidInputError, MemdashError
 from memory_core.models import MemoryItem
+from memory_core.providers.common import item_text
 
 
 def _turns(frame: pd.DataFrame) -> tuple[list[dict[str, str]] | None, list[str]]:
@@ -63,7 +64,7 @@ def _added(store: str) -> None:
     added = st.session_state.pop("add_done", None)
     if added:
         memory_id, item = added
-        text = escape_markdown(truncate(item.memory or "(conversation only)", 120))
+        text = escape_markdown(truncate(item_text(item), 120))
         st.success(f"Added “{text}” for {escape_markdown(item.user_id)}. The form below is empty: Add memory "
                    "adds another one.")
         if memory_id:

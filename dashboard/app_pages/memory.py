@@ -16,6 +16,7 @@ from dashboard.components.url import param, set_params
 from memory_core.access import Role
 from memory_core.errors import MemdashError, NotFoundError, VersionConflictError
 from memory_core.interfaces import Capability
+from memory_core.providers.common import item_text
 from memory_core.records import MemoryPatch, MemoryRecord
 
 FIELDS = ("detail_memory", "detail_tags", "detail_metadata")
@@ -141,7 +142,7 @@ def _close_delete() -> None:
 def _confirm_delete(store: str, record: MemoryRecord) -> None:
     st.markdown("**Delete this memory?** It goes to the trash: you can undo it right after, or restore it from "
                 "the Trash page.")
-    st.text(truncate(record.item.memory or "(no memory text)", 300))
+    st.text(truncate(item_text(record.item), 300))
     go, cancel = st.columns(2)
     with cancel:
         dialogs.close_button("delete_memory", key="detail_delete_cancel")
@@ -151,7 +152,7 @@ def _confirm_delete(store: str, record: MemoryRecord) -> None:
             deleted = services.delete_memories(context.hub(), context.actor(), store, [record.id], batch=batch,
                                                expected_versions={record.id: record.version})
             _close_delete()
-            text = escape_markdown(truncate(record.item.memory or "(conversation only)", 80))
+            text = escape_markdown(truncate(item_text(record.item), 80))
             page.flash(f"Deleted “{text}” (user {escape_markdown(record.user_id)})." if deleted
                        else f"“{text}” was already deleted.")
             if deleted:

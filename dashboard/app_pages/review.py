@@ -11,6 +11,7 @@ from dashboard.components import dialogs, page, undo
 from dashboard.components.memory_table import memory_link
 from dashboard.components.text import count_of, escape_markdown, truncate
 from memory_core.errors import MemdashError, NotFoundError
+from memory_core.providers.common import item_text
 from memory_core.records import MemoryRecord
 from memory_core.review import Finding, Kind
 
@@ -35,7 +36,7 @@ def _drop(memory_id: str) -> None:
 
 
 def _quoted(record: MemoryRecord | Finding) -> str:
-    text = record.excerpt if isinstance(record, Finding) else record.item.memory or "(no memory text)"
+    text = record.excerpt if isinstance(record, Finding) else item_text(record.item)
     return f"“{escape_markdown(truncate(text, 80))}” (user {escape_markdown(record.user_id)})"
 
 
@@ -76,7 +77,7 @@ def _ask_delete(store: str, memory_id: str) -> None:
 def _confirm_delete(store: str, record: MemoryRecord) -> None:
     st.markdown(f"**Delete this memory of user {escape_markdown(record.user_id)}?** It goes to the trash: you can "
                 "undo it right after, or restore it from the Trash page.")
-    st.text(truncate(record.item.memory or "(no memory text)", 400))
+    st.text(truncate(item_text(record.item), 400))
     st.caption(f"id {escape_markdown(record.id)} · version {record.version}")
     go, cancel = st.columns(2)
     with cancel:

@@ -86,5 +86,7 @@ def diff_view(old: dict[str, Any] | None, new: dict[str, Any] | None, old_name: 
 
 def memory_preview(entry: AuditEntry) -> str:
     """The memory text an entry is about (before a removal, after otherwise), on one line."""
-    state = entry.before if entry.after is None else entry.after
-    return truncate((state or {}).get("memory") or "", 120)
+    state = (entry.before if entry.after is None else entry.after) or {}
+    messages = state.get("conversation") or []
+    return truncate(state.get("memory") or " ".join(f"{m.get('role', '')}: {m.get('content', '')}" for m in messages
+                                                    if isinstance(m, dict)), 120)

@@ -20,6 +20,7 @@ from dashboard.components.text import count_of, escape_markdown, truncate
 from memory_core.access import Role
 from memory_core.errors import VersionConflictError
 from memory_core.interfaces import Capability
+from memory_core.providers.common import item_text
 from memory_core.records import MemoryFilter, MemoryRecord
 
 DIALOG = "bulk"
@@ -73,7 +74,7 @@ def _confirm(job: dict[str, Any]) -> None:
         if count == 0:
             dialogs.close_button(DIALOG, "Close", key="bulk_close")
             return
-        st.text("\n".join(f"• {truncate(r.item.memory or '(conversation only)', 90)}  (user {r.user_id})"
+        st.text("\n".join(f"• {truncate(item_text(r.item), 90)}  (user {r.user_id})"
                           for r in first))
         if count is None or count > len(first):
             st.caption("and " + ("the rest matching the filter" if count is None else f"{count - len(first):,} more"))

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.components.text import escape_markdown, truncate
+from memory_core.providers.common import item_text
 from memory_core.records import MemoryRecord
 
 MEMORY_PAGE = "app_pages/memory.py"
@@ -21,7 +22,7 @@ def records_frame(records: Sequence[MemoryRecord]) -> pd.DataFrame:
     rows = [{
         "id": r.id,
         "user_id": r.user_id,
-        "memory": truncate(r.item.memory, 160),
+        "memory": truncate(item_text(r.item), 160),  # a conversation-only item shows its messages
         "tags": truncate(", ".join(r.item.tags), 80),
         "metadata": truncate(json.dumps(r.item.metadata, ensure_ascii=False), 80) if r.item.metadata else "",
         "turns": len(r.item.conversation or []),
