@@ -149,6 +149,27 @@ async def test_toolkit_written_memories_are_browsed_searched_edited_deleted(serv
         await store.aclose()
 
 
+async def test_a_text_edit_that_would_hide_a_memory_from_the_agent_is_refused(server: RedisServer) -> None:
+    """Opened without the agent's embedder, a new text would be saved without a vector and the toolkit's KNN
+    search (memory_idx) would never find the memory again: refused, nothing written; tags still editable."""
+    with server.client() as client:
+        client.execute_command(*TOOLKIT_CREATE.split(" "))
+        key = _toolkit_add(client, MemoryItem(user_id="alice", memory="Alice drinks green tea", tags=["drink"]))
+    store = await _open(server, embedder=None)
+    try:
+        record = await store.get_record(key.split(":")[-1])
+        with pytest.raises(InvalidInputError, match=f"memory {record.id} has a {DIM}-dimensional vector from the "
+                                                    "agent's embedder, and this store has no embedder configured"):
+            await store.update_record(record.id, MemoryPatch(memory="Alice drinks black tea"), expected_version=1)
+        assert await store.get_record(record.id) == record
+        tagged = await store.update_record(record.id, MemoryPatch(tags=["drink", "checked"]), expected_version=1)
+        with server.client() as client:
+            assert [i.tags for i, _ in _toolkit_search(client, "green tea", "alice", 1)] == [["drink", "checked"]]
+        assert tagged.version == 2
+    finally:
+        await store.aclose()
+
+
 async def test_memdash_memories_answer_the_toolkits_query(server: RedisServer) -> None:
     store = await _open(server)
     item = MemoryItem(user_id="alice", memory="Alice keeps bees in the garden", tags=["hobby"], metadata={"n": 2},

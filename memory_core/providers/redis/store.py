@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -264,6 +265,7 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
         doc = {**doc, **documents.encode(item, created_us=doc["created_at"], updated_us=now,
                                          version=expected_version + 1, vector=None)}
         if retrieval.embedding_text(item) != retrieval.embedding_text(before.item):
+            self._check_findable(record_id, doc)
             doc.pop("embedding", None)
             vector = (await self._embed([item]))[0]
             if vector is not None:
@@ -274,6 +276,16 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
             current = (await self._docs.load([key])).get(key)
             raise VersionConflictError(record_id, expected_version, current)
         return documents.decode(record_id, doc)
+
+    def _check_findable(self, record_id: str, doc: dict[str, Any]) -> None:
+        """A new text without a new vector would leave the agent's KNN search (the toolkit's ``memory_idx``) unable
+        to find the memory: refused, before anything is written, when this store has no embedder to make one."""
+        if self._embedder is None and doc.get("embedding"):
+            raise InvalidInputError(
+                f"memory {record_id} has a {len(doc['embedding'])}-dimensional vector from the agent's embedder, and "
+                "this store has no embedder configured: a new text would be saved without a vector and the agent's "
+                "search could no longer find it. Give the store the agent's embedder (embedder: in its config) to "
+                "edit the text; tags and metadata can be edited as they are.")
 
     async def delete_records(self, record_ids: Sequence[str]) -> int:
         if isinstance(record_ids, str):
