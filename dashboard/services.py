@@ -23,7 +23,7 @@ from memory_core.access import Actor, Role
 from memory_core.audit import AuditLog, AuditQuery, SafetySettings, safety_settings
 from memory_core.audit.guard import guard
 from memory_core.audit.imports import ImportPlan, ImportResult, OnExisting, plan_import
-from memory_core.audit.writer import AuditedWriter
+from memory_core.audit.writer import AuditedWriter, labels
 from memory_core.builder import MemoryBuilder
 from memory_core.config import MemdashConfig, load_config
 from memory_core.errors import (
@@ -330,6 +330,15 @@ def parse_upload(name: str, data: bytes) -> ParseReport:
 
 
 # --- writes: every one through the hub's AuditedWriter ---------------------------------------------------
+
+
+def user_labels(hub: StoreHub, store: str) -> dict[str, str]:
+    """The display labels operators gave this store's users (memdash's own, in the audit log)."""
+    return labels(hub.audit.entries(AuditQuery(store=store, operation="label")))
+
+
+def label_user(hub: StoreHub, actor: Actor, store: str, user_id: str, label: str) -> None:
+    hub.writer(actor, store).note_label(user_id, label)
 
 
 def allow(hub: StoreHub, actor: Actor, role: Role, store: str, action: str) -> None:

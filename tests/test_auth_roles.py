@@ -69,7 +69,7 @@ def arguments(world, fn: Callable[..., Any], actor: Actor) -> dict[str, Any]:
         "entries": list(hub.audit.entries(AuditQuery(memory_id="r1", operation="update"))),
         "path": str(world.config), "role": Role.EDITOR, "action": "change memories",
         "operation": "update", "before": record, "after": record, "match": "memory",
-        "message": "I like tea.", "name": "snap",
+        "message": "I like tea.", "name": "snap", "label": "Jane",
         "finding": Finding(Kind.PERSONAL_DATA, "r2", record.version, "alice", "e-mail address", match="memory"),
     }
     params = inspect.signature(fn).parameters.values()
@@ -110,7 +110,8 @@ def _call_writer(world, name: str, actor: Actor) -> None:
     values = {"items": [MemoryItem(user_id="alice", memory="new")], "memory_id": "r2",
               "patch": MemoryPatch(memory="changed"), "expected_version": record.version, "ids": ["r2"],
               "user_id": "alice", "records": [record.model_copy(update={"id": "r9"})], "reverts": [1],
-              "on_existing": None, "batch": "b", "result": ImportResult(lossless=True), "record": record}
+              "on_existing": None, "batch": "b", "result": ImportResult(lossless=True), "record": record,
+              "label": "Jane"}
     fn = getattr(writer, name)
     params = inspect.signature(fn).parameters.values()
     required = [p.name for p in params if p.default is inspect.Parameter.empty]
@@ -124,7 +125,7 @@ def test_every_method_of_the_audited_writer_refuses_a_viewer_and_changes_nothing
     methods = [name for name, _ in inspect.getmembers(AuditedWriter, inspect.isfunction)
                if not name.startswith("_") and name not in WRITER_NOT_MUTATIONS]
     assert {"add", "update", "delete", "retag", "delete_user", "put_back", "import_records", "check_import",
-            "import_batch", "note_review"} == set(methods)
+            "import_batch", "note_review", "note_label"} == set(methods)
     before = snapshot(world)
     for name in methods:
         with pytest.raises(PermissionDenied):

@@ -5,6 +5,8 @@ import datetime as dt
 import pytest
 from dashboard_helpers import T0, assert_shown_as_text, messages, ok
 
+from memory_core.audit import AuditQuery
+
 
 @pytest.fixture
 def seeded(dash):
@@ -63,3 +65,22 @@ def test_hostile_user_ids_are_text(dash):
     at = ok(dash.app("users").run())
     at.session_state[at.dataframe[0].key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     assert_shown_as_text(ok(at.run()), "<b>x</b> **y**")
+
+
+def test_a_user_label_is_memdashs_own_and_shown_beside_the_id(dash):
+    """A label names a person whose id is a UUID; it is kept in memdash's audit log, never in the store."""
+    dash.add(user="9f1c-uuid", memory="Prefers e-mail")
+    before = dash.get("m0000-9f1c-uuid")
+    at = ok(dash.app("users").run())
+    at.session_state[at.dataframe[0].key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    at.text_input(key="users_label_9f1c-uuid").input("Jane (support ticket 4411)")
+    at.button(key="users_label_save").click().run()
+    assert messages(ok(at), "success") == ["Label saved."]
+    assert at.dataframe[0].value["label"].tolist() == ["Jane (support ticket 4411)"]
+    assert dash.get("m0000-9f1c-uuid") == before  # the store does not know about labels
+    browse = ok(dash.app("browse").run())
+    assert browse.dataframe[0].value["user_id"].tolist() == ["Jane (support ticket 4411) · 9f1c-uuid"]
+    [entry] = dash.hub.audit.entries(AuditQuery(operation="label"))
+    assert (entry.user_id, entry.note, entry.before, entry.after) == ("9f1c-uuid", "Jane (support ticket 4411)",
+                                                                      None, None)

@@ -91,7 +91,8 @@ with page.reported():
         _empty_message(store, flt, pager.number == 1)
         selected = []
     else:
-        selected = memory_table(result.records, key=f"browse_table_{pager.page_id}")
+        selected = memory_table(result.records, key=f"browse_table_{pager.page_id}",
+                                labels=services.user_labels(hub, store))
         _selected_links(store, selected)
     pager.controls(result.next_cursor, note=shown + total)
     if matching != 0:

@@ -9,6 +9,8 @@ from dashboard.components.pager import PAGE_SIZES, Pager, page_size
 from dashboard.components.text import count_of, escape_markdown
 from dashboard.components.url import param, set_params, sync_from_url
 from memory_core import identity
+from memory_core.access import Role
+from memory_core.errors import MemdashError
 from memory_core.interfaces import Capability
 from memory_core.records import MemoryFilter, UserSummary
 
@@ -25,9 +27,10 @@ def _controls() -> tuple[str, int]:
     return param("prefix"), size
 
 
-def _users_table(users: list[UserSummary], key: str) -> UserSummary | None:
-    frame = pd.DataFrame([{"user_id": u.user_id, "memories": u.memory_count, "last_activity": u.last_activity}
-                          for u in users], columns=["user_id", "memories", "last_activity"])
+def _users_table(users: list[UserSummary], labels: dict[str, str], key: str) -> UserSummary | None:
+    frame = pd.DataFrame([{"user_id": u.user_id, "label": labels.get(u.user_id, ""), "memories": u.memory_count,
+                           "last_activity": u.last_activity} for u in users],
+                         columns=["user_id", "label", "memories", "last_activity"])
     event = st.dataframe(frame, key=key, on_select="rerun", selection_mode="single-row", hide_index=True,
                          column_config={"last_activity": st.column_config.DatetimeColumn(
                              "last activity", format="YYYY-MM-DD HH:mm")})
@@ -47,6 +50,25 @@ def _user_links(store: str, user_id: str) -> None:
                       icon=":material/add:")
 
 
+def _label_form(store: str, user_id: str, current: str) -> None:
+    """A display label for the chosen user: memdash's own (in the audit log), never written into the store."""
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    left.text_input("Label (shown next to the id; kept by memdash, not in the store)", value=current,
+                    key=f"users_label_{user_id}", max_chars=80)
+    right.button("Save label", key="users_label_save", on_click=_save_label, args=(store, user_id),
+                 disabled=context.actor().role_for(store) < Role.EDITOR)
+
+
+def _save_label(store: str, user_id: str) -> None:
+    try:
+        services.label_user(context.hub(), context.actor(), store, user_id,
+                            st.session_state[f"users_label_{user_id}"])
+    except MemdashError as exc:
+        page.flash(f"Label not saved: {escape_markdown(exc)}", "error")
+        return
+    page.flash("Label saved.")
+
+
 def _find_toolkit_user(store: str) -> None:
     """An identity typed as the operator knows it, resolved to the user id the toolkit stores it under."""
     with st.expander("Find a toolkit user by e-mail, sub, username or API key", icon=":material/badge:"):
@@ -63,6 +85,7 @@ def _find_toolkit_user(store: str) -> None:
 
 st.title("Users")
 store = page.store_or_stop()
+page.show_flash()
 hub = context.hub()
 prefix, size = _controls()
 with page.reported():
@@ -72,9 +95,11 @@ with page.reported():
         st.info(f"No user id starts with '{escape_markdown(prefix)}'." if prefix
                 else f"Store '{escape_markdown(store)}' has no users yet: it is empty.")
     else:
-        chosen = _users_table(result.users, key=f"users_table_{pager.page_id}")
+        labels = services.user_labels(hub, store)
+        chosen = _users_table(result.users, labels, key=f"users_table_{pager.page_id}")
         if chosen:
             _user_links(store, chosen.user_id)
+            _label_form(store, chosen.user_id, labels.get(chosen.user_id, ""))
         else:
             st.caption("Select a user to browse, search or add memories.")
     pager.controls(result.next_cursor, note=f" · {count_of(len(result.users), 'user')} on this page")

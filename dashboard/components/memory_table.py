@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 import streamlit as st
@@ -17,11 +17,11 @@ MEMORY_PAGE = "app_pages/memory.py"
 COLUMNS = ("id", "user_id", "memory", "tags", "metadata", "turns", "created_at", "updated_at", "version")
 
 
-def records_frame(records: Sequence[MemoryRecord]) -> pd.DataFrame:
-    """Table rows: long text cut to one line (the full text is on the Memory page)."""
+def records_frame(records: Sequence[MemoryRecord], labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Table rows: long text cut to one line (the full text is on the Memory page); a user's label beside the id."""
     rows = [{
         "id": r.id,
-        "user_id": r.user_id,
+        "user_id": f"{labels[r.user_id]} · {r.user_id}" if labels and r.user_id in labels else r.user_id,
         "memory": truncate(item_text(r.item), 160),  # a conversation-only item shows its messages
         "tags": truncate(", ".join(r.item.tags), 80),
         "metadata": truncate(json.dumps(r.item.metadata, ensure_ascii=False), 80) if r.item.metadata else "",
@@ -33,15 +33,16 @@ def records_frame(records: Sequence[MemoryRecord]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def memory_table(records: Sequence[MemoryRecord], *, key: str) -> list[MemoryRecord]:
+def memory_table(records: Sequence[MemoryRecord], *, key: str, labels: Mapping[str, str] | None = None
+                 ) -> list[MemoryRecord]:
     """Show ``records`` with multi-row selection; returns the selected records.
 
     Streamlit selects row positions, so the table's key names the memories it shows (ids and versions): when
     they change (an edit, a delete, a re-sort, another operator's change), it is a new table with nothing
     selected, and a tick can never land on a memory other than the one it was given to."""
     event = st.dataframe(
-        records_frame(records), key=f"{key}_{_content_key(records)}", on_select="rerun", selection_mode="multi-row",
-        hide_index=True,
+        records_frame(records, labels), key=f"{key}_{_content_key(records)}", on_select="rerun",
+        selection_mode="multi-row", hide_index=True,
         column_config={
             "id": st.column_config.TextColumn("id", width="small"),
             "memory": st.column_config.TextColumn("memory", width="large"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from memory_core.access import Actor, Role, cli_actor
@@ -26,11 +26,12 @@ from memory_core.config import MemdashConfig
 from memory_core.errors import AuditLogError, InvalidInputError, UnsupportedError, VersionConflictError
 from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor, capabilities_of
 from memory_core.models import MemoryItem
-from memory_core.providers.common import new_id, validate_items
+from memory_core.providers.common import check_text, new_id, validate_items
 from memory_core.records import MemoryPatch, MemoryRecord, utcnow
 from memory_core.transfer import record_to_dict
 
 _APPROVAL = "approved version {version}"
+MAX_LABEL = 80
 NO_ID_NOTE = "the store chose the new memory's id (it cannot keep ids): not revertible here"
 Progress = Callable[[int, int], None]
 
@@ -202,6 +203,16 @@ class AuditedWriter:
         """Record an export (who took a copy of which memories, and where)."""
         self._append([AuditEntry("export", self.actor.name, self.store, user_id, note=note)])
 
+    def note_label(self, user_id: str, label: str) -> None:
+        """Give a user a display label (memdash's own, never written into the store); an empty label removes it."""
+        self._require(Role.EDITOR, "label users")
+        if not user_id:
+            raise InvalidInputError("a user id is needed")
+        check_text(label, "the label")
+        if len(label) > MAX_LABEL:
+            raise InvalidInputError(f"a label has at most {MAX_LABEL} characters")
+        self._append([AuditEntry("label", self.actor.name, self.store, user_id, note=label.strip())])
+
     def note_review(self, record: MemoryRecord) -> None:
         """Record that a person approved this version of a memory (the memory itself is not touched)."""
         self._require(Role.EDITOR, "review memories")
@@ -256,6 +267,15 @@ async def cli_writer(config: MemdashConfig, store: str, actor: Actor | None = No
             yield AuditedWriter(await builder.get_memory_client(store), log, actor or cli_actor(), store)
     finally:
         log.close()
+
+
+def labels(entries: Iterable[AuditEntry]) -> dict[str, str]:
+    """The current display label of each user, from ``label`` entries oldest first (an empty one removes it)."""
+    found: dict[str, str] = {}
+    for entry in entries:
+        if entry.operation == "label":
+            found[entry.user_id] = entry.note or ""
+    return {user: label for user, label in found.items() if label}
 
 
 def approval(entry: AuditEntry) -> tuple[str, int] | None:
