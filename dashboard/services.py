@@ -147,6 +147,21 @@ _CANNOT = {
 }
 
 
+CAN = {  # what each capability lets an operator do, in words, in the order the Stores page lists them
+    Capability.LIST_USERS: "list its users", Capability.LIST: "list memories",
+    Capability.LIST_ALL_USERS: "list every user's memories at once", Capability.COUNT: "count",
+    Capability.GET: "open a memory", Capability.UPDATE: "edit", Capability.DELETE_BY_IDS: "delete single memories",
+    Capability.IMPORT: "import keeping ids and times", Capability.TEXT_SEARCH: "search by words",
+    Capability.VECTOR_SEARCH: "search by meaning", Capability.SEARCH_RECORDS: "link search hits to their memories",
+    Capability.PING: "report its health", Capability.STATS: "compute analytics",
+}
+
+
+def can_words(capabilities: frozenset[Capability]) -> str:
+    """What a store can do, as a sentence part an operator reads."""
+    return ", ".join(words for capability, words in CAN.items() if capability in capabilities)
+
+
 def cannot_message(store: str, capability: Capability) -> str:
     what = _CANNOT.get(capability, capability.value.replace("_", " "))
     return f"store '{store}' cannot {what}"

@@ -161,7 +161,7 @@ def test_search_shows_the_memory_with_its_score_and_opens_it(page: Page, live: D
     expect(page.locator("[data-testid='stMain'] [data-testid='stText']").first).to_have_text(best.record.item.memory)
     expect(page.locator("[data-testid='stMetricValue']").first).to_have_text(f"{best.score:.3f}")
     caption_with(page, f"#1 · score {best.score:.3f}")
-    rerun(page, lambda: page.get_by_role("link", name=f"Open memory {best.record.id}").click())
+    rerun(page, lambda: page.get_by_role("link", name=f"Open “{best.record.item.memory[:59]}").click())
     expect(page.locator("[data-testid='stMain'] h1")).to_have_text("Memory")
     expect(page.get_by_text(f"id: {best.record.id}", exact=True)).to_be_visible()
     ok(page)
@@ -208,8 +208,8 @@ def test_browse_bulk_deletes_two_selected_rows(page: Page, live: DashboardServer
     open_page(page, live.url("/?store=main&user=emi"))
     caption_with(page, f"rows 1–{n} of {n} matching")
     click_table_rows(page, page.locator("[class*='st-key-browse_table_']"), [0, 1])
-    for memory_id in doomed:
-        expect(page.get_by_role("link", name=f"Open memory {memory_id}")).to_be_visible()
+    for record in newest.records[:2]:
+        expect(page.get_by_role("link", name=f"Open “{record.item.memory[:59]}")).to_be_visible()
     rerun(page, lambda: page.get_by_role("button", name="Delete…", exact=True).click())
     expect(page.get_by_role("dialog")).to_contain_text("Delete 2 memories selected?")
     rerun(page, lambda: key(page, "bulk_confirm").locator("button").click())

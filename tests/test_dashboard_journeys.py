@@ -168,7 +168,7 @@ def test_review_a_users_preferences_changes_nothing(person: Page, live: Dashboar
     ledger.step("page 2")
     second_page = shown_ids(person)
     click_table_rows(person, browse_table(person), [1])
-    rerun(person, lambda: person.get_by_role("link", name=f"Open memory {second_page[1]}").click())
+    rerun(person, lambda: person.get_by_role("link", name=f"Open “{record_of(second_page[1]).item.memory}”").click())
     expect(person.get_by_text(f"id: {second_page[1]}", exact=True)).to_be_visible()
     expect(key(person, "detail_memory").locator("textarea")).to_have_value(record_of(second_page[1]).item.memory)
     ledger.step("open a memory")
@@ -226,7 +226,7 @@ def test_bulk_tag_two_rows_then_delete_one_without_touching_the_scope(person: Pa
 
     now = shown_ids(person)
     assert sorted(now[:2]) == sorted(order[1:3])  # the tagged memories moved to the top...
-    expect(person.get_by_role("link", name=re.compile("^Open memory "))).to_have_count(0)  # ...and nothing is ticked
+    expect(person.get_by_role("link", name=re.compile("^Open “"))).to_have_count(0)  # ...and nothing is ticked
     caption_with(person, "0 rows selected · 8 matching")
     click_table_rows(person, browse_table(person), [3])
     doomed = now[3]

@@ -125,3 +125,11 @@ def test_a_copied_config_with_a_fresh_audit_log_is_flagged(make_dash, tmp_path):
     [warning] = messages(ok(copy.app("stores").run()), "warning")
     assert warning.startswith("This audit log is empty although the stores hold memories")
     assert not messages(ok(original.app("stores").run()), "warning")
+
+
+def test_the_stores_page_says_what_a_store_can_do_in_words(dash):
+    at = ok(dash.app("stores").run())
+    [can] = [c.value for c in at.caption if c.value.startswith("Can: ")]
+    assert can.startswith("Can: list its users, list memories, list every user's memories at once, count, open a "
+                          "memory, edit, delete single memories, import keeping ids and times, search by words")
+    assert "_" not in can  # no identifiers such as list_all_users

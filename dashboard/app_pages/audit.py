@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import audit, context, revert
 from dashboard.components import dialogs, page, revert_flow
-from dashboard.components.audit_view import diff_view, entries_table, entry_fields, entry_link
+from dashboard.components.audit_view import diff_view, entries_table, entry_fields, entry_link, memory_preview
 from dashboard.components.memory_table import memory_link
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
 from dashboard.components.text import count_of, escape_markdown
@@ -106,7 +106,7 @@ def _links(entry: AuditEntry) -> None:
     cols = st.columns(3)
     with cols[0]:
         if entry.memory_id and entry.change is not Change.REMOVED:
-            memory_link(entry.store, entry.memory_id)
+            memory_link(entry.store, entry.memory_id, text=memory_preview(entry))
     if entry.memory_id:
         cols[1].page_link("app_pages/audit.py", label="Every change of this memory", icon=":material/history:",
                           query_params={"store": entry.store, "id": entry.memory_id})

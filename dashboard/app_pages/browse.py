@@ -13,6 +13,7 @@ from dashboard.components.url import param, set_params, sync_from_url
 from memory_core import identity
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import Capability
+from memory_core.providers.common import item_text
 from memory_core.records import MemoryFilter, MemoryRecord
 
 SORT_LABELS = {"updated_desc": "Updated, newest first", "updated_asc": "Updated, oldest first",
@@ -62,7 +63,7 @@ def _count(hub: services.StoreHub, store: str, flt: MemoryFilter) -> int | None:
 
 def _selected_links(store: str, selected: list[MemoryRecord]) -> None:
     for record in selected[:5]:
-        memory_link(store, record.id)
+        memory_link(store, record.id, text=item_text(record.item))
     if len(selected) > 5:
         st.caption(f"and {len(selected) - 5} more selected")
 

@@ -44,7 +44,8 @@ def _form() -> None:
         left.text_input("User id", key="search_user")
         right.text_input("Query", key="search_query", placeholder="what would the agent ask?")
         left, right, _ = st.columns([1, 1, 2])
-        left.number_input("top_k", min_value=1, max_value=100, step=1, key="search_top_k")
+        left.number_input("Results", min_value=1, max_value=100, step=1, key="search_top_k",
+                          help="How many memories the search returns at most (the agent's top_k).")
         right.number_input("Similarity threshold", key="search_threshold", value=None, step=0.05, format="%.3f",
                            placeholder="none")
         st.form_submit_button("Search", type="primary", on_click=_apply, icon=":material/search:")
@@ -75,7 +76,7 @@ def _show_hit(store: str, rank: int, hit: services.SearchHit) -> None:
         if hit.item.tags:
             st.text("tags: " + ", ".join(hit.item.tags))
         if hit.id:
-            memory_link(store, hit.id)
+            memory_link(store, hit.id, text=hit.item.memory or _conversation_text(hit))
 
 
 def _conversation_text(hit: services.SearchHit) -> str:

@@ -59,7 +59,7 @@ def _largest(store: str, stats: StoreStatistics) -> None:
                          hide_index=True, column_config={"size": st.column_config.NumberColumn("size (chars)")})
     rows = event.selection.rows if event else []
     if rows and rows[0] < len(stats.largest):
-        memory_link(store, stats.largest[rows[0]].id)
+        memory_link(store, stats.largest[rows[0]].id, text=stats.largest[rows[0]].preview)
     else:
         st.caption("Select a row to open the memory. Size: characters of the memory and its conversation.")
 

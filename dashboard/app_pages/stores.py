@@ -60,8 +60,8 @@ for status in statuses:
             right.error(f"unavailable: {escape_markdown(status.error)}", icon=":material/error:")
         if status.memories is not None:
             right.metric("Memories", f"{status.memories:,}")
-        caps = sorted(c.value for c in status.capabilities)
-        left.caption("Can: " + (", ".join(caps) if caps else "add, search and remove only (toolkit interface)"))
+        left.caption("Can: " + (services.can_words(status.capabilities) if status.capabilities
+                                else "add, search and remove only (toolkit interface)"))
         for note in status.notes:
             left.warning(escape_markdown(note), icon=":material/info:")
         if admin:

@@ -59,7 +59,9 @@ def _content_key(records: Sequence[MemoryRecord]) -> str:
     return hashlib.sha256(shown.encode()).hexdigest()[:16]
 
 
-def memory_link(store: str, record_id: str, label: str | None = None) -> None:
-    """A link to the Memory page of one record."""
-    st.page_link(MEMORY_PAGE, label=label or f"Open memory {escape_markdown(record_id)}",
-                 query_params={"store": store, "id": record_id}, icon=":material/open_in_new:")
+def memory_link(store: str, record_id: str, label: str | None = None, *, text: str | None = None) -> None:
+    """A link to the Memory page of one record, named by its text (``text``) rather than its id."""
+    if label is None:
+        label = f"Open “{escape_markdown(truncate(text, 60))}”" if text else f"Open memory {escape_markdown(record_id)}"
+    st.page_link(MEMORY_PAGE, label=label, query_params={"store": store, "id": record_id},
+                 icon=":material/open_in_new:")

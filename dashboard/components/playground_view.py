@@ -15,6 +15,7 @@ from dashboard.components.memory_table import memory_link
 from dashboard.components.text import count_of, escape_markdown, truncate
 from dashboard.playground import Turn
 from dashboard.timeline import TimelineEvent
+from memory_core.providers.common import item_text
 
 COLORS = alt.Scale(domain=["added", "edited", "deleted"], range=["#2e7d32", "#f9a825", "#c62828"])
 
@@ -40,12 +41,12 @@ def memory_trace(store: str, turn: Turn, number: int) -> None:
         for hit in turn.retrieved:
             st.text(f"{_score(hit.score)}  {truncate(hit.item.memory, 160)}")
             if hit.id:
-                memory_link(store, hit.id)
+                memory_link(store, hit.id, text=item_text(hit.item))
         st.markdown(f"**Written** ({count_of(len(turn.written), 'memory', 'memories')})")
         for written in turn.written:
             st.text(f"+ {truncate(written.item.memory, 160)}  [{', '.join(written.item.tags)}]")
             if written.id:
-                memory_link(store, written.id)
+                memory_link(store, written.id, text=item_text(written.item))
             else:
                 st.caption("the store chose its id and did not say which")
 
