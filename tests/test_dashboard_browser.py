@@ -141,7 +141,7 @@ def test_users_page_finds_a_user_by_prefix_and_links_to_their_memories(page: Pag
     caption_with(page, "1 user on this page")
     table = page.locator("[class*='st-key-users_table_']")
     expect(table.locator("[data-testid='glide-cell-1-0']")).to_have_text("dmitri")
-    expect(table.locator("[data-testid='glide-cell-2-0']")).to_have_text(str(dmitri.memory_count))
+    expect(table.locator("[data-testid='glide-cell-3-0']")).to_have_text(str(dmitri.memory_count))  # after the label
     click_table_rows(page, table, [0])
     rerun(page, lambda: page.get_by_role("link", name="Browse dmitri's memories").click())
     expect(page.locator("[data-testid='stMain'] h1")).to_have_text("Browse memories")
