@@ -38,7 +38,8 @@ def test_sqlite_store_and_selecting_the_largest_links_to_it(make_dash, tmp_path)
     at.session_state["stats_largest"] = {"selection": {"rows": [0], "columns": []}}
     at.run()
     links = [link.proto for link in ok(at).page_link]
-    assert any("memory" in link.page and "5\\-0" in link.label for link in links)
+    assert any(link.page == "memory" and link.query_string == "store=db&id=5-0"
+               and link.label.startswith("Open “long long") for link in links)  # named by its text, not its id
 
 
 def test_a_store_without_statistics_says_so(make_dash):
