@@ -7,6 +7,7 @@ that they cannot write; every write goes through the hub's :class:`~memory_core.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import itertools
@@ -306,30 +307,57 @@ def agent_view(hub: StoreHub, store: str, *, user_id: str, query: str, top_k: in
     return hub.runner.run(tool.ainvoke({"query": query, "top_k": top_k}))
 
 
-def export_records(hub: StoreHub, store: str, flt: MemoryFilter) -> Iterator[MemoryRecord]:
-    """Every matching record, a page at a time, for exports and bulk edits."""
-    browser = lister(hub, store, flt)
-    iterator = iter_records(browser, flt).__aiter__()
-    while True:
-        try:
-            yield hub.runner.run(iterator.__anext__())
-        except StopAsyncIteration:
-            return
+def export_records(hub: StoreHub, store: str, flt: MemoryFilter, chunk: int = 500) -> Iterator[MemoryRecord]:
+    """Every matching record, ``chunk`` records per trip to the store's loop, for exports and bulk edits."""
+    iterator = iter_records(lister(hub, store, flt), flt).__aiter__()
+
+    async def take() -> list[MemoryRecord]:
+        taken: list[MemoryRecord] = []
+        with contextlib.suppress(StopAsyncIteration):
+            while len(taken) < chunk:
+                taken.append(await iterator.__anext__())
+        return taken
+
+    while records := hub.runner.run(take()):
+        yield from records
 
 
-def export_lines(hub: StoreHub, store: str, flt: MemoryFilter, fmt: str) -> Iterator[str]:
+def export_lines(hub: StoreHub, store: str, flt: MemoryFilter, fmt: str,
+                 records: Iterator[MemoryRecord] | None = None) -> Iterator[str]:
     """An export file (``jsonl`` or ``csv``) as text chunks, built a page of records at a time."""
     if fmt not in EXPORT_FORMATS:
         raise InvalidInputError(f"export format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
-    records = export_records(hub, store, flt)
+    records = export_records(hub, store, flt) if records is None else records
     return dump_csv(records) if fmt == "csv" else (dump_jsonl_line(r) for r in records)
 
 
-def export_file(hub: StoreHub, store: str, flt: MemoryFilter, fmt: str) -> io.BytesIO:
-    """The export as a rewound in-memory file, written from :func:`export_lines` a page at a time
-    (``st.download_button`` holds a download's bytes in memory anyway)."""
+def export_stream(hub: StoreHub, actor: Actor, store: str, flt: MemoryFilter, fmt: str) -> Iterator[str]:
+    """:func:`export_lines`, noted in the audit log when it ends: how many memories were sent, and whether
+    the reader stopped early (a closed browser tab)."""
+    sent = 0
+
+    def counted() -> Iterator[MemoryRecord]:
+        nonlocal sent
+        for record in export_records(hub, store, flt):
+            sent += 1
+            yield record
+
+    lines = export_lines(hub, store, flt, fmt, counted())
+    finished = False
+    try:
+        yield from lines
+        finished = True
+    finally:
+        memories = f"{sent:,} {'memory' if sent == 1 else 'memories'}"
+        note = f"{memories} downloaded as {fmt.upper()}" if finished else \
+            f"download stopped after {memories} ({fmt.upper()})"
+        hub.writer(actor, store).note_export(flt.user_id or "", note)
+
+
+def export_file(hub: StoreHub, actor: Actor, store: str, flt: MemoryFilter, fmt: str) -> io.BytesIO:
+    """The export as a rewound in-memory file, for ``st.download_button`` when the streaming route is absent."""
     out = io.BytesIO()
-    for chunk in export_lines(hub, store, flt, fmt):
+    for chunk in export_stream(hub, actor, store, flt, fmt):
         out.write(chunk.encode())
     out.seek(0)
     return out

@@ -27,7 +27,7 @@ from memory_core.memdash_section import check_memdash_section, seed_settings
 from memory_core.records import MemoryFilter
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_APP = PROJECT_ROOT / "dashboard" / "app.py"
+DEFAULT_APP = PROJECT_ROOT / "dashboard" / "server.py"
 CONFIG_ENV = "MEMDASH_CONFIG"
 NO_AUTH_ENV = "MEMDASH_NO_AUTH"
 

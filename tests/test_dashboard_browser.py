@@ -223,9 +223,9 @@ def test_browse_bulk_deletes_two_selected_rows(page: Page, live: DashboardServer
 
 
 def download_export(page: Page, folder: Path) -> bytes:
-    """Click the Import / export page's download button; the file's bytes."""
+    """Click the Import / export page's download link (streamed by the server); the file's bytes."""
     with page.expect_download() as download:
-        key(page, "export_download").locator("button").click()
+        key(page, "export_download").locator("a").click()
     path = folder / download.value.suggested_filename
     download.value.save_as(path)
     return path.read_bytes()

@@ -15,6 +15,8 @@ import datetime as dt
 import json
 import re
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -420,3 +422,34 @@ def test_revert_from_the_audit_log_shows_the_change_first(person: Page, live: Da
         f"This change was already reverted by audit entry {revert.seq}")
     expect(person.locator("[data-testid='stAlertContentWarning']")).to_have_count(0)
 
+
+
+# --- 9. take a copy of one user's memories -------------------------------------------------------------------------
+
+def test_download_streams_the_filtered_export_and_the_audit_log_says_who_took_it(
+        person: Page, live: DashboardServer, ledger: Ledger, tmp_path: Path) -> None:
+    open_page(person, live.url("/transfer?store=main&user=pat"))
+    expect(person.get_by_text("30 memories to export.")).to_be_visible()
+    link = key(person, "export_download").locator("a")
+    href = link.get_attribute("href") or ""
+    assert href.startswith("memdash/download/")  # streamed by the server, not held in the session
+    with person.expect_download() as download:
+        link.click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    rows = [json.loads(line) for line in saved.read_text().splitlines()]
+    assert saved.name == "main-memories.jsonl"
+    assert sorted(r["id"] for r in rows) == sorted(r.id for r in PAT)
+    [export] = ledger.step("download", notes=["export"])
+    assert (export.actor, export.user_id, export.note) == ("local (auth off)", "pat",
+                                                         "30 memories downloaded as JSONL")
+
+    rerun(person, lambda: key(person, "export_format").get_by_text("CSV").click())
+    newer = key(person, "export_download").locator("a").get_attribute("href") or ""
+    assert newer != href and newer.startswith("memdash/download/")
+    with urllib.request.urlopen(live.url("/" + newer)) as answer:
+        assert answer.headers["Content-Type"].startswith("text/csv") and len(answer.read().splitlines()) == 31
+    with pytest.raises(urllib.error.HTTPError) as lapsed:  # the page's newer link replaced the older one
+        urllib.request.urlopen(live.url("/" + href))
+    assert lapsed.value.code == 404 and b"expired" in lapsed.value.read()
+    ledger.step("the CSV", notes=["export"])

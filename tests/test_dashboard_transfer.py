@@ -5,10 +5,13 @@ import json
 import pytest
 from dashboard_helpers import messages, ok
 
-from dashboard.services import export_file
+from dashboard.services import export_file, export_stream
+from memory_core.access import Actor, Role
+from memory_core.audit import AuditQuery
 from memory_core.audit.imports import OnExisting
 from memory_core.records import MemoryFilter
 
+ADMIN = Actor("ops", Role.ADMIN)
 GOOD = [{"id": f"g{i}", "user_id": "alice", "memory": f"good {i}", "tags": ["t"], "metadata": {"i": i},
          "created_at": "2024-01-01T00:00:00+00:00", "updated_at": "2024-01-02T00:00:00+00:00", "version": 3}
         for i in range(3)]
@@ -38,8 +41,26 @@ def test_download_button_and_count(dash):
 def test_export_file_follows_the_filter(dash):
     dash.add(user="alice", memory="a")
     dash.add(user="bob", memory="b", minutes=1)
-    lines = export_file(dash.hub, "main", MemoryFilter(user_id="bob"), "jsonl").read().decode().splitlines()
+    lines = export_file(dash.hub, ADMIN, "main", MemoryFilter(user_id="bob"), "jsonl").read().decode().splitlines()
     assert [json.loads(line)["memory"] for line in lines] == ["b"]
+
+
+def test_an_export_is_noted_in_the_audit_log_with_who_and_how_many(dash):
+    for i in range(3):
+        dash.add(user="bob", memory=f"b{i}", minutes=i)
+    export_file(dash.hub, Actor("viewer-vi", Role.VIEWER), "main", MemoryFilter(user_id="bob"), "csv")
+    [entry] = dash.hub.audit.entries(AuditQuery(operation="export"))
+    assert (entry.actor, entry.user_id, entry.note) == ("viewer-vi", "bob", "3 memories downloaded as CSV")
+
+
+def test_a_download_the_browser_stops_is_noted_with_what_was_sent(dash):
+    for i in range(5):
+        dash.add(user="bob", memory=f"b{i}", minutes=i)
+    stream = export_stream(dash.hub, ADMIN, "main", MemoryFilter(), "jsonl")
+    assert len([json.loads(next(stream)) for _ in range(2)]) == 2
+    stream.close()  # what the server does when the browser goes away
+    [entry] = dash.hub.audit.entries(AuditQuery(operation="export"))
+    assert entry.note == "download stopped after 2 memories (JSONL)"
 
 
 def test_import_valid_jsonl(dash):
@@ -112,11 +133,11 @@ def test_export_then_import_into_an_empty_store_is_lossless(make_dash, fmt):
                conversation=[{"role": "user", "content": "hi\r\nthere"}])
     for i in range(1, 30):
         source.add(user=f"u{i % 4}", memory=f"m{i}", minutes=i)
-    first = export_file(source.hub, "main", MemoryFilter(), fmt).read()
+    first = export_file(source.hub, ADMIN, "main", MemoryFilter(), fmt).read()
     at = upload(target, f"export.{fmt}", first)
     at.button(key="import_go").click().run()
     ok(at)
-    assert export_file(target.hub, "main", MemoryFilter(), fmt).read() == first
+    assert export_file(target.hub, ADMIN, "main", MemoryFilter(), fmt).read() == first
     assert [r.model_dump() for r in target.records()] == [r.model_dump() for r in source.records()]
 
 
@@ -145,8 +166,6 @@ def test_existing_ids_are_listed_by_line_and_nothing_is_imported_until_a_choice(
 
 
 def test_overwriting_from_the_page_is_an_audited_revertible_edit(dash):
-    from memory_core.audit import AuditQuery
-
     dash.add(id="g1", memory="stored text")
     at = upload(dash, "good.jsonl", jsonl(GOOD))
     at.radio(key="import_on_existing").set_value(OnExisting.OVERWRITE).run()
@@ -158,7 +177,7 @@ def test_overwriting_from_the_page_is_an_audited_revertible_edit(dash):
 
 def test_importing_the_same_export_again_changes_nothing_and_asks_nothing(dash):
     dash.add(id="g1", memory="stored text")
-    exported = export_file(dash.hub, "main", MemoryFilter(), "jsonl").read()
+    exported = export_file(dash.hub, ADMIN, "main", MemoryFilter(), "jsonl").read()
     at = upload(dash, "again.jsonl", exported)
     assert "1 row of this file already in the store exactly as they are: left alone." in [c.value for c in at.caption]
     assert not at.button(key="import_go").disabled

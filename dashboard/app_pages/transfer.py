@@ -1,11 +1,13 @@
 """Import / export: lossless JSONL and CSV. Exports are written a page of records at a time when the
 download is clicked; imports are validated whole before anything is written."""
 
+import secrets
+
 import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from dashboard import context, services, state
+from dashboard import context, downloads, services, state
 from dashboard.components import page
 from dashboard.components.filter_form import filter_form
 from dashboard.components.text import count_of, escape_markdown, truncate
@@ -17,7 +19,6 @@ from memory_core.records import MemoryRecord
 from memory_core.transfer import ParseReport
 
 CONTENT = ("memory", "tags", "metadata", "conversation")
-MIME = {"jsonl": "application/jsonl", "csv": "text/csv"}
 
 
 def _export(store: str) -> None:
@@ -32,11 +33,27 @@ def _export(store: str) -> None:
         services.lister(hub, store, flt)
         if hub.can(store, Capability.COUNT):
             st.caption(f"{count_of(services.count_memories(hub, store, flt), 'memory', 'memories')} to export.")
-        fmt = st.radio("Format", list(MIME), key="export_format", horizontal=True,
+        fmt = st.radio("Format", list(downloads.MIME), key="export_format", horizontal=True,
                        format_func=lambda f: {"jsonl": "JSONL (lossless)", "csv": "CSV"}[f])
-        st.download_button(f"Download {fmt.upper()}", data=lambda: services.export_file(hub, store, flt, fmt),
-                           file_name=f"{store}-memories.{fmt}", mime=MIME[fmt], key="export_download",
+        _download_button(downloads.Ticket(hub, context.actor(), store, flt, fmt, owner=_session_key()))
+
+
+def _download_button(ticket: downloads.Ticket) -> None:
+    """A link the browser streams the export from, or (without :mod:`dashboard.server`) Streamlit's in-memory
+    download button."""
+    label = f"Download {ticket.fmt.upper()}"
+    if downloads.TICKETS.served:
+        st.link_button(label, downloads.link(ticket), key="export_download", icon=":material/download:")
+    else:
+        st.download_button(label, data=lambda: services.export_file(ticket.hub, ticket.actor, ticket.store,
+                                                                    ticket.flt, ticket.fmt),
+                           file_name=ticket.file_name, mime=downloads.MIME[ticket.fmt], key="export_download",
                            icon=":material/download:", on_click="ignore")
+
+
+def _session_key() -> str:
+    """A random name for this browser session, so its newest download link replaces its older ones."""
+    return st.session_state.setdefault("download_owner", secrets.token_hex(16))
 
 
 def _report(upload: UploadedFile) -> ParseReport:
