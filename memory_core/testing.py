@@ -141,6 +141,10 @@ class MemoryStoreConformance:
 
     #: Start of every user id the suite writes; a random part per test keeps runs apart.
     user_prefix: str = "conformance"
+    #: Whether a word inside a text finds it whatever its script: an emoji, Chinese or Japanese written without
+    #: spaces, and the composed and decomposed forms of an accented letter (memdash's own stores analyse text
+    #: with ``providers.common.tokens``; a hosted service analyses it its own way).
+    finds_words_in_every_script: bool = True
 
     async def settle(self) -> None:
         """Called after each write, before reading it back. Override for eventually consistent stores."""
@@ -306,6 +310,19 @@ class MemoryStoreConformance:
         for text in texts:
             found = _one(await self._search(editor, text, alice), text)
             assert (found.tags, found.metadata) == (["标签", "🏷️"], {"note": text, "עברית": "✓"})
+
+    async def test_toolkit_search_finds_a_word_in_any_script(self, editor: MemoryEditor, users: Users) -> None:
+        if not self.finds_words_in_every_script:
+            pytest.skip("this store analyses text its own way (declared by finds_words_in_every_script)")
+        alice = users("alice")
+        zoe = "Zoe\u0308 runs the cafe\u0301 on Rue de l'E\u0301glise"  # decomposed accents
+        texts = {"京都": "我喜欢在京都喝抹茶", "タワー": "東京タワーは赤い", "서울": "저는 서울에서 살아요",
+                 "🐍": "Party planning 🎉 with the python club 🐍", "café": zoe, "zoë": zoe,
+                 "ＴＥＡ": "Alice drinks green tea"}
+        await self._add(editor, [MemoryItem(user_id=alice, memory=t) for t in {*texts.values(), "The weather is mild"}])
+        for query, text in texts.items():
+            found = await self._search(editor, query, alice, top_k=1)
+            assert _memories(found) == [text], f"searching {query!r}"
 
     async def test_toolkit_empty_query_returns_a_list(self, editor: MemoryEditor, users: Users) -> None:
         alice = users("alice")

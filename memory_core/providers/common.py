@@ -16,7 +16,10 @@ from memory_core.errors import InvalidInputError, StoreUnavailableError
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryPatch, MemoryRecord
 
-_TOKEN = re.compile(r"\w+", re.UNICODE)
+# Scripts written without spaces between words (Han, kana, Hangul): indexed as overlapping pairs of characters
+_CJK = ("\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+        "\U00020000-\U0003134f")
+_TOKEN = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<word>[^\W{_CJK}]+)|(?P<symbol>[^\w\s])")
 MAX_ID_CHARS = 256
 MAX_LIMIT = 10_000  # results of one search or one page: more is a mistake (or an attack), never a need
 MAX_VERSION = 2**63 - 1  # what every store's integer column holds
@@ -143,9 +146,21 @@ def remove_target(kwargs: dict[str, Any]) -> tuple[str, list[str] | str]:
 
 
 def tokens(text: str) -> list[str]:
-    """Word tokens, case-folded, after Unicode NFKC normalisation: ``café`` typed composed or as ``e`` plus a
-    combining accent, or a full-width ``ＴＥＡ``, is the same word for every store."""
-    return _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
+    """Search tokens, case-folded, after Unicode NFKC normalisation, the same for every store: ``café`` typed
+    composed or as ``e`` plus a combining accent, or a full-width ``ＴＥＡ``, is one word; a run of Han, kana or
+    Hangul gives its overlapping character pairs (``東京都`` → ``東京``, ``京都``), so a word inside a sentence
+    written without spaces is found; an emoji or other symbol is a token of its own, spelled ``u1f680``, which
+    every full-text engine keeps."""
+    found: list[str] = []
+    for match in _TOKEN.finditer(unicodedata.normalize("NFKC", text).casefold()):
+        run = match.group()
+        if match.lastgroup == "word":
+            found.append(run)
+        elif match.lastgroup == "cjk":
+            found.extend([run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)])
+        elif unicodedata.category(run) == "So":
+            found.append(f"u{ord(run):x}")
+    return found
 
 
 def item_text(item: MemoryItem) -> str:
