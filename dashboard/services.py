@@ -36,6 +36,7 @@ from memory_core.errors import (
 from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor, capabilities_of
 from memory_core.memdash_section import check_memdash_section
 from memory_core.models import MemoryItem
+from memory_core.reach import AgentReach, Reach
 from memory_core.records import (
     MemoryFilter,
     MemoryPatch,
@@ -155,6 +156,7 @@ CAN = {  # what each capability lets an operator do, in words, in the order the 
     Capability.IMPORT: "import keeping ids and times", Capability.TEXT_SEARCH: "search by words",
     Capability.VECTOR_SEARCH: "search by meaning", Capability.SEARCH_RECORDS: "link search hits to their memories",
     Capability.PING: "report its health", Capability.STATS: "compute analytics",
+    Capability.REACH: "tell which memories the agent's search cannot find",
 }
 
 
@@ -202,6 +204,35 @@ def store_status(hub: StoreHub, store: str) -> StoreStatus:
 
 def store_statuses(hub: StoreHub) -> list[StoreStatus]:
     return [store_status(hub, name) for name in hub.store_names]
+
+
+def agent_reach(hub: StoreHub, store: str, examples: int = 20) -> Reach:
+    """How many of ``store``'s memories the agent's own search can find (``UnsupportedError`` when the store
+    cannot tell: the agent then searches through memdash itself)."""
+    return hub.runner.run(_reach(hub.browser(store, Capability.REACH)).reach(examples))
+
+
+def unfindable_reason(hub: StoreHub, store: str, memory_id: str) -> str | None:
+    """Why the agent's own search cannot find this memory; ``None`` when it can or the store cannot tell."""
+    if not hub.can(store, Capability.REACH):
+        return None
+    return hub.runner.run(_reach(hub.editor(store)).unfindable_reason(memory_id))
+
+
+def give_missing_vectors(hub: StoreHub, actor: Actor, store: str, *, progress: Callable[[int, int], None] | None = None,
+                 chunk: int = 200) -> int:
+    """Give every memory the agent cannot find for want of a vector one (admin, audited, one batch); how many."""
+    writer, batch, given = hub.writer(actor, store), uuid.uuid4().hex, 0
+    ids = [record.id for record in export_records(hub, store, MemoryFilter())]
+    for start in range(0, len(ids), chunk):
+        given += len(hub.runner.run(writer.add_vectors(ids[start:start + chunk], batch=batch)))
+        if progress:
+            progress(min(start + chunk, len(ids)), len(ids))
+    return given
+
+
+def _reach(editor: Any) -> AgentReach:
+    return editor  # a store declaring Capability.REACH implements AgentReach (capabilities_of)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,6 +24,7 @@ from memory_core.demo import DATASETS, seed, seed_if_empty
 from memory_core.errors import ConfigError, MemdashError
 from memory_core.interfaces import Capability, MemoryBrowser, capabilities_of
 from memory_core.memdash_section import check_memdash_section, seed_settings
+from memory_core.reach import AgentReach, Reach
 from memory_core.records import MemoryFilter
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -186,7 +187,18 @@ async def _describe_store(builder: MemoryBuilder, name: str) -> list[str]:
                 break
         counts.append(f"users: {users}")
     lines.append(", ".join(counts) if counts else "counts: not supported by this store")
+    if isinstance(editor, AgentReach):
+        lines.append(_reach_line(await editor.reach(examples=0)))
     return lines
+
+
+def _reach_line(reach: Reach) -> str:
+    """What the agent's own search can find, as one line of ``memdash stores``."""
+    if not reach.unfindable:
+        return f"agent's search: finds all {reach.total} memories"
+    why = "; ".join(f"{reason}: {n}" for reason, n in reach.reasons.items())
+    fix = " (repair: Stores page, as an admin)" if reach.repairable else " (configure the agent's embedder to repair)"
+    return f"agent's search: cannot find {reach.unfindable} of {reach.total} memories ({why}){fix}"
 
 
 # --- entry point -------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from memory_core.errors import NotFoundError
 from memory_core.models import MemoryItem
+from memory_core.reach import AgentReach
 from memory_core.records import (
     MemoryFilter,
     MemoryPatch,
@@ -100,10 +101,12 @@ class Capability(enum.StrEnum):
     VECTOR_SEARCH = "vector_search"
     PING = "ping"
     STATS = "stats"  # aggregates computed by the store (memory_core.stats.MemoryStats)
+    REACH = "reach"  # which memories the agent's own search can find (memory_core.reach.AgentReach)
 
 
-# Everything a store can declare in ``capabilities``; STATS follows from implementing MemoryStats instead.
-BROWSE_ALL = frozenset(Capability) - {Capability.STATS}
+# Everything a store can declare in ``capabilities``; STATS and REACH follow from implementing MemoryStats and
+# AgentReach instead.
+BROWSE_ALL = frozenset(Capability) - {Capability.STATS, Capability.REACH}
 
 
 class MemoryBrowser(ABC):
@@ -172,8 +175,9 @@ class MemoryBrowser(ABC):
 def capabilities_of(editor: MemoryEditor) -> frozenset[Capability]:
     """What a store declares; an editor that is not a browser can only add, search and remove.
 
-    ``STATS`` is declared by implementing :class:`memory_core.stats.MemoryStats`, not in ``capabilities``."""
+    ``STATS`` and ``REACH`` are declared by implementing :class:`memory_core.stats.MemoryStats` and
+    :class:`memory_core.reach.AgentReach`, not in ``capabilities``."""
     if not isinstance(editor, MemoryBrowser):
         return frozenset()
-    declared = editor.capabilities
-    return declared | {Capability.STATS} if isinstance(editor, MemoryStats) else declared - {Capability.STATS}
+    implemented = {Capability.STATS: isinstance(editor, MemoryStats), Capability.REACH: isinstance(editor, AgentReach)}
+    return (editor.capabilities - set(implemented)) | {c for c, offered in implemented.items() if offered}

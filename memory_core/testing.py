@@ -381,6 +381,11 @@ class MemoryStoreConformance:
                 await editor.add_items([valid, bad])
         await self.settle()
         assert await self._search(editor, "valid neighbour store keep", alice) == []
+        for user_id in ("lone \ud800", "nul \x00"):  # a user id no store can hold finds and removes nothing
+            with pytest.raises(InvalidInputError, match=r"the user_id (holds a NUL|is not valid Unicode)"):
+                await editor.search("keep", top_k=5, user_id=user_id)
+            with pytest.raises(InvalidInputError, match=r"the user_id (holds a NUL|is not valid Unicode)"):
+                await editor.remove_items(user_id=user_id)
 
     async def test_toolkit_fields_round_trip(self, editor: MemoryEditor, users: Users) -> None:
         alice = users("alice")

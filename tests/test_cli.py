@@ -133,7 +133,7 @@ def test_run_dry_run_starts_streamlit_from_the_project_root(tmp_path: Path, caps
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"cd {ROOT}"
     assert out[1] == f"MEMDASH_CONFIG={tmp_path / 'memdash.yml'} MEMDASH_NO_AUTH=1"
-    assert out[2].endswith(f"-m streamlit run {ROOT / 'dashboard' / 'app.py'} --server.port 8600")
+    assert out[2].endswith(f"-m streamlit run {ROOT / 'dashboard' / 'server.py'} --server.port 8600")
 
 
 def test_run_refuses_a_bad_config_before_starting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

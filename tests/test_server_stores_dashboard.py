@@ -3,6 +3,7 @@ search, edit, delete; and the note a PostgreSQL server without pgvector gets on 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from dashboard_helpers import Dash, messages, ok, texts
 
+from memory_core.audit import AuditQuery
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryFilter
 from tests.servers_redis import RedisServer, redis_server  # noqa: F401
@@ -89,5 +91,37 @@ def test_stores_page_says_why_vector_search_is_off(tmp_path: Path, plain_server)
         notes = messages(at, "warning")
         assert any("vector search is off" in n and "pgvector" in n for n in notes), notes
         assert any("healthy" in m for m in messages(at, "success"))
+    finally:
+        made.close()
+
+
+def test_redis_memories_the_agent_cannot_find_are_counted_shown_and_given_vectors(
+        tmp_path: Path, redis_server: RedisServer) -> None:  # noqa: F811
+    """The toolkit's auto-memory wrote a conversation-only item (no vector): the Stores page counts it, its
+    Memory page says why the agent cannot find it, and an admin's repair gives it a vector, audited."""
+    prefix = f"reach{uuid.uuid4().hex[:8]}"
+    made = Dash.create(tmp_path, {"r": {"_type": "redis_memory", "port": redis_server.port, "key_prefix": prefix,
+                                        "embedder": "words"}})
+    made.config.write_text(made.config.read_text() + "embedders:\n  words: {_type: hashing}\n")
+    try:
+        made.agent_write("r", "add_items", [MemoryItem(user_id="alice", memory="Alice keeps bees")])
+        chat = {"conversation": [{"role": "user", "content": "I moved to Lisbon"}], "user_id": "alice", "tags": [],
+                "metadata": {}, "memory": ""}
+        with redis_server.client() as client:
+            client.execute_command("JSON.SET", f"{prefix}:memory:c0ffee01", "$", json.dumps(chat))
+        at = ok(made.app("stores").run())
+        at.button(key="reach_r_count").click().run()
+        assert "The agent's search cannot find 1 of 2 memories (no vector: 1)." in messages(ok(at), "warning")
+        memory = ok(made.app("memory", store="r", id="c0ffee01").run())
+        assert any(m.startswith("The agent's search cannot find this memory: no vector") for m in
+                   messages(memory, "warning"))
+        at.button(key="reach_r_repair").click().run()
+        assert ("Gave 1 memory a vector (in the audit log): the agent's search can find them now."
+                in messages(ok(at), "success"))
+        assert "The agent's search can find all 2 memories." in messages(at, "success")
+        [entry] = made.hub.audit.entries(AuditQuery(operation="vector"))
+        assert (entry.memory_id, entry.user_id, entry.before, entry.after) == ("c0ffee01", "alice", None, None)
+        assert not [m for m in messages(ok(made.app("memory", store="r", id="c0ffee01").run()), "warning")
+                    if "cannot find" in m]
     finally:
         made.close()

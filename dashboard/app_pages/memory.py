@@ -182,6 +182,9 @@ def _show(store: str, record: MemoryRecord) -> None:
         getattr(st, kind)(message)
     if s.pop("detail_agent", None) == record.id:
         _what_the_agent_finds(store, base)
+    if why := services.unfindable_reason(context.hub(), store, record.id):
+        st.warning(f"The agent's search cannot find this memory: {escape_markdown(why)}. An admin can give it a "
+                   "vector on the Stores page (“What the agent's search can find”).", icon=":material/visibility_off:")
     if "detail_conflict" in s:
         _show_conflict(s.detail_conflict)
     elif record.version != base.version:

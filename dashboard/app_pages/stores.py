@@ -5,8 +5,48 @@ import streamlit as st
 
 from dashboard import context, services
 from dashboard.components import page
+from dashboard.components.memory_table import memory_link
 from dashboard.components.text import count_of, escape_markdown
 from memory_core.access import Role
+from memory_core.interfaces import Capability
+
+
+def agent_reach(store: str, admin: bool) -> None:
+    """Count the memories the agent's own search cannot find; admins give them vectors."""
+    st.caption("The agent searches this store by its own path (KNN on the toolkit's vector index): a memory "
+               "without a vector of that index's dimension is never returned to it, whatever its text.")
+    key = f"reach_{store}"
+    if st.button("Count what the agent cannot find", key=f"{key}_count"):
+        with page.reported():
+            st.session_state[key] = services.agent_reach(context.hub(), store)
+    if done := st.session_state.pop(f"{key}_done", None):
+        st.success(done, icon=":material/check_circle:")
+    reach = st.session_state.get(key)
+    if reach is None:
+        return
+    if not reach.unfindable:
+        st.success(f"The agent's search can find all {count_of(reach.total, 'memory', 'memories')}.",
+                   icon=":material/check_circle:")
+        return
+    why = "; ".join(f"{escape_markdown(reason)}: {n:,}" for reason, n in reach.reasons.items())
+    st.warning(f"The agent's search cannot find {reach.unfindable:,} of {count_of(reach.total, 'memory', 'memories')} "
+               f"({why}).", icon=":material/visibility_off:")
+    for example in reach.examples[:5]:
+        memory_link(store, example.record_id)
+    if not reach.repairable:
+        st.caption("Configure the embedder the agent uses on this store (`embedder:` in its config) to give them "
+                   "vectors from here.")
+    elif st.button("Give them vectors…", key=f"{key}_repair", disabled=not admin,
+                   help=None if admin else "Only an admin can do this."):
+        with page.reported():
+            bar = st.progress(0.0, "Giving vectors…")
+            given = services.give_missing_vectors(context.hub(), context.actor(), store,
+                                          progress=lambda done, total: bar.progress(done / total))
+            st.session_state[key] = services.agent_reach(context.hub(), store)
+            st.session_state[f"{key}_done"] = (f"Gave {count_of(given, 'memory', 'memories')} a vector (in the "
+                                               "audit log): the agent's search can find them now.")
+            st.rerun()
+
 
 st.title("Stores")
 hub = context.hub()
@@ -64,6 +104,9 @@ for status in statuses:
                                 else "add, search and remove only (toolkit interface)"))
         for note in status.notes:
             left.warning(escape_markdown(note), icon=":material/info:")
+        if status.ok and Capability.REACH in status.capabilities:
+            with left.expander("What the agent's search can find"):
+                agent_reach(status.name, admin)
         if admin:
             with left.expander("Settings (secrets masked)"):
                 st.json(services.store_settings(hub, status.name), expanded=True)

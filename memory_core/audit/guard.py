@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from memory_core.errors import MemdashError
 
-MUTATING = ("add_items", "remove_items", "add_records", "update_record", "delete_records")
+MUTATING = ("add_items", "remove_items", "add_records", "update_record", "delete_records", "give_vectors")
 _GUARDED = "_memdash_guarded"
 _inside = contextvars.ContextVar("memdash_audited_write", default=False)
 E = TypeVar("E")

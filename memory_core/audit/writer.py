@@ -198,6 +198,19 @@ class AuditedWriter:
         after = await self._call("update_record", current.id, patch, expected_version=current.version)
         self._append([self._entry("update", current, after, batch=batch, note="overwritten by an import")])
 
+    async def add_vectors(self, ids: Sequence[str], *, batch: str | None = None) -> list[str]:
+        """Give those of ``ids`` the agent's search cannot find for want of a vector one made by the store's
+        embedder (admin; ``memory_core.reach``). Text, tags, version and times are unchanged, so each memory given
+        one is a ``vector`` entry without a state; returns their ids."""
+        self._require(Role.ADMIN, "give memories the agent's vectors")
+        self._browser(Capability.REACH)
+        given = await self._call("give_vectors", list(ids))
+        batch = batch or uuid.uuid4().hex
+        self._append([AuditEntry("vector", self.actor.name, self.store, record.user_id, record.id, batch=batch,
+                                 note="given a vector by the store's embedder, so the agent's search finds it")
+                      for record in await self._existing(given)])
+        return given
+
     # --- entries without a change to a memory ---------------------------------------------------------------
     def note_export(self, user_id: str, note: str) -> None:
         """Record an export (who took a copy of which memories, and where)."""

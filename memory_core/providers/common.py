@@ -121,6 +121,8 @@ def search_args(query: Any, top_k: Any, kwargs: dict[str, Any]) -> tuple[str, in
         raise InvalidInputError("search needs user_id=...: memories are always searched for one user")
     if not isinstance(query, str):
         raise InvalidInputError("search query must be a string")
+    check_text(user_id, "the user_id")
+    check_text(query, "the search query")
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_LIMIT:
         raise InvalidInputError(f"top_k must be a whole number from 1 to {MAX_LIMIT:,}, got {top_k!r}")
     threshold = kwargs.get("similarity_threshold")
@@ -141,6 +143,7 @@ def remove_target(kwargs: dict[str, Any]) -> tuple[str, list[str] | str]:
         return "ids", [str(i) for i in kwargs["memory_ids"]]
     user_id = kwargs.get("user_id")
     if isinstance(user_id, str) and user_id:
+        check_text(user_id, "the user_id")
         return "user", user_id
     raise InvalidInputError("remove_items needs memory_id=... or user_id=...")
 

@@ -140,6 +140,16 @@ def _browse_shape_expected(space: KeySpace) -> tuple[Any, ...]:
     return (space.doc_prefix,), tuple((f[0], f[2], f[3]) for f in BROWSE_FIELDS)
 
 
+async def existing_vector_index(link: Link, space: KeySpace) -> VectorIndex | None:
+    """The toolkit-shaped index over this prefix if there is one (``memory_idx``, else memdash's derived one)."""
+    for name in (TOOLKIT_INDEX, space.derived_vector_index):
+        info = await index_info(link, name)
+        found = _toolkit_shape(name, info, space) if info else None
+        if found:
+            return found
+    return None
+
+
 async def vector_index(link: Link, space: KeySpace, dim: int) -> VectorIndex:
     """The toolkit-shaped index over this prefix: ``memory_idx`` when it is the toolkit's for this prefix (or
     the prefix is the default ``nat`` and there is none yet), else ``memory_idx:{prefix}``, created when

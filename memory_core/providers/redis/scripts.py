@@ -69,6 +69,17 @@ end
 return stamped
 """
 
+# KEYS[1] document; ARGV[1] the version the vector was computed for, ARGV[2] the vector as a JSON array.
+# Sets $.embedding only while the document still holds that version (an edit since then keeps its own
+# vector); returns 'ok', 'missing' or 'conflict'. The memory itself, its version and times do not change.
+VECTOR = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
+local version = tonumber(string.match(redis.call('JSON.GET', KEYS[1], '$.version'), '^%[(%d+)%]$') or '1')
+if version ~= tonumber(ARGV[1]) then return 'conflict' end
+redis.call('JSON.SET', KEYS[1], '$.embedding', ARGV[2])
+return 'ok'
+"""
+
 
 class Scripts:
     """The scripts, registered once per client (EVALSHA, falling back to EVAL)."""
@@ -78,6 +89,7 @@ class Scripts:
         self._insert = link.client.register_script(INSERT)
         self._update = link.client.register_script(UPDATE)
         self._stamp = link.client.register_script(STAMP)
+        self._vector = link.client.register_script(VECTOR)
 
     async def insert(self, seq_key: str, keys: Sequence[str], docs: Sequence[str], *, replace: bool,
                      created_us: int) -> list[int]:
@@ -90,6 +102,9 @@ class Scripts:
 
     async def stamp(self, seq_key: str, keys: Sequence[str], now_us: int) -> int:
         return int(await self._call(self._stamp, [seq_key, *keys], [now_us]))
+
+    async def set_vector(self, key: str, version: int, vector: str) -> str:
+        return await self._call(self._vector, [key], [version, vector])
 
     async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         return await self._link.run(lambda client: script(keys=keys, args=args, client=client))

@@ -10,7 +10,7 @@ import numpy as np
 
 from memory_core import retrieval
 from memory_core.embedders.base import Embedder
-from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
+from memory_core.errors import InvalidInputError, NotFoundError, UnsupportedError, VersionConflictError
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
 from memory_core.providers.common import (
@@ -24,9 +24,18 @@ from memory_core.providers.common import (
     with_score,
 )
 from memory_core.providers.redis import documents, query
+from memory_core.providers.redis import reach as agent_reach
 from memory_core.providers.redis.access import CHUNK, Documents
 from memory_core.providers.redis.connection import Link
-from memory_core.providers.redis.schema import SEPARATOR, KeySpace, VectorIndex, ensure_browse_index, vector_index
+from memory_core.providers.redis.schema import (
+    SEPARATOR,
+    KeySpace,
+    VectorIndex,
+    ensure_browse_index,
+    existing_vector_index,
+    vector_index,
+)
+from memory_core.reach import AgentReach, Reach
 from memory_core.records import (
     MemoryFilter,
     MemoryPatch,
@@ -53,7 +62,7 @@ class InvalidKey:
     reason: str
 
 
-class RedisMemory(MemoryEditor, MemoryBrowser):
+class RedisMemory(MemoryEditor, MemoryBrowser, AgentReach):
     """Memories as ``{prefix}:memory:<id>`` RedisJSON documents, readable and writable by the toolkit's
     ``redis_memory`` store. Open with ``await RedisMemory.open(...)``, close with ``await store.aclose()``."""
 
@@ -318,6 +327,31 @@ class RedisMemory(MemoryEditor, MemoryBrowser):
             if len(found) >= limit:
                 break
         return found[:limit]
+
+    # --- what the agent can find (memory_core.reach) ---------------------------------------------------------
+    async def unfindable_reason(self, record_id: str) -> str | None:
+        index = self._vectors or await existing_vector_index(self._docs.link, self._space)
+        return await agent_reach.unfindable_reason(self._docs, index, self._space.key(str(record_id)))
+
+    async def reach(self, examples: int = 20) -> Reach:
+        return await agent_reach.reach(self._docs, self._vectors, examples, repairable=self._embedder is not None)
+
+    async def give_vectors(self, record_ids: Sequence[str]) -> list[str]:
+        """Embed (with this store's embedder, whose dimension matches the agent's index) the memories among
+        ``record_ids`` without a vector of the index's dimension; a memory edited meanwhile is left alone."""
+        if self._vectors is None:
+            raise UnsupportedError("this store has no embedder to compute the agent's vectors: configure the "
+                                   "embedder the agent uses (embedder: in the store's config)")
+        keys = [self._space.key(str(rid)) for rid in dict.fromkeys(record_ids)]
+        dims = await agent_reach.vector_dims(self._docs, keys)
+        records = await self._docs.load([key for key in keys if key in dims and dims[key] != self._vectors.dim])
+        given = []
+        for (key, record), vector in zip(records.items(), await self._embed([r.item for r in records.values()]),
+                                         strict=True):
+            if vector is not None and await self._docs.scripts.set_vector(
+                    key, record.version, agent_reach.vector_json(vector)) == "ok":
+                given.append(record.id)
+        return given
 
     # --- helpers -------------------------------------------------------------------------------------------
     async def _embed(self, items: Sequence[MemoryItem]) -> list[np.ndarray | None]:

@@ -101,7 +101,7 @@ def connect(path: Path, timeout: float) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
     for pragma in (
         "synchronous = NORMAL",  # WAL: atomic and consistent; the last commits may be lost on power failure
-        "temp_store = MEMORY", "cache_size = -32000", "mmap_size = 268435456",
+        "temp_store = MEMORY", "cache_size = -32000",  # no mmap: the OS page cache, not this process, holds the file
         "wal_autocheckpoint = 10000",  # index pages rewritten by every batch are checkpointed once, not each time
         "journal_size_limit = 67108864",
         "analysis_limit = 1000",  # keeps PRAGMA optimize (on close) quick on big files
