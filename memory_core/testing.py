@@ -54,6 +54,7 @@ import pytest_asyncio
 from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
 from memory_core.interfaces import Capability, MemoryEditor, capabilities_of
 from memory_core.models import MemoryItem
+from memory_core.reach import AgentReach
 from memory_core.records import (
     MemoryFilter,
     MemoryPatch,
@@ -599,6 +600,30 @@ class MemoryStoreConformance:
         assert await editor.get_record(before.id) == updated
         assert new in _memories(await self._search(editor, "red scooter", alice))
         assert old not in _memories(await self._search(editor, "blue bicycle", alice))
+
+    async def test_browse_updates_keep_a_findable_memory_findable(self, editor: Any, users: Users) -> None:
+        """Whatever an operator changes, a memory the agent's search found before is found after, by its
+        current text (and a store that can tell what the agent's own search finds reports it as before)."""
+        _require(editor, Capability.GET, Capability.UPDATE)
+        _require_ids(editor)
+        alice = users("alice")
+        text = "Alice collects antique barometers"
+        await self._add(editor, [MemoryItem(user_id=alice, memory=text, tags=["hobby"]),
+                                 MemoryItem(user_id=alice, memory="Alice works as a nurse in Porto"),
+                                 MemoryItem(user_id=alice, memory="Alice has two cats named Fig and Olive")])
+        record = (await self._records(editor, alice, "antique barometers"))[text]
+        reach = editor if isinstance(editor, AgentReach) else None
+        reason = await reach.unfindable_reason(record.id) if reach else None
+        patches = (MemoryPatch(tags=["hobby", "checked"]), MemoryPatch(metadata={"source": "operator"}),
+                   MemoryPatch(conversation=[{"role": "user", "content": "I collect barometers"}]),
+                   MemoryPatch(memory="Alice collects antique clocks"))
+        for patch in patches:
+            record = await editor.update_record(record.id, patch, expected_version=record.version)
+            await self.settle()
+            memory, after = record.item.memory or "", f"after {patch.model_dump(exclude_none=True)}"
+            assert _memories(await self._search(editor, memory, alice, top_k=1)) == [memory], after
+            if reach:
+                assert await reach.unfindable_reason(record.id) == reason, after
 
     async def test_browse_update_with_stale_version_conflicts(self, editor: Any, users: Users) -> None:
         _require(editor, Capability.UPDATE)
