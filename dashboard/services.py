@@ -411,6 +411,11 @@ def user_labels(hub: StoreHub, store: str) -> dict[str, str]:
     return labels(hub.audit.entries(AuditQuery(store=store, operation="label")))
 
 
+def every_user_label(hub: StoreHub) -> dict[tuple[str, str], str]:
+    """The display labels of every store's users, by (store, user id)."""
+    return {(store, user): label for store in hub.store_names for user, label in user_labels(hub, store).items()}
+
+
 def label_user(hub: StoreHub, actor: Actor, store: str, user_id: str, label: str) -> None:
     hub.writer(actor, store).note_label(user_id, label)
 

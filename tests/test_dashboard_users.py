@@ -84,3 +84,6 @@ def test_a_user_label_is_memdashs_own_and_shown_beside_the_id(dash):
     [entry] = dash.hub.audit.entries(AuditQuery(operation="label"))
     assert (entry.user_id, entry.note, entry.before, entry.after) == ("9f1c-uuid", "Jane (support ticket 4411)",
                                                                       None, None)
+    shown = "Jane (support ticket 4411) · 9f1c-uuid"
+    assert f"user: {shown}" in [t.value for t in ok(dash.app("memory", id="m0000-9f1c-uuid").run()).text]
+    assert shown in ok(dash.app("audit").run()).dataframe[0].value["user_id"].tolist()

@@ -5,7 +5,7 @@ import datetime as dt
 
 import streamlit as st
 
-from dashboard import audit, context, revert
+from dashboard import audit, context, revert, services
 from dashboard.components import dialogs, page, revert_flow
 from dashboard.components.audit_view import diff_view, entries_table, entry_fields, entry_link, memory_preview
 from dashboard.components.memory_table import memory_link
@@ -73,7 +73,9 @@ def _list(store: str) -> None:
     if not result.entries:
         st.info("No audit entries match." if pager.number == 1 else "No more entries.")
     else:
-        for entry in entries_table(result.entries, key=f"audit_table_{pager.page_id}")[:5]:
+        shown = entries_table(result.entries, key=f"audit_table_{pager.page_id}",
+                              labels=services.every_user_label(hub))
+        for entry in shown[:5]:
             entry_link(entry.seq or 0, f"Open audit entry {entry.seq}")
     matching = count_of(audit.audit_count(hub, query), "matching entry", "matching entries")
     pager.controls(result.next_cursor, note=f" · {matching}")

@@ -11,7 +11,7 @@ from dashboard import context, services
 from dashboard.components import dialogs, page, undo
 from dashboard.components.conversation import conversation_view
 from dashboard.components.editors import metadata_editor, metadata_text, parse_metadata, tag_editor
-from dashboard.components.text import escape_markdown, truncate
+from dashboard.components.text import escape_markdown, truncate, user_shown
 from dashboard.components.url import param, set_params
 from memory_core.access import Role
 from memory_core.errors import MemdashError, NotFoundError, VersionConflictError
@@ -107,10 +107,10 @@ def _open_form() -> None:
     st.caption("Or pick a memory on the Browse or Search page.")
 
 
-def _header(record: MemoryRecord) -> None:
+def _header(store: str, record: MemoryRecord) -> None:
     st.text(f"id: {record.id}")
     cols = st.columns(4)
-    cols[0].text(f"user: {record.user_id}")
+    cols[0].text(f"user: {user_shown(record.user_id, services.user_labels(context.hub(), store))}")
     cols[1].text(f"version: {record.version}")
     cols[2].text(f"created: {record.created_at:%Y-%m-%d %H:%M:%S %Z}")
     cols[3].text(f"updated: {record.updated_at:%Y-%m-%d %H:%M:%S %Z}")
@@ -176,7 +176,7 @@ def _show(store: str, record: MemoryRecord) -> None:
     if base is None or base.id != record.id or any(key not in s for key in FIELDS):
         _load(record)
         base = record
-    _header(base)
+    _header(store, base)
     kind, message = s.pop("detail_outcome", (None, None))
     if kind:
         getattr(st, kind)(message)

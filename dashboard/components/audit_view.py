@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.components.text import truncate
+from dashboard.components.text import truncate, user_shown
 from memory_core.audit import AuditEntry
 
 AUDIT_PAGE = "app_pages/audit.py"
@@ -18,9 +18,12 @@ COLUMNS = ("entry", "at", "actor", "operation", "user_id", "memory", "version", 
            "batch")
 
 
-def entries_frame(entries: Sequence[AuditEntry]) -> pd.DataFrame:
+def entries_frame(entries: Sequence[AuditEntry], labels: Mapping[tuple[str, str], str] | None = None
+                  ) -> pd.DataFrame:
+    """One row per entry; ``labels`` by (store, user id), shown beside the id."""
     rows = [{
-        "entry": e.seq, "at": e.at, "actor": e.actor, "operation": e.operation, "user_id": e.user_id,
+        "entry": e.seq, "at": e.at, "actor": e.actor, "operation": e.operation,
+        "user_id": user_shown(e.user_id, {e.user_id: (labels or {}).get((e.store, e.user_id), "")}),
         "memory": memory_preview(e) or (e.note or ""), "version": version_change(e),
         "reverts": str(e.reverts) if e.reverts else "", "store": e.store, "memory_id": e.memory_id or "",
         "batch": (e.batch or "")[:8],
@@ -28,10 +31,11 @@ def entries_frame(entries: Sequence[AuditEntry]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def entries_table(entries: Sequence[AuditEntry], *, key: str) -> list[AuditEntry]:
+def entries_table(entries: Sequence[AuditEntry], *, key: str,
+                  labels: Mapping[tuple[str, str], str] | None = None) -> list[AuditEntry]:
     """Show ``entries`` with multi-row selection; returns the selected entries."""
     event = st.dataframe(
-        entries_frame(entries), key=key, on_select="rerun", selection_mode="multi-row", hide_index=True,
+        entries_frame(entries, labels), key=key, on_select="rerun", selection_mode="multi-row", hide_index=True,
         column_config={"at": st.column_config.DatetimeColumn("when (UTC)", format="YYYY-MM-DD HH:mm:ss"),
                        "user_id": st.column_config.TextColumn("user"),
                        "memory": st.column_config.TextColumn("memory", width="large"),

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import streamlit as st
 
-from dashboard.components.text import escape_markdown, truncate
+from dashboard.components.text import escape_markdown, truncate, user_shown
 from memory_core.providers.common import item_text
 from memory_core.records import MemoryRecord
 
@@ -21,7 +21,7 @@ def records_frame(records: Sequence[MemoryRecord], labels: Mapping[str, str] | N
     """Table rows: long text cut to one line (the full text is on the Memory page); a user's label beside the id."""
     rows = [{
         "id": r.id,
-        "user_id": f"{labels[r.user_id]} · {r.user_id}" if labels and r.user_id in labels else r.user_id,
+        "user_id": user_shown(r.user_id, labels),
         "memory": truncate(item_text(r.item), 160),  # a conversation-only item shows its messages
         "tags": truncate(", ".join(r.item.tags), 80),
         "metadata": truncate(json.dumps(r.item.metadata, ensure_ascii=False), 80) if r.item.metadata else "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
 
 _PUNCTUATION = frozenset(string.punctuation)
 
@@ -26,3 +27,9 @@ def truncate(text: str | None, limit: int = 200) -> str:
 def count_of(n: int, singular: str, plural: str | None = None) -> str:
     """``1 memory``, ``2 memories``, ``1,000 rows``."""
     return f"{n:,} {singular if n == 1 else plural or singular + 's'}"
+
+
+def user_shown(user_id: str, labels: Mapping[str, str] | None) -> str:
+    """A user as operators named them: the label beside the id (``Jane Doe · 4f1c…``), else the id."""
+    label = (labels or {}).get(user_id)
+    return f"{label} · {user_id}" if label else user_id

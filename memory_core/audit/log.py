@@ -18,7 +18,7 @@ from typing import Any
 from memory_core.records import MemoryRecord, utcnow
 from memory_core.transfer import record_from_dict
 
-OPERATIONS = ("add", "update", "delete", "revert", "export", "review", "label")
+OPERATIONS = ("add", "update", "delete", "revert", "export", "review", "label", "vector")
 
 
 class Change(enum.StrEnum):
