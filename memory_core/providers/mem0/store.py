@@ -28,6 +28,7 @@ from memory_core.errors import (
 )
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
+from memory_core.paging import page_locally
 from memory_core.providers.common import check_limit, remove_target, search_args, validate_items, with_score
 from memory_core.providers.mem0 import codec
 from memory_core.providers.mem0.http import Mem0Http
@@ -148,7 +149,7 @@ class Mem0Memory(MemoryEditor, MemoryBrowser):
                            cursor: str | None = None) -> RecordPage:
         check_limit(limit)
         records = [r for r in await self._scan(filter.user_id) if filter.matches(r)]
-        return _page(records, sort, limit, cursor)
+        return page_locally(records, sort, limit, cursor)
 
     async def count_records(self, filter: MemoryFilter) -> int:
         if filter == MemoryFilter(user_id=filter.user_id):
@@ -314,21 +315,6 @@ def _user_after(cursor: str) -> str:
 
 def _summary(user_id: str, records: list[MemoryRecord]) -> UserSummary:
     return UserSummary(user_id=user_id, memory_count=len(records), last_activity=max(r.updated_at for r in records))
-
-
-def _page(records: list[MemoryRecord], sort: Sort, limit: int, cursor: str | None) -> RecordPage:
-    """Sort locally and page on ``(timestamp, id)`` keys, so pages stay stable while memories are added."""
-    def key(record: MemoryRecord) -> tuple[str, str]:
-        return getattr(record, sort.field.value).astimezone(dt.UTC).isoformat(timespec="microseconds"), record.id
-
-    rows = sorted(records, key=key, reverse=sort.descending)
-    if cursor:
-        last = tuple(decode_cursor(cursor))
-        if len(last) != 2 or not all(isinstance(v, str) for v in last):
-            raise InvalidInputError(f"invalid page cursor {cursor!r}")
-        rows = [r for r in rows if (key(r) < last if sort.descending else key(r) > last)]
-    page = rows[:limit]
-    return RecordPage(records=page, next_cursor=encode_cursor(*key(page[-1])) if len(rows) > limit else None)
 
 
 def _raise_first(results: list[Any]) -> list[Any]:

@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from memory_core.errors import InvalidInputError, NotFoundError, StoreUnavailableError
-from memory_core.records import MemoryRecord, RecordPage, Sort, decode_cursor, encode_cursor
-
-
-def page(records: list[MemoryRecord], sort: Sort, limit: int, cursor: str | None) -> RecordPage:
-    """Sort here and page on ``(timestamp, id)`` keys, so pages stay stable while facts are added."""
-    def key(record: MemoryRecord) -> tuple[str, str]:
-        return getattr(record, sort.field.value).astimezone(dt.UTC).isoformat(timespec="microseconds"), record.id
-
-    rows = sorted(records, key=key, reverse=sort.descending)
-    if cursor:
-        last = tuple(decode_cursor(cursor))
-        if len(last) != 2 or not all(isinstance(v, str) for v in last):
-            raise InvalidInputError(f"invalid page cursor {cursor!r}")
-        rows = [r for r in rows if (key(r) < last if sort.descending else key(r) > last)]
-    chosen = rows[:limit]
-    return RecordPage(records=chosen, next_cursor=encode_cursor(*key(chosen[-1])) if len(rows) > limit else None)
+from memory_core.records import decode_cursor
 
 
 def last_user(cursor: str | None) -> str | None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from memory_core.errors import NotFoundError, UnsupportedError
 from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor
 from memory_core.models import MemoryItem
+from memory_core.paging import page_locally
 from memory_core.providers.common import check_limit, remove_target, search_args, validate_items
 from memory_core.providers.zep import codec, paging
 from memory_core.providers.zep.http import NEXT_CURSOR, ZepHttp, seg
@@ -130,7 +131,7 @@ class ZepMemory(MemoryEditor, MemoryBrowser):
     async def list_records(self, filter: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
                            cursor: str | None = None) -> RecordPage:
         check_limit(limit)
-        return paging.page([r for r in await self._scan(filter.user_id) if filter.matches(r)], sort, limit, cursor)
+        return page_locally([r for r in await self._scan(filter.user_id) if filter.matches(r)], sort, limit, cursor)
 
     async def count_records(self, filter: MemoryFilter) -> int:
         return sum(1 for r in await self._scan(filter.user_id) if filter.matches(r))
