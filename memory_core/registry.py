@@ -9,8 +9,8 @@ Two bridges to the NeMo Agent Toolkit (``docs/toolkit.md``): the ``memdash_*`` n
 :mod:`memory_core.nat` registers memdash's types in the toolkit resolve here too (one YAML file works in both), and
 with the toolkit installed a ``_type`` memdash does not know is looked up in the toolkit's own registry
 (:mod:`memory_core.nat.fallback`). memdash's own types come first, so a short name both implement
-(``redis_memory``, ``mem0_memory``, ``zep_memory``) is memdash's; the toolkit's full name
-(``nat.plugins.redis/redis_memory``) picks the toolkit's.
+(``redis_memory``, ``mem0_memory``, ``zep_memory``, ``redis_agent_memory_backend``) is memdash's; the toolkit's
+full name (``nat.plugins.redis/redis_memory``) picks the toolkit's.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ BUILTIN_MEMORY: dict[str, tuple[str, str | None]] = {
     "postgres": ("memory_core.providers.postgres", "postgres"),
     "mem0_memory": ("memory_core.providers.mem0", "mem0"),
     "zep_memory": ("memory_core.providers.zep", "zep"),
+    "redis_agent_memory_backend": ("memory_core.providers.agent_memory", None),
 }
 BUILTIN_EMBEDDERS: dict[str, tuple[str, str | None]] = {
     "local_minilm": ("memory_core.embedders.local", "embed"),
@@ -57,6 +58,7 @@ TOOLKIT_MEMORY_NAMES: dict[str, str] = {
     "memdash_redis": "redis_memory",
     "memdash_mem0": "mem0_memory",
     "memdash_zep": "zep_memory",
+    "memdash_redis_agent_memory": "redis_agent_memory_backend",
 }
 TOOLKIT_EMBEDDER_NAMES: dict[str, str] = {
     "memdash_hashing": "hashing",
