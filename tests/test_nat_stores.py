@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from fake_mem0 import FakeMem0
 from fake_zep import FakeZep
 from nat_helpers import require_toolkit
 from nat_venv import probe, toolkit_python
+from servers_agent_memory import ams_url  # noqa: F401
 from servers_redis import RedisServer, start_or_fail
 
 require_toolkit()
@@ -182,6 +184,9 @@ def test_toolkit_redis_store_and_memdash_redis_store_share_memories(toolkit: Pat
 
         services.update_memory(dash.hub, LOCAL_ADMIN, "agent", tea_record.id, MemoryPatch(tags=["diet", "edited"]),
                                expected_version=tea_record.version)
+        services.update_memory(dash.hub, LOCAL_ADMIN, "agent", tea_record.id,  # a correction of the text itself
+                               MemoryPatch(memory="Alice drinks green tea every evening"),
+                               expected_version=tea_record.version + 1)
         services.delete_memories(dash.hub, LOCAL_ADMIN, "agent", [records["Alice moved to Lisbon in May"].id])
         services.add_memory(dash.hub, LOCAL_ADMIN, "agent", MemoryItem(user_id="alice", memory="Alice plays chess "
                                                                        "on Sundays", tags=["hobby"]))
@@ -189,7 +194,8 @@ def test_toolkit_redis_store_and_memdash_redis_store_share_memories(toolkit: Pat
                                                               get("Lisbon May"), {"function": "delete_memory",
                                                                                   "input": {}}])
         assert (hits(chess)[0]["memory"], hits(chess)[0]["tags"]) == ("Alice plays chess on Sundays", ["hobby"])
-        assert hits(green)[0]["tags"] == ["diet", "edited"]
+        assert (hits(green)[0]["memory"], hits(green)[0]["tags"]) == ("Alice drinks green tea every evening",
+                                                                       ["diet", "edited"])
         assert "Alice moved to Lisbon in May" not in [h["memory"] for h in hits(lisbon)]
         assert deleted == DELETED and dash.records("agent", user_id="alice") == []
     finally:
@@ -237,3 +243,35 @@ async def test_toolkit_store_through_memdash_builder_keeps_one_toolkit_builder(z
         toolkit_builder = await builder.shared("toolkit", dict)  # already open: the factory is not called
         assert [toolkit_builder.get_memory_client_config(n).type for n in ("one", "two")] == ["zep_memory"] * 2
         await two.remove_items(user_id="dora")
+
+
+def test_toolkit_agent_memory_backend_and_memdash_share_memories(toolkit: Path, ams_url: str,  # noqa: F811
+                                                                tmp_path: Path) -> None:
+    """The toolkit's ``redis_agent_memory_backend`` (nemo-agent-toolkit-redis 0.3) writes into a real Agent Memory
+    Server; memdash lists the memory, an operator corrects its text, and the toolkit's own get_memory finds the
+    correction."""
+    path = write(tmp_path / "ams.yml", tools_config({"_type": "redis_agent_memory_backend", "base_url": ams_url}))
+    added = probe(toolkit, path, [add("Alice is allergic to peanuts", tags=["health"])])
+    assert added == [ADDED]
+    dash = Dash(path)
+    try:
+        assert load_config(path).memory["agent"].type == "redis_agent_memory_backend"  # memdash's store here
+        records = wait_for_records(dash, "agent", "alice", 1)
+        [record] = records
+        assert (record.item.memory, record.item.tags) == ("Alice is allergic to peanuts", ["health"])
+        services.update_memory(dash.hub, LOCAL_ADMIN, "agent", record.id,
+                               MemoryPatch(memory="Alice is allergic to peanuts and cashews"),
+                               expected_version=record.version)
+        [found] = probe(toolkit, path, [get("what is Alice allergic to")])
+        assert hits(found)[0]["memory"] == "Alice is allergic to peanuts and cashews"
+        assert hits(found)[0]["metadata"]["id"] == record.id
+    finally:
+        dash.close()
+
+
+def wait_for_records(dash: Dash, store: str, user: str, count: int, timeout: float = 10.0) -> list[Any]:
+    """The user's records once ``count`` are there (the server indexes what the toolkit wrote in the background)."""
+    deadline = time.monotonic() + timeout
+    while len(records := dash.records(store, user_id=user)) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return records
