@@ -27,6 +27,7 @@ from memory_core.audit.imports import ImportPlan, ImportResult, OnExisting, plan
 from memory_core.audit.writer import AuditedWriter, labels
 from memory_core.builder import MemoryBuilder
 from memory_core.config import MemdashConfig, load_config
+from memory_core.conversations import conversation_of
 from memory_core.errors import (
     ConfigError,
     InvalidInputError,
@@ -44,6 +45,7 @@ from memory_core.records import (
     RecordPage,
     ScoredRecord,
     Sort,
+    SortField,
     UserPage,
 )
 from memory_core.tools import GetToolConfig, bind_tool
@@ -404,6 +406,17 @@ def parse_upload(name: str, data: bytes) -> ParseReport:
 
 
 # --- writes: every one through the hub's AuditedWriter ---------------------------------------------------
+
+
+def conversation_records(hub: StoreHub, store: str, record: MemoryRecord, limit: int = 200) -> list[MemoryRecord]:
+    """The memories of ``record``'s user in the same conversation (``memory_core.conversations``), oldest first;
+    empty when the memory names no conversation or the store cannot filter."""
+    named = conversation_of(record.item)
+    if named is None or not hub.can(store, Capability.LIST):
+        return []
+    flt = MemoryFilter(user_id=record.user_id, metadata={named[0]: named[1]})
+    sort = Sort(field=SortField.CREATED, descending=False)
+    return hub.runner.run(lister(hub, store, flt).list_records(flt, sort=sort, limit=limit)).records
 
 
 def user_labels(hub: StoreHub, store: str) -> dict[str, str]:

@@ -181,3 +181,21 @@ def test_after_a_save_the_page_says_whether_the_agent_still_finds_the_memory(das
     assert "User hikes in the Dolomites every Sunday." in output
     at.run()
     assert not any(c.value.startswith("The agent's get_memory tool") for c in ok(at).caption)  # shown once
+
+
+def test_a_conversation_written_one_message_per_memory_reads_as_one_thread(dash):
+    """The toolkit's auto-memory stores each message as its own conversation-only memory; the conversation is
+    named in metadata. The Memory page shows the whole thread in order, this message marked, others linked."""
+    turns = [("user", "I moved to Lisbon"), ("assistant", "Noted: you live in Lisbon."), ("user", "And I'm vegan")]
+    ids = [dash.add(user="alice", memory=None, minutes=i, conversation=[{"role": role, "content": text}],
+                    metadata={"conversation_id": "c-42"}) for i, (role, text) in enumerate(turns)]
+    dash.add(user="alice", memory=None, minutes=9, conversation=[{"role": "user", "content": "other chat"}],
+             metadata={"conversation_id": "c-7"})
+    at = ok(dash.app("memory", id=ids[1]).run())
+    [thread] = [e for e in at.expander if e.label.startswith("The whole conversation")]
+    assert thread.label == "The whole conversation: 3 memories (conversation_id c-42)"
+    assert [t.value for t in thread.text] == [text for _, text in turns]
+    assert [c.value for c in thread.caption if "UTC" in c.value][1].endswith("(this memory)")
+    links = [link.label for link in thread.get("page_link")]
+    assert [link.replace("\\", "") for link in links] == ["Open “user: I moved to Lisbon”",
+                                                          "Open “user: And I'm vegan”"]  # markdown-escaped

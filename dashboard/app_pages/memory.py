@@ -11,9 +11,11 @@ from dashboard import context, services
 from dashboard.components import dialogs, page, undo
 from dashboard.components.conversation import conversation_view
 from dashboard.components.editors import metadata_editor, metadata_text, parse_metadata, tag_editor
+from dashboard.components.memory_table import memory_link
 from dashboard.components.text import escape_markdown, truncate, user_shown
 from dashboard.components.url import param, set_params
 from memory_core.access import Role
+from memory_core.conversations import conversation_of
 from memory_core.errors import MemdashError, NotFoundError, VersionConflictError
 from memory_core.interfaces import Capability
 from memory_core.providers.common import item_text
@@ -160,6 +162,22 @@ def _confirm_delete(store: str, record: MemoryRecord) -> None:
             st.switch_page("app_pages/browse.py", query_params={"store": store, "user": record.user_id})
 
 
+def _whole_conversation(store: str, record: MemoryRecord) -> None:
+    """The other memories of this memory's conversation, in order (the toolkit's auto-memory keeps one message
+    per memory), this one marked."""
+    named = conversation_of(record.item)
+    records = services.conversation_records(context.hub(), store, record) if named else []
+    if len(records) < 2:
+        return
+    with st.expander(f"The whole conversation: {len(records)} memories ({named[0]} {named[1]})"):
+        for other in records:
+            this = " (this memory)" if other.id == record.id else ""
+            st.caption(f"{other.created_at:%Y-%m-%d %H:%M:%S} UTC{this}")
+            conversation_view(other.item.conversation or [{"role": "memory", "content": other.item.memory or ""}])
+            if not this:
+                memory_link(store, other.id, text=item_text(other.item))
+
+
 def _fetch(store: str, memory_id: str) -> MemoryRecord:
     try:
         return services.get_memory(context.hub(), store, memory_id)
@@ -200,6 +218,7 @@ def _show(store: str, record: MemoryRecord) -> None:
     _editors(store, base, editable)
     st.subheader("Conversation", anchor=False)
     conversation_view(base.item.conversation)
+    _whole_conversation(store, base)
     job = dialogs.payload("delete_memory")
     if job and job["record"].id == record.id:
         _confirm_delete(job["store"], job["record"])
