@@ -24,12 +24,11 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.services import CONFIG_ENV
 from dashboard.users_file import LocalUser, load_users, verify
 from memory_core.access import LOCAL_ADMIN, Actor, PermissionDenied
 from memory_core.auth_settings import AuthMode, AuthSettings, auth_settings
 from memory_core.cli import NO_AUTH_ENV
-from memory_core.config import load_config
+from memory_core.config import CONFIG_ENV, load_config
 from memory_core.errors import ConfigError
 
 PASSWORD_CHECKS = threading.BoundedSemaphore(2)  # each Argon2 check holds 64 MiB: two at a time, whatever comes

@@ -8,8 +8,9 @@ import streamlit as st
 
 from dashboard import auth
 from dashboard.components.text import escape_markdown
-from dashboard.services import CONFIG_ENV, StoreHub
+from dashboard.services import StoreHub
 from memory_core.access import Actor
+from memory_core.config import CONFIG_ENV
 
 
 @st.cache_resource(show_spinner=False)

@@ -26,7 +26,7 @@ from memory_core.audit.guard import guard
 from memory_core.audit.imports import ImportPlan, ImportResult, OnExisting, plan_import
 from memory_core.audit.writer import AuditedWriter, labels
 from memory_core.builder import MemoryBuilder
-from memory_core.config import MemdashConfig, load_config
+from memory_core.config import CONFIG_ENV, MemdashConfig, load_config
 from memory_core.conversations import conversation_of
 from memory_core.errors import (
     ConfigError,
@@ -58,7 +58,6 @@ from memory_core.transfer import (
     parse_jsonl,
 )
 
-CONFIG_ENV = "MEMDASH_CONFIG"
 EXPORT_FORMATS = ("jsonl", "csv")
 BULK_CHUNK = 200
 PROGRESS_STEP = 25  # memories retagged between two progress reports

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dashboard import users_cli
 from memory_core import backup, eval_cli
 from memory_core.audit import AuditQuery, safety_settings
 from memory_core.audit.writer import cli_writer
 from memory_core.builder import MemoryBuilder
-from memory_core.config import MemdashConfig, load_config
+from memory_core.config import CONFIG_ENV, MemdashConfig, load_config
 from memory_core.demo import DATASETS, seed, seed_if_empty
 from memory_core.errors import ConfigError, MemdashError
 from memory_core.interfaces import Capability, MemoryBrowser, capabilities_of
@@ -29,7 +29,6 @@ from memory_core.records import MemoryFilter
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_APP = PROJECT_ROOT / "dashboard" / "server.py"
-CONFIG_ENV = "MEMDASH_CONFIG"
 NO_AUTH_ENV = "MEMDASH_NO_AUTH"
 
 
@@ -106,6 +105,8 @@ async def _seed(config: MemdashConfig, store: str, data: str, *, if_empty: bool)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if not _installed("streamlit"):
+        return _needs_dashboard("memdash run")
     config = load_config(args.config)
     settings = seed_settings(config)
     argv, env, cwd = streamlit_launch(args.config, app=Path(args.app), port=args.port, host=args.host,
@@ -230,8 +231,33 @@ def build_parser() -> argparse.ArgumentParser:
     command("stores", cmd_stores, "start each store, ping it, print capabilities and counts")
     backup.add_commands(sub)
     eval_cli.add_commands(sub)
-    users_cli.add_commands(sub)
+    _dashboard_commands(sub)
     return parser
+
+
+def _dashboard_commands(sub: Any) -> None:
+    """``memdash user`` (the dashboard's local accounts) when the dashboard is installed; else a command that
+    says how to get it. The library itself never needs the app."""
+    try:
+        from dashboard import users_cli
+    except ImportError as exc:
+        missing = str(exc)
+        user = sub.add_parser("user", help="manage the dashboard's local accounts (needs memdash[dashboard])")
+        user.add_argument("arguments", nargs=argparse.REMAINDER)
+        user.set_defaults(handler=lambda args: _needs_dashboard(f"memdash user ({missing})"))
+        return
+    users_cli.add_commands(sub)
+
+
+def _installed(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is not None
+    except ImportError:
+        return False
+
+
+def _needs_dashboard(what: str) -> int:
+    raise MemdashError(f"{what}: the dashboard is not installed here; pip install 'memdash[dashboard]'")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

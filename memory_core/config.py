@@ -28,6 +28,7 @@ TOOLKIT_SECTIONS = frozenset({
 })
 SECTIONS = TOOLKIT_SECTIONS | {"memdash"}
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+CONFIG_ENV = "MEMDASH_CONFIG"  # the config file `memdash run` hands the dashboard
 MAX_BYTES = 1_000_000  # a config file; the largest real ones are a few kB
 MAX_VALUES = 100_000  # keys and values once every alias is expanded (an "alias bomb" asks for billions)
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from memory_core.errors import NotFoundError
 from memory_core.interfaces import Capability, MemoryEditor, capabilities_of
+from memory_core.items import new_id
 from memory_core.models import MemoryItem
-from memory_core.providers.common import new_id
 from memory_core.records import MemoryFilter, MemoryRecord, utcnow
 
 if typing.TYPE_CHECKING:

@@ -32,8 +32,8 @@ from pydantic import BaseModel
 from memory_core.errors import InvalidInputError, NotFoundError, UnsupportedError, VersionConflictError
 from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor, MemoryManager
 from memory_core.io import TAG_RULES, sentences
+from memory_core.items import item_text, tokens
 from memory_core.models import MemoryItem
-from memory_core.providers.common import item_text, tokens
 from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord, Sort, SortField, utcnow
 
 log = logging.getLogger(__name__)

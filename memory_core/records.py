@@ -22,6 +22,20 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def to_micros(value: dt.datetime) -> int:
+    """Microseconds since the epoch, how stores keep times as integers; a naive datetime is taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return (value - EPOCH) // dt.timedelta(microseconds=1)
+
+
+def from_micros(micros: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(microseconds=micros)
+
+
 class MemoryRecord(BaseModel):
     """A stored memory: its id, the toolkit item, timestamps and an optimistic-concurrency version."""
 

@@ -12,8 +12,8 @@ import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
+from memory_core.items import tokens
 from memory_core.models import MemoryItem
-from memory_core.providers.common import tokens
 
 # FTS5 columns of the search index and their BM25 weights (same order).
 FTS_COLUMNS: tuple[str, ...] = ("memory", "context", "meta")

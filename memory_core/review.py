@@ -32,9 +32,9 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 from memory_core.interfaces import MemoryBrowser
+from memory_core.items import item_text
 from memory_core.manager import NearDuplicate, content_terms, shingles
 from memory_core.models import MemoryItem
-from memory_core.providers.common import item_text
 from memory_core.records import MemoryFilter, MemoryRecord, Sort, SortField
 
 REDACTED = "[redacted]"

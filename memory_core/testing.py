@@ -144,7 +144,7 @@ class MemoryStoreConformance:
     user_prefix: str = "conformance"
     #: Whether a word inside a text finds it whatever its script: an emoji, Chinese or Japanese written without
     #: spaces, and the composed and decomposed forms of an accented letter (memdash's own stores analyse text
-    #: with ``providers.common.tokens``; a hosted service analyses it its own way).
+    #: with ``memory_core.items.tokens``; a hosted service analyses it its own way).
     finds_words_in_every_script: bool = True
 
     async def settle(self) -> None:

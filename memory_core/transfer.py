@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import MemoryBrowser
+from memory_core.items import check_record, new_id
 from memory_core.models import MemoryItem
-from memory_core.providers.common import check_record, new_id
 from memory_core.records import MemoryFilter, MemoryRecord, Sort, SortField, utcnow
 
 CSV_COLUMNS = ("id", "user_id", "memory", "tags", "metadata", "conversation", "created_at", "updated_at", "version")

@@ -17,8 +17,8 @@ from memory_core.config import load_config, parse_config
 from memory_core.demo import DEMO_USERS, demo_ages, demo_items, is_empty, seed, seed_if_empty
 from memory_core.errors import NotFoundError
 from memory_core.interfaces import MemoryEditor
+from memory_core.items import validate_items
 from memory_core.models import MemoryItem
-from memory_core.providers.common import validate_items
 from memory_core.providers.in_memory import InMemoryEditor
 from memory_core.records import MemoryFilter, utcnow
 

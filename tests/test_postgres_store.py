@@ -22,8 +22,8 @@ from memory_core.embedders.base import Embedder, normalise
 from memory_core.embedders.hashing import HashingEmbedderConfig
 from memory_core.errors import InvalidInputError, StoreUnavailableError
 from memory_core.interfaces import Capability
+from memory_core.items import tokens
 from memory_core.models import MemoryItem
-from memory_core.providers.common import tokens
 from memory_core.providers.postgres import PostgresMemory, PostgresMemoryConfig, rows
 from memory_core.providers.postgres.schema import MIGRATIONS
 from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord

@@ -26,8 +26,8 @@ from memory_core.errors import (
     VersionConflictError,
 )
 from memory_core.interfaces import Capability
+from memory_core.items import tokens
 from memory_core.models import MemoryItem
-from memory_core.providers.common import tokens
 from memory_core.providers.in_memory import InMemoryEditor
 from memory_core.providers.sqlite import SqliteMemory, index, queries, schema
 from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord, Sort, SortField

@@ -14,8 +14,8 @@ from dashboard.components.text import escape_markdown, truncate
 from dashboard.components.url import param
 from memory_core.access import Role
 from memory_core.errors import InvalidInputError, MemdashError
+from memory_core.items import item_text
 from memory_core.models import MemoryItem
-from memory_core.providers.common import item_text
 
 
 def _turns(frame: pd.DataFrame) -> tuple[list[dict[str, str]] | None, list[str]]:

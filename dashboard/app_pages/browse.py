@@ -13,7 +13,7 @@ from dashboard.components.url import param, set_params, sync_from_url
 from memory_core import identity
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import Capability
-from memory_core.providers.common import item_text
+from memory_core.items import item_text
 from memory_core.records import MemoryFilter, MemoryRecord
 
 SORT_LABELS = {"updated_desc": "Updated, newest first", "updated_asc": "Updated, oldest first",

@@ -18,7 +18,7 @@ from memory_core.access import Role
 from memory_core.conversations import conversation_of
 from memory_core.errors import MemdashError, NotFoundError, VersionConflictError
 from memory_core.interfaces import Capability
-from memory_core.providers.common import item_text
+from memory_core.items import item_text
 from memory_core.records import MemoryPatch, MemoryRecord
 
 FIELDS = ("detail_memory", "detail_tags", "detail_metadata")

@@ -11,7 +11,7 @@ from dashboard.components import dialogs, page, undo
 from dashboard.components.memory_table import memory_link
 from dashboard.components.text import count_of, escape_markdown, truncate
 from memory_core.errors import MemdashError, NotFoundError
-from memory_core.providers.common import item_text
+from memory_core.items import item_text
 from memory_core.records import MemoryRecord
 from memory_core.review import Finding, Kind
 

@@ -20,7 +20,7 @@ from dashboard.components.text import count_of, escape_markdown, truncate
 from memory_core.access import Role
 from memory_core.errors import VersionConflictError
 from memory_core.interfaces import Capability
-from memory_core.providers.common import item_text
+from memory_core.items import item_text
 from memory_core.records import MemoryFilter, MemoryRecord
 
 DIALOG = "bulk"

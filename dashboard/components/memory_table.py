@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.components.text import escape_markdown, truncate, user_shown
-from memory_core.providers.common import item_text
+from memory_core.items import item_text
 from memory_core.records import MemoryRecord
 
 MEMORY_PAGE = "app_pages/memory.py"

@@ -15,7 +15,7 @@ from dashboard.components.memory_table import memory_link
 from dashboard.components.text import count_of, escape_markdown, truncate
 from dashboard.playground import Turn
 from dashboard.timeline import TimelineEvent
-from memory_core.providers.common import item_text
+from memory_core.items import item_text
 
 COLORS = alt.Scale(domain=["added", "edited", "deleted"], range=["#2e7d32", "#f9a825", "#c62828"])
 

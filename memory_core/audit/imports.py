@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import MemoryBrowser
-from memory_core.providers.common import new_id
+from memory_core.items import new_id
 from memory_core.records import MemoryRecord
 from memory_core.transfer import record_to_dict
 

@@ -25,8 +25,8 @@ from memory_core.builder import MemoryBuilder
 from memory_core.config import MemdashConfig
 from memory_core.errors import AuditLogError, InvalidInputError, UnsupportedError, VersionConflictError
 from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor, capabilities_of
+from memory_core.items import check_text, new_id, validate_items
 from memory_core.models import MemoryItem
-from memory_core.providers.common import check_text, new_id, validate_items
 from memory_core.records import MemoryPatch, MemoryRecord, utcnow
 from memory_core.transfer import record_to_dict
 

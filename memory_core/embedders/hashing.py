@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from memory_core.embedders.base import Embedder, normalise
-from memory_core.providers.common import tokens
+from memory_core.items import tokens
 from memory_core.registry import register_embedder
 from memory_core.typed import EmbedderBaseConfig
 

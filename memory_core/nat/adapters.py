@@ -17,8 +17,8 @@ from pydantic import BaseModel
 from memory_core.embedders.base import Embedder, normalise
 from memory_core.errors import MemdashError
 from memory_core.interfaces import MemoryEditor
+from memory_core.items import validate_items
 from memory_core.models import MemoryItem
-from memory_core.providers.common import validate_items
 
 
 def toolkit_model_id(config: BaseModel) -> str:

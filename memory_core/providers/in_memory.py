@@ -13,18 +13,9 @@ from collections.abc import AsyncIterator, Sequence
 
 from memory_core.errors import NotFoundError, VersionConflictError
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
+from memory_core.items import item_text, new_id, tokens, validate_items, validate_records
 from memory_core.models import MemoryItem
-from memory_core.providers.common import (
-    check_limit,
-    item_text,
-    new_id,
-    remove_target,
-    search_args,
-    tokens,
-    validate_items,
-    validate_records,
-    with_score,
-)
+from memory_core.providers.common import check_limit, remove_target, search_args, with_score
 from memory_core.records import (
     MemoryFilter,
     MemoryPatch,

@@ -20,8 +20,8 @@ import hashlib
 from typing import Any
 
 from memory_core.errors import InvalidInputError
+from memory_core.items import item_text
 from memory_core.models import MemoryItem
-from memory_core.providers.common import item_text
 from memory_core.records import MemoryRecord
 
 ENVELOPE = "_memdash"

@@ -27,9 +27,10 @@ from memory_core.errors import (
     VersionConflictError,
 )
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
+from memory_core.items import validate_items
 from memory_core.models import MemoryItem
 from memory_core.paging import page_locally
-from memory_core.providers.common import check_limit, remove_target, search_args, validate_items, with_score
+from memory_core.providers.common import check_limit, remove_target, search_args, with_score
 from memory_core.providers.mem0 import codec
 from memory_core.providers.mem0.http import Mem0Http
 from memory_core.records import (

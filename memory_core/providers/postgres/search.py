@@ -14,8 +14,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from memory_core.items import tokens
 from memory_core.models import MemoryItem
-from memory_core.providers.common import tokens
 from memory_core.providers.postgres.rows import RECORD_COLUMNS, to_record
 from memory_core.records import ScoredRecord
 from memory_core.retrieval import FTS_WEIGHTS, Candidate, candidate_pool, document_fields, rank

@@ -14,16 +14,9 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from memory_core.embedders.base import Embedder
 from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
+from memory_core.items import new_id, validate_items, validate_records
 from memory_core.models import MemoryItem
-from memory_core.providers.common import (
-    check_limit,
-    new_id,
-    remove_target,
-    search_args,
-    validate_items,
-    validate_records,
-    with_score,
-)
+from memory_core.providers.common import check_limit, remove_target, search_args, with_score
 from memory_core.providers.postgres import filters, rows
 from memory_core.providers.postgres.connection import Server
 from memory_core.providers.postgres.schema import SchemaState, migrate

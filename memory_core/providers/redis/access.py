@@ -9,10 +9,9 @@ from typing import Any
 from memory_core.errors import StoreUnavailableError
 from memory_core.providers.redis import documents, query
 from memory_core.providers.redis.connection import Link
-from memory_core.providers.redis.query import to_micros
 from memory_core.providers.redis.schema import KeySpace
 from memory_core.providers.redis.scripts import Scripts
-from memory_core.records import MemoryRecord, Sort, utcnow
+from memory_core.records import MemoryRecord, Sort, to_micros, utcnow
 
 CHUNK = 500  # keys per MGET / DEL / stamp call
 _ID_ATTEMPTS = 8

@@ -17,10 +17,9 @@ import numpy as np
 from pydantic import ValidationError
 
 from memory_core.errors import InvalidInputError
+from memory_core.items import check_item
 from memory_core.models import MemoryItem
-from memory_core.providers.common import check_item
-from memory_core.providers.redis.query import from_micros
-from memory_core.records import MemoryRecord
+from memory_core.records import MemoryRecord, from_micros
 
 EXTRA_FIELDS = ("created_at", "updated_at", "version", "seq")
 ITEM_FIELDS = ("conversation", "user_id", "tags", "metadata", "memory")

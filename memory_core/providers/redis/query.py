@@ -7,18 +7,16 @@ only narrow the candidates: the store re-checks every row with :meth:`MemoryFilt
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import string
 
 from memory_core.providers.redis import documents
-from memory_core.records import MemoryFilter, Sort
+from memory_core.records import MemoryFilter, Sort, to_micros
 
 _SPECIAL = frozenset(string.punctuation + string.whitespace)  # ASCII only: other characters need no escape
 _BLANKS = " \t\n\r\f\v"
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 _WORD_SPLIT = re.compile(r"[\x00-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]+")  # ASCII except letters, digits, "_"
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def escape(text: str) -> str:
@@ -33,17 +31,6 @@ def expressible(text: str) -> bool:
 def literal(text: str) -> str:
     """A quoted string for ``FILTER``/``APPLY`` expressions."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def to_micros(value: dt.datetime) -> int:
-    """Microseconds since the epoch; a naive datetime is taken as UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return (value - EPOCH) // dt.timedelta(microseconds=1)
-
-
-def from_micros(micros: int) -> dt.datetime:
-    return EPOCH + dt.timedelta(microseconds=micros)
 
 
 def tag_parts(value: str, separator: str) -> list[str] | None:

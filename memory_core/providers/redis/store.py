@@ -12,6 +12,7 @@ from memory_core import retrieval
 from memory_core.embedders.base import Embedder
 from memory_core.errors import InvalidInputError, NotFoundError, UnsupportedError, VersionConflictError
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
+from memory_core.items import validate_items, validate_records
 from memory_core.models import MemoryItem
 from memory_core.providers.common import (
     check_limit,
@@ -19,8 +20,6 @@ from memory_core.providers.common import (
     patched_item,
     remove_target,
     search_args,
-    validate_items,
-    validate_records,
     with_score,
 )
 from memory_core.providers.redis import documents, query
@@ -47,6 +46,8 @@ from memory_core.records import (
     UserSummary,
     decode_cursor,
     encode_cursor,
+    from_micros,
+    to_micros,
     utcnow,
 )
 
@@ -115,7 +116,7 @@ class RedisMemory(MemoryEditor, MemoryBrowser, AgentReach):
         valid = validate_items(items)
         if not valid:
             return
-        now = query.to_micros(utcnow())
+        now = to_micros(utcnow())
         vectors = await self._embed(valid)
         docs = [documents.dumps(documents.encode(item, created_us=now, updated_us=now, version=1, vector=vector),
                                 f"item {position}")
@@ -209,7 +210,7 @@ class RedisMemory(MemoryEditor, MemoryBrowser, AgentReach):
         reply = await self._docs.link.query("FT.AGGREGATE", self._space.browse_index, "*", *steps)
         rows = sorted((r.get("extra_attributes", {}) for r in reply.get("results", [])), key=lambda r: r["user_id"])
         users = [UserSummary(user_id=row["user_id"], memory_count=int(row["count"]),
-                             last_activity=query.from_micros(int(float(row["last"]))) if row.get("last") else None)
+                             last_activity=from_micros(int(float(row["last"]))) if row.get("last") else None)
                  for row in rows if row["user_id"].startswith(prefix) and row["user_id"] > after]
         more = len(users) > limit
         return UserPage(users=users[:limit], next_cursor=encode_cursor(users[limit - 1].user_id) if more else None)
@@ -270,7 +271,7 @@ class RedisMemory(MemoryEditor, MemoryBrowser, AgentReach):
         doc = await self._docs.raw(key)
         if not isinstance(doc, dict):  # deleted (or replaced by something else) since it was read
             raise VersionConflictError(record_id, expected_version, None)
-        now = max(query.to_micros(utcnow()), query.to_micros(before.updated_at) + 1)
+        now = max(to_micros(utcnow()), to_micros(before.updated_at) + 1)
         doc = {**doc, **documents.encode(item, created_us=doc["created_at"], updated_us=now,
                                          version=expected_version + 1, vector=None)}
         if retrieval.embedding_text(item) != retrieval.embedding_text(before.item):
@@ -305,8 +306,8 @@ class RedisMemory(MemoryEditor, MemoryBrowser, AgentReach):
         """Insert records as given (ids, timestamps, versions); a record whose id exists replaces it."""
         latest = validate_records(records)
         vectors = await self._embed([record.item for record in latest])
-        docs = [documents.dumps(documents.encode(r.item, created_us=query.to_micros(r.created_at),
-                                                 updated_us=query.to_micros(r.updated_at), version=r.version,
+        docs = [documents.dumps(documents.encode(r.item, created_us=to_micros(r.created_at),
+                                                 updated_us=to_micros(r.updated_at), version=r.version,
                                                  vector=vector), f"record {r.id}")
                 for r, vector in zip(latest, vectors, strict=True)]
         if docs:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
 import json
@@ -10,27 +9,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from memory_core.models import MemoryItem
-from memory_core.records import MemoryRecord
-
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-MICROSECOND = dt.timedelta(microseconds=1)
+from memory_core.records import MemoryRecord, from_micros
 
 # Column order of every ``SELECT`` that builds records (``m`` = memories).
 RECORD_COLUMNS = "m.rid, m.id, m.user_id, m.memory, m.conversation, m.tags, m.metadata, m.created_us, " \
                  "m.updated_us, m.version"
 INSERT_MEMORY = ("INSERT INTO memories (rid, id, user_id, memory, conversation, tags, metadata, created_us, "
                  "updated_us, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-
-
-def to_micros(value: dt.datetime) -> int:
-    """Microseconds since the epoch; a naive datetime is taken as UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return (value - EPOCH) // MICROSECOND
-
-
-def from_micros(micros: int) -> dt.datetime:
-    return EPOCH + dt.timedelta(microseconds=micros)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -7,8 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from memory_core.errors import InvalidInputError
-from memory_core.providers.sqlite.codec import to_micros
-from memory_core.records import MemoryFilter, Sort, decode_cursor, encode_cursor
+from memory_core.records import MemoryFilter, Sort, decode_cursor, encode_cursor, to_micros
 
 _INT64 = 2**63
 _NUMERIC = "('integer', 'real', 'true', 'false')"

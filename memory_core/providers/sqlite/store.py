@@ -14,20 +14,17 @@ from memory_core import retrieval
 from memory_core.embedders.base import Embedder
 from memory_core.errors import InvalidInputError, NotFoundError, StoreUnavailableError, VersionConflictError
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
+from memory_core.items import new_id, validate_items, validate_records
 from memory_core.models import MemoryItem
 from memory_core.providers.common import (
     check_limit,
     checked_vectors,
-    new_id,
     patched_item,
     remove_target,
     search_args,
-    validate_items,
-    validate_records,
     with_score,
 )
 from memory_core.providers.sqlite import index, queries, schema, stats, vectors
-from memory_core.providers.sqlite.codec import from_micros, to_micros
 from memory_core.providers.sqlite.pool import Pool
 from memory_core.records import (
     MemoryFilter,
@@ -40,6 +37,8 @@ from memory_core.records import (
     UserSummary,
     decode_cursor,
     encode_cursor,
+    from_micros,
+    to_micros,
     utcnow,
 )
 from memory_core.stats import Bucket, GrowthPoint, HistogramBin, MemoryStats, SizedMemory, TagCount, check_positive

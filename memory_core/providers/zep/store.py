@@ -18,9 +18,10 @@ from pydantic import BaseModel, ValidationError
 
 from memory_core.errors import NotFoundError, UnsupportedError
 from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor
+from memory_core.items import validate_items
 from memory_core.models import MemoryItem
 from memory_core.paging import page_locally
-from memory_core.providers.common import check_limit, remove_target, search_args, validate_items
+from memory_core.providers.common import check_limit, remove_target, search_args
 from memory_core.providers.zep import codec, paging
 from memory_core.providers.zep.http import NEXT_CURSOR, ZepHttp, seg
 from memory_core.providers.zep.writes import Writer
