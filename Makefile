@@ -7,7 +7,7 @@ SHELL := /bin/bash
 PYTHON       ?= $(shell command -v python3.11 || command -v python3)
 VENV         ?= .venv
 PY           := $(VENV)/bin/python
-# Extras of pyproject.toml to install (make install EXTRAS=dev for a light venv without torch)
+# Extras of pyproject.toml to install (make install EXTRAS=dashboard,dev for a light venv without torch)
 EXTRAS       ?= dashboard,embed,dev,postgres,redis,nat
 # Installed before the extras whenever they include `embed`, so pip never picks a CUDA build of torch.
 # Elsewhere: make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
