@@ -192,7 +192,7 @@ def store_status(hub: StoreHub, store: str) -> StoreStatus:
     try:
         editor = hub.editor(store)
         status.capabilities = capabilities_of(editor)
-        status.notes = list(editor.notes) if isinstance(editor, MemoryBrowser) else []
+        status.notes = list(getattr(editor, "notes", []))
         if Capability.PING in status.capabilities:
             hub.runner.run(editor.ping())  # type: ignore[attr-defined]
         if Capability.COUNT in status.capabilities:

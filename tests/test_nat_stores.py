@@ -21,6 +21,7 @@ import pytest
 import yaml
 from dashboard_helpers import Dash, messages, ok, texts
 from fake_mem0 import FakeMem0
+from fake_memmachine import FakeMemMachine
 from fake_zep import FakeZep
 from nat_helpers import require_toolkit
 from nat_venv import probe, toolkit_python
@@ -33,6 +34,7 @@ from dashboard import services  # noqa: E402
 from memory_core.access import LOCAL_ADMIN  # noqa: E402
 from memory_core.builder import MemoryBuilder  # noqa: E402
 from memory_core.config import load_config  # noqa: E402
+from memory_core.errors import MemdashError  # noqa: E402
 from memory_core.interfaces import capabilities_of  # noqa: E402
 from memory_core.models import MemoryItem  # noqa: E402
 from memory_core.nat.adapters import ToolkitStore  # noqa: E402
@@ -275,3 +277,40 @@ def wait_for_records(dash: Dash, store: str, user: str, count: int, timeout: flo
     while len(records := dash.records(store, user_id=user)) < count and time.monotonic() < deadline:
         time.sleep(0.1)
     return records
+
+
+# --- the toolkit's own MemMachine store (nvidia-nat-memmachine), a toolkit-only _type ---------------------------------
+
+
+@pytest.fixture
+def memmachine_dash(tmp_path: Path) -> Iterator[tuple[Dash, FakeMemMachine]]:
+    with FakeMemMachine() as server:
+        path = write(tmp_path / "memdash.yml", {"memory": {"mm": {
+            "_type": "memmachine_memory", "base_url": server.url, "org_id": "acme", "project_id": "agents"}}})
+        dash = Dash(path)
+        yield dash, server
+        dash.close()
+
+
+def test_memmachine_is_shown_through_the_toolkits_editor_with_what_it_cannot_do(memmachine_dash) -> None:
+    """A toolkit-only store: search-only in the dashboard, with what it cannot do said, and what memdash found the
+    toolkit's editor to get wrong (it drops the user id: users are not kept apart) shown beside it."""
+    dash, server = memmachine_dash
+    at = ok(dash.app("stores").run())
+    assert "_type: memmachine_memory" in texts(at)
+    assert "Can: add, search and remove only (toolkit interface)" in [c.value for c in at.caption]
+    assert any("does not scope memories by user" in m for m in messages(at, "warning"))
+    browse = ok(dash.app("browse", store="mm").run())
+    assert any("cannot list memories (search only)" in m for m in messages(browse, "info"))
+
+    services.add_memory(dash.hub, LOCAL_ADMIN, "mm", MemoryItem(user_id="alice", memory="Alice likes green tea"))
+    [episode] = server.episodes[("acme", "agents")]  # written by the toolkit's editor through memmachine-client
+    assert (episode["content"], episode["metadata"]) == ("Alice likes green tea", {})  # no user id kept
+    search = ok(dash.app("search", store="mm", user="alice", q="green tea").run())
+    assert texts(search)[0] == "Alice likes green tea"
+    bob = ok(dash.app("search", store="mm", user="bob", q="green tea").run())
+    assert texts(bob)[0] == "Alice likes green tea"  # the toolkit editor's defect, as the note says
+
+    with pytest.raises(MemdashError, match="Bulk deletion by user_id is not directly supported by MemMachine"):
+        services.delete_user_memories(dash.hub, LOCAL_ADMIN, "mm", "alice")
+    assert len(server.episodes[("acme", "agents")]) == 1  # nothing half-deleted

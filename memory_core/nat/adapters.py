@@ -54,13 +54,23 @@ class ToolkitFacade(ToolkitEditor):
         await self.store.remove_items(**kwargs)
 
 
+# What memdash found a toolkit plugin's own editor to get wrong, shown beside the store (tests/test_nat_stores.py)
+KNOWN_LIMITS = {
+    "memmachine_memory": "The toolkit's MemMachine editor (nvidia-nat-memmachine 1.9 with memmachine-client 0.3) "
+                         "does not scope memories by user: the client drops the user_id it is given, so every "
+                         "user's search returns every user's memories, and it cannot delete a user's memories.",
+}
+
+
 class ToolkitStore(MemoryEditor):
     """A toolkit plugin's editor as a memdash store: add, search and remove only, so it declares no browsing
-    capabilities and the dashboard says what it cannot do. Its failures (any exception type) become
-    ``MemdashError`` naming the original, which the dashboard reports as messages."""
+    capabilities and the dashboard says what it cannot do (and, in ``notes``, what memdash knows it gets wrong).
+    Its failures (any exception type) become ``MemdashError`` naming the original, which the dashboard reports
+    as messages."""
 
-    def __init__(self, editor: ToolkitEditor) -> None:
+    def __init__(self, editor: ToolkitEditor, toolkit_type: str = "") -> None:
         self.editor = editor
+        self.notes = [KNOWN_LIMITS[toolkit_type]] if toolkit_type in KNOWN_LIMITS else []
 
     async def add_items(self, items: list[MemoryItem], **kwargs: Any) -> None:
         converted = [to_toolkit_item(item) for item in validate_items(items)]

@@ -92,7 +92,8 @@ async def _build_store(config: MemoryBaseConfig, builder: MemoryBuilder) -> Asyn
     target = toolkit_config(config)
     for ref in _references(target):
         await _add_dependency(toolkit, str(ref), ref.component_group, builder)
-    yield ToolkitStore(await toolkit.add_memory_client(_name_of(config, builder.config.memory), target))
+    client = await toolkit.add_memory_client(_name_of(config, builder.config.memory), target)
+    yield ToolkitStore(client, config.type.rsplit("/", 1)[-1])
 
 
 @contextlib.asynccontextmanager
