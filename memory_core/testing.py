@@ -172,6 +172,8 @@ class MemoryStoreConformance:
         assert isinstance(results, list), f"search must return a list, got {type(results).__name__}"
         for item in results:
             assert isinstance(item, MemoryItem), f"search returned a {type(item).__name__}, not a MemoryItem"
+            assert item.similarity_score is None or item.similarity_score > 0, (
+                f"a hit scoring {item.similarity_score} shares nothing with {query!r}: no store returns it")
         return results
 
     async def _records(self, editor: Any, user_id: str, query: str) -> dict[str | None, MemoryRecord]:

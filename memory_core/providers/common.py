@@ -4,6 +4,7 @@ the items themselves are :mod:`memory_core.items`)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ValidationError
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 from memory_core.errors import InvalidInputError, StoreUnavailableError
 from memory_core.items import check_item, check_text
 from memory_core.models import MemoryItem
-from memory_core.records import MemoryPatch, MemoryRecord
+from memory_core.records import MemoryPatch, MemoryRecord, ScoredRecord
 
 MAX_LIMIT = 10_000  # results of one search or one page: more is a mistake (or an attack), never a need
 
@@ -48,6 +49,22 @@ def remove_target(kwargs: dict[str, Any]) -> tuple[str, list[str] | str]:
         check_text(user_id, "the user_id")
         return "user", user_id
     raise InvalidInputError("remove_items needs memory_id=... or user_id=...")
+
+
+def kept(hits: Iterable[ScoredRecord], threshold: float | None) -> list[ScoredRecord]:
+    """The one rule for every store: a hit scoring 0 shares nothing with the query and is no hit; with a
+    ``similarity_threshold``, hits scoring at or above it are kept."""
+    return [hit for hit in hits if hit.score > 0 and (threshold is None or hit.score >= threshold)]
+
+
+class RecordSearch:
+    """The toolkit's ``search`` for a store that implements ``search_records``: its hits' items, each carrying
+    its score, in rank order (mixed in before ``MemoryEditor``, so every such store searches the same way)."""
+
+    async def search(self, query: str, top_k: int = 5, **kwargs: Any) -> list[MemoryItem]:
+        hits = await self.search_records(query, user_id=kwargs.get("user_id"),  # type: ignore[attr-defined]
+                                         top_k=top_k, similarity_threshold=kwargs.get("similarity_threshold"))
+        return [with_score(hit.record.item, hit.score) for hit in hits]
 
 
 def with_score(item: MemoryItem, score: float) -> MemoryItem:

@@ -15,7 +15,7 @@ from memory_core.errors import NotFoundError, VersionConflictError
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.items import item_text, new_id, tokens, validate_items, validate_records
 from memory_core.models import MemoryItem
-from memory_core.providers.common import check_limit, remove_target, search_args, with_score
+from memory_core.providers.common import RecordSearch, check_limit, kept, remove_target, search_args
 from memory_core.records import (
     MemoryFilter,
     MemoryPatch,
@@ -51,7 +51,7 @@ class InMemoryConfig(MemoryBaseConfig, name="in_memory"):
     """A process-local store; everything is lost when the process ends."""
 
 
-class InMemoryEditor(MemoryEditor, MemoryBrowser, MemoryStats):
+class InMemoryEditor(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats):
     """Dictionary-backed store. A lock makes each mutation atomic with respect to the others."""
 
     def __init__(self) -> None:
@@ -75,11 +75,6 @@ class InMemoryEditor(MemoryEditor, MemoryBrowser, MemoryStats):
                 self._records[rid] = MemoryRecord(id=rid, item=item.model_copy(deep=True), created_at=now,
                                                   updated_at=now)
 
-    async def search(self, query: str, top_k: int = 5, **kwargs) -> list[MemoryItem]:
-        hits = await self.search_records(query, user_id=kwargs.get("user_id"), top_k=top_k,
-                                         similarity_threshold=kwargs.get("similarity_threshold"))
-        return [with_score(h.record.item, h.score) for h in hits]
-
     async def remove_items(self, **kwargs) -> None:
         kind, target = remove_target(kwargs)
         async with self._lock:
@@ -94,8 +89,8 @@ class InMemoryEditor(MemoryEditor, MemoryBrowser, MemoryStats):
                                                                       "similarity_threshold": similarity_threshold})
         candidates = [r for r in self._records.values() if r.user_id == user_id]
         scored = _bm25(tokens(query), candidates)
-        hits = [ScoredRecord(record=r.model_copy(deep=True), score=s, parts={"text": s}) for r, s in scored
-                if s > 0 and (threshold is None or s >= threshold)]
+        hits = kept((ScoredRecord(record=r.model_copy(deep=True), score=s, parts={"text": s}) for r, s in scored),
+                    threshold)
         return hits[:top_k]
 
     async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:

@@ -73,7 +73,8 @@ class AgentMemoryServer(MemoryEditor, MemoryBrowser):
         query, top_k, user_id, threshold = search_args(query, top_k, kwargs)
         rows = await self._search(query, user_id=user_id, limit=min(top_k, PAGE), offset=0, boost=True)
         items = [with_score(codec.agent_item(row, user_id), _similarity(row)) for row in rows]
-        return [item for item in items if threshold is None or (item.similarity_score or 0.0) >= threshold]
+        return [item for item in items  # the rule of providers.common.kept, on items
+                if (item.similarity_score or 0.0) > 0 and (threshold is None or item.similarity_score >= threshold)]
 
     async def remove_items(self, **kwargs: Any) -> None:
         kind, target = remove_target(kwargs)

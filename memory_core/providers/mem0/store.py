@@ -30,7 +30,7 @@ from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, Memory
 from memory_core.items import validate_items
 from memory_core.models import MemoryItem
 from memory_core.paging import page_locally
-from memory_core.providers.common import check_limit, remove_target, search_args, with_score
+from memory_core.providers.common import RecordSearch, check_limit, kept, remove_target, search_args
 from memory_core.providers.mem0 import codec
 from memory_core.providers.mem0.http import Mem0Http
 from memory_core.records import (
@@ -71,7 +71,7 @@ def _canonical(record_id: str) -> str | None:
         return None
 
 
-class Mem0Memory(MemoryEditor, MemoryBrowser):
+class Mem0Memory(RecordSearch, MemoryEditor, MemoryBrowser):
     """One Mem0 project, reached through :class:`Mem0Http`."""
 
     def __init__(self, http: Mem0Http, *, infer: bool = False, max_concurrency: int = 8,
@@ -104,11 +104,6 @@ class Mem0Memory(MemoryEditor, MemoryBrowser):
             error = _partial(failures[0], len(bodies) - len(failures), len(bodies))
             raise error from (None if error is failures[0] else failures[0])
 
-    async def search(self, query: str, top_k: int = 5, **kwargs) -> list[MemoryItem]:
-        hits = await self.search_records(query, user_id=kwargs.get("user_id"), top_k=top_k,
-                                         similarity_threshold=kwargs.get("similarity_threshold"))
-        return [with_score(hit.record.item, hit.score) for hit in hits]
-
     async def remove_items(self, **kwargs) -> None:
         kind, target = remove_target(kwargs)
         if kind == "user":
@@ -129,7 +124,7 @@ class Mem0Memory(MemoryEditor, MemoryBrowser):
             body["threshold"] = min(max(threshold, 0.0), 1.0)
         answer = await self._http.call("search", "POST", "/v3/memories/search/", json=body)
         hits = [self._hit(row, user_id) for row in self._rows(answer, "search")]
-        hits = [h for h in hits if h.record.user_id == user_id and (threshold is None or h.score >= threshold)]
+        hits = kept((h for h in hits if h.record.user_id == user_id), threshold)
         return sorted(hits, key=lambda h: h.score, reverse=True)[:top_k]
 
     async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:

@@ -16,6 +16,7 @@ from typing import Any
 
 from memory_core.items import tokens
 from memory_core.models import MemoryItem
+from memory_core.providers.common import kept
 from memory_core.providers.postgres.rows import RECORD_COLUMNS, to_record
 from memory_core.records import ScoredRecord
 from memory_core.retrieval import FTS_WEIGHTS, Candidate, candidate_pool, document_fields, rank
@@ -129,4 +130,4 @@ def ranked(query: str, rows: Sequence[Sequence[Any]], top_k: int,
         candidates.append(Candidate(id=record.id, item=record.item, text_score=text, vector_score=vector))
     hits = [ScoredRecord(record=records[rid], score=score, parts={**parts, **raw[rid]})
             for rid, score, parts in rank(query, candidates, top_k)]
-    return [h for h in hits if threshold is None or h.score >= threshold]
+    return kept(hits, threshold)

@@ -16,7 +16,7 @@ from memory_core.errors import InvalidInputError, NotFoundError, VersionConflict
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.items import new_id, validate_items, validate_records
 from memory_core.models import MemoryItem
-from memory_core.providers.common import check_limit, remove_target, search_args, with_score
+from memory_core.providers.common import RecordSearch, check_limit, remove_target, search_args
 from memory_core.providers.postgres import filters, rows
 from memory_core.providers.postgres.connection import Server
 from memory_core.providers.postgres.schema import SchemaState, migrate
@@ -53,7 +53,7 @@ def session_options(state: SchemaState) -> str:
     return " ".join(f"-c {o}" for o in options)
 
 
-class PostgresMemory(MemoryEditor, MemoryBrowser):
+class PostgresMemory(RecordSearch, MemoryEditor, MemoryBrowser):
     """Build with :meth:`open`, release with :meth:`aclose` (the registered factory does both)."""
 
     def __init__(self, server: Server, pool: AsyncConnectionPool, state: SchemaState, language: str,
@@ -180,11 +180,6 @@ class PostgresMemory(MemoryEditor, MemoryBrowser):
         records = [MemoryRecord(id=new_id(), item=item, created_at=now, updated_at=now)
                    for item in validate_items(items)]
         await self._insert("adding memories", records, replace=False)
-
-    async def search(self, query: str, top_k: int = 5, **kwargs: Any) -> list[MemoryItem]:
-        hits = await self.search_records(query, user_id=kwargs.get("user_id"), top_k=top_k,
-                                         similarity_threshold=kwargs.get("similarity_threshold"))
-        return [with_score(h.record.item, h.score) for h in hits]
 
     async def remove_items(self, **kwargs: Any) -> None:
         kind, target = remove_target(kwargs)

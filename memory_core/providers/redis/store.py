@@ -15,12 +15,13 @@ from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, Memory
 from memory_core.items import validate_items, validate_records
 from memory_core.models import MemoryItem
 from memory_core.providers.common import (
+    RecordSearch,
     check_limit,
     checked_vectors,
+    kept,
     patched_item,
     remove_target,
     search_args,
-    with_score,
 )
 from memory_core.providers.redis import documents, query
 from memory_core.providers.redis import reach as agent_reach
@@ -63,7 +64,7 @@ class InvalidKey:
     reason: str
 
 
-class RedisMemory(MemoryEditor, MemoryBrowser, AgentReach):
+class RedisMemory(RecordSearch, MemoryEditor, MemoryBrowser, AgentReach):
     """Memories as ``{prefix}:memory:<id>`` RedisJSON documents, readable and writable by the toolkit's
     ``redis_memory`` store. Open with ``await RedisMemory.open(...)``, close with ``await store.aclose()``."""
 
@@ -123,11 +124,6 @@ class RedisMemory(MemoryEditor, MemoryBrowser, AgentReach):
                 for position, (item, vector) in enumerate(zip(valid, vectors, strict=True))]
         await self._docs.insert_new(docs, now)
 
-    async def search(self, query: str, top_k: int = 5, **kwargs) -> list[MemoryItem]:
-        hits = await self.search_records(query, user_id=kwargs.get("user_id"), top_k=top_k,
-                                         similarity_threshold=kwargs.get("similarity_threshold"))
-        return [with_score(hit.record.item, hit.score) for hit in hits]
-
     async def remove_items(self, **kwargs) -> None:
         """Delete by ``memory_id``/``memory_ids``, else every memory of ``user_id`` (only that user's)."""
         kind, target = remove_target(kwargs)
@@ -159,8 +155,8 @@ class RedisMemory(MemoryEditor, MemoryBrowser, AgentReach):
                                           vector_score=vector_scores.get(key))
                       for key, r in loaded.items() if r.id in records]
         ranked = retrieval.rank(text, candidates, top_k)
-        return [ScoredRecord(record=records[rid], score=score, parts=parts) for rid, score, parts in ranked
-                if score > 0 and (threshold is None or score >= threshold)]
+        return kept((ScoredRecord(record=records[rid], score=score, parts=parts) for rid, score, parts in ranked),
+                    threshold)
 
     async def _text_hits(self, user_id: str, text: str, pool: int) -> dict[str, float]:
         """``{key: BM25}`` over the memory and its conversation, in memdash's index."""

@@ -17,12 +17,13 @@ from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, Memory
 from memory_core.items import new_id, validate_items, validate_records
 from memory_core.models import MemoryItem
 from memory_core.providers.common import (
+    RecordSearch,
     check_limit,
     checked_vectors,
+    kept,
     patched_item,
     remove_target,
     search_args,
-    with_score,
 )
 from memory_core.providers.sqlite import index, queries, schema, stats, vectors
 from memory_core.providers.sqlite.pool import Pool
@@ -49,7 +50,7 @@ DEFAULT_TOKENIZER = "porter unicode61 remove_diacritics 2"
 _EMBED_BATCH = 256
 
 
-class SqliteMemory(MemoryEditor, MemoryBrowser, MemoryStats):
+class SqliteMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats):
     """Memories in one SQLite file (WAL): FTS5 BM25 scoped per user, optional vectors, every browsing call.
 
     Open with ``await SqliteMemory.open(path, embedder=...)`` and close with ``await store.aclose()`` (or use
@@ -130,11 +131,6 @@ class SqliteMemory(MemoryEditor, MemoryBrowser, MemoryStats):
         if rows:
             await self._pool.write(queries.insert, rows)
 
-    async def search(self, query: str, top_k: int = 5, **kwargs) -> list[MemoryItem]:
-        hits = await self.search_records(query, user_id=kwargs.get("user_id"), top_k=top_k,
-                                         similarity_threshold=kwargs.get("similarity_threshold"))
-        return [with_score(hit.record.item, hit.score) for hit in hits]
-
     async def remove_items(self, **kwargs) -> None:
         kind, target = remove_target(kwargs)
         if kind == "ids":
@@ -160,8 +156,8 @@ class SqliteMemory(MemoryEditor, MemoryBrowser, MemoryStats):
                                       query_vector)
         records = {candidate.id: record for candidate, record in found}
         ranked = retrieval.rank(query, [candidate for candidate, _ in found], top_k)
-        return [ScoredRecord(record=records[rid], score=score, parts=parts) for rid, score, parts in ranked
-                if score > 0 and (threshold is None or score >= threshold)]
+        return kept((ScoredRecord(record=records[rid], score=score, parts=parts) for rid, score, parts in ranked),
+                    threshold)
 
     async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:
         check_limit(limit)
