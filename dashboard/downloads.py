@@ -66,7 +66,7 @@ class _Tickets:
         self._lock = threading.Lock()
         self._by_token: dict[str, Ticket] = {}
         self._by_owner: dict[str, str] = {}
-        self.served = False  # set by dashboard.server when the route exists
+        self.served = False  # True while dashboard.server's app runs (its lifespan)
 
     def mint(self, ticket: Ticket) -> str:
         token = secrets.token_urlsafe(32)

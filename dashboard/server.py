@@ -4,6 +4,8 @@
 still runs, with downloads built in memory by ``st.download_button`` instead of streamed.
 """
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import streamlit as st
@@ -26,5 +28,14 @@ async def download(request: Request) -> Response:
     return StreamingResponse(ticket.chunks(), media_type=MIME[ticket.fmt], headers=headers)
 
 
-TICKETS.served = True
-app = st.App(APP, routes=[Route(ROUTE, download, methods=["GET"])])
+@contextlib.asynccontextmanager
+async def serving(_app: st.App) -> AsyncIterator[None]:
+    """While this server runs, pages link to the streaming route (importing this module alone changes nothing)."""
+    TICKETS.served = True
+    try:
+        yield
+    finally:
+        TICKETS.served = False
+
+
+app = st.App(APP, routes=[Route(ROUTE, download, methods=["GET"])], lifespan=serving)

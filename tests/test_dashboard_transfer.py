@@ -1,5 +1,6 @@
 """Import / export: whole-file validation by line number, skip-invalid, progress, lossless round trips."""
 
+import importlib
 import json
 
 import pytest
@@ -28,6 +29,7 @@ def upload(dash, name: str, data: bytes, store: str = "main"):
 
 
 def test_download_button_and_count(dash):
+    importlib.import_module("dashboard.server")  # importing the ASGI app (as another test may) changes nothing here
     dash.add(user="alice")
     dash.add(user="bob", minutes=1)
     at = ok(dash.app("transfer", user="bob").run())
