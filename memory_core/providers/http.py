@@ -10,6 +10,7 @@ import itertools
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, Field
 
 from memory_core.embedders.openai import retry_after
 from memory_core.errors import InvalidInputError, NotFoundError, StoreUnavailableError
@@ -48,6 +49,23 @@ class RetryPolicy:
         if wait is None:
             wait = self.backoff * 2 ** attempt
         return min(max(wait, 0.0), self.max_wait)
+
+
+class RetrySettings(BaseModel):
+    """The retry fields of every hosted store's config (the toolkit's ``RetryMixin`` names, plus memdash's waits)."""
+
+    num_retries: int = Field(default=5, ge=0, le=20, description="Retries after a retryable status or network "
+                                                                 "error.")
+    retry_on_status_codes: list[int] = Field(default_factory=lambda: [429, 500, 502, 503, 504],
+                                             description="HTTP statuses that are retried.")
+    do_auto_retry: bool = Field(default=True, description="False turns every retry off.")
+    retry_backoff: float = Field(default=0.5, ge=0, description="First wait between retries; doubles each time.")
+    max_retry_wait: float = Field(default=30.0, ge=0, description="Longest single wait, Retry-After included.")
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(num_retries=self.num_retries if self.do_auto_retry else 0,
+                           retry_on=frozenset(self.retry_on_status_codes), backoff=self.retry_backoff,
+                           max_wait=self.max_retry_wait)
 
 
 class JsonHttp:

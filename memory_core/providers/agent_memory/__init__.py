@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from pydantic import Field
 
 from memory_core.providers.agent_memory.store import AgentMemoryServer
-from memory_core.providers.http import JsonHttp, RetryPolicy
+from memory_core.providers.http import JsonHttp, RetrySettings
 from memory_core.registry import register_memory
 from memory_core.typed import MemoryBaseConfig
 
@@ -35,7 +35,7 @@ class AgentMemoryHttp(JsonHttp):
         return body.get("detail") or body
 
 
-class RedisAgentMemoryConfig(MemoryBaseConfig, name="redis_agent_memory_backend"):
+class RedisAgentMemoryConfig(MemoryBaseConfig, RetrySettings, name="redis_agent_memory_backend"):
     """A Redis Agent Memory Server, reached at ``base_url``."""
 
     base_url: str = Field(default="http://localhost:8000", description="Redis Agent Memory base URL.")
@@ -44,20 +44,14 @@ class RedisAgentMemoryConfig(MemoryBaseConfig, name="redis_agent_memory_backend"
     default_model_name: str | None = Field(default=None, description="Accepted for the toolkit's config; unused.")
     default_context_window_max: int | None = Field(default=None, description="Accepted for the toolkit's config; "
                                                                              "unused.")
-    num_retries: int = Field(default=5, ge=0, le=20, description="Retries after a retryable status or network "
-                                                                 "error.")
-    retry_on_status_codes: list[int] = Field(default_factory=lambda: [429, 500, 502, 503, 504],
-                                             description="HTTP statuses that are retried.")
     retry_on_errors: list[str] | None = Field(default=None, description="Accepted for the toolkit's config; "
                                                                         "unused.")
-    do_auto_retry: bool = Field(default=True, description="False turns every retry off.")
     max_scan: int = Field(default=10_000, ge=1, description="Most memories one list or count call reads (they "
                                                             "are filtered and sorted locally).")
 
     def http(self) -> AgentMemoryHttp:
-        policy = RetryPolicy(num_retries=self.num_retries if self.do_auto_retry else 0,
-                             retry_on=frozenset(self.retry_on_status_codes), backoff=0.5, max_wait=30.0)
-        return AgentMemoryHttp(root=self.base_url, api_key="", headers={}, timeout=self.timeout, policy=policy)
+        return AgentMemoryHttp(root=self.base_url, api_key="", headers={}, timeout=self.timeout,
+                               policy=self.retry_policy())
 
 
 @register_memory(RedisAgentMemoryConfig)

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from memory_core.errors import ConfigError
-from memory_core.providers.http import RetryPolicy
+from memory_core.providers.http import RetrySettings
 from memory_core.providers.mem0.http import Mem0Http
 from memory_core.providers.mem0.store import HistoryEntry, Mem0Memory
 from memory_core.registry import register_memory
@@ -33,7 +33,7 @@ __all__ = ["HistoryEntry", "Mem0Memory", "Mem0MemoryConfig"]
 DEFAULT_HOST = "https://api.mem0.ai"
 
 
-class Mem0MemoryConfig(MemoryBaseConfig, name="mem0_memory"):
+class Mem0MemoryConfig(MemoryBaseConfig, RetrySettings, name="mem0_memory"):
     """A Mem0 Platform project, reached with an API key."""
 
     host: str = Field(default=DEFAULT_HOST, description="API root of the Mem0 Platform or a compatible server.")
@@ -46,13 +46,6 @@ class Mem0MemoryConfig(MemoryBaseConfig, name="mem0_memory"):
     infer: bool = Field(default=False, description="Let Mem0 extract facts from conversation-only items; off, "
                                                    "every item is stored verbatim as exactly one memory.")
     timeout: float = Field(default=30.0, gt=0, description="Seconds per request (connect at most 10).")
-    num_retries: int = Field(default=5, ge=0, le=20, description="Retries after a retryable status or network "
-                                                                 "error.")
-    retry_on_status_codes: list[int] = Field(default_factory=lambda: [429, 500, 502, 503, 504],
-                                             description="HTTP statuses that are retried.")
-    do_auto_retry: bool = Field(default=True, description="False turns every retry off.")
-    retry_backoff: float = Field(default=0.5, ge=0, description="First wait between retries; doubles each time.")
-    max_retry_wait: float = Field(default=30.0, ge=0, description="Longest single wait, Retry-After included.")
     max_concurrency: int = Field(default=8, ge=1, le=64, description="Requests this store has in flight at once.")
     max_scan: int = Field(default=10_000, ge=1, description="Most memories one list or count call reads (they "
                                                             "are filtered and sorted locally).")
@@ -79,10 +72,6 @@ class Mem0MemoryConfig(MemoryBaseConfig, name="mem0_memory"):
         return Mem0Http(host=self.host, api_key=api_key, timeout=self.timeout, policy=self.retry_policy(),
                         scope=scope)
 
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(num_retries=self.num_retries if self.do_auto_retry else 0,
-                           retry_on=frozenset(self.retry_on_status_codes), backoff=self.retry_backoff,
-                           max_wait=self.max_retry_wait)
 
 
 @register_memory(Mem0MemoryConfig)

@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 
 from memory_core.errors import ConfigError
-from memory_core.providers.http import RetryPolicy
+from memory_core.providers.http import RetrySettings
 from memory_core.providers.zep.codec import EpisodePage, MessagePage, ZepEpisode, ZepMessage, ZepThread, api_root
 from memory_core.providers.zep.http import ZepHttp
 from memory_core.providers.zep.store import DEFAULT_THREAD, ZepMemory
@@ -35,7 +35,7 @@ DEFAULT_URL = "https://api.getzep.com"
 DEFAULT_TIMEOUT = 60.0  # the zep-cloud SDK's default
 
 
-class ZepMemoryConfig(MemoryBaseConfig, name="zep_memory"):
+class ZepMemoryConfig(MemoryBaseConfig, RetrySettings, name="zep_memory"):
     """A Zep Cloud project, reached with its API key."""
 
     base_url: str | None = Field(default=None, description="Zep's host; else ZEP_API_URL, else Zep Cloud. The "
@@ -44,13 +44,6 @@ class ZepMemoryConfig(MemoryBaseConfig, name="zep_memory"):
     timeout: float | None = Field(default=None, gt=0, description="Seconds per request (60 when unset, as in the "
                                                                   "SDK; connect at most 10).")
     follow_redirects: bool | None = Field(default=None, description="Follow HTTP redirects (off when unset).")
-    num_retries: int = Field(default=5, ge=0, le=20, description="Retries after a retryable status or network "
-                                                                 "error.")
-    retry_on_status_codes: list[int] = Field(default_factory=lambda: [429, 500, 502, 503, 504],
-                                             description="HTTP statuses that are retried.")
-    do_auto_retry: bool = Field(default=True, description="False turns every retry off.")
-    retry_backoff: float = Field(default=0.5, ge=0, description="First wait between retries; doubles each time.")
-    max_retry_wait: float = Field(default=30.0, ge=0, description="Longest single wait, Retry-After included.")
     search_mode: Literal["facts", "aggregated"] = Field(
         default="facts", description="facts: one item per search result with its score; aggregated: one item "
                                      "joining every result, as the toolkit's editor returns.")
@@ -84,9 +77,7 @@ class ZepMemoryConfig(MemoryBaseConfig, name="zep_memory"):
         """The HTTP client these settings describe."""
         return ZepHttp(api_root=api_root(self.resolved_base_url()), api_key=api_key,
                        timeout=self.timeout or DEFAULT_TIMEOUT, follow_redirects=bool(self.follow_redirects),
-                       policy=RetryPolicy(num_retries=self.num_retries if self.do_auto_retry else 0,
-                                          retry_on=frozenset(self.retry_on_status_codes), backoff=self.retry_backoff,
-                                          max_wait=self.max_retry_wait))
+                       policy=self.retry_policy())
 
 
 @register_memory(ZepMemoryConfig)
