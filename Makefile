@@ -19,7 +19,7 @@ APT_PACKAGES ?= chromium postgresql-15
 CONFIG       ?= configs/demo.yml
 PORT         ?= 8501
 # Extra pytest arguments, e.g. PYTEST_ARGS='-k cli -x'. Serial on purpose: on 2 cores pytest-xdist did not pay
-# (472 tests: 117 s serial, 112 s with -n 2, 165 s with -n 4; each worker repeats the imports and servers).
+# (measured once: -n 2 about as fast as serial, -n 4 slower; each worker repeats the imports and servers).
 PYTEST_ARGS  ?=
 
 comma := ,

@@ -130,9 +130,12 @@ async def test_apply_forget_deletes_exactly_the_plan(store: InMemoryEditor, mana
 
 
 async def test_forget_with_a_plain_item_callable(store: InMemoryEditor, manager: StoreMemoryManager) -> None:
-    assert await manager.forget(lambda item: "dog" in (item.memory or "")) is None
-    assert "a5" not in {r.id for r in await records_of(store)}
-    assert await manager.apply_forget(await manager.plan_forget(lambda item: False)) is not None
+    before = {r.id for r in await records_of(store)}
+    await manager.forget(lambda item: "dog" in (item.memory or ""))
+    assert {r.id for r in await records_of(store)} == before - {"a5"}  # exactly the dog memory
+    nothing = await manager.apply_forget(await manager.plan_forget(lambda item: False))
+    assert (nothing.deleted, nothing.record_ids) == (0, [])
+    assert {r.id for r in await records_of(store)} == before - {"a5"}
 
 
 async def test_a_plan_for_another_user_is_refused(store: InMemoryEditor, manager: StoreMemoryManager) -> None:
