@@ -10,7 +10,6 @@ Chromium and the server never skip: when one cannot start, the test fails with t
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import json
 import urllib.parse
@@ -33,13 +32,13 @@ from browser_helpers import (
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from dashboard import services
+from dashboard.components import nav
 from memory_core.access import LOCAL_ADMIN, Actor, Role
 from memory_core.audit import AuditQuery
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryPatch, MemoryRecord
 
 pytestmark = pytest.mark.browser
-APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 PAYLOADS = [
@@ -101,10 +100,8 @@ def records() -> list[MemoryRecord]:
 
 
 def url_paths() -> list[str]:
-    """Every page of the navigation, read from ``dashboard/app.py``."""
-    tree = ast.parse(APP.read_text())
-    return [kw.value.value for node in ast.walk(tree) if isinstance(node, ast.Call)
-            for kw in node.keywords if kw.arg == "url_path" and isinstance(kw.value, ast.Constant)]
+    """Every page of the navigation (the table ``dashboard/app.py`` builds it from)."""
+    return [page.url_path for pages in nav.SECTIONS.values() for page in pages]
 
 
 def visits() -> list[str]:

@@ -6,7 +6,7 @@ import datetime as dt
 import streamlit as st
 
 from dashboard import audit, context, revert, services
-from dashboard.components import dialogs, page, revert_flow
+from dashboard.components import dialogs, nav, page, revert_flow
 from dashboard.components.audit_view import diff_view, entries_table, entry_fields, entry_link, memory_preview
 from dashboard.components.memory_table import memory_link
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
@@ -110,10 +110,10 @@ def _links(entry: AuditEntry) -> None:
         if entry.memory_id and entry.change is not Change.REMOVED:
             memory_link(entry.store, entry.memory_id, text=memory_preview(entry))
     if entry.memory_id:
-        cols[1].page_link("app_pages/audit.py", label="Every change of this memory", icon=":material/history:",
+        cols[1].page_link(nav.AUDIT.link, label="Every change of this memory", icon=":material/history:",
                           query_params={"store": entry.store, "id": entry.memory_id})
     if entry.batch:
-        cols[2].page_link("app_pages/audit.py", label="Every change of this batch", icon=":material/history:",
+        cols[2].page_link(nav.AUDIT.link, label="Every change of this batch", icon=":material/history:",
                           query_params={"store": entry.store, "batch": entry.batch})
     reverted_by = audit.reverted_by(context.hub(), [entry.seq or 0]).get(entry.seq or 0)
     if entry.reverts:

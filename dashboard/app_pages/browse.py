@@ -4,7 +4,7 @@ with links to each memory and bulk tag / untag / delete. Never loads more than a
 import streamlit as st
 
 from dashboard import context, services, state
-from dashboard.components import bulk, page, undo
+from dashboard.components import bulk, nav, page, undo
 from dashboard.components.filter_form import filter_form
 from dashboard.components.memory_table import memory_link, memory_table
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
@@ -52,7 +52,7 @@ def _toolkit_user(store: str, typed: str) -> None:
     for derived in identity.readings(typed):
         count = services.count_memories(hub, store, MemoryFilter(user_id=derived.user_id))
         if count:
-            st.page_link("app_pages/browse.py", label=f"Read as {escape_markdown(derived.reading)}, this is toolkit "
+            st.page_link(nav.BROWSE.link, label=f"Read as {escape_markdown(derived.reading)}, this is toolkit "
                          f"user {derived.user_id}, who has {count_of(count, 'memory', 'memories')}: browse them",
                          query_params={"store": store, "user": derived.user_id}, icon=":material/badge:")
 
@@ -98,5 +98,5 @@ with page.reported():
     pager.controls(result.next_cursor, note=shown + total)
     if matching != 0:
         bulk.bulk_panel(store, flt, selected, matching)
-        st.page_link("app_pages/transfer.py", label="Export these memories", icon=":material/download:",
+        st.page_link(nav.TRANSFER.link, label="Export these memories", icon=":material/download:",
                      query_params={"store": store, **state.filter_to_params(flt)})

@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import context, services
-from dashboard.components import dialogs, page, undo
+from dashboard.components import dialogs, nav, page, undo
 from dashboard.components.conversation import conversation_view
 from dashboard.components.editors import metadata_editor, metadata_text, parse_metadata, tag_editor
 from dashboard.components.memory_table import memory_link
@@ -159,7 +159,7 @@ def _confirm_delete(store: str, record: MemoryRecord) -> None:
                        else f"“{text}” was already deleted.")
             if deleted:
                 undo.offer(store, batch)
-            st.switch_page("app_pages/browse.py", query_params={"store": store, "user": record.user_id})
+            st.switch_page(nav.BROWSE.link, query_params={"store": store, "user": record.user_id})
 
 
 def _whole_conversation(store: str, record: MemoryRecord) -> None:
@@ -184,7 +184,7 @@ def _fetch(store: str, memory_id: str) -> MemoryRecord:
     except NotFoundError:
         st.warning(f"Memory {escape_markdown(memory_id)} does not exist in store '{escape_markdown(store)}': "
                    "it may have been deleted.", icon=":material/delete_forever:")
-        st.page_link("app_pages/browse.py", label="Browse memories", query_params={"store": store})
+        st.page_link(nav.BROWSE.link, label="Browse memories", query_params={"store": store})
         st.stop()
 
 

@@ -4,7 +4,7 @@ settings (secrets masked) and may open another config file."""
 import streamlit as st
 
 from dashboard import context, services
-from dashboard.components import page
+from dashboard.components import nav, page
 from dashboard.components.memory_table import memory_link
 from dashboard.components.text import count_of, escape_markdown
 from memory_core.access import Role
@@ -94,7 +94,7 @@ for status in statuses:
         left.text(f"_type: {status.type}")
         if status.ok:
             right.success("healthy", icon=":material/check_circle:")
-            left.page_link("app_pages/browse.py", label="Browse", icon=":material/table_rows:",
+            left.page_link(nav.BROWSE.link, label="Browse", icon=":material/table_rows:",
                            query_params={"store": status.name})
         else:
             right.error(f"unavailable: {escape_markdown(status.error)}", icon=":material/error:")

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import context, services
-from dashboard.components import page
+from dashboard.components import nav, page
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
 from dashboard.components.text import count_of, escape_markdown
 from dashboard.components.url import param, set_params, sync_from_url
@@ -42,11 +42,11 @@ def _user_links(store: str, user_id: str) -> None:
     name = escape_markdown(user_id)
     params = {"store": store, "user": user_id}
     cols = st.columns(3)
-    cols[0].page_link("app_pages/browse.py", label=f"Browse {name}'s memories", query_params=params,
+    cols[0].page_link(nav.BROWSE.link, label=f"Browse {name}'s memories", query_params=params,
                       icon=":material/table_rows:")
-    cols[1].page_link("app_pages/search.py", label=f"Search {name}'s memories", query_params=params,
+    cols[1].page_link(nav.SEARCH.link, label=f"Search {name}'s memories", query_params=params,
                       icon=":material/search:")
-    cols[2].page_link("app_pages/add.py", label=f"Add a memory for {name}", query_params=params,
+    cols[2].page_link(nav.ADD.link, label=f"Add a memory for {name}", query_params=params,
                       icon=":material/add:")
 
 

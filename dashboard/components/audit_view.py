@@ -10,10 +10,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from dashboard.components import nav
 from dashboard.components.text import truncate, user_shown
 from memory_core.audit import AuditEntry
 
-AUDIT_PAGE = "app_pages/audit.py"
+AUDIT_PAGE = nav.AUDIT.link
 COLUMNS = ("entry", "at", "actor", "operation", "user_id", "memory", "version", "reverts", "store", "memory_id",
            "batch")
 

@@ -9,11 +9,12 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import streamlit as st
 
+from dashboard.components import nav
 from dashboard.components.text import escape_markdown, truncate, user_shown
 from memory_core.items import item_text
 from memory_core.records import MemoryRecord
 
-MEMORY_PAGE = "app_pages/memory.py"
+MEMORY_PAGE = nav.MEMORY.link
 COLUMNS = ("id", "user_id", "memory", "tags", "metadata", "turns", "created_at", "updated_at", "version")
 
 

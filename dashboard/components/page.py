@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import streamlit as st
 
 from dashboard import context
+from dashboard.components import nav
 from dashboard.components.text import escape_markdown
 from memory_core.errors import MemdashError, StoreUnavailableError, UnsupportedError
 
@@ -19,12 +20,12 @@ def store_or_stop() -> str:
     hub = context.hub()
     if hub.config_error:
         st.error(f"Config error: {escape_markdown(hub.config_error)}", icon=":material/error:")
-        st.page_link("app_pages/stores.py", label="Open another config on the Stores page")
+        st.page_link(nav.STORES.link, label="Open another config on the Stores page")
         st.stop()
     store = context.current_store()
     if store is None:
         st.info("No store is configured. Start with `memdash run --config FILE` or open a config on the Stores page.")
-        st.page_link("app_pages/stores.py", label="Stores")
+        st.page_link(nav.STORES.link, label="Stores")
         st.stop()
     return store
 
