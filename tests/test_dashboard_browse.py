@@ -105,6 +105,7 @@ def test_unknown_user_says_so(seeded):
     at = ok(seeded.app("browse", user="nobody").run())
     assert messages(at, "info") == ["User 'nobody' has no memories in store 'main'. Check the id on the Users page."]
     assert not at.dataframe
+    assert not [c.value for c in at.caption if c.value.startswith("Page ")]  # no "Page 1 of 0 matching"
 
 
 @pytest.mark.parametrize("params", [{"tags_mode": "some"}, {"meta": "no-colon"}, {"created_from": "yesterday"},

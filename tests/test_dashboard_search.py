@@ -18,7 +18,7 @@ def test_results_with_scores_parts_and_links(seeded):
     at = ok(seeded.app("search", user="alice", q="climbing").run())
     assert texts(at)[:2] == ["Alice loves rock climbing in the Alps", "tags: sport"]
     [explained] = [c.value for c in at.caption if c.value.startswith("#1")]
-    assert "score 0." in explained and "(from text 0." in explained
+    assert "score 0." in explained and "(from matching words 0." in explained
     assert float(at.metric[0].value) > 0
     assert [(link.proto.page, link.proto.query_string) for link in at.page_link] == [
         ("memory", "store=main&id=m0001-alice")]
@@ -93,8 +93,9 @@ def test_score_parts_are_listed_not_summed_and_the_total_is_not_a_part(make_dash
     at = ok(dash.app("search", user="alice", q="climbing").run())
     [explained] = [c.value for c in at.caption if c.value.startswith("#1")]
     head, parts = explained.split(" (from ", 1)
-    assert head == f"#1 · score {at.metric[0].value}" and parts.startswith("text ") and "vector " in parts
-    assert "score" not in parts and " + " not in parts  # the total is not one of its parts, nor their sum
+    assert head == f"#1 · score {at.metric[0].value}"
+    assert parts.startswith("matching words ") and "similar meaning " in parts  # words, not internal names
+    assert "score" not in parts and "base" not in parts  # the total is not one of its parts
 
 
 def test_what_the_agent_receives_is_its_get_memory_tools_exact_output(seeded):

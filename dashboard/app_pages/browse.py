@@ -95,7 +95,8 @@ with page.reported():
         selected = memory_table(result.records, key=f"browse_table_{pager.page_id}",
                                 labels=services.user_labels(hub, store))
         _selected_links(store, selected)
-    pager.controls(result.next_cursor, note=shown + total)
+    if result.records or pager.number > 1:  # an empty first page has nothing to page through ("Page 1 of 0")
+        pager.controls(result.next_cursor, note=shown + total)
     if matching != 0:
         bulk.bulk_panel(store, flt, selected, matching)
         st.page_link(nav.TRANSFER.link, label="Export these memories", icon=":material/download:",

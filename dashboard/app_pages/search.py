@@ -58,13 +58,21 @@ def _apply() -> None:
                 "threshold": None if threshold is None else str(threshold)})
 
 
+# What each part of memdash's ranking (memory_core.retrieval) means, in the order an operator reads them; the
+# two signals are always shown, bonuses only when they count. A store's own raw signals are not repeated.
+SIGNALS = {"text": "matching words", "vector": "similar meaning"}
+BONUSES = {"date": "the date asked about", "neighbour": "next to a match in its conversation",
+           "group": "in the conversation of a match"}
+
+
 def _explain(hit: services.SearchHit) -> str:
-    """The score and the parts the store made it from: a breakdown (normalised signals, bonuses), not a sum;
-    a part named ``score`` is the total itself."""
+    """The score in words: how much it comes from matching words and from similar meaning (each 0 to 1 among
+    this search's candidates) and which bonuses it got; a breakdown, not a sum."""
     if hit.score is None:
         return "The store gave no score."
-    parts = ", ".join(f"{escape_markdown(name)} {value:.3f}" for name, value in hit.parts.items() if name != "score")
-    return f"score {hit.score:.3f}" + (f" (from {parts})" if parts else " (the store does not break it down)")
+    why = [f"{words} {hit.parts[name]:.2f}" for name, words in SIGNALS.items() if name in hit.parts]
+    why += [f"+ {words}" for name, words in BONUSES.items() if hit.parts.get(name, 0) > 0]
+    return f"score {hit.score:.3f}" + (f" (from {', '.join(why)})" if why else " (the store does not break it down)")
 
 
 def _show_hit(store: str, rank: int, hit: services.SearchHit) -> None:

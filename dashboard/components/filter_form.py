@@ -30,7 +30,7 @@ def filter_form(*, key: str = "filter") -> None:
         top[3].text_input("Memory text contains", key=f"{key}_text")
         bottom = st.columns([3, 1, 1, 1, 1])
         bottom[0].text_area("Metadata key:value (one per line)", key=f"{key}_meta", height=68,
-                            placeholder="topic:travel")
+                            placeholder="e.g. topic:travel")
         for column, name in zip(bottom[1:], DATES, strict=True):
             column.date_input(_DATE_LABELS[name], key=f"{key}_{name}", value=None, format="YYYY-MM-DD")
         apply, clear, _ = st.columns([1, 1, 6])
