@@ -118,14 +118,15 @@ class DashboardServer:
 
 # --- browser -----------------------------------------------------------------------------------------------
 
-def launch_chromium(playwright: Playwright, profile: Path) -> BrowserContext:
-    """Debian's Chromium, headless, with a fresh profile folder; ``LiveError`` when it cannot start."""
+def launch_chromium(playwright: Playwright, profile: Path, *, timezone_id: str | None = None) -> BrowserContext:
+    """Debian's Chromium, headless, with a fresh profile folder (and, if given, a time zone); ``LiveError`` when
+    it cannot start."""
     if not CHROMIUM.is_file():
         raise LiveError(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set MEMDASH_CHROMIUM)")
     try:
         return playwright.chromium.launch_persistent_context(
             profile, executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS),
-            accept_downloads=True, viewport=VIEWPORT)
+            accept_downloads=True, viewport=VIEWPORT, timezone_id=timezone_id)
     except Exception as exc:  # Playwright's errors carry the browser's own output
         raise LiveError(f"Chromium at {CHROMIUM} did not start: {exc}") from exc
 

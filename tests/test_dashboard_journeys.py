@@ -453,3 +453,20 @@ def test_download_streams_the_filtered_export_and_the_audit_log_says_who_took_it
         urllib.request.urlopen(live.url("/" + href))
     assert lapsed.value.code == 404 and b"expired" in lapsed.value.read()
     ledger.step("the CSV", notes=["export"])
+
+
+# --- 10. an operator in Tokyo -------------------------------------------------------------------------------------
+
+def test_times_read_in_the_operators_time_zone(playwright: Playwright, live: DashboardServer, tmp_path: Path) -> None:
+    """Stored times stay UTC; a browser in Tokyo reads them as Tokyo time, the zone named."""
+    try:
+        context = launch_chromium(playwright, tmp_path / "tokyo", timezone_id="Asia/Tokyo")
+    except LiveError as exc:
+        pytest.fail(str(exc))
+    try:
+        page = context.new_page()
+        open_page(page, live.url("/memory?store=main&id=pat-00"))  # created 2024-06-01 12:00 UTC
+        expect(page.get_by_text("created: 2024-06-01 21:00:00 JST")).to_be_visible()
+        assert not exceptions(page)
+    finally:
+        context.close()

@@ -13,6 +13,7 @@ from dashboard.components.conversation import conversation_view
 from dashboard.components.editors import metadata_editor, metadata_text, parse_metadata, tag_editor
 from dashboard.components.memory_table import memory_link
 from dashboard.components.text import escape_markdown, truncate, user_shown
+from dashboard.components.times import local_time
 from dashboard.components.url import param, set_params
 from memory_core.access import Role
 from memory_core.conversations import conversation_of
@@ -114,8 +115,8 @@ def _header(store: str, record: MemoryRecord) -> None:
     cols = st.columns(4)
     cols[0].text(f"user: {user_shown(record.user_id, services.user_labels(context.hub(), store))}")
     cols[1].text(f"version: {record.version}")
-    cols[2].text(f"created: {record.created_at:%Y-%m-%d %H:%M:%S %Z}")
-    cols[3].text(f"updated: {record.updated_at:%Y-%m-%d %H:%M:%S %Z}")
+    cols[2].text(f"created: {local_time(record.created_at)}")
+    cols[3].text(f"updated: {local_time(record.updated_at)}")
 
 
 def _editors(store: str, record: MemoryRecord, editable: bool) -> None:
@@ -172,7 +173,7 @@ def _whole_conversation(store: str, record: MemoryRecord) -> None:
     with st.expander(f"The whole conversation: {len(records)} memories ({named[0]} {named[1]})"):
         for other in records:
             this = " (this memory)" if other.id == record.id else ""
-            st.caption(f"{other.created_at:%Y-%m-%d %H:%M:%S} UTC{this}")
+            st.caption(f"{local_time(other.created_at)}{this}")
             conversation_view(other.item.conversation or [{"role": "memory", "content": other.item.memory or ""}])
             if not this:
                 memory_link(store, other.id, text=item_text(other.item))

@@ -9,6 +9,7 @@ from dashboard.components import page, revert_flow
 from dashboard.components.audit_view import entry_link, memory_preview
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
 from dashboard.components.text import count_of, escape_markdown
+from dashboard.components.times import datetime_column
 from dashboard.components.url import param, set_params, sync_from_url
 from memory_core.access import Role
 from memory_core.audit import AuditEntry
@@ -27,8 +28,7 @@ def _table(entries: list[AuditEntry], key: str) -> list[AuditEntry]:
                            "memory_id": e.memory_id, "entry": e.seq} for e in entries],
                          columns=["deleted_at", "by", "user_id", "memory", "memory_id", "entry"])
     event = st.dataframe(frame, key=key, on_select="rerun", selection_mode="multi-row", hide_index=True,
-                         column_config={"deleted_at": st.column_config.DatetimeColumn(
-                             "deleted (UTC)", format="YYYY-MM-DD HH:mm"),
+                         column_config={"deleted_at": datetime_column("deleted"),
                              "memory": st.column_config.TextColumn("memory", width="large")})
     rows = event.selection.rows if event else []
     return [entries[i] for i in rows if i < len(entries)]

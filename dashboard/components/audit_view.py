@@ -12,6 +12,7 @@ import streamlit as st
 
 from dashboard.components import nav
 from dashboard.components.text import truncate, user_shown
+from dashboard.components.times import datetime_column, local_time
 from memory_core.audit import AuditEntry
 
 AUDIT_PAGE = nav.AUDIT.link
@@ -37,7 +38,7 @@ def entries_table(entries: Sequence[AuditEntry], *, key: str,
     """Show ``entries`` with multi-row selection; returns the selected entries."""
     event = st.dataframe(
         entries_frame(entries, labels), key=key, on_select="rerun", selection_mode="multi-row", hide_index=True,
-        column_config={"at": st.column_config.DatetimeColumn("when (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        column_config={"at": datetime_column("when", seconds=True),
                        "user_id": st.column_config.TextColumn("user"),
                        "memory": st.column_config.TextColumn("memory", width="large"),
                        "reverts": st.column_config.TextColumn("reverts entry")},
@@ -60,7 +61,7 @@ def version_change(entry: AuditEntry) -> str:
 
 def entry_fields(entry: AuditEntry) -> None:
     """Every field of an entry as plain text."""
-    st.text(f"entry {entry.seq} · {entry.at:%Y-%m-%d %H:%M:%S.%f} UTC · {entry.operation} by {entry.actor}")
+    st.text(f"entry {entry.seq} · {local_time(entry.at)} · {entry.operation} by {entry.actor}")
     cols = st.columns(3)
     cols[0].text(f"store: {entry.store}")
     cols[1].text(f"user: {entry.user_id or '(all users)'}")

@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard.components import nav
 from dashboard.components.text import escape_markdown, truncate, user_shown
+from dashboard.components.times import datetime_column
 from memory_core.items import item_text
 from memory_core.records import MemoryRecord
 
@@ -47,8 +48,8 @@ def memory_table(records: Sequence[MemoryRecord], *, key: str, labels: Mapping[s
         column_config={
             "id": st.column_config.TextColumn("id", width="small"),
             "memory": st.column_config.TextColumn("memory", width="large"),
-            "created_at": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
-            "updated_at": st.column_config.DatetimeColumn("updated", format="YYYY-MM-DD HH:mm"),
+            "created_at": datetime_column("created"),
+            "updated_at": datetime_column("updated"),
         },
     )
     rows = event.selection.rows if event else []

@@ -33,3 +33,4 @@ def user_shown(user_id: str, labels: Mapping[str, str] | None) -> str:
     """A user as operators named them: the label beside the id (``Jane Doe · 4f1c…``), else the id."""
     label = (labels or {}).get(user_id)
     return f"{label} · {user_id}" if label else user_id
+
