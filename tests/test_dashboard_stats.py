@@ -22,6 +22,9 @@ def test_aggregates_of_an_in_memory_store(dash):
     seed(dash)
     at = ok(dash.app("stats").run())
     assert [s.value for s in at.subheader][:2] == ["Memories per user", "Top tags"]
+    headline = {m.label: m.value for m in at.metric}
+    assert headline["Memories"] == str(sum(1 for _ in dash.records())) and headline["Users"] == str(
+        len({r.user_id for r in dash.records()}))
     assert len(charts(at)) == 3
     largest = at.dataframe[0].value
     assert largest["id"].tolist()[0] == "5-0"

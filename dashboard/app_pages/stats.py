@@ -15,11 +15,24 @@ _COUNT_AXIS = alt.Axis(format="d", tickMinStep=1)  # counts: no 0.2-memory ticks
 
 
 def _controls() -> tuple[int, int, Bucket]:
-    left, middle, right = st.columns(3)
-    bins = left.slider("Histogram bins", 2, 40, 10, key="stats_bins")
-    top = middle.slider("Top tags and largest memories", 5, 50, 10, key="stats_top")
-    bucket = right.radio("Growth per", list(Bucket), horizontal=True, key="stats_bucket", format_func=str)
+    with st.expander("Chart settings"):
+        left, middle, right = st.columns(3)
+        bins = left.slider("Bars in “memories per user”", 2, 40, 10, key="stats_bins")
+        top = middle.slider("Top tags and largest memories", 5, 50, 10, key="stats_top")
+        bucket = right.radio("Growth per", list(Bucket), horizontal=True, key="stats_bucket", format_func=str)
     return bins, top, Bucket(bucket)
+
+
+def _headline(stats: StoreStatistics) -> None:
+    """The numbers a reader looks for first, from the same aggregates as the charts."""
+    users = sum(b.users for b in stats.histogram)
+    memories = sum(p.created for p in stats.growth)
+    cols = st.columns(4)
+    cols[0].metric("Memories", f"{memories:,}")
+    cols[1].metric("Users", f"{users:,}")
+    cols[2].metric("Memories per user", f"{memories / users:,.1f}" if users else "–", help="average")
+    cols[3].metric("Most used tag", stats.tags[0].tag if stats.tags else "–",
+                   help=f"on {stats.tags[0].memories:,} memories" if stats.tags else "no memory has a tag")
 
 
 def _histogram(stats: StoreStatistics) -> None:
@@ -80,6 +93,7 @@ def _page(store: str) -> None:
     if not stats.histogram:
         st.info(f"Store '{escape_markdown(store)}' is empty: no statistics yet.")
         return
+    _headline(stats)
     left, right = st.columns(2)
     with left:
         _histogram(stats)
