@@ -23,7 +23,8 @@ navigation = st.navigation({
               if section == "Memories" else [])
     + [st.Page(page.path, title=page.title, icon=page.icon, url_path=page.url_path) for page in pages]
     for section, pages in nav.SECTIONS.items()
-}, position="sidebar" if access.actor else "hidden")  # the page in the URL survives signing in
+}, position="sidebar" if access.actor else "hidden",  # the page in the URL survives signing in
+    expanded=True)  # every page listed: the Playground is not hidden under "View 3 more"
 signin.gate(access)  # until someone with a role signs in, the sign-in page is all there is
 context.store_picker()
 undo.sidebar()

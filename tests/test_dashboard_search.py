@@ -45,7 +45,16 @@ def test_top_k_and_threshold(seeded):
     at = ok(seeded.app("search", user="alice", q="alice", top_k="1").run())
     assert len(at.metric) == 1
     at = ok(seeded.app("search", user="alice", q="climbing", threshold="0.99").run())
-    assert messages(at, "info") == ["Nothing matched this query above the threshold."]
+    [info] = messages(at, "info")
+    assert info.startswith("Nothing matched this query above the threshold.")
+
+
+def test_a_words_only_store_says_so_when_nothing_matches(seeded):
+    """The demo's store has no embedder: "mountaineering" means climbing but shares no word with it."""
+    at = ok(seeded.app("search", user="alice", q="mountaineering").run())
+    assert messages(at, "info") == ["Nothing matched this query. This store searches by words only (no embedder "
+                                    "configured): a memory is found when it shares a word with the query, not when "
+                                    "it means the same."]
 
 
 def test_unknown_user(seeded):

@@ -116,7 +116,10 @@ def _results(store: str, user: str, query: str) -> None:
     elif hub.can(store, Capability.COUNT) and services.count_memories(hub, store, MemoryFilter(user_id=user)) == 0:
         st.info(f"User '{escape_markdown(user)}' has no memories in store '{escape_markdown(store)}'.")
     else:
-        st.info("Nothing matched this query" + (" above the threshold." if threshold is not None else "."))
+        words_only = hub.can(store, Capability.TEXT_SEARCH) and not hub.can(store, Capability.VECTOR_SEARCH)
+        st.info("Nothing matched this query" + (" above the threshold." if threshold is not None else ".")
+                + (" This store searches by words only (no embedder configured): a memory is found when it shares "
+                   "a word with the query, not when it means the same." if words_only else ""))
 
 
 st.title("Search")
