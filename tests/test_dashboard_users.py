@@ -87,3 +87,5 @@ def test_a_user_label_is_memdashs_own_and_shown_beside_the_id(dash):
     shown = "Jane (support ticket 4411) · 9f1c-uuid"
     assert f"user: {shown}" in [t.value for t in ok(dash.app("memory", id="m0000-9f1c-uuid").run()).text]
     assert shown in ok(dash.app("audit").run()).dataframe[0].value["user_id"].tolist()
+    search = ok(dash.app("search", user="9f1c-uuid", q="e-mail").run())
+    assert f"1 result for user {shown}" in [c.value.replace("\\", "") for c in search.caption]

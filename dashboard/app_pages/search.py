@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import context, services
 from dashboard.components import page
 from dashboard.components.memory_table import memory_link
-from dashboard.components.text import count_of, escape_markdown, truncate
+from dashboard.components.text import count_of, escape_markdown, truncate, user_shown
 from dashboard.components.url import param, set_params, sync_from_url
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import Capability
@@ -110,7 +110,8 @@ def _results(store: str, user: str, query: str) -> None:
         st.info(escape_markdown(services.cannot_message(store, Capability.SEARCH_RECORDS)), icon=":material/block:")
     _agent_view(store, user, query, 5 if top_k is None else int(top_k))
     if hits:
-        st.caption(f"{count_of(len(hits), 'result')} for user {escape_markdown(user)}")
+        shown = user_shown(user, services.user_labels(hub, store))
+        st.caption(f"{count_of(len(hits), 'result')} for user {escape_markdown(shown)}")
         for rank, hit in enumerate(hits, start=1):
             _show_hit(store, rank, hit)
     elif hub.can(store, Capability.COUNT) and services.count_memories(hub, store, MemoryFilter(user_id=user)) == 0:

@@ -4,11 +4,11 @@ since, read from the audit log's before-states (there is no second copy), with R
 import pandas as pd
 import streamlit as st
 
-from dashboard import audit, context
+from dashboard import audit, context, services
 from dashboard.components import page, revert_flow
 from dashboard.components.audit_view import entry_link, memory_preview
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
-from dashboard.components.text import count_of, escape_markdown
+from dashboard.components.text import count_of, escape_markdown, user_shown
 from dashboard.components.times import datetime_column
 from dashboard.components.url import param, set_params, sync_from_url
 from memory_core.access import Role
@@ -23,8 +23,9 @@ def _user_filter() -> str:
     return param("user")
 
 
-def _table(entries: list[AuditEntry], key: str) -> list[AuditEntry]:
-    frame = pd.DataFrame([{"deleted_at": e.at, "by": e.actor, "user_id": e.user_id, "memory": memory_preview(e),
+def _table(entries: list[AuditEntry], key: str, labels: dict[str, str]) -> list[AuditEntry]:
+    frame = pd.DataFrame([{"deleted_at": e.at, "by": e.actor, "user_id": user_shown(e.user_id, labels),
+                           "memory": memory_preview(e),
                            "memory_id": e.memory_id, "entry": e.seq} for e in entries],
                          columns=["deleted_at", "by", "user_id", "memory", "memory_id", "entry"])
     event = st.dataframe(frame, key=key, on_select="rerun", selection_mode="multi-row", hide_index=True,
@@ -63,6 +64,7 @@ with page.reported():
         st.info("The trash is empty." if pager.number == 1 else "No more deleted memories.")
         selected = []
     else:
-        selected = _table(result.entries, key=f"trash_table_{pager.page_id}")
+        selected = _table(result.entries, key=f"trash_table_{pager.page_id}",
+                          labels=services.user_labels(hub, store))
     _restore_button(store, selected)
     pager.controls(result.next_cursor)
