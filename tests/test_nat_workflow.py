@@ -95,8 +95,8 @@ def test_memdash_resolves_its_toolkit_names(type_name: str) -> None:
 
 def test_without_the_toolkit_an_unknown_type_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registry, "toolkit_available", lambda: False)
-    with pytest.raises(ConfigError, match=r"unknown memory _type 'memmachine_memory'.*memdash\[nat\]"):
-        parse_config("memory:\n  m: {_type: memmachine_memory}\n")
+    with pytest.raises(ConfigError, match=r"unknown memory _type 'acme_vendor_memory'.*memdash\[nat\]"):
+        parse_config("memory:\n  m: {_type: acme_vendor_memory}\n")
 
 
 def test_without_the_toolkit_memdash_imports_and_loads_its_toolkit_names() -> None:
