@@ -78,8 +78,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 async def _export(config: MemdashConfig, store: str, outfile: str, user_id: str | None, target: str) -> int:
     async with cli_writer(config, store) as writer:
-        browser = _lister(writer.reader, store, user_id)
-        with _output(outfile) as out:
+        browser = exportable(writer.reader, store, user_id)
+        with atomic_output(outfile) as out:
             count = await write_jsonl(browser, out, MemoryFilter(user_id=user_id))
         writer.note_export(user_id or "", f"{count} memories exported to {target}")
         return count
@@ -94,7 +94,7 @@ async def write_jsonl(browser: MemoryBrowser, out: IO[str], flt: MemoryFilter) -
     return count
 
 
-def _lister(editor: MemoryEditor, store: str, user_id: str | None) -> MemoryBrowser:
+def exportable(editor: MemoryEditor, store: str, user_id: str | None) -> MemoryBrowser:
     caps = capabilities_of(editor)
     if Capability.LIST not in caps:
         raise UnsupportedError(f"store '{store}' cannot list its memories, so it cannot be exported")
@@ -104,7 +104,7 @@ def _lister(editor: MemoryEditor, store: str, user_id: str | None) -> MemoryBrow
 
 
 @contextlib.contextmanager
-def _output(outfile: str) -> Iterator[IO[str]]:
+def atomic_output(outfile: str) -> Iterator[IO[str]]:
     """Standard output, or a temporary file next to ``outfile`` renamed over it once complete."""
     if outfile == "-":
         yield sys.stdout

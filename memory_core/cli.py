@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from memory_core import backup, eval_cli
+from memory_core import backup, eval_cli, person
 from memory_core.audit import AuditQuery, safety_settings
 from memory_core.audit.writer import cli_writer
 from memory_core.builder import MemoryBuilder
@@ -230,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("check", cmd_check, "validate a config and list its stores")
     command("stores", cmd_stores, "start each store, ping it, print capabilities and counts")
     backup.add_commands(sub)
+    person.add_commands(sub)
     eval_cli.add_commands(sub)
     _dashboard_commands(sub)
     return parser
