@@ -16,19 +16,17 @@ import contextlib
 import fcntl
 import glob
 import hashlib
-import json
 import os
 import shutil
 import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
+from fake_openai import FakeEmbeddings
 from servers_redis import free_port, start_or_fail
 
 from memory_core.embedders.hashing import HashingEmbedder, HashingEmbedderConfig
@@ -37,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("MEMDASH_AMS_VENV_HOME") or ROOT / ".venv") / "agent-memory-server"
 REQUIREMENTS = ("agent-memory-server==0.14.0", "mcp<2")
 DIMENSIONS = 1536  # the dimension the server gives its index for its default embedding model
+HASHING = HashingEmbedder(HashingEmbedderConfig(dimension=DIMENSIONS))
 START_TIMEOUT_S = 60.0
 
 
@@ -69,39 +68,9 @@ def server_venv() -> Path:
     return VENV / "bin" / "agent-memory"
 
 
-class Embeddings(ThreadingHTTPServer):
-    """``POST /v1/embeddings`` as OpenAI answers it, with memdash's hashing embedder."""
-
-    daemon_threads = True
-    embedder = HashingEmbedder(HashingEmbedderConfig(dimension=DIMENSIONS))
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _EmbeddingsHandler)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
-
-
-class _EmbeddingsHandler(BaseHTTPRequestHandler):
-    server: Embeddings
-
-    def log_message(self, *args: Any) -> None:
-        """Quiet."""
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        vectors = self.server.embedder.embed_sync([str(t) for t in texts])
-        data = json.dumps({"object": "list", "model": body.get("model"),
-                           "usage": {"prompt_tokens": 1, "total_tokens": 1},
-                           "data": [{"object": "embedding", "index": i, "embedding": [float(x) for x in v]}
-                                    for i, v in enumerate(vectors)]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+def hashing_vectors(texts: Sequence[str]) -> list[list[float]]:
+    """memdash's hashing embedder at the server's dimension: the same text, the same vector, offline."""
+    return [[float(x) for x in vector] for vector in HASHING.embed_sync(list(texts))]
 
 
 @contextlib.contextmanager
@@ -109,7 +78,7 @@ def agent_memory_server(workdir: Path) -> Iterator[str]:
     """A running server (and its Redis and embeddings stand-in); yields its base URL."""
     command = server_venv()
     redis = start_or_fail(workdir / "redis")
-    embeddings = Embeddings()
+    embeddings = FakeEmbeddings(hashing_vectors)
     threading.Thread(target=embeddings.serve_forever, daemon=True).start()
     port = free_port()
     env = {**os.environ, "REDIS_URL": f"redis://127.0.0.1:{redis.port}", "OPENAI_API_KEY": "local",
@@ -130,6 +99,7 @@ def agent_memory_server(workdir: Path) -> Iterator[str]:
         process.kill()
         log.close()
         embeddings.shutdown()
+        embeddings.server_close()
         redis.stop()
 
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
 import pytest
+from fake_openai import FakeEmbeddings, serving
 
 from memory_core.builder import MemoryBuilder
 from memory_core.config import parse_config
@@ -28,74 +26,10 @@ KEY = "sk-test-secret-123"
 DIM = 4
 
 
-class FakeEmbeddings(ThreadingHTTPServer):
-    """Answers ``POST /v1/embeddings`` like OpenAI; ``script`` holds canned answers to give first.
-
-    The default vector of a text is ``[len(text), 1, 2, 3]`` (not unit length), and ``data`` comes back in
-    reverse order so clients must sort by ``index``.
-    """
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.script: list[tuple[int, dict[str, str], Any]] = []
-        self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
-        self.times: list[float] = []
-        self.delay = 0.0
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Quiet: the timeout test hangs up before the delayed answer is written."""
-
-    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
-        if self.script:
-            return self.script.pop(0)
-        data = [{"object": "embedding", "index": i, "embedding": [float(len(t)), 1.0, 2.0, 3.0]}
-                for i, t in enumerate(body["input"])]
-        return 200, {}, {"object": "list", "data": data[::-1], "model": body["model"],
-                         "usage": {"prompt_tokens": 1, "total_tokens": 1}}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: FakeEmbeddings
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append((dict(self.headers), body))
-        self.server.times.append(time.monotonic())
-        if self.path != "/v1/embeddings":
-            return self._send(404, {}, {"error": {"message": "not found"}})
-        if self.server.delay:
-            delay, self.server.delay = self.server.delay, 0.0
-            time.sleep(delay)
-        self._send(*self.server.answer(body))
-
-    def _send(self, status: int, headers: dict[str, str], payload: Any) -> None:
-        raw = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, *args: object) -> None:
-        return None
-
-
 @pytest.fixture
 def server() -> Iterator[FakeEmbeddings]:
-    srv = FakeEmbeddings()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serving(FakeEmbeddings()) as srv:
+        yield srv
 
 
 @pytest.fixture(autouse=True)
