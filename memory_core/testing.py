@@ -46,7 +46,7 @@ import json
 import math
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import pytest_asyncio
@@ -142,10 +142,20 @@ class MemoryStoreConformance:
 
     #: Start of every user id the suite writes; a random part per test keeps runs apart.
     user_prefix: str = "conformance"
+    #: Tests of the suite that do not apply to this store, each with the reason (naming the store's own test that
+    #: checks what it does instead). They are not generated for the store at all, rather than skipped.
+    not_applicable: ClassVar[dict[str, str]] = {}
     #: Whether a word inside a text finds it whatever its script: an emoji, Chinese or Japanese written without
     #: spaces, and the composed and decomposed forms of an accented letter (memdash's own stores analyse text
     #: with ``memory_core.items.tokens``; a hosted service analyses it its own way).
     finds_words_in_every_script: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in cls.not_applicable:
+            if not name.startswith("test_") or not callable(getattr(MemoryStoreConformance, name, None)):
+                raise TypeError(f"{cls.__name__}.not_applicable names {name!r}, which is no test of the suite")
+            setattr(cls, name, None)  # pytest collects only callables: the test does not exist for this store
 
     async def settle(self) -> None:
         """Called after each write, before reading it back. Override for eventually consistent stores."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import pytest
 import pytest_asyncio
 
 from memory_core.builder import MemoryBuilder
@@ -45,3 +46,12 @@ class TestToolkitOnlyStore(MemoryStoreConformance):
     async def editor(self) -> AsyncIterator[MemoryEditor]:
         async with MemoryBuilder(parse_config("memory:\n  m:\n    _type: in_memory\n")) as builder:
             yield ToolkitOnly(await builder.get_memory_client("m"))
+
+
+def test_a_store_can_only_leave_out_tests_the_suite_has() -> None:
+    """``not_applicable`` names suite tests a store does not get (with why); a typo is an error, not a no-op."""
+    with pytest.raises(TypeError, match="names 'test_toolkit_no_such_test', which is no test of the suite"):
+        type("TestTypo", (MemoryStoreConformance,), {"not_applicable": {"test_toolkit_no_such_test": "why"}})
+    left_out = type("TestLeftOut", (MemoryStoreConformance,),
+                    {"not_applicable": {"test_toolkit_large_memory": "a store that caps texts"}})
+    assert left_out.test_toolkit_large_memory is None and callable(left_out.test_toolkit_top_k_is_respected)
