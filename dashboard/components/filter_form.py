@@ -28,14 +28,16 @@ def filter_form(*, key: str = "filter") -> None:
         top[1].text_input("Tags (comma-separated)", key=f"{key}_tags")
         top[2].radio("Match tags", ("any", "all"), key=f"{key}_tags_mode", horizontal=True)
         top[3].text_input("Memory text contains", key=f"{key}_text")
-        bottom = st.columns([3, 1, 1, 1, 1])
-        bottom[0].text_area("Metadata key:value (one per line)", key=f"{key}_meta", height=68,
-                            placeholder="e.g. topic:travel")
-        for column, name in zip(bottom[1:], DATES, strict=True):
+        metadata, dates = st.columns([1, 2])  # four dates in two thirds: "yyyy-mm-dd" fits at 1024 px
+        metadata.text_area("Metadata key:value (one per line)", key=f"{key}_meta", height=68,
+                           placeholder="e.g. topic:travel")
+        for column, name in zip(dates.columns(2), DATES[:2], strict=True):
             column.date_input(_DATE_LABELS[name], key=f"{key}_{name}", value=None, format="YYYY-MM-DD")
-        apply, clear, _ = st.columns([1, 1, 6])
-        apply.form_submit_button("Apply", type="primary", on_click=_apply, args=(key,), icon=":material/filter_alt:")
-        clear.form_submit_button("Clear", on_click=set_params, args=({},), kwargs={"clear": state.FILTER_KEYS})
+        for column, name in zip(dates.columns(2), DATES[2:], strict=True):
+            column.date_input(_DATE_LABELS[name], key=f"{key}_{name}", value=None, format="YYYY-MM-DD")
+        with st.container(horizontal=True):  # buttons as wide as their labels, at any window width
+            st.form_submit_button("Apply", type="primary", on_click=_apply, args=(key,), icon=":material/filter_alt:")
+            st.form_submit_button("Clear", on_click=set_params, args=({},), kwargs={"clear": state.FILTER_KEYS})
 
 
 def _widget_values(key: str) -> dict[str, Any]:
