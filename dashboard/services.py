@@ -424,8 +424,10 @@ def user_labels(hub: StoreHub, store: str) -> dict[str, str]:
 
 
 def every_user_label(hub: StoreHub) -> dict[tuple[str, str], str]:
-    """The display labels of every store's users, by (store, user id)."""
-    return {(store, user): label for store in hub.store_names for user, label in user_labels(hub, store).items()}
+    """The display labels of every store's users, by (store, user id), from one read of the audit log."""
+    entries = list(hub.audit.entries(AuditQuery(operation="label")))
+    return {(store, user): label for store in hub.store_names
+            for user, label in labels(e for e in entries if e.store == store).items()}
 
 
 def label_user(hub: StoreHub, actor: Actor, store: str, user_id: str, label: str) -> None:

@@ -51,10 +51,15 @@ def remove_target(kwargs: dict[str, Any]) -> tuple[str, list[str] | str]:
     raise InvalidInputError("remove_items needs memory_id=... or user_id=...")
 
 
-def kept(hits: Iterable[ScoredRecord], threshold: float | None) -> list[ScoredRecord]:
+def is_hit(score: float | None, threshold: float | None) -> bool:
     """The one rule for every store: a hit scoring 0 shares nothing with the query and is no hit; with a
     ``similarity_threshold``, hits scoring at or above it are kept."""
-    return [hit for hit in hits if hit.score > 0 and (threshold is None or hit.score >= threshold)]
+    return score is not None and score > 0 and (threshold is None or score >= threshold)
+
+
+def kept(hits: Iterable[ScoredRecord], threshold: float | None) -> list[ScoredRecord]:
+    """The hits :func:`is_hit` keeps, in their order."""
+    return [hit for hit in hits if is_hit(hit.score, threshold)]
 
 
 class RecordSearch:

@@ -21,7 +21,7 @@ from memory_core.items import new_id, validate_items, validate_records
 from memory_core.models import MemoryItem
 from memory_core.paging import page_locally
 from memory_core.providers.agent_memory import codec
-from memory_core.providers.common import check_limit, remove_target, search_args, with_score
+from memory_core.providers.common import check_limit, is_hit, remove_target, search_args, with_score
 from memory_core.providers.http import JsonHttp
 from memory_core.records import (
     MemoryFilter,
@@ -73,8 +73,7 @@ class AgentMemoryServer(MemoryEditor, MemoryBrowser):
         query, top_k, user_id, threshold = search_args(query, top_k, kwargs)
         rows = await self._search(query, user_id=user_id, limit=min(top_k, PAGE), offset=0, boost=True)
         items = [with_score(codec.agent_item(row, user_id), _similarity(row)) for row in rows]
-        return [item for item in items  # the rule of providers.common.kept, on items
-                if (item.similarity_score or 0.0) > 0 and (threshold is None or item.similarity_score >= threshold)]
+        return [item for item in items if is_hit(item.similarity_score, threshold)]
 
     async def remove_items(self, **kwargs: Any) -> None:
         kind, target = remove_target(kwargs)
