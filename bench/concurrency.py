@@ -3,7 +3,7 @@
 ``python -m bench.concurrency [--rows 100000] [--users 100] [--big 10000] [--seconds 8] [--json OUT]``
 
 A sqlite store of ``--rows`` synthetic memories (:func:`bench.latency.synthetic_texts`) over ``--users`` users,
-one of whom holds ``--big``. One :class:`dashboard.services.StoreHub` serves everyone, as in ``memdash run``
+one of whom holds ``--big``. One :class:`dashboard.StoreHub` serves everyone, as in ``memdash run``
 (one event loop thread for every session). K simulated operators, each on its own thread like a Streamlit
 session, repeat for ``--seconds``: think 0.2-0.6 s, then one action through the services the pages call:
 
@@ -35,7 +35,8 @@ from typing import Any
 import yaml
 
 from bench.latency import synthetic_texts
-from dashboard import insights, services
+from dashboard.services import insights, memories
+from dashboard.services.hub import StoreHub
 from memory_core.access import LOCAL_ADMIN
 from memory_core.models import MemoryItem
 from memory_core.providers.sqlite import SqliteMemory
@@ -73,7 +74,7 @@ async def _fill(path: Path, records: list[MemoryRecord]) -> None:
 class Operator(threading.Thread):
     """One person's session: think, act, record how long the action took."""
 
-    def __init__(self, hub: services.StoreHub, number: int, users: int, until: float) -> None:
+    def __init__(self, hub: StoreHub, number: int, users: int, until: float) -> None:
         super().__init__(daemon=True)
         self.hub, self.users, self.until = hub, users, until
         self.rng = random.Random(number)
@@ -81,7 +82,7 @@ class Operator(threading.Thread):
         self.own = f"op{number:02d}"
 
     def run(self) -> None:
-        memory_id = services.add_memory(self.hub, LOCAL_ADMIN, "main", MemoryItem(user_id=self.own, memory="mine"))
+        memory_id = memories.add_memory(self.hub, LOCAL_ADMIN, "main", MemoryItem(user_id=self.own, memory="mine"))
         actions: dict[str, Callable[[], Any]] = {"browse": self.browse, "search": self.search,
                                                  "edit": lambda: self.edit(memory_id or "")}
         while time.monotonic() < self.until:
@@ -96,28 +97,28 @@ class Operator(threading.Thread):
 
     def browse(self) -> None:
         flt = MemoryFilter(user_id=self.user())
-        services.list_memories(self.hub, "main", flt, limit=25)
-        services.count_memories(self.hub, "main", flt)
+        memories.list_memories(self.hub, "main", flt, limit=25)
+        memories.count_memories(self.hub, "main", flt)
 
     def search(self) -> None:
         words = self.rng.sample(("hiking", "park", "museum", "coffee", "lake", "market", "studio", "cafe"), 2)
-        services.search_memories(self.hub, "main", user_id=self.user(), query=" ".join(words), top_k=5)
+        memories.search_memories(self.hub, "main", user_id=self.user(), query=" ".join(words), top_k=5)
 
     def edit(self, memory_id: str) -> None:
-        record = services.get_memory(self.hub, "main", memory_id)
+        record = memories.get_memory(self.hub, "main", memory_id)
         tags = ["a"] if record.item.tags != ["a"] else ["b"]
-        services.update_memory(self.hub, LOCAL_ADMIN, "main", memory_id, MemoryPatch(tags=tags),
+        memories.update_memory(self.hub, LOCAL_ADMIN, "main", memory_id, MemoryPatch(tags=tags),
                                expected_version=record.version)
 
 
-def background(hub: services.StoreHub, kind: str, until: float) -> threading.Thread:
+def background(hub: StoreHub, kind: str, until: float) -> threading.Thread:
     """Another operator's heavy work, repeated until ``until``: a review scan of the big user, or an export."""
     def work() -> None:
         while time.monotonic() < until:
             if kind == "scan":
                 insights.review_scan(hub, "main", frozenset(Kind), limit=10**6)
             else:
-                for _ in services.export_lines(hub, "main", MemoryFilter(), "jsonl"):
+                for _ in memories.export_lines(hub, "main", MemoryFilter(), "jsonl"):
                     if time.monotonic() >= until:
                         return
     thread = threading.Thread(target=work, daemon=True)
@@ -126,9 +127,9 @@ def background(hub: services.StoreHub, kind: str, until: float) -> threading.Thr
 
 
 def scenario(config: Path, operators: int, users: int, seconds: float, heavy: str | None) -> dict[str, list[float]]:
-    hub = services.StoreHub(str(config))
+    hub = StoreHub(str(config))
     try:
-        services.list_memories(hub, "main", MemoryFilter(user_id="u0001"), limit=1)  # open the store first
+        memories.list_memories(hub, "main", MemoryFilter(user_id="u0001"), limit=1)  # open the store first
         until = time.monotonic() + seconds
         heavy_thread = background(hub, heavy, until) if heavy else None
         people = [Operator(hub, n, users, until) for n in range(operators)]

@@ -47,7 +47,7 @@ from playwright.sync_api import sync_playwright
 from streamlit.testing.v1 import AppTest
 
 from bench.latency import synthetic_texts
-from memory_core.cli import NO_AUTH_ENV
+from memory_core.auth_settings import NO_AUTH_ENV
 from memory_core.models import MemoryItem
 from memory_core.providers.sqlite import SqliteMemory
 from memory_core.records import MemoryFilter, MemoryRecord

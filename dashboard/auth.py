@@ -24,10 +24,9 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.users_file import LocalUser, load_users, verify
+from dashboard.services.users_file import LocalUser, load_users, verify
 from memory_core.access import LOCAL_ADMIN, Actor, PermissionDenied
-from memory_core.auth_settings import AuthMode, AuthSettings, auth_settings
-from memory_core.cli import NO_AUTH_ENV
+from memory_core.auth_settings import NO_AUTH_ENV, AuthMode, AuthSettings, auth_settings
 from memory_core.config import CONFIG_ENV, load_config
 from memory_core.errors import ConfigError
 

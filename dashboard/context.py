@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import auth
 from dashboard.components.text import escape_markdown
-from dashboard.services import StoreHub
+from dashboard.services.hub import StoreHub
 from memory_core.access import Actor
 from memory_core.config import CONFIG_ENV
 

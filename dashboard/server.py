@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from dashboard.downloads import MIME, ROUTE, TICKETS
+from dashboard.services.downloads import MIME, ROUTE, TICKETS
 
 APP = Path(__file__).parent / "app.py"
 EXPIRED = "This download link has expired. Open Import / export again and click Download."

@@ -26,6 +26,7 @@ from typing import Any
 from memory_core.access import Actor, Role
 from memory_core.config import MemdashConfig, section_error
 
+NO_AUTH_ENV = "MEMDASH_NO_AUTH"  # set by `memdash run --no-auth`: every visitor acts as admin
 KEYS = ("mode", "users_file", "default_role", "roles")
 
 

@@ -71,7 +71,7 @@ class DashboardServer:
 
     def start(self, timeout: float = 60.0) -> DashboardServer:
         """Start the server and wait until ``/_stcore/health`` answers; ``LiveError`` otherwise."""
-        argv = [sys.executable, "-m", "memory_core.cli", "run", "--config", str(self.config), "--port",
+        argv = [sys.executable, "-m", "memdash", "run", "--config", str(self.config), "--port",
                 str(self.port), "--host", "127.0.0.1", *(["--no-auth"] if self.no_auth else [])]
         env = {**os.environ, "STREAMLIT_CLIENT_SHOW_ERROR_DETAILS": "full",  # tracebacks in stException
                "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}

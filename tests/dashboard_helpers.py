@@ -12,7 +12,9 @@ from typing import Any
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from dashboard import context, services
+from dashboard import context
+from dashboard.services import memories
+from dashboard.services.hub import StoreHub
 from memory_core.access import LOCAL_ADMIN
 from memory_core.interfaces import Capability, MemoryEditor
 from memory_core.models import MemoryItem
@@ -87,7 +89,7 @@ class Dash:
         return cls(path)
 
     @property
-    def hub(self) -> services.StoreHub:
+    def hub(self) -> StoreHub:
         return context._hub_for(str(self.config))
 
     def app(self, page: str = "browse", **params: str | list[str]) -> AppTest:
@@ -105,7 +107,7 @@ class Dash:
         when = T0 + dt.timedelta(minutes=minutes)
         record = MemoryRecord(id=fields.pop("id", f"m{minutes:04d}-{user}"), created_at=when, updated_at=when,
                               item=MemoryItem(user_id=user, memory=memory, **fields))
-        services.import_records(self.hub, LOCAL_ADMIN, store, [record])
+        memories.import_records(self.hub, LOCAL_ADMIN, store, [record])
         return record.id
 
     def agent_write(self, store: str, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -115,10 +117,10 @@ class Dash:
         return self.hub.runner.run(getattr(type(editor), method)(editor, *args, **kwargs))
 
     def get(self, record_id: str, store: str = "main") -> MemoryRecord:
-        return services.get_memory(self.hub, store, record_id)
+        return memories.get_memory(self.hub, store, record_id)
 
     def records(self, store: str = "main", **flt: Any) -> list[MemoryRecord]:
-        return list(services.export_records(self.hub, store, MemoryFilter(**flt)))
+        return list(memories.export_records(self.hub, store, MemoryFilter(**flt)))
 
     def close(self) -> None:
         self.hub.close()

@@ -12,8 +12,9 @@ import pytest
 import yaml
 from dashboard_helpers import SearchOnlyConfig  # noqa: F401  (registers the test store types)
 
-from dashboard import services
-from memory_core import cli
+from dashboard.services import memories
+from dashboard.services.hub import StoreHub
+from memdash import cli
 from memory_core.access import LOCAL_ADMIN
 from memory_core.audit import AuditEntry, AuditQuery, SqliteAuditLog, safety_settings
 from memory_core.config import load_config
@@ -25,7 +26,7 @@ from memory_core.transfer import record_from_dict
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
-def entries(hub: services.StoreHub, **query: object) -> list[AuditEntry]:
+def entries(hub: StoreHub, **query: object) -> list[AuditEntry]:
     return list(hub.audit.entries(AuditQuery(**query)))  # type: ignore[arg-type]
 
 
@@ -134,7 +135,7 @@ def test_bad_settings_name_the_field_and_line(tmp_path: Path, memdash: dict, fie
 
 
 def test_a_bad_audit_setting_stops_the_dashboard_with_the_config_error(tmp_path: Path) -> None:
-    hub = services.StoreHub(str(config_file(tmp_path, {"trash": {"retention_days": -1}})))
+    hub = StoreHub(str(config_file(tmp_path, {"trash": {"retention_days": -1}})))
     assert hub.store_names == [] and "retention_days" in str(hub.config_error)
     hub.close()
 
@@ -143,26 +144,26 @@ def test_a_bad_audit_setting_stops_the_dashboard_with_the_config_error(tmp_path:
 
 
 @pytest.fixture
-def hub(tmp_path: Path) -> services.StoreHub:
-    hub = services.StoreHub(str(config_file(tmp_path, stores={"main": {"_type": "sqlite", "path": "s.sqlite3"},
+def hub(tmp_path: Path) -> StoreHub:
+    hub = StoreHub(str(config_file(tmp_path, stores={"main": {"_type": "sqlite", "path": "s.sqlite3"},
                                                               "plain": {"_type": "test_search_only"}})))
     yield hub
     hub.close()
 
 
-def add(hub: services.StoreHub, memory: str, user: str = "alice", **fields: object) -> str:
-    memory_id = services.add_memory(hub, LOCAL_ADMIN, "main", MemoryItem(user_id=user, memory=memory, **fields))
+def add(hub: StoreHub, memory: str, user: str = "alice", **fields: object) -> str:
+    memory_id = memories.add_memory(hub, LOCAL_ADMIN, "main", MemoryItem(user_id=user, memory=memory, **fields))
     assert memory_id
     return memory_id
 
 
-def test_add_update_delete_are_audited_losslessly(hub: services.StoreHub) -> None:
+def test_add_update_delete_are_audited_losslessly(hub: StoreHub) -> None:
     memory_id = add(hub, "Likes <b>tea</b>", tags=["diet"], metadata={"n": 1.5, "nested": {"a": [1, None]}},
                     conversation=[{"role": "user", "content": "tea please"}])
-    added = services.get_memory(hub, "main", memory_id)
-    updated = services.update_memory(hub, LOCAL_ADMIN, "main", memory_id, MemoryPatch(tags=["diet", "tea"]),
+    added = memories.get_memory(hub, "main", memory_id)
+    updated = memories.update_memory(hub, LOCAL_ADMIN, "main", memory_id, MemoryPatch(tags=["diet", "tea"]),
                                      expected_version=1)
-    services.delete_memories(hub, LOCAL_ADMIN, "main", [memory_id])
+    memories.delete_memories(hub, LOCAL_ADMIN, "main", [memory_id])
     log = entries(hub)
     assert [(e.operation, e.actor, e.store, e.user_id, e.memory_id) for e in log] == \
         [(op, "local (auth off)", "main", "alice", memory_id) for op in ("add", "update", "delete")]
@@ -173,12 +174,12 @@ def test_add_update_delete_are_audited_losslessly(hub: services.StoreHub) -> Non
     assert log[0].at <= log[1].at <= log[2].at
 
 
-def test_bulk_operations_share_one_batch_id(hub: services.StoreHub) -> None:
+def test_bulk_operations_share_one_batch_id(hub: StoreHub) -> None:
     ids = [add(hub, f"note {i}", tags=["old"]) for i in range(5)]
-    services.retag_memories(hub, LOCAL_ADMIN, "main", ids[:3], add=["new"])
-    services.retag_matching(hub, LOCAL_ADMIN, "main", MemoryFilter(tags_any=("old",)), remove=["old"])
-    services.delete_memories(hub, LOCAL_ADMIN, "main", ids[:2])
-    services.delete_matching(hub, LOCAL_ADMIN, "main", MemoryFilter(user_id="alice"), batch="mine")
+    memories.retag_memories(hub, LOCAL_ADMIN, "main", ids[:3], add=["new"])
+    memories.retag_matching(hub, LOCAL_ADMIN, "main", MemoryFilter(tags_any=("old",)), remove=["old"])
+    memories.delete_memories(hub, LOCAL_ADMIN, "main", ids[:2])
+    memories.delete_matching(hub, LOCAL_ADMIN, "main", MemoryFilter(user_id="alice"), batch="mine")
     updates = entries(hub, operation="update")
     assert len(updates) == 8 and len({e.batch for e in updates[:3]}) == 1 and len({e.batch for e in updates[3:]}) == 1
     deletes = entries(hub, operation="delete")
@@ -187,36 +188,36 @@ def test_bulk_operations_share_one_batch_id(hub: services.StoreHub) -> None:
     assert all(e.before_record() is not None and e.after is None for e in deletes)
 
 
-def test_import_is_audited_per_record_in_one_batch(hub: services.StoreHub) -> None:
+def test_import_is_audited_per_record_in_one_batch(hub: StoreHub) -> None:
     rows = [record_from_dict({"id": f"r{i}", "user_id": "bob", "memory": f"m {i}",
                               "created_at": "2024-01-01T00:00:00+00:00"}) for i in range(7)]
-    services.import_records(hub, LOCAL_ADMIN, "main", rows, batch_size=3)
+    memories.import_records(hub, LOCAL_ADMIN, "main", rows, batch_size=3)
     log = entries(hub, operation="add")
     assert [e.memory_id for e in log] == [f"r{i}" for i in range(7)] and len({e.batch for e in log}) == 1
     assert [e.after_record() for e in log] == rows
 
 
-def test_stores_that_choose_ids_are_audited_without_an_id(hub: services.StoreHub) -> None:
-    assert services.add_memory(hub, LOCAL_ADMIN, "plain", MemoryItem(user_id="u", memory="x")) is None
-    services.delete_user_memories(hub, LOCAL_ADMIN, "plain", "u")
+def test_stores_that_choose_ids_are_audited_without_an_id(hub: StoreHub) -> None:
+    assert memories.add_memory(hub, LOCAL_ADMIN, "plain", MemoryItem(user_id="u", memory="x")) is None
+    memories.delete_user_memories(hub, LOCAL_ADMIN, "plain", "u")
     added, removed = entries(hub, store="plain")
     assert added.memory_id is None and added.after["memory"] == "x" and "chose" in added.note
     assert removed.operation == "delete" and removed.before is None and "not in the trash" in removed.note
 
 
-def test_deleting_a_users_memories_records_each_one(hub: services.StoreHub) -> None:
+def test_deleting_a_users_memories_records_each_one(hub: StoreHub) -> None:
     ids = [add(hub, f"n {i}", user="carol") for i in range(3)]
     add(hub, "kept", user="dave")
-    services.delete_user_memories(hub, LOCAL_ADMIN, "main", "carol")
+    memories.delete_user_memories(hub, LOCAL_ADMIN, "main", "carol")
     deletes = entries(hub, operation="delete")
     assert sorted(e.memory_id for e in deletes) == sorted(ids) and len({e.batch for e in deletes}) == 1
 
 
-def test_each_hub_records_only_its_own_changes(hub: services.StoreHub, tmp_path: Path) -> None:
+def test_each_hub_records_only_its_own_changes(hub: StoreHub, tmp_path: Path) -> None:
     (tmp_path / "second").mkdir()
-    other = services.StoreHub(str(config_file(tmp_path / "second")))
+    other = StoreHub(str(config_file(tmp_path / "second")))
     try:
-        services.add_memory(other, LOCAL_ADMIN, "main", MemoryItem(user_id="u", memory="elsewhere"))
+        memories.add_memory(other, LOCAL_ADMIN, "main", MemoryItem(user_id="u", memory="elsewhere"))
         add(hub, "here")
     finally:
         other.close()
@@ -228,16 +229,16 @@ def test_each_hub_records_only_its_own_changes(hub: services.StoreHub, tmp_path:
 
 def test_a_log_that_cannot_open_refuses_the_change_before_it_happens(tmp_path: Path) -> None:
     (tmp_path / "blocked").mkdir()
-    hub = services.StoreHub(str(config_file(tmp_path, {"audit": {"path": "blocked"}})))
+    hub = StoreHub(str(config_file(tmp_path, {"audit": {"path": "blocked"}})))
     try:
         with pytest.raises(AuditLogError):
-            services.add_memory(hub, LOCAL_ADMIN, "main", MemoryItem(user_id="u", memory="x"))
-        assert services.count_memories(hub, "main", MemoryFilter()) == 0
+            memories.add_memory(hub, LOCAL_ADMIN, "main", MemoryItem(user_id="u", memory="x"))
+        assert memories.count_memories(hub, "main", MemoryFilter()) == 0
     finally:
         hub.close()
 
 
-def test_a_failed_audit_write_fails_the_operation_visibly(hub: services.StoreHub,
+def test_a_failed_audit_write_fails_the_operation_visibly(hub: StoreHub,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     memory_id = add(hub, "before")
 
@@ -246,7 +247,7 @@ def test_a_failed_audit_write_fails_the_operation_visibly(hub: services.StoreHub
 
     monkeypatch.setattr(hub.audit, "append", broken)
     with pytest.raises(AuditLogError, match=r"was made in store 'main' but is not in the audit log: .*disk I/O"):
-        services.update_memory(hub, LOCAL_ADMIN, "main", memory_id, MemoryPatch(memory="after"), expected_version=1)
+        memories.update_memory(hub, LOCAL_ADMIN, "main", memory_id, MemoryPatch(memory="after"), expected_version=1)
 
 
 # --- the CLI -------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from dashboard import revert, services
+from dashboard.services import memories, revert
 from memory_core.access import LOCAL_ADMIN
 from memory_core.audit import AuditQuery
 from memory_core.audit.guard import MUTATING, UnauditedWriteError
@@ -130,26 +130,26 @@ def record(memory_id: str, text: str, user: str = "alice", minutes: int = 0, **f
 
 def test_every_operation_records_exactly_the_memories_it_changed(dash) -> None:
     hub, ledger = dash.hub, Ledger(dash)
-    new_id = services.add_memory(hub, LOCAL_ADMIN, "main", MemoryItem(user_id="alice", memory="tea"))
+    new_id = memories.add_memory(hub, LOCAL_ADMIN, "main", MemoryItem(user_id="alice", memory="tea"))
     ledger.check("add")
-    services.import_records(hub, LOCAL_ADMIN, "main", [record(f"r{i}", f"note {i}", minutes=i) for i in range(5)],
+    memories.import_records(hub, LOCAL_ADMIN, "main", [record(f"r{i}", f"note {i}", minutes=i) for i in range(5)],
                             batch_size=2)
     ledger.check("import")
-    services.update_memory(hub, LOCAL_ADMIN, "main", new_id, MemoryPatch(memory="green tea"), expected_version=1)
+    memories.update_memory(hub, LOCAL_ADMIN, "main", new_id, MemoryPatch(memory="green tea"), expected_version=1)
     ledger.check("update")
-    services.retag_memories(hub, LOCAL_ADMIN, "main", ["r0", "r1", "nope"], add=["vip"])
+    memories.retag_memories(hub, LOCAL_ADMIN, "main", ["r0", "r1", "nope"], add=["vip"])
     ledger.check("retag")
-    services.retag_matching(hub, LOCAL_ADMIN, "main", MemoryFilter(tags_any=("vip",)), add=["vip"])  # no-op
+    memories.retag_matching(hub, LOCAL_ADMIN, "main", MemoryFilter(tags_any=("vip",)), add=["vip"])  # no-op
     assert ledger.check("retag that changes nothing") == []
-    services.delete_memories(hub, LOCAL_ADMIN, "main", ["r2", "r3", "gone"])
+    memories.delete_memories(hub, LOCAL_ADMIN, "main", ["r2", "r3", "gone"])
     deleted = ledger.check("bulk delete")
     revert.revert(hub, LOCAL_ADMIN, deleted)
     ledger.check("undo the delete")
     file = [record("r0", "note 0 from the file", minutes=0), record("r9", "new from the file")]
     for choice in OnExisting:
-        services.import_records(hub, LOCAL_ADMIN, "main", file, on_existing=choice)
+        memories.import_records(hub, LOCAL_ADMIN, "main", file, on_existing=choice)
         ledger.check(f"import with {choice}")
-    services.delete_matching(hub, LOCAL_ADMIN, "main", MemoryFilter(user_id="alice"))
+    memories.delete_matching(hub, LOCAL_ADMIN, "main", MemoryFilter(user_id="alice"))
     ledger.check("delete everything matching")
     assert dash.records() == []
 
@@ -158,7 +158,7 @@ def test_an_import_meeting_existing_ids_writes_nothing_without_a_decision(dash) 
     dash.add(id="r1", memory="stored text")
     file = [record("r0", "fresh"), record("r1", "other text"), record("r2", "fresh too")]
     with pytest.raises(ImportCollisionError, match=r"1 of the file's ids already exist in the store \(r1\)") as error:
-        services.import_records(dash.hub, LOCAL_ADMIN, "main", file, batch_size=1)
+        memories.import_records(dash.hub, LOCAL_ADMIN, "main", file, batch_size=1)
     assert error.value.ids == ["r1"] and [r.id for r in dash.records()] == ["r1"]
     assert dash.hub.audit.count(AuditQuery(operation="add")) == 1  # only the setup's add
 
@@ -166,13 +166,13 @@ def test_an_import_meeting_existing_ids_writes_nothing_without_a_decision(dash) 
 def test_each_choice_for_existing_ids(dash) -> None:
     dash.add(id="r1", memory="stored text", tags=["kept"])
     file = [record("r1", "text from the file", tags=["file"])]
-    result = services.import_records(dash.hub, LOCAL_ADMIN, "main", file, on_existing=OnExisting.SKIP)
+    result = memories.import_records(dash.hub, LOCAL_ADMIN, "main", file, on_existing=OnExisting.SKIP)
     assert (result.added, result.skipped) == (0, 1) and dash.get("r1").item.memory == "stored text"
-    result = services.import_records(dash.hub, LOCAL_ADMIN, "main", file, on_existing=OnExisting.NEW_IDS)
+    result = memories.import_records(dash.hub, LOCAL_ADMIN, "main", file, on_existing=OnExisting.NEW_IDS)
     [renamed] = result.renamed
     assert result.renamed == {renamed: "r1"} and dash.get(renamed).item.memory == "text from the file"
     assert dash.get("r1").item.memory == "stored text"
-    result = services.import_records(dash.hub, LOCAL_ADMIN, "main", file, on_existing=OnExisting.OVERWRITE)
+    result = memories.import_records(dash.hub, LOCAL_ADMIN, "main", file, on_existing=OnExisting.OVERWRITE)
     assert result.overwritten == 1 and dash.get("r1").item.memory == "text from the file"
     [overwrite] = dash.hub.audit.entries(AuditQuery(memory_id="r1", operation="update"))
     assert overwrite.before["memory"] == "stored text" and overwrite.note == "overwritten by an import"
@@ -183,13 +183,13 @@ def test_each_choice_for_existing_ids(dash) -> None:
 def test_an_identical_row_needs_no_decision_and_is_left_alone(dash) -> None:
     dash.add(id="r1", memory="same")
     file = [dash.get("r1"), record("r2", "new")]
-    result = services.import_records(dash.hub, LOCAL_ADMIN, "main", file)
+    result = memories.import_records(dash.hub, LOCAL_ADMIN, "main", file)
     assert (result.added, result.unchanged) == (1, 1) and dash.get("r1").version == 1
 
 
 def test_overwrite_cannot_move_a_memory_to_another_user(dash) -> None:
     dash.add(id="r1", user="alice", memory="alice's")
     with pytest.raises(ImportCollisionError, match="belong to another user"):
-        services.import_records(dash.hub, LOCAL_ADMIN, "main", [record("r1", "bob's", user="bob")],
+        memories.import_records(dash.hub, LOCAL_ADMIN, "main", [record("r1", "bob's", user="bob")],
                                 on_existing=OnExisting.OVERWRITE)
     assert dash.get("r1").user_id == "alice"

@@ -202,7 +202,7 @@ def test_an_identity_without_a_role_gets_nothing(browser, live, provider):
 @pytest.fixture(scope="module")
 def local_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalhostServer]:
     """``memdash run`` with local accounts (no [auth] secrets): lara, an editor."""
-    from dashboard.users_file import new_user, save_users
+    from dashboard.services.users_file import new_user, save_users
     from memory_core.access import Role
 
     folder = tmp_path_factory.mktemp("local-live")

@@ -10,10 +10,10 @@ import textwrap
 import pytest
 
 from dashboard.auth import LoginThrottle
-from dashboard.users_file import LocalUser, load_users, new_user, save_users, verify
+from dashboard.services.users_file import LocalUser, load_users, new_user, save_users, verify
+from memdash.cli import main
 from memory_core.access import Actor, Role
 from memory_core.auth_settings import AuthMode, Grant, auth_settings
-from memory_core.cli import main
 from memory_core.config import load_config, parse_config
 from memory_core.errors import ConfigError, InvalidInputError
 

@@ -15,8 +15,8 @@ import pytest
 import yaml
 from dashboard_helpers import Dash, messages, ok, unescape
 
-from dashboard import services
-from dashboard.users_file import new_user, save_users
+from dashboard.services import memories
+from dashboard.services.users_file import new_user, save_users
 from memory_core.access import LOCAL_ADMIN, Role
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryRecord
@@ -159,8 +159,8 @@ def oidc(site):
     for n in (1, 2, 3):
         record = MemoryRecord(id=f"m{n}", created_at=T0, updated_at=T0,
                               item=MemoryItem(user_id="alice", memory=f"memory {n}"))
-        services.import_records(dash.hub, LOCAL_ADMIN, "main", [record])
-        services.import_records(dash.hub, LOCAL_ADMIN, "other", [record])
+        memories.import_records(dash.hub, LOCAL_ADMIN, "main", [record])
+        memories.import_records(dash.hub, LOCAL_ADMIN, "other", [record])
     return dash
 
 

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 import dashboard
-from dashboard import services
+import dashboard.services
+from dashboard.services import catalog, memories
 from memory_core.access import LOCAL_ADMIN, Actor, PermissionDenied, Role
 from memory_core.audit import AuditQuery
 from memory_core.audit.imports import ImportResult
@@ -28,16 +29,19 @@ from memory_core.review import Finding, Kind
 VIEWER = Actor("viv", Role.VIEWER)
 EDITOR = Actor("ed", Role.EDITOR)
 # functions that take an actor but change no memory: a download, which a viewer may take (audited as an export)
-NOT_MUTATIONS = {"dashboard.services.export_file", "dashboard.services.export_stream"}
+NOT_MUTATIONS = {"dashboard.services.memories.export_file", "dashboard.services.memories.export_stream"}
 WRITER_NOT_MUTATIONS = {"note_export"}  # records that someone took a copy: a viewer may export
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
 def actor_functions() -> dict[str, Callable[..., Any]]:
-    """Every public function, defined in a ``dashboard`` module (not the app script), with an ``actor`` parameter."""
+    """Every public function of the dashboard's services (and its top-level modules but the app script) with an
+    ``actor`` parameter."""
     found = {}
-    for info in pkgutil.iter_modules(dashboard.__path__, "dashboard."):
-        if info.name == "dashboard.app":
+    infos = [*pkgutil.iter_modules(dashboard.__path__, "dashboard."),
+             *pkgutil.iter_modules(dashboard.services.__path__, "dashboard.services.")]
+    for info in infos:
+        if info.name in ("dashboard.app", "dashboard.server") or info.ispkg:
             continue
         module = importlib.import_module(info.name)
         for name, fn in inspect.getmembers(module, inspect.isfunction):
@@ -53,15 +57,15 @@ def world(dash):
     for n in (1, 2):
         record = MemoryRecord(id=f"r{n}", created_at=T0, updated_at=T0,
                               item=MemoryItem(user_id="alice", memory=f"memory {n}", tags=["t"]))
-        services.import_records(dash.hub, LOCAL_ADMIN, "main", [record])
-    services.update_memory(dash.hub, LOCAL_ADMIN, "main", "r1", MemoryPatch(memory="edited"), expected_version=1)
+        memories.import_records(dash.hub, LOCAL_ADMIN, "main", [record])
+    memories.update_memory(dash.hub, LOCAL_ADMIN, "main", "r1", MemoryPatch(memory="edited"), expected_version=1)
     return dash
 
 
 def arguments(world, fn: Callable[..., Any], actor: Actor) -> dict[str, Any]:
     """A value for each required parameter, by name."""
     hub = world.hub
-    record = services.get_memory(hub, "main", "r2")
+    record = memories.get_memory(hub, "main", "r2")
     values = {
         "hub": hub, "actor": actor, "store": "main", "item": MemoryItem(user_id="alice", memory="new"),
         "memory_id": "r2", "patch": MemoryPatch(memory="changed"), "expected_version": record.version,
@@ -89,9 +93,10 @@ def snapshot(world) -> tuple[list[dict[str, Any]], int]:
 def test_every_mutating_service_refuses_a_viewer_and_changes_nothing(world, capsys):
     functions = actor_functions()
     mutations = {name: fn for name, fn in functions.items() if name not in NOT_MUTATIONS}
-    assert {"dashboard.services.add_memory", "dashboard.services.update_memory", "dashboard.services.delete_memories",
-            "dashboard.services.import_records", "dashboard.services.choose_config",
-            "dashboard.revert.revert"} <= set(mutations)
+    services = "dashboard.services"
+    assert {f"{services}.memories.add_memory", f"{services}.memories.update_memory",
+            f"{services}.memories.delete_memories", f"{services}.memories.import_records",
+            f"{services}.catalog.choose_config", f"{services}.revert.revert"} <= set(mutations)
     before = snapshot(world)
     refused = []
     for name, fn in sorted(mutations.items()):
@@ -107,7 +112,7 @@ def test_every_mutating_service_refuses_a_viewer_and_changes_nothing(world, caps
 
 def _call_writer(world, name: str, actor: Actor) -> None:
     writer = world.hub.writer(actor, "main")
-    record = services.get_memory(world.hub, "main", "r2")
+    record = memories.get_memory(world.hub, "main", "r2")
     values = {"items": [MemoryItem(user_id="alice", memory="new")], "memory_id": "r2",
               "patch": MemoryPatch(memory="changed"), "expected_version": record.version, "ids": ["r2"],
               "user_id": "alice", "records": [record.model_copy(update={"id": "r9"})], "reverts": [1],
@@ -136,14 +141,14 @@ def test_every_method_of_the_audited_writer_refuses_a_viewer_and_changes_nothing
 
 def test_an_editor_edits_but_may_not_bulk_delete_or_open_configs(world):
     hub = world.hub
-    services.update_memory(hub, EDITOR, "main", "r2", MemoryPatch(memory="by ed"), expected_version=1)
-    assert services.delete_memories(hub, EDITOR, "main", ["r2"]) == 1
+    memories.update_memory(hub, EDITOR, "main", "r2", MemoryPatch(memory="by ed"), expected_version=1)
+    assert memories.delete_memories(hub, EDITOR, "main", ["r2"]) == 1
     with pytest.raises(PermissionDenied, match="may not bulk-delete"):
-        services.delete_memories(hub, EDITOR, "main", ["r1", "r9"])
+        memories.delete_memories(hub, EDITOR, "main", ["r1", "r9"])
     with pytest.raises(PermissionDenied, match="may not bulk-delete"):
-        services.delete_matching(hub, EDITOR, "main", MemoryFilter())
+        memories.delete_matching(hub, EDITOR, "main", MemoryFilter())
     with pytest.raises(PermissionDenied, match="may not open another config"):
-        services.choose_config(EDITOR, str(world.config))
+        catalog.choose_config(EDITOR, str(world.config))
     assert [r.id for r in world.records()] == ["r1"]
 
 
@@ -151,14 +156,14 @@ def test_per_store_roles(make_dash):
     world = make_dash({"main": {"_type": "in_memory"}, "other": {"_type": "in_memory"}})
     bob = Actor("bob", Role.VIEWER, store_roles=(("main", Role.EDITOR),))
     item = MemoryItem(user_id="u", memory="m")
-    assert services.add_memory(world.hub, bob, "main", item)
+    assert memories.add_memory(world.hub, bob, "main", item)
     with pytest.raises(PermissionDenied, match="bob is a viewer on store 'other' and may not add memories"):
-        services.add_memory(world.hub, bob, "other", item)
+        memories.add_memory(world.hub, bob, "other", item)
     with pytest.raises(PermissionDenied):  # a per-store admin is no admin of the dashboard
-        services.choose_config(Actor("sam", Role.VIEWER, store_roles=(("main", Role.ADMIN),)), "x.yml")
+        catalog.choose_config(Actor("sam", Role.VIEWER, store_roles=(("main", Role.ADMIN),)), "x.yml")
 
 
 def test_an_admin_may_do_everything(world):
     hub = world.hub
-    assert services.delete_memories(hub, LOCAL_ADMIN, "main", ["r1", "r2"]) == 2
-    assert services.choose_config(LOCAL_ADMIN, str(world.config)) == str(world.config.resolve())
+    assert memories.delete_memories(hub, LOCAL_ADMIN, "main", ["r1", "r2"]) == 2
+    assert catalog.choose_config(LOCAL_ADMIN, str(world.config)) == str(world.config.resolve())

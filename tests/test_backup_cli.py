@@ -14,12 +14,12 @@ import pytest
 import yaml
 from dashboard_helpers import HOSTILE, SearchOnlyConfig  # noqa: F401  (registers the test store types)
 
-from memory_core import backup
+from memdash import backup
+from memdash.cli import main
 from memory_core.access import cli_actor
 from memory_core.audit import AuditQuery, SqliteAuditLog
 from memory_core.audit.writer import AuditedWriter
 from memory_core.builder import MemoryBuilder
-from memory_core.cli import main
 from memory_core.config import load_config, parse_config
 from memory_core.records import MemoryFilter
 from memory_core.transfer import parse_jsonl
@@ -183,7 +183,7 @@ def test_the_installed_command(tmp_path: Path) -> None:
     write_rows(tmp_path / "in.jsonl")
     for args in (["import", "--config", str(config), str(tmp_path / "in.jsonl"), "src"],
                  ["export", "--config", str(config), "src", str(tmp_path / "out.jsonl")]):
-        done = subprocess.run([sys.executable, "-m", "memory_core.cli", *args], capture_output=True, text=True,
+        done = subprocess.run([sys.executable, "-m", "memdash", *args], capture_output=True, text=True,
                               timeout=120, cwd=ROOT)
         assert done.returncode == 0, done.stderr
     assert (tmp_path / "out.jsonl").read_text().count("\n") == len(rows())

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from memory_core import cli
-from memory_core.cli import main
+from memdash import cli
+from memdash.cli import main
 from memory_core.demo import demo_items
 from memory_core.registry import register_memory
 from memory_core.typed import MemoryBaseConfig
@@ -85,12 +85,12 @@ def test_check_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 def test_check_as_a_process(tmp_path: Path) -> None:
     bad = write(tmp_path, "memory:\n  demo:\n    path: x.db\n")
-    result = subprocess.run([sys.executable, "-m", "memory_core.cli", "check", "--config", bad],
+    result = subprocess.run([sys.executable, "-m", "memdash", "check", "--config", bad],
                             capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert result.returncode == 2, result.stderr
     assert f"{bad}:2" in result.stderr and "missing _type" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
-    good = subprocess.run([sys.executable, "-m", "memory_core.cli", "check", "--config", write(tmp_path, IN_MEMORY)],
+    good = subprocess.run([sys.executable, "-m", "memdash", "check", "--config", write(tmp_path, IN_MEMORY)],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert good.returncode == 0 and "demo: in_memory" in good.stdout
 
@@ -154,7 +154,7 @@ def test_run_serves_with_the_project_streamlit_config(tmp_path: Path) -> None:
     config, port, log = write(tmp_path, IN_MEMORY), _free_port(), tmp_path / "run.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "memory_core.cli", "run", "--config", config, "--app", str(app), "--port",
+            [sys.executable, "-m", "memdash", "run", "--config", config, "--app", str(app), "--port",
              str(port), "--host", "127.0.0.1"],
             cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)})

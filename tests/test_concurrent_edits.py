@@ -12,7 +12,8 @@ import pytest
 import yaml
 from dashboard_helpers import messages, ok
 
-from dashboard import services
+from dashboard.services import memories
+from dashboard.services.hub import StoreHub
 from memory_core.access import Actor, Role
 from memory_core.audit import AuditQuery
 from memory_core.errors import VersionConflictError
@@ -52,13 +53,13 @@ def test_two_operators_the_second_gets_a_conflict_with_a_diff(sqlite_dash) -> No
 def test_concurrent_edits_exactly_one_wins_each_round(tmp_path: Path) -> None:
     config = tmp_path / "memdash.yml"
     config.write_text(yaml.safe_dump({"memory": {"main": {"_type": "sqlite", "path": "store.sqlite3"}}}))
-    hubs = [services.StoreHub(str(config)), services.StoreHub(str(config))]
+    hubs = [StoreHub(str(config)), StoreHub(str(config))]
     admin = Actor("setup", Role.ADMIN)
     try:
-        memory_id = services.add_memory(hubs[0], admin, "main", MemoryItem(user_id="u", memory="start"))
+        memory_id = memories.add_memory(hubs[0], admin, "main", MemoryItem(user_id="u", memory="start"))
         assert memory_id
         wins, conflicts = run_rounds(hubs, memory_id)
-        final = services.get_memory(hubs[1], "main", memory_id)
+        final = memories.get_memory(hubs[1], "main", memory_id)
         updates = list(hubs[0].audit.entries(AuditQuery(operation="update")))
     finally:
         for hub in hubs:
@@ -72,14 +73,14 @@ def test_concurrent_edits_exactly_one_wins_each_round(tmp_path: Path) -> None:
     assert chain == [(r + 1, r + 2, wins[r][0]) for r in range(ROUNDS)]  # each win built on the previous one
 
 
-def run_rounds(hubs: list[services.StoreHub], memory_id: str) -> tuple[list[list[str]], list[VersionConflictError]]:
+def run_rounds(hubs: list[StoreHub], memory_id: str) -> tuple[list[list[str]], list[VersionConflictError]]:
     """Each round, every editor loads the same version and saves at the same moment."""
     wins: list[list[str]] = []
     conflicts: list[VersionConflictError] = []
     barrier = threading.Barrier(EDITORS)
     with ThreadPoolExecutor(EDITORS) as pool:
         for round_ in range(ROUNDS):
-            version = services.get_memory(hubs[0], "main", memory_id).version
+            version = memories.get_memory(hubs[0], "main", memory_id).version
             results = list(pool.map(lambda n, r=round_, v=version: edit(hubs[n % 2], memory_id, r, n, v, barrier),
                                     range(EDITORS)))
             wins.append([text for text in results if isinstance(text, str)])
@@ -87,12 +88,12 @@ def run_rounds(hubs: list[services.StoreHub], memory_id: str) -> tuple[list[list
     return wins, conflicts
 
 
-def edit(hub: services.StoreHub, memory_id: str, round_: int, editor: int, version: int,
+def edit(hub: StoreHub, memory_id: str, round_: int, editor: int, version: int,
          barrier: threading.Barrier) -> str | VersionConflictError:
     text = f"round {round_}: editor {editor}"
     barrier.wait()
     try:
-        services.update_memory(hub, Actor(f"editor{editor}", Role.EDITOR), "main", memory_id,
+        memories.update_memory(hub, Actor(f"editor{editor}", Role.EDITOR), "main", memory_id,
                                MemoryPatch(memory=text), expected_version=version)
     except VersionConflictError as exc:
         assert exc.current is not None and exc.current.version == version + 1

@@ -50,7 +50,7 @@ def test_a_failed_add_keeps_the_form_and_what_was_typed(dash, monkeypatch):
     def down(*args, **kwargs):
         raise StoreUnavailableError("backend at 10.0.0.1 refused the connection")
 
-    monkeypatch.setattr("dashboard.services.add_memory", down)
+    monkeypatch.setattr("dashboard.services.memories.add_memory", down)
     at = fill(ok(dash.app("add").run()))
     assert messages(at, "error") == ["Store unavailable: backend at 10.0.0.1 refused the connection"]
     assert at.text_area(key="add_memory_0").value == "Likes tea." and dash.records() == []

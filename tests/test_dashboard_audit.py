@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from dashboard_helpers import HOSTILE, assert_shown_as_text, messages, ok, texts
 
-from dashboard import revert, services
+from dashboard.services import memories, revert
 from memory_core.access import LOCAL_ADMIN, Actor, Role
 from memory_core.audit import AuditQuery
 from memory_core.records import MemoryFilter, MemoryPatch
@@ -15,7 +15,7 @@ from memory_core.records import MemoryFilter, MemoryPatch
 
 def edit(dash, memory_id: str, text: str) -> None:
     current = dash.get(memory_id)
-    services.update_memory(dash.hub, LOCAL_ADMIN, "main", memory_id, MemoryPatch(memory=text),
+    memories.update_memory(dash.hub, LOCAL_ADMIN, "main", memory_id, MemoryPatch(memory=text),
                            expected_version=current.version)
 
 
@@ -150,7 +150,7 @@ def test_a_conflicting_change_is_shown_with_a_diff_and_cannot_be_reverted(histor
 def test_a_batch_with_a_conflict_reverts_nothing_until_asked_to_revert_the_rest(make_dash) -> None:
     dash = make_dash()
     ids = [dash.add(memory=f"note {i}", minutes=i) for i in range(3)]
-    services.retag_memories(dash.hub, LOCAL_ADMIN, "main", ids, add=["vip"], batch="bulk1")
+    memories.retag_memories(dash.hub, LOCAL_ADMIN, "main", ids, add=["vip"], batch="bulk1")
     edit(dash, ids[1], "changed later")
     at = ok(dash.app("audit", batch="bulk1").run())
     assert len(entry_seqs(at)) == 3
@@ -166,7 +166,7 @@ def test_a_batch_with_a_conflict_reverts_nothing_until_asked_to_revert_the_rest(
 def test_hostile_text_in_entries_is_shown_as_text(make_dash) -> None:
     dash = make_dash()
     memory_id = dash.add(user="<b>eve</b>", memory=HOSTILE, id="<i>x</i>")
-    services.delete_memories(dash.hub, LOCAL_ADMIN, "main", [memory_id])
+    memories.delete_memories(dash.hub, LOCAL_ADMIN, "main", [memory_id])
     for at in (dash.app("audit"), dash.app("audit", entry="2"), dash.app("trash")):
         ok(at.run())
         for payload in (HOSTILE, "<b>eve</b>", "<i>x</i>"):
@@ -177,7 +177,7 @@ def test_hostile_text_in_entries_is_shown_as_text(make_dash) -> None:
 def test_a_viewer_reads_the_log_but_cannot_revert_or_restore(history, monkeypatch) -> None:
     from dashboard import context
 
-    services.delete_memories(history.hub, LOCAL_ADMIN, "main", ["m-bob"])
+    memories.delete_memories(history.hub, LOCAL_ADMIN, "main", ["m-bob"])
     monkeypatch.setattr(context, "actor", lambda: Actor("viv", Role.VIEWER))
     at = ok(history.app("audit", entry="2").run())
     assert at.button(key="audit_revert").disabled
@@ -190,7 +190,7 @@ def test_a_viewer_reads_the_log_but_cannot_revert_or_restore(history, monkeypatc
 
 
 def test_trash_lists_deleted_memories_and_restores_them(history) -> None:
-    services.delete_memories(history.hub, LOCAL_ADMIN, "main", ["m-alice", "m-bob"])
+    memories.delete_memories(history.hub, LOCAL_ADMIN, "main", ["m-alice", "m-bob"])
     at = ok(history.app("trash").run())
     frame = at.dataframe[0].value
     assert sorted(frame["memory_id"]) == ["m-alice", "m-bob"] and set(frame["memory"]) == {"green tea", "chess"}
@@ -208,7 +208,7 @@ def test_trash_forgets_deletes_older_than_the_retention(make_dash) -> None:
     dash = make_dash()
     dash.config.write_text(dash.config.read_text() + "memdash:\n  trash:\n    retention_days: 2\n")
     memory_id = dash.add(memory="old news")
-    services.delete_memories(dash.hub, LOCAL_ADMIN, "main", [memory_id])
+    memories.delete_memories(dash.hub, LOCAL_ADMIN, "main", [memory_id])
     at = ok(dash.app("trash").run())
     assert any("in the last 2 days" in c.value for c in at.caption) and len(at.dataframe[0].value) == 1
     assert dash.hub.audit.trash("main", since=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)).entries == []
@@ -253,7 +253,7 @@ def test_dismissing_the_undo_keeps_the_memory_in_the_trash(history) -> None:
     assert "undo_sidebar" not in [b.key for b in ok(at).sidebar.button]
     trash = ok(history.app("trash").run())
     assert trash.dataframe[0].value["memory_id"].tolist() == ["m-bob"]
-    assert services.count_memories(history.hub, "main", MemoryFilter()) == 1
+    assert memories.count_memories(history.hub, "main", MemoryFilter()) == 1
 
 
 def test_the_undo_offer_goes_away_once_the_memory_was_restored_from_the_trash(history) -> None:

@@ -51,7 +51,7 @@ def test_untag_everything_matching_the_filter(seeded):
 
 
 def test_delete_everything_matching_pages_through_a_large_filter(dash):
-    from dashboard.services import import_records
+    from dashboard.services.memories import import_records
     from memory_core.access import LOCAL_ADMIN
     from memory_core.transfer import record_from_dict
 
@@ -99,18 +99,18 @@ def test_selected_scope_needs_a_selection(seeded):
 
 
 def test_bulk_services_page_through_and_report_progress(dash):
-    from dashboard import services
+    from dashboard.services import memories
     from memory_core.access import LOCAL_ADMIN, Actor, PermissionDenied, Role
     from memory_core.records import MemoryFilter
 
     for i in range(450):
         dash.add(user="u", memory=f"m {i}", minutes=i)
     calls = []
-    changed = services.retag_matching(dash.hub, LOCAL_ADMIN, "main", MemoryFilter(user_id="u"), add=["x"],
+    changed = memories.retag_matching(dash.hub, LOCAL_ADMIN, "main", MemoryFilter(user_id="u"), add=["x"],
                                       progress=lambda done, total: calls.append((done, total)))
     assert changed == 450 and calls == [(200, 450), (400, 450), (450, 450)]
     with pytest.raises(PermissionDenied):
-        services.delete_matching(dash.hub, Actor("ed", Role.EDITOR), "main", MemoryFilter())
+        memories.delete_matching(dash.hub, Actor("ed", Role.EDITOR), "main", MemoryFilter())
     assert len(dash.records(tags_all=("x",))) == 450
 
 
@@ -146,9 +146,9 @@ def test_a_selected_memory_changed_since_it_was_ticked_is_not_deleted(seeded):
     at = select(ok(seeded.app("browse").run()), [0])
     chosen = at.dataframe[0].value["id"][0]
     at.button(key="bulk_delete").click().run()
-    from dashboard import services
+    from dashboard.services import memories
     from memory_core.records import MemoryPatch
-    services.update_memory(seeded.hub, LOCAL_ADMIN, "main", chosen, MemoryPatch(memory="changed by someone else"),
+    memories.update_memory(seeded.hub, LOCAL_ADMIN, "main", chosen, MemoryPatch(memory="changed by someone else"),
                            expected_version=1)
     at.button(key="bulk_confirm").click().run()
     assert seeded.get(chosen).item.memory == "changed by someone else" and len(seeded.records()) == 12

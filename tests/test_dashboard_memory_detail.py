@@ -3,7 +3,7 @@
 import pytest
 from dashboard_helpers import HOSTILE, assert_shown_as_text, messages, ok, texts
 
-from dashboard import services
+from dashboard.services import memories
 from memory_core.access import LOCAL_ADMIN
 from memory_core.records import MemoryPatch
 
@@ -71,7 +71,7 @@ def test_invalid_metadata_is_refused_and_nothing_is_saved(dash, memory, text, wh
 
 def test_version_conflict_shows_both_and_overwrites_nothing(dash, memory):
     at = open_page(dash, memory)
-    services.update_memory(dash.hub, LOCAL_ADMIN, "main", memory, MemoryPatch(memory="Someone else's text."),
+    memories.update_memory(dash.hub, LOCAL_ADMIN, "main", memory, MemoryPatch(memory="Someone else's text."),
                            expected_version=1)
     at.text_area(key="detail_memory").input("My text.")
     at.button(key="detail_save").click().run()
@@ -87,7 +87,7 @@ def test_version_conflict_shows_both_and_overwrites_nothing(dash, memory):
 
 def test_a_change_made_elsewhere_is_announced_before_saving(dash, memory):
     at = open_page(dash, memory)
-    services.update_memory(dash.hub, LOCAL_ADMIN, "main", memory, MemoryPatch(tags=["x"]), expected_version=1)
+    memories.update_memory(dash.hub, LOCAL_ADMIN, "main", memory, MemoryPatch(tags=["x"]), expected_version=1)
     at.run()
     assert any("changed since you loaded it (now version 2)" in w for w in messages(ok(at), "warning"))
     at.button(key="detail_reload").click().run()
@@ -96,7 +96,7 @@ def test_a_change_made_elsewhere_is_announced_before_saving(dash, memory):
 
 def test_memory_deleted_meanwhile(dash, memory):
     at = open_page(dash, memory)
-    services.delete_memories(dash.hub, LOCAL_ADMIN, "main", [memory])
+    memories.delete_memories(dash.hub, LOCAL_ADMIN, "main", [memory])
     at.run()
     warnings = messages(ok(at), "warning")
     assert warnings == ["Memory m0000-alice does not exist in store 'main': it may have been deleted."]
@@ -105,7 +105,7 @@ def test_memory_deleted_meanwhile(dash, memory):
 def test_saving_a_memory_deleted_meanwhile(dash, memory):
     at = open_page(dash, memory)
     at.text_area(key="detail_memory").input("edited")
-    services.delete_memories(dash.hub, LOCAL_ADMIN, "main", [memory])
+    memories.delete_memories(dash.hub, LOCAL_ADMIN, "main", [memory])
     at.button(key="detail_save").click().run()
     assert any("does not exist" in w for w in messages(ok(at), "warning"))
     assert dash.records() == []

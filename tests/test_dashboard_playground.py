@@ -8,7 +8,8 @@ import json
 import yaml
 from dashboard_helpers import HOSTILE, assert_shown_as_text, messages, ok, texts
 
-from dashboard import context, timeline
+from dashboard import context
+from dashboard.services import timeline
 from memory_core.access import Actor, Role
 from memory_core.audit import AuditQuery
 

@@ -69,11 +69,11 @@ def test_query_without_user(seeded):
 
 def test_store_without_ids_shows_results_without_links(make_dash):
     dash = make_dash({"toolkit": {"_type": "test_search_only"}})
-    from dashboard import services
+    from dashboard.services import memories
     from memory_core.access import LOCAL_ADMIN
     from memory_core.models import MemoryItem
 
-    services.add_memory(dash.hub, LOCAL_ADMIN, "toolkit", MemoryItem(user_id="alice", memory="tea and biscuits"))
+    memories.add_memory(dash.hub, LOCAL_ADMIN, "toolkit", MemoryItem(user_id="alice", memory="tea and biscuits"))
     at = ok(dash.app("search", user="alice", q="tea").run())
     assert texts(at)[0] == "tea and biscuits" and not at.page_link
     assert any("cannot link search results to their memories" in m for m in messages(at, "info"))

@@ -6,7 +6,7 @@ import json
 import pytest
 from dashboard_helpers import messages, ok
 
-from dashboard.services import export_file, export_stream
+from dashboard.services.memories import export_file, export_stream
 from memory_core.access import Actor, Role
 from memory_core.audit import AuditQuery
 from memory_core.audit.imports import OnExisting

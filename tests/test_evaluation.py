@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from memory_core.cli import main
+from memdash.cli import main
 from memory_core.errors import InvalidInputError
 from memory_core.evaluation import GoldenQuery, Hit, evaluate, parse_golden, read_history, score
 from memory_core.models import MemoryItem

@@ -13,8 +13,8 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from dashboard import audit, services, state
-from dashboard.users_file import load_users
+from dashboard.services import audit, filters, memories
+from dashboard.services.users_file import load_users
 from memory_core.auth_settings import AuthSettings, auth_settings
 from memory_core.config import parse_config
 from memory_core.errors import ConfigError, InvalidInputError
@@ -112,7 +112,7 @@ def test_an_upload_parses_or_is_not_utf8(capsys):
     def prop(name: str, data: bytes) -> None:
         count()
         try:
-            assert isinstance(services.parse_upload(name, data), ParseReport)
+            assert isinstance(memories.parse_upload(name, data), ParseReport)
         except InvalidInputError as exc:
             assert "is not UTF-8 text" in str(exc)
 
@@ -122,7 +122,7 @@ def test_an_upload_parses_or_is_not_utf8(capsys):
 
 # --- URL parameters ------------------------------------------------------------------------------------------------
 
-param_keys = st.sampled_from([*state.FILTER_KEYS, "sort", "store", *audit.QUERY_KEYS]) | st.text(max_size=8)
+param_keys = st.sampled_from([*filters.FILTER_KEYS, "sort", "store", *audit.QUERY_KEYS]) | st.text(max_size=8)
 param_values = st.text(max_size=40) | st.sampled_from(
     ["any", "all", "a:b", "k:1", "k:[1]", ":x", "2024-01-01", "2024-01-01T10:00", "2024-02-30", "updated_asc",
      "9999-12-31", "0001-01-01", "1"])
@@ -138,7 +138,7 @@ def test_filter_and_sort_parse_or_refuse(capsys):
     @example({"updated_from": "2024-01-01T00:00:00+25:00"})
     def prop(raw: dict[str, str | list[str]]) -> None:
         count()
-        for parse, kind in ((state.filter_from_params, MemoryFilter), (state.sort_from_params, Sort)):
+        for parse, kind in ((filters.filter_from_params, MemoryFilter), (filters.sort_from_params, Sort)):
             try:
                 assert isinstance(parse(raw), kind)
             except InvalidInputError as exc:

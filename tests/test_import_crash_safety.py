@@ -57,7 +57,7 @@ def kill_mid_import(run: int, data: Path, folder: Path, rng: random.Random) -> O
     folder.mkdir()
     (folder / "memdash.yml").write_text("memory:\n  main: {_type: sqlite, path: store.sqlite3}\n")
     wait_for, delay = rng.randint(1, BATCHES - 2), rng.random()
-    proc = subprocess.Popen([sys.executable, "-m", "memory_core.cli", "import", "--config", str(folder / "memdash.yml"),
+    proc = subprocess.Popen([sys.executable, "-m", "memdash", "import", "--config", str(folder / "memdash.yml"),
                              str(data), "main", "--batch-size", str(BATCH)], cwd=ROOT, stderr=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, text=True)
     assert proc.stderr is not None

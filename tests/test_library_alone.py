@@ -16,7 +16,7 @@ class Blocked:
             raise ImportError(f"{name} is not installed (blocked by the test)")
 sys.meta_path.insert(0, Blocked())
 
-from memory_core import cli
+from memdash import cli
 from memory_core.builder import MemoryBuilder
 from memory_core.config import parse_config
 from memory_core.models import MemoryItem

@@ -30,7 +30,7 @@ from servers_redis import RedisServer, start_or_fail
 
 require_toolkit()
 
-from dashboard import services  # noqa: E402
+from dashboard.services import memories  # noqa: E402
 from memory_core.access import LOCAL_ADMIN  # noqa: E402
 from memory_core.builder import MemoryBuilder  # noqa: E402
 from memory_core.config import load_config  # noqa: E402
@@ -128,7 +128,7 @@ def test_add_search_and_delete_through_the_dashboard(zep_dash: Dash) -> None:
     assert any("cannot link search results to their memories" in m for m in messages(at, "info"))
     assert [r.item.memory for r in zep_dash.records("ours", user_id="alice")] == ["I like green tea"]
 
-    services.delete_user_memories(zep_dash.hub, LOCAL_ADMIN, "theirs", "alice")
+    memories.delete_user_memories(zep_dash.hub, LOCAL_ADMIN, "theirs", "alice")
     assert zep_dash.records("ours", user_id="alice") == []
 
 
@@ -181,16 +181,16 @@ def test_toolkit_redis_store_and_memdash_redis_store_share_memories(toolkit: Pat
         assert set(records) == {"Alice drinks green tea every morning", "Alice moved to Lisbon in May"}
         tea_record = records["Alice drinks green tea every morning"]
         assert (tea_record.item.tags, tea_record.item.metadata) == (tea["tags"], tea["metadata"])
-        [found] = services.search_memories(dash.hub, "agent", user_id="alice", query="green tea", top_k=1)
+        [found] = memories.search_memories(dash.hub, "agent", user_id="alice", query="green tea", top_k=1)
         assert found.id == tea_record.id  # the toolkit's vectors, searched by memdash
 
-        services.update_memory(dash.hub, LOCAL_ADMIN, "agent", tea_record.id, MemoryPatch(tags=["diet", "edited"]),
+        memories.update_memory(dash.hub, LOCAL_ADMIN, "agent", tea_record.id, MemoryPatch(tags=["diet", "edited"]),
                                expected_version=tea_record.version)
-        services.update_memory(dash.hub, LOCAL_ADMIN, "agent", tea_record.id,  # a correction of the text itself
+        memories.update_memory(dash.hub, LOCAL_ADMIN, "agent", tea_record.id,  # a correction of the text itself
                                MemoryPatch(memory="Alice drinks green tea every evening"),
                                expected_version=tea_record.version + 1)
-        services.delete_memories(dash.hub, LOCAL_ADMIN, "agent", [records["Alice moved to Lisbon in May"].id])
-        services.add_memory(dash.hub, LOCAL_ADMIN, "agent", MemoryItem(user_id="alice", memory="Alice plays chess "
+        memories.delete_memories(dash.hub, LOCAL_ADMIN, "agent", [records["Alice moved to Lisbon in May"].id])
+        memories.add_memory(dash.hub, LOCAL_ADMIN, "agent", MemoryItem(user_id="alice", memory="Alice plays chess "
                                                                        "on Sundays", tags=["hobby"]))
         chess, green, lisbon, deleted = probe(toolkit, path, [get("chess Sundays"), get("green tea"),
                                                               get("Lisbon May"), {"function": "delete_memory",
@@ -221,8 +221,8 @@ def test_toolkit_mem0_store_and_memdash_mem0_store_share_memories(toolkit: Path,
             assert set(records) == {"Alice is vegetarian", "Alice runs marathons"}
             # the toolkit sends run_id as Mem0's run scope; memdash puts it back into metadata
             assert records["Alice is vegetarian"].item.metadata == {"source": "chat", "run_id": "r1"}
-            services.delete_memories(dash.hub, LOCAL_ADMIN, "agent", [records["Alice runs marathons"].id])
-            services.add_memory(dash.hub, LOCAL_ADMIN, "agent", MemoryItem(user_id="alice", memory="Alice speaks "
+            memories.delete_memories(dash.hub, LOCAL_ADMIN, "agent", [records["Alice runs marathons"].id])
+            memories.add_memory(dash.hub, LOCAL_ADMIN, "agent", MemoryItem(user_id="alice", memory="Alice speaks "
                                                                            "Portuguese"))
             portuguese, marathons = probe(toolkit, path, [get("Portuguese"), get("marathons")], env)
             assert [h["memory"] for h in hits(portuguese)] == ["Alice speaks Portuguese"]
@@ -261,7 +261,7 @@ def test_toolkit_agent_memory_backend_and_memdash_share_memories(toolkit: Path, 
         records = wait_for_records(dash, "agent", "alice", 1)
         [record] = records
         assert (record.item.memory, record.item.tags) == ("Alice is allergic to peanuts", ["health"])
-        services.update_memory(dash.hub, LOCAL_ADMIN, "agent", record.id,
+        memories.update_memory(dash.hub, LOCAL_ADMIN, "agent", record.id,
                                MemoryPatch(memory="Alice is allergic to peanuts and cashews"),
                                expected_version=record.version)
         [found] = probe(toolkit, path, [get("what is Alice allergic to")])
@@ -303,7 +303,7 @@ def test_memmachine_is_shown_through_the_toolkits_editor_with_what_it_cannot_do(
     browse = ok(dash.app("browse", store="mm").run())
     assert any("cannot list memories (search only)" in m for m in messages(browse, "info"))
 
-    services.add_memory(dash.hub, LOCAL_ADMIN, "mm", MemoryItem(user_id="alice", memory="Alice likes green tea"))
+    memories.add_memory(dash.hub, LOCAL_ADMIN, "mm", MemoryItem(user_id="alice", memory="Alice likes green tea"))
     [episode] = server.episodes[("acme", "agents")]  # written by the toolkit's editor through memmachine-client
     assert (episode["content"], episode["metadata"]) == ("Alice likes green tea", {})  # no user id kept
     search = ok(dash.app("search", store="mm", user="alice", q="green tea").run())
@@ -312,5 +312,5 @@ def test_memmachine_is_shown_through_the_toolkits_editor_with_what_it_cannot_do(
     assert texts(bob)[0] == "Alice likes green tea"  # the toolkit editor's defect, as the note says
 
     with pytest.raises(MemdashError, match="Bulk deletion by user_id is not directly supported by MemMachine"):
-        services.delete_user_memories(dash.hub, LOCAL_ADMIN, "mm", "alice")
+        memories.delete_user_memories(dash.hub, LOCAL_ADMIN, "mm", "alice")
     assert len(server.episodes[("acme", "agents")]) == 1  # nothing half-deleted

@@ -28,8 +28,9 @@ from nat.cli.type_registry import GlobalTypeRegistry  # noqa: E402
 from nat.runtime.loader import load_config as toolkit_load_config  # noqa: E402
 from nat_words_embedder import WordsEmbedderConfig  # noqa: E402 - registers the toolkit-only nat_test_words
 
-from dashboard import services  # noqa: E402
-from memory_core import cli, registry  # noqa: E402
+from dashboard.services import memories  # noqa: E402
+from memdash import cli  # noqa: E402
+from memory_core import registry  # noqa: E402
 from memory_core.access import LOCAL_ADMIN  # noqa: E402
 from memory_core.config import load_config, parse_config  # noqa: E402
 from memory_core.errors import ConfigError  # noqa: E402
@@ -154,7 +155,7 @@ async def test_toolkit_tools_write_what_the_dashboard_shows(example: Path, dash:
         assert tea["memory"] in at.dataframe[0].value["memory"].tolist()
 
         edited = records[tea["memory"]]
-        services.update_memory(dash.hub, LOCAL_ADMIN, STORE, edited.id, MemoryPatch(tags=["diet", "morning"]),
+        memories.update_memory(dash.hub, LOCAL_ADMIN, STORE, edited.id, MemoryPatch(tags=["diet", "morning"]),
                                expected_version=edited.version)
         assert (await found(agent, "green tea", top_k=1))[0]["tags"] == ["diet", "morning"]
 
@@ -163,15 +164,15 @@ async def test_toolkit_tools_write_what_the_dashboard_shows(example: Path, dash:
 
 
 async def test_what_the_dashboard_adds_the_toolkit_finds(example: Path, dash: Dash) -> None:
-    services.add_memory(dash.hub, LOCAL_ADMIN, STORE, MemoryItem(user_id="alice", memory="Alice plays chess on "
+    memories.add_memory(dash.hub, LOCAL_ADMIN, STORE, MemoryItem(user_id="alice", memory="Alice plays chess on "
                                                                  "Sundays", tags=["hobby"], metadata={"n": {"k": 1}}))
-    services.add_memory(dash.hub, LOCAL_ADMIN, STORE, MemoryItem(user_id="bob", memory="Bob plays chess too"))
+    memories.add_memory(dash.hub, LOCAL_ADMIN, STORE, MemoryItem(user_id="bob", memory="Bob plays chess too"))
     async with toolkit(example) as agent:
         hits = await found(agent, "chess")
         assert [(h["memory"], h["tags"], h["metadata"], h["user_id"]) for h in hits] == [
             ("Alice plays chess on Sundays", ["hobby"], {"n": {"k": 1}}, "alice")]  # only the configured user's
         [record] = dash.records(STORE, user_id="alice")
-        services.delete_memories(dash.hub, LOCAL_ADMIN, STORE, [record.id])
+        memories.delete_memories(dash.hub, LOCAL_ADMIN, STORE, [record.id])
         assert await found(agent, "chess") == []
 
 
@@ -244,7 +245,7 @@ async def test_a_toolkit_only_embedder_serves_a_memdash_store_on_both_sides(tmp_
     dash = Dash(path)
     try:
         assert load_config(path).embedders["words"].type == "nat_test_words"
-        [hit] = services.search_memories(dash.hub, "mem", user_id="erin", query="bicycles restoration")
+        [hit] = memories.search_memories(dash.hub, "mem", user_id="erin", query="bicycles restoration")
         assert hit.item.memory == "Erin restores old bicycles" and hit.parts.get("vector", 0) > 0
         assert _vector_space(db) == space
     finally:

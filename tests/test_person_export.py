@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from memory_core import cli
+from memdash import cli
 from memory_core.audit import AuditQuery, safety_settings
 from memory_core.config import load_config
 

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from llm_server import CHUNKS, FACTS, Handler, serve
 
-from dashboard import playground
+from dashboard.services import playground
 from memory_core.access import LOCAL_ADMIN
 from memory_core.agent import (
     LlmAgent,

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from memory_core import cli
+from memdash import cli
 from memory_core.access import Actor, PermissionDenied, Role
 from memory_core.audit import AuditQuery
 from memory_core.audit.sqlite import SqliteAuditLog

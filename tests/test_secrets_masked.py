@@ -12,7 +12,7 @@ import yaml
 from dashboard_helpers import Dash, ok
 from test_auth_pages import PAGES
 
-from dashboard import services
+from dashboard.services import memories
 from memory_core.access import LOCAL_ADMIN
 from memory_core.models import MemoryItem
 
@@ -52,7 +52,7 @@ def site(tmp_path, monkeypatch):
     path.write_text(yaml.safe_dump(config()))
     monkeypatch.setenv("MEMDASH_CONFIG", str(path))
     dash = Dash(path)
-    services.add_memory(dash.hub, LOCAL_ADMIN, "main", MemoryItem(user_id="alice", memory="a memory"))
+    memories.add_memory(dash.hub, LOCAL_ADMIN, "main", MemoryItem(user_id="alice", memory="a memory"))
     yield dash
     dash.close()
 

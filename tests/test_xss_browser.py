@@ -31,8 +31,9 @@ from browser_helpers import (
 )
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
-from dashboard import services
 from dashboard.components import nav
+from dashboard.services import memories
+from dashboard.services.hub import StoreHub
 from memory_core.access import LOCAL_ADMIN, Actor, Role
 from memory_core.audit import AuditQuery
 from memory_core.models import MemoryItem
@@ -128,13 +129,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardServer]:
     config = folder / "memdash.yml"
     config.write_text(yaml.safe_dump({"memory": {STORE: {"_type": "sqlite", "path": "xss.sqlite3"},
                                                  HOSTILE_STORE: {"_type": "in_memory"}}}))
-    hub = services.StoreHub(str(config))
+    hub = StoreHub(str(config))
     try:
-        services.import_records(hub, LOCAL_ADMIN, STORE, records())
-        services.update_memory(hub, HOSTILE_ACTOR, STORE, "x01", MemoryPatch(memory=PAYLOADS[5], tags=[PAYLOADS[6]]),
+        memories.import_records(hub, LOCAL_ADMIN, STORE, records())
+        memories.update_memory(hub, HOSTILE_ACTOR, STORE, "x01", MemoryPatch(memory=PAYLOADS[5], tags=[PAYLOADS[6]]),
                                expected_version=1)
-        services.delete_memories(hub, HOSTILE_ACTOR, STORE, ["x02"])
-        services.delete_memories(hub, HOSTILE_ACTOR, STORE, ["x03", "x04"])
+        memories.delete_memories(hub, HOSTILE_ACTOR, STORE, ["x02"])
+        memories.delete_memories(hub, HOSTILE_ACTOR, STORE, ["x03", "x04"])
     finally:
         hub.close()
     server = DashboardServer(config, folder / "server.log")
@@ -201,7 +202,7 @@ def interact(page: Page, live: DashboardServer, watch: Watch, tmp_path: Path) ->
 
 
 def audit_seq(live: DashboardServer) -> int:
-    hub = services.StoreHub(str(live.config))
+    hub = StoreHub(str(live.config))
     try:
         return next(hub.audit.entries(AuditQuery(memory_id="x01", operation="update"))).seq or 0
     finally:

@@ -6,12 +6,13 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from dashboard import context, services
+from dashboard import context
 from dashboard.components import page
 from dashboard.components.editors import parse_metadata, tag_editor
 from dashboard.components.memory_table import memory_link
 from dashboard.components.text import escape_markdown, truncate
 from dashboard.components.url import param
+from dashboard.services import memories
 from memory_core.access import Role
 from memory_core.errors import InvalidInputError, MemdashError
 from memory_core.items import item_text
@@ -99,7 +100,7 @@ def _form(store: str, gen: int, reader: bool) -> None:
         return
     st.session_state.add_gen = gen + 1  # before the write: nothing can submit form ``gen`` again
     try:
-        new_id = services.add_memory(context.hub(), context.actor(), store, item)
+        new_id = memories.add_memory(context.hub(), context.actor(), store, item)
     except (MemdashError, OSError, TimeoutError) as exc:
         st.session_state.add_gen = gen  # nothing was added: keep this form and what was typed in it
         page.show_error(exc)

@@ -5,13 +5,14 @@ import datetime as dt
 
 import streamlit as st
 
-from dashboard import audit, context, revert, services
+from dashboard import context
 from dashboard.components import dialogs, nav, page, revert_flow
 from dashboard.components.audit_view import diff_view, entries_table, entry_fields, entry_link, memory_preview
 from dashboard.components.memory_table import memory_link
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
 from dashboard.components.text import count_of, escape_markdown
 from dashboard.components.url import param, set_params, sync_from_url
+from dashboard.services import audit, memories, revert
 from memory_core.access import Role
 from memory_core.audit import OPERATIONS, AuditEntry, AuditQuery, Change
 from memory_core.errors import InvalidInputError
@@ -74,7 +75,7 @@ def _list(store: str) -> None:
         st.info("No audit entries match." if pager.number == 1 else "No more entries.")
     else:
         shown = entries_table(result.entries, key=f"audit_table_{pager.page_id}",
-                              labels=services.every_user_label(hub))
+                              labels=memories.every_user_label(hub))
         for entry in shown[:5]:
             entry_link(entry.seq or 0, f"Open audit entry {entry.seq}")
     matching = count_of(audit.audit_count(hub, query), "matching entry", "matching entries")

@@ -3,13 +3,15 @@ with links to each memory and bulk tag / untag / delete. Never loads more than a
 
 import streamlit as st
 
-from dashboard import context, services, state
+from dashboard import context
 from dashboard.components import bulk, nav, page, undo
 from dashboard.components.filter_form import filter_form
 from dashboard.components.memory_table import memory_link, memory_table
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
 from dashboard.components.text import count_of, escape_markdown
 from dashboard.components.url import param, set_params, sync_from_url
+from dashboard.services import filters, memories
+from dashboard.services.hub import StoreHub
 from memory_core import identity
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import Capability
@@ -50,15 +52,15 @@ def _toolkit_user(store: str, typed: str) -> None:
     if not hub.can(store, Capability.COUNT):
         return
     for derived in identity.readings(typed):
-        count = services.count_memories(hub, store, MemoryFilter(user_id=derived.user_id))
+        count = memories.count_memories(hub, store, MemoryFilter(user_id=derived.user_id))
         if count:
             st.page_link(nav.BROWSE.link, label=f"Read as {escape_markdown(derived.reading)}, this is toolkit "
                          f"user {derived.user_id}, who has {count_of(count, 'memory', 'memories')}: browse them",
                          query_params={"store": store, "user": derived.user_id}, icon=":material/badge:")
 
 
-def _count(hub: services.StoreHub, store: str, flt: MemoryFilter) -> int | None:
-    return services.count_memories(hub, store, flt) if hub.can(store, Capability.COUNT) else None
+def _count(hub: StoreHub, store: str, flt: MemoryFilter) -> int | None:
+    return memories.count_memories(hub, store, flt) if hub.can(store, Capability.COUNT) else None
 
 
 def _selected_links(store: str, selected: list[MemoryRecord]) -> None:
@@ -77,13 +79,13 @@ filter_form()
 _view_controls()
 with page.reported():
     try:
-        flt, sort = state.filter_from_params(st.query_params), state.sort_from_params(st.query_params)
+        flt, sort = filters.filter_from_params(st.query_params), filters.sort_from_params(st.query_params)
     except InvalidInputError as exc:
         raise InvalidInputError(f"This link's filter is not valid: {exc}") from None
     size = page_size()
     pager = Pager("browse_pager", {"store": store, "filter": flt.model_dump(mode="json"), "sort": param("sort"),
                                    "size": size})
-    result = services.list_memories(hub, store, flt, sort=sort, limit=size, cursor=pager.cursor)
+    result = memories.list_memories(hub, store, flt, sort=sort, limit=size, cursor=pager.cursor)
     matching = _count(hub, store, flt)
     start = (pager.number - 1) * size
     shown = f" · rows {start + 1:,}–{start + len(result.records):,}" if result.records else ""
@@ -93,11 +95,11 @@ with page.reported():
         selected = []
     else:
         selected = memory_table(result.records, key=f"browse_table_{pager.page_id}",
-                                labels=services.user_labels(hub, store))
+                                labels=memories.user_labels(hub, store))
         _selected_links(store, selected)
     if result.records or pager.number > 1:  # an empty first page has nothing to page through ("Page 1 of 0")
         pager.controls(result.next_cursor, note=shown + total)
     if matching != 0:
         bulk.bulk_panel(store, flt, selected, matching)
         st.page_link(nav.TRANSFER.link, label="Export these memories", icon=":material/download:",
-                     query_params={"store": store, **state.filter_to_params(flt)})
+                     query_params={"store": store, **filters.filter_to_params(flt)})

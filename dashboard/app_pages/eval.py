@@ -4,9 +4,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import context, insights
+from dashboard import context
 from dashboard.components import page
 from dashboard.components.text import escape_markdown
+from dashboard.services import insights
 from memory_core.evaluation import EvalReport, load_golden
 
 _REPORT = "eval_report"

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import context, services
+from dashboard import context
 from dashboard.components import dialogs, nav, page, undo
 from dashboard.components.conversation import conversation_view
 from dashboard.components.editors import metadata_editor, metadata_text, parse_metadata, tag_editor
@@ -15,6 +15,8 @@ from dashboard.components.memory_table import memory_link
 from dashboard.components.text import escape_markdown, truncate, user_shown
 from dashboard.components.times import local_time
 from dashboard.components.url import param, set_params
+from dashboard.services import catalog, memories
+from dashboard.services.hub import cannot_message
 from memory_core.access import Role
 from memory_core.conversations import conversation_of
 from memory_core.errors import MemdashError, NotFoundError, VersionConflictError
@@ -51,7 +53,7 @@ def _save(store: str) -> None:
         if not changes:
             s.detail_outcome = ("info", "Nothing changed.")
             return
-        after = services.update_memory(context.hub(), context.actor(), store, base.id, MemoryPatch(**changes),
+        after = memories.update_memory(context.hub(), context.actor(), store, base.id, MemoryPatch(**changes),
                                        expected_version=base.version)
     except VersionConflictError as exc:
         s.detail_conflict = {"current": exc.current, "yours": yours}
@@ -90,7 +92,7 @@ def _what_the_agent_finds(store: str, record: MemoryRecord) -> None:
     """After a save: does the agent's own get_memory tool still find this memory when asked for its text?"""
     query = record.item.memory or " ".join(m.get("content", "") for m in record.item.conversation or [])
     with page.reported():
-        output = services.agent_view(context.hub(), store, user_id=record.user_id, query=query)
+        output = memories.agent_view(context.hub(), store, user_id=record.user_id, query=query)
         found = json.loads(output.split("\n", 1)[1])
         texts = [m.get("memory") for m in found]
         if record.item.memory in texts:
@@ -113,7 +115,7 @@ def _open_form() -> None:
 def _header(store: str, record: MemoryRecord) -> None:
     st.text(f"id: {record.id}")
     cols = st.columns(4)
-    cols[0].text(f"user: {user_shown(record.user_id, services.user_labels(context.hub(), store))}")
+    cols[0].text(f"user: {user_shown(record.user_id, memories.user_labels(context.hub(), store))}")
     cols[1].text(f"version: {record.version}")
     cols[2].text(f"created: {local_time(record.created_at)}")
     cols[3].text(f"updated: {local_time(record.updated_at)}")
@@ -152,7 +154,7 @@ def _confirm_delete(store: str, record: MemoryRecord) -> None:
     if go.button("Delete", key="detail_delete_confirm", type="primary"):
         with page.reported():
             batch = uuid.uuid4().hex
-            deleted = services.delete_memories(context.hub(), context.actor(), store, [record.id], batch=batch,
+            deleted = memories.delete_memories(context.hub(), context.actor(), store, [record.id], batch=batch,
                                                expected_versions={record.id: record.version})
             _close_delete()
             text = escape_markdown(truncate(item_text(record.item), 80))
@@ -167,7 +169,7 @@ def _whole_conversation(store: str, record: MemoryRecord) -> None:
     """The other memories of this memory's conversation, in order (the toolkit's auto-memory keeps one message
     per memory), this one marked."""
     named = conversation_of(record.item)
-    records = services.conversation_records(context.hub(), store, record) if named else []
+    records = memories.conversation_records(context.hub(), store, record) if named else []
     if len(records) < 2:
         return
     with st.expander(f"The whole conversation: {len(records)} memories ({named[0]} {named[1]})"):
@@ -181,7 +183,7 @@ def _whole_conversation(store: str, record: MemoryRecord) -> None:
 
 def _fetch(store: str, memory_id: str) -> MemoryRecord:
     try:
-        return services.get_memory(context.hub(), store, memory_id)
+        return memories.get_memory(context.hub(), store, memory_id)
     except NotFoundError:
         st.warning(f"Memory {escape_markdown(memory_id)} does not exist in store '{escape_markdown(store)}': "
                    "it may have been deleted.", icon=":material/delete_forever:")
@@ -201,7 +203,7 @@ def _show(store: str, record: MemoryRecord) -> None:
         getattr(st, kind)(message)
     if s.pop("detail_agent", None) == record.id:
         _what_the_agent_finds(store, base)
-    if why := services.unfindable_reason(context.hub(), store, record.id):
+    if why := catalog.unfindable_reason(context.hub(), store, record.id):
         st.warning(f"The agent's search cannot find this memory: {escape_markdown(why)}. An admin can give it a "
                    "vector on the Stores page (“What the agent's search can find”).", icon=":material/visibility_off:")
     if "detail_conflict" in s:
@@ -213,7 +215,7 @@ def _show(store: str, record: MemoryRecord) -> None:
     can_update = context.hub().can(store, Capability.UPDATE)
     editable = can_update and context.actor().role_for(store) >= Role.EDITOR
     if not can_update:
-        st.info(escape_markdown(services.cannot_message(store, Capability.UPDATE)), icon=":material/block:")
+        st.info(escape_markdown(cannot_message(store, Capability.UPDATE)), icon=":material/block:")
     elif not editable:
         st.info("Your role can read memories, not edit them.")
     _editors(store, base, editable)

@@ -3,10 +3,11 @@ the user's timeline, and demo snapshots of the store."""
 
 import streamlit as st
 
-from dashboard import context, playground, services, timeline
+from dashboard import context
 from dashboard.components import page
 from dashboard.components.playground_view import chat_turn, memory_trace, snapshot_panel, timeline_chart
 from dashboard.components.text import escape_markdown
+from dashboard.services import memories, playground, timeline
 from memory_core.access import PermissionDenied
 from memory_core.interfaces import Capability
 
@@ -15,7 +16,7 @@ _TURNS = "playground_turns"
 
 def _user(store: str) -> str:
     hub = context.hub()
-    known = [u.user_id for u in services.list_users(hub, store).users] if hub.can(store, Capability.LIST_USERS) else []
+    known = [u.user_id for u in memories.list_users(hub, store).users] if hub.can(store, Capability.LIST_USERS) else []
     left, right = st.columns(2)
     picked = left.selectbox("User", known, index=0 if known else None, key="playground_user",
                             placeholder="no users yet")

@@ -6,10 +6,11 @@ import uuid
 
 import streamlit as st
 
-from dashboard import context, insights, services
+from dashboard import context
 from dashboard.components import dialogs, page, undo
 from dashboard.components.memory_table import memory_link
 from dashboard.components.text import count_of, escape_markdown, truncate
+from dashboard.services import insights, memories
 from memory_core.errors import MemdashError, NotFoundError
 from memory_core.items import item_text
 from memory_core.records import MemoryRecord
@@ -65,7 +66,7 @@ def _redact(store: str, finding: Finding) -> None:
 def _ask_delete(store: str, memory_id: str) -> None:
     """Button callback: open the confirmation with the memory as it is now (the delete is checked against it)."""
     try:
-        record = services.get_memory(context.hub(), store, memory_id)
+        record = memories.get_memory(context.hub(), store, memory_id)
     except NotFoundError:
         _drop(memory_id)
         page.flash("That memory was deleted since the scan.", "warning")
@@ -85,7 +86,7 @@ def _confirm_delete(store: str, record: MemoryRecord) -> None:
     if go.button("Delete", key="review_delete_confirm", type="primary"):
         batch = uuid.uuid4().hex
         with page.reported():
-            deleted = services.delete_memories(context.hub(), context.actor(), store, [record.id], batch=batch,
+            deleted = memories.delete_memories(context.hub(), context.actor(), store, [record.id], batch=batch,
                                                expected_versions={record.id: record.version})
             dialogs.close_dialog(DIALOG)
             _drop(record.id)

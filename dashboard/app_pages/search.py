@@ -4,11 +4,13 @@ import math
 
 import streamlit as st
 
-from dashboard import context, services
+from dashboard import context
 from dashboard.components import page
 from dashboard.components.memory_table import memory_link
 from dashboard.components.text import count_of, escape_markdown, truncate, user_shown
 from dashboard.components.url import param, set_params, sync_from_url
+from dashboard.services import memories
+from dashboard.services.hub import cannot_message
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import Capability
 from memory_core.records import MemoryFilter
@@ -65,7 +67,7 @@ BONUSES = {"date": "the date asked about", "neighbour": "next to a match in its 
            "group": "in the conversation of a match"}
 
 
-def _explain(hit: services.SearchHit) -> str:
+def _explain(hit: memories.SearchHit) -> str:
     """The score in words: how much it comes from matching words and from similar meaning (each 0 to 1 among
     this search's candidates) and which bonuses it got; a breakdown, not a sum."""
     if hit.score is None:
@@ -75,7 +77,7 @@ def _explain(hit: services.SearchHit) -> str:
     return f"score {hit.score:.3f}" + (f" (from {', '.join(why)})" if why else " (the store does not break it down)")
 
 
-def _show_hit(store: str, rank: int, hit: services.SearchHit) -> None:
+def _show_hit(store: str, rank: int, hit: memories.SearchHit) -> None:
     with st.container(border=True):
         head, score = st.columns([4, 1])
         head.caption(f"#{rank} · {_explain(hit)}")
@@ -87,14 +89,14 @@ def _show_hit(store: str, rank: int, hit: services.SearchHit) -> None:
             memory_link(store, hit.id, text=hit.item.memory or _conversation_text(hit))
 
 
-def _conversation_text(hit: services.SearchHit) -> str:
+def _conversation_text(hit: memories.SearchHit) -> str:
     return " / ".join(f"{m.get('role', '')}: {m.get('content', '')}" for m in hit.item.conversation or [])
 
 
 def _agent_view(store: str, user: str, query: str, top_k: int) -> None:
     """The exact text an agent's get_memory tool hands its LLM for this user and query."""
     with st.expander("What the agent receives (its get_memory tool's exact output)", icon=":material/smart_toy:"):
-        st.code(services.agent_view(context.hub(), store, user_id=user, query=query, top_k=top_k), language=None,
+        st.code(memories.agent_view(context.hub(), store, user_id=user, query=query, top_k=top_k), language=None,
                 wrap_lines=True)
         st.caption("The toolkit's 1.9 get_memory tool on this store, with no similarity threshold (the tool has "
                    "none): this is what the LLM reads.")
@@ -104,17 +106,17 @@ def _results(store: str, user: str, query: str) -> None:
     hub = context.hub()
     top_k = _number("top_k", int)
     threshold = _number("threshold", float)
-    hits = services.search_memories(hub, store, user_id=user, query=query, top_k=5 if top_k is None else int(top_k),
+    hits = memories.search_memories(hub, store, user_id=user, query=query, top_k=5 if top_k is None else int(top_k),
                                     threshold=threshold)
     if not hub.can(store, Capability.SEARCH_RECORDS):
-        st.info(escape_markdown(services.cannot_message(store, Capability.SEARCH_RECORDS)), icon=":material/block:")
+        st.info(escape_markdown(cannot_message(store, Capability.SEARCH_RECORDS)), icon=":material/block:")
     _agent_view(store, user, query, 5 if top_k is None else int(top_k))
     if hits:
-        shown = user_shown(user, services.user_labels(hub, store))
+        shown = user_shown(user, memories.user_labels(hub, store))
         st.caption(f"{count_of(len(hits), 'result')} for user {escape_markdown(shown)}")
         for rank, hit in enumerate(hits, start=1):
             _show_hit(store, rank, hit)
-    elif hub.can(store, Capability.COUNT) and services.count_memories(hub, store, MemoryFilter(user_id=user)) == 0:
+    elif hub.can(store, Capability.COUNT) and memories.count_memories(hub, store, MemoryFilter(user_id=user)) == 0:
         st.info(f"User '{escape_markdown(user)}' has no memories in store '{escape_markdown(store)}'.")
     else:
         words_only = hub.can(store, Capability.TEXT_SEARCH) and not hub.can(store, Capability.VECTOR_SEARCH)

@@ -4,11 +4,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import context, insights
+from dashboard import context
 from dashboard.components import page
 from dashboard.components.memory_table import memory_link
 from dashboard.components.text import escape_markdown
-from dashboard.insights import StoreStatistics
+from dashboard.services import insights
+from dashboard.services.insights import StoreStatistics
 from memory_core.stats import Bucket
 
 _COUNT_AXIS = alt.Axis(format="d", tickMinStep=1)  # counts: no 0.2-memory ticks

@@ -3,10 +3,11 @@ settings (secrets masked) and may open another config file."""
 
 import streamlit as st
 
-from dashboard import context, services
+from dashboard import context
 from dashboard.components import nav, page
 from dashboard.components.memory_table import memory_link
 from dashboard.components.text import count_of, escape_markdown
+from dashboard.services import catalog
 from memory_core.access import Role
 from memory_core.interfaces import Capability
 
@@ -18,7 +19,7 @@ def agent_reach(store: str, admin: bool) -> None:
     key = f"reach_{store}"
     if st.button("Count what the agent cannot find", key=f"{key}_count"):
         with page.reported():
-            st.session_state[key] = services.agent_reach(context.hub(), store)
+            st.session_state[key] = catalog.agent_reach(context.hub(), store)
     if done := st.session_state.pop(f"{key}_done", None):
         st.success(done, icon=":material/check_circle:")
     reach = st.session_state.get(key)
@@ -40,9 +41,9 @@ def agent_reach(store: str, admin: bool) -> None:
                    help=None if admin else "Only an admin can do this."):
         with page.reported():
             bar = st.progress(0.0, "Giving vectors…")
-            given = services.give_missing_vectors(context.hub(), context.actor(), store,
+            given = catalog.give_missing_vectors(context.hub(), context.actor(), store,
                                           progress=lambda done, total: bar.progress(done / total))
-            st.session_state[key] = services.agent_reach(context.hub(), store)
+            st.session_state[key] = catalog.agent_reach(context.hub(), store)
             st.session_state[f"{key}_done"] = (f"Gave {count_of(given, 'memory', 'memories')} a vector (in the "
                                                "audit log): the agent's search can find them now.")
             st.rerun()
@@ -58,7 +59,7 @@ with st.expander("Config file", expanded=hub.config is None):
                          disabled=not admin)
     if st.button("Load", key="load_config", disabled=not admin) and path:
         with page.reported():
-            st.session_state["config_path"] = services.choose_config(context.actor(), path)
+            st.session_state["config_path"] = catalog.choose_config(context.actor(), path)
             st.rerun()
     if not admin:
         st.caption("Only an admin can open another config file.")
@@ -72,11 +73,11 @@ if not hub.store_names:
     st.info("This config has no `memory:` section: add a store, e.g. `memory: {demo: {_type: sqlite, path: demo.db}}`.")
     st.stop()
 
-statuses = services.store_statuses(hub)
+statuses = catalog.store_statuses(hub)
 with st.container(border=True):
     st.subheader("Audit log", anchor=False)
     with page.reported():
-        safety = services.safety_status(hub)
+        safety = catalog.safety_status(hub)
         st.text(f"file: {safety.path}")
         st.caption(f"{count_of(safety.entries, 'entry', 'entries')} · deleted memories stay restorable from the "
                    f"Trash page for {safety.retention_days} days · set in memdash.audit.path (relative to the config "
@@ -100,7 +101,7 @@ for status in statuses:
             right.error(f"unavailable: {escape_markdown(status.error)}", icon=":material/error:")
         if status.memories is not None:
             right.metric("Memories", f"{status.memories:,}")
-        left.caption("Can: " + (services.can_words(status.capabilities) if status.capabilities
+        left.caption("Can: " + (catalog.can_words(status.capabilities) if status.capabilities
                                 else "add, search and remove only (toolkit interface)"))
         for note in status.notes:
             left.warning(escape_markdown(note), icon=":material/info:")
@@ -109,4 +110,4 @@ for status in statuses:
                 agent_reach(status.name, admin)
         if admin:
             with left.expander("Settings (secrets masked)"):
-                st.json(services.store_settings(hub, status.name), expanded=True)
+                st.json(catalog.store_settings(hub, status.name), expanded=True)

@@ -7,10 +7,11 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from dashboard import context, downloads, services, state
+from dashboard import context
 from dashboard.components import page
 from dashboard.components.filter_form import filter_form
 from dashboard.components.text import count_of, escape_markdown, truncate
+from dashboard.services import downloads, filters, memories
 from memory_core.access import Role
 from memory_core.audit.imports import ImportPlan, ImportResult, OnExisting
 from memory_core.errors import InvalidInputError, MemdashError
@@ -27,12 +28,12 @@ def _export(store: str) -> None:
     filter_form(key="export")
     with page.reported():
         try:
-            flt = state.filter_from_params(st.query_params)
+            flt = filters.filter_from_params(st.query_params)
         except InvalidInputError as exc:
             raise InvalidInputError(f"This link's filter is not valid: {exc}") from None
-        services.lister(hub, store, flt)
+        memories.lister(hub, store, flt)
         if hub.can(store, Capability.COUNT):
-            st.caption(f"{count_of(services.count_memories(hub, store, flt), 'memory', 'memories')} to export.")
+            st.caption(f"{count_of(memories.count_memories(hub, store, flt), 'memory', 'memories')} to export.")
         fmt = st.radio("Format", list(downloads.MIME), key="export_format", horizontal=True,
                        format_func=lambda f: {"jsonl": "JSONL (lossless)", "csv": "CSV"}[f])
         _download_button(downloads.Ticket(hub, context.actor(), store, flt, fmt, owner=_session_key()))
@@ -45,7 +46,7 @@ def _download_button(ticket: downloads.Ticket) -> None:
     if downloads.TICKETS.served:
         st.link_button(label, downloads.link(ticket), key="export_download", icon=":material/download:")
     else:
-        st.download_button(label, data=lambda: services.export_file(ticket.hub, ticket.actor, ticket.store,
+        st.download_button(label, data=lambda: memories.export_file(ticket.hub, ticket.actor, ticket.store,
                                                                     ticket.flt, ticket.fmt),
                            file_name=ticket.file_name, mime=downloads.MIME[ticket.fmt], key="export_download",
                            icon=":material/download:", on_click="ignore")
@@ -60,7 +61,7 @@ def _report(upload: UploadedFile) -> ParseReport:
     """Parse the uploaded file once per upload."""
     cached = st.session_state.get("import_report")
     if not cached or cached[0] != upload.file_id:
-        st.session_state.import_report = (upload.file_id, services.parse_upload(upload.name, upload.getvalue()))
+        st.session_state.import_report = (upload.file_id, memories.parse_upload(upload.name, upload.getvalue()))
     return st.session_state.import_report[1]
 
 
@@ -83,7 +84,7 @@ def _plan(upload: UploadedFile, store: str, report: ParseReport) -> ImportPlan |
     """Which of the file's ids the store holds, read once per upload and store."""
     cached = st.session_state.get("import_plan")
     if not cached or cached[0] != (upload.file_id, store):
-        st.session_state.import_plan = ((upload.file_id, store), services.import_plan(context.hub(), store,
+        st.session_state.import_plan = ((upload.file_id, store), memories.import_plan(context.hub(), store,
                                                                                       report.records))
     return st.session_state.import_plan[1]
 
@@ -133,7 +134,7 @@ def _run_import(store: str, report: ParseReport, on_existing: OnExisting | None)
         bar.progress(done / total, text=f"{done:,} of {total:,}")
 
     try:
-        return services.import_records(context.hub(), context.actor(), store, report.records,
+        return memories.import_records(context.hub(), context.actor(), store, report.records,
                                        on_existing=on_existing, progress=progress)
     except (MemdashError, OSError, TimeoutError) as exc:
         done = (f"rows up to line {report.lines[written[0] - 1]} ({written[0]:,} of {len(report.records):,}) were "

@@ -4,13 +4,14 @@ since, read from the audit log's before-states (there is no second copy), with R
 import pandas as pd
 import streamlit as st
 
-from dashboard import audit, context, services
+from dashboard import context
 from dashboard.components import page, revert_flow
 from dashboard.components.audit_view import entry_link, memory_preview
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
 from dashboard.components.text import count_of, escape_markdown, user_shown
 from dashboard.components.times import datetime_column
 from dashboard.components.url import param, set_params, sync_from_url
+from dashboard.services import audit, memories
 from memory_core.access import Role
 from memory_core.audit import AuditEntry
 
@@ -65,6 +66,6 @@ with page.reported():
         selected = []
     else:
         selected = _table(result.entries, key=f"trash_table_{pager.page_id}",
-                          labels=services.user_labels(hub, store))
+                          labels=memories.user_labels(hub, store))
     _restore_button(store, selected)
     pager.controls(result.next_cursor)

@@ -3,11 +3,12 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import context, services
+from dashboard import context
 from dashboard.components import nav, page
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
 from dashboard.components.text import count_of, escape_markdown
 from dashboard.components.url import param, set_params, sync_from_url
+from dashboard.services import memories
 from memory_core import identity
 from memory_core.access import Role
 from memory_core.errors import MemdashError
@@ -61,7 +62,7 @@ def _label_form(store: str, user_id: str, current: str) -> None:
 
 def _save_label(store: str, user_id: str) -> None:
     try:
-        services.label_user(context.hub(), context.actor(), store, user_id,
+        memories.label_user(context.hub(), context.actor(), store, user_id,
                             st.session_state[f"users_label_{user_id}"])
     except MemdashError as exc:
         page.flash(f"Label not saved: {escape_markdown(exc)}", "error")
@@ -77,7 +78,7 @@ def _find_toolkit_user(store: str) -> None:
         st.caption("`nat serve` stores each user under a UUID derived from their identity; nothing typed here is "
                    "kept or sent anywhere.")
         for derived in identity.readings(typed):
-            count = services.count_memories(context.hub(), store, MemoryFilter(user_id=derived.user_id))
+            count = memories.count_memories(context.hub(), store, MemoryFilter(user_id=derived.user_id))
             st.text(f"As {derived.reading}: user {derived.user_id} · {count_of(count, 'memory', 'memories')}")
             if count:
                 _user_links(store, derived.user_id)
@@ -90,12 +91,12 @@ hub = context.hub()
 prefix, size = _controls()
 with page.reported():
     pager = Pager("users_pager", {"store": store, "prefix": prefix, "size": size})
-    result = services.list_users(hub, store, prefix=prefix, limit=size, cursor=pager.cursor)
+    result = memories.list_users(hub, store, prefix=prefix, limit=size, cursor=pager.cursor)
     if not result.users:
         st.info(f"No user id starts with '{escape_markdown(prefix)}'." if prefix
                 else f"Store '{escape_markdown(store)}' has no users yet: it is empty.")
     else:
-        labels = services.user_labels(hub, store)
+        labels = memories.user_labels(hub, store)
         chosen = _users_table(result.users, labels, key=f"users_table_{pager.page_id}")
         if chosen:
             _user_links(store, chosen.user_id)

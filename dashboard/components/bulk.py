@@ -13,10 +13,11 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import context, services
+from dashboard import context
 from dashboard.components import dialogs, undo
 from dashboard.components.page import flash, reported
 from dashboard.components.text import count_of, escape_markdown, truncate
+from dashboard.services import memories
 from memory_core.access import Role
 from memory_core.errors import VersionConflictError
 from memory_core.interfaces import Capability
@@ -90,8 +91,8 @@ def _preview(job: dict[str, Any]) -> tuple[int | None, list[MemoryRecord]]:
     if job["records"] is not None:
         return len(job["records"]), job["records"][:LISTED]
     hub = context.hub()
-    first = services.list_memories(hub, job["store"], job["flt"], limit=LISTED).records
-    count = services.count_memories(hub, job["store"], job["flt"]) if hub.can(job["store"], Capability.COUNT) else None
+    first = memories.list_memories(hub, job["store"], job["flt"], limit=LISTED).records
+    count = memories.count_memories(hub, job["store"], job["flt"]) if hub.can(job["store"], Capability.COUNT) else None
     return count, first
 
 
@@ -122,14 +123,14 @@ def _run(job: dict[str, Any], tags: list[str]) -> None:
     records: list[MemoryRecord] | None = job["records"]
     try:
         if records is None and action == "delete":
-            n = services.delete_matching(hub, actor, store, job["flt"], progress=progress, batch=batch)
+            n = memories.delete_matching(hub, actor, store, job["flt"], progress=progress, batch=batch)
         elif records is None:
-            n = services.retag_matching(hub, actor, store, job["flt"], progress=progress, batch=batch, **change)
+            n = memories.retag_matching(hub, actor, store, job["flt"], progress=progress, batch=batch, **change)
         elif action == "delete":
-            n = services.delete_memories(hub, actor, store, [r.id for r in records], batch=batch,
+            n = memories.delete_memories(hub, actor, store, [r.id for r in records], batch=batch,
                                          expected_versions={r.id: r.version for r in records})
         else:
-            n = services.retag_memories(hub, actor, store, [r.id for r in records], progress=progress, batch=batch,
+            n = memories.retag_memories(hub, actor, store, [r.id for r in records], progress=progress, batch=batch,
                                         **change)
     except VersionConflictError as exc:
         dialogs.close_dialog(DIALOG)

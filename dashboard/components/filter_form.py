@@ -11,8 +11,8 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import state
 from dashboard.components.url import set_params, sync_from_url
+from dashboard.services import filters
 
 DATES = ("created_from", "created_to", "updated_from", "updated_to")
 _DATE_LABELS = {"created_from": "Created from", "created_to": "Created to", "updated_from": "Updated from",
@@ -37,7 +37,7 @@ def filter_form(*, key: str = "filter") -> None:
             column.date_input(_DATE_LABELS[name], key=f"{key}_{name}", value=None, format="YYYY-MM-DD")
         with st.container(horizontal=True):  # buttons as wide as their labels, at any window width
             st.form_submit_button("Apply", type="primary", on_click=_apply, args=(key,), icon=":material/filter_alt:")
-            st.form_submit_button("Clear", on_click=set_params, args=({},), kwargs={"clear": state.FILTER_KEYS})
+            st.form_submit_button("Clear", on_click=set_params, args=({},), kwargs={"clear": filters.FILTER_KEYS})
 
 
 def _widget_values(key: str) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def _apply(key: str) -> None:
     for name in DATES:
         day = s[f"{key}_{name}"]
         values[name] = day.isoformat() if day else None
-    set_params(values, clear=state.FILTER_KEYS)
+    set_params(values, clear=filters.FILTER_KEYS)
 
 
 def _date(raw: str) -> dt.date | None:

@@ -8,11 +8,12 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import audit, context, revert
+from dashboard import context
 from dashboard.components import revert_flow
 from dashboard.components.audit_view import memory_preview
 from dashboard.components.page import flash
 from dashboard.components.text import escape_markdown, truncate
+from dashboard.services import audit, revert
 from memory_core.errors import MemdashError
 
 _LAST = "_undo_last_delete"

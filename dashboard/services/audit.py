@@ -10,7 +10,7 @@ from memory_core.audit import OPERATIONS, AuditEntry, AuditPage, AuditQuery
 from memory_core.errors import InvalidInputError
 
 if typing.TYPE_CHECKING:
-    from dashboard.services import StoreHub
+    from dashboard.services.hub import StoreHub
 
 QUERY_KEYS = ("user", "id", "op", "actor", "batch", "from", "to", "all_stores")
 

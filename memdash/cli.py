@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from memory_core import backup, eval_cli, person
+from memdash import backup, evaluate, person
 from memory_core.audit import AuditQuery, safety_settings
 from memory_core.audit.writer import cli_writer
+from memory_core.auth_settings import NO_AUTH_ENV
 from memory_core.builder import MemoryBuilder
 from memory_core.config import CONFIG_ENV, MemdashConfig, load_config
 from memory_core.demo import DATASETS, seed, seed_if_empty
@@ -29,7 +30,6 @@ from memory_core.records import MemoryFilter
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_APP = PROJECT_ROOT / "dashboard" / "server.py"
-NO_AUTH_ENV = "MEMDASH_NO_AUTH"
 
 
 def find_streamlit_dir() -> Path | None:
@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("stores", cmd_stores, "start each store, ping it, print capabilities and counts")
     backup.add_commands(sub)
     person.add_commands(sub)
-    eval_cli.add_commands(sub)
+    evaluate.add_commands(sub)
     _dashboard_commands(sub)
     return parser
 
@@ -240,14 +240,14 @@ def _dashboard_commands(sub: Any) -> None:
     """``memdash user`` (the dashboard's local accounts) when the dashboard is installed; else a command that
     says how to get it. The library itself never needs the app."""
     try:
-        from dashboard import users_cli
+        from memdash import users
     except ImportError as exc:
         missing = str(exc)
         user = sub.add_parser("user", help="manage the dashboard's local accounts (needs memdash[dashboard])")
         user.add_argument("arguments", nargs=argparse.REMAINDER)
         user.set_defaults(handler=lambda args: _needs_dashboard(f"memdash user ({missing})"))
         return
-    users_cli.add_commands(sub)
+    users.add_commands(sub)
 
 
 def _installed(package: str) -> bool:
@@ -279,5 +279,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,8 +11,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from dashboard import services
-from dashboard.services import StoreHub
+from dashboard.services import memories
+from dashboard.services.hub import StoreHub
 from memory_core import review
 from memory_core.access import Actor
 from memory_core.audit import AuditQuery
@@ -103,7 +103,7 @@ def approvals(hub: StoreHub, store: str) -> review.Approved:
 def approve(hub: StoreHub, actor: Actor, store: str, finding: review.Finding) -> MemoryRecord:
     """Approve the flagged memory as the person saw it: an audit entry, the memory itself untouched.
     ``VersionConflictError`` when it changed since the scan."""
-    record = services.get_memory(hub, store, finding.record_id)
+    record = memories.get_memory(hub, store, finding.record_id)
     if record.version != finding.version:
         raise VersionConflictError(record.id, finding.version, record)
     hub.writer(actor, store).note_review(record)
@@ -113,7 +113,7 @@ def approve(hub: StoreHub, actor: Actor, store: str, finding: review.Finding) ->
 def redact(hub: StoreHub, actor: Actor, store: str, finding: review.Finding) -> MemoryRecord:
     """Replace the finding's match with ``[redacted]`` in the memory's text and conversation (an audited edit,
     revertible); ``VersionConflictError`` when the memory changed since the scan."""
-    record = services.get_memory(hub, store, finding.record_id)
+    record = memories.get_memory(hub, store, finding.record_id)
     memory, conversation = review.redact(record.item, finding.match or "")
     patch = MemoryPatch(memory=memory, conversation=conversation)
-    return services.update_memory(hub, actor, store, record.id, patch, expected_version=finding.version)
+    return memories.update_memory(hub, actor, store, record.id, patch, expected_version=finding.version)

@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from memdash.backup import atomic_output, exportable
 from memory_core.audit import AuditQuery, safety_settings
 from memory_core.audit.log import AuditEntry
 from memory_core.audit.writer import cli_writer
-from memory_core.backup import atomic_output, exportable
 from memory_core.config import MemdashConfig, load_config
 from memory_core.records import MemoryFilter, utcnow
 from memory_core.transfer import iter_records, record_to_dict

@@ -11,8 +11,8 @@ import dataclasses
 import datetime as dt
 import itertools
 
-from dashboard import services
-from dashboard.services import StoreHub
+from dashboard.services import memories
+from dashboard.services.hub import StoreHub
 from memory_core.audit import AuditEntry, AuditQuery, Change
 from memory_core.errors import MemdashError
 from memory_core.interfaces import Capability
@@ -61,6 +61,6 @@ def user_timeline(hub: StoreHub, store: str, user_id: str) -> list[TimelineEvent
     events = audit_events(hub, store, user_id)
     logged = {e.memory_id for e in events if e.kind == "added"}
     if hub.can(store, Capability.LIST):
-        records = itertools.islice(services.export_records(hub, store, MemoryFilter(user_id=user_id)), LIMIT)
+        records = itertools.islice(memories.export_records(hub, store, MemoryFilter(user_id=user_id)), LIMIT)
         events += [e for r in records if r.id not in logged for e in _from_record(r)]
     return sorted(events, key=lambda e: e.at)

@@ -16,7 +16,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from dashboard.services import StoreHub, export_stream
+from dashboard.services.hub import StoreHub
+from dashboard.services.memories import export_stream
 from memory_core.access import Actor
 from memory_core.records import MemoryFilter
 

@@ -1,9 +1,5 @@
-"""Everything the pages do, as plain functions: the only bridge from Streamlit to the stores.
-
-Reads go through the editors the builder made from the YAML config (the same objects agents use), guarded so
-that they cannot write; every write goes through the hub's :class:`~memory_core.audit.writer.AuditedWriter`
-(role check, before-image, version check, audit entry). Nothing here speaks SQL or HTTP.
-"""
+"""A store's memories, as plain functions the pages call: list, count, open, search, export, import, label,
+and every change through the hub's audited writer. Nothing here speaks SQL or HTTP or imports Streamlit."""
 
 from __future__ import annotations
 
@@ -11,33 +7,21 @@ import contextlib
 import dataclasses
 import io
 import itertools
-import os
-import re
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import Any
 
-from dashboard.runner import AsyncRunner
+from dashboard.services.hub import StoreHub, cannot_message
 from memory_core.access import Actor, Role
-from memory_core.audit import AuditLog, AuditQuery, SafetySettings, safety_settings
-from memory_core.audit.guard import guard
+from memory_core.audit import AuditQuery
 from memory_core.audit.imports import ImportPlan, ImportResult, OnExisting, plan_import
-from memory_core.audit.writer import AuditedWriter, labels
-from memory_core.builder import MemoryBuilder
-from memory_core.config import CONFIG_ENV, MemdashConfig, load_config
+from memory_core.audit.writer import labels
 from memory_core.conversations import conversation_of
 from memory_core.errors import (
-    ConfigError,
     InvalidInputError,
-    MemdashError,
     UnsupportedError,
 )
-from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor, capabilities_of
-from memory_core.memdash_section import check_memdash_section
+from memory_core.interfaces import Capability, MemoryBrowser, capabilities_of
 from memory_core.models import MemoryItem
-from memory_core.reach import AgentReach, Reach
 from memory_core.records import (
     MemoryFilter,
     MemoryPatch,
@@ -61,223 +45,6 @@ from memory_core.transfer import (
 EXPORT_FORMATS = ("jsonl", "csv")
 BULK_CHUNK = 200
 PROGRESS_STEP = 25  # memories retagged between two progress reports
-
-
-class StoreHub:
-    """A loaded config, the live stores built from it on one event loop thread, and its audit log."""
-
-    def __init__(self, config_path: str | None, runner: AsyncRunner | None = None) -> None:
-        self.id = uuid.uuid4().hex
-        self.config_path = config_path
-        self.runner = runner or AsyncRunner()
-        self.config: MemdashConfig | None = None
-        self.safety: SafetySettings | None = None
-        self.config_error: ConfigError | None = None
-        try:
-            self.config = load_config(config_path) if config_path else None
-            if self.config:
-                check_memdash_section(self.config)
-            self.safety = safety_settings(self.config) if self.config else None
-        except ConfigError as exc:
-            self.config, self.config_error = None, exc
-        self.builder = MemoryBuilder(self.config) if self.config else None
-        self._audit: AuditLog | None = None
-        self._audit_lock = threading.Lock()
-
-    @classmethod
-    def from_env(cls) -> StoreHub:
-        return cls(os.environ.get(CONFIG_ENV))
-
-    @property
-    def store_names(self) -> list[str]:
-        return self.builder.memory_names if self.builder else []
-
-    def store_type(self, store: str) -> str:
-        return self._builder().get_memory_client_config(store).type
-
-    def editor(self, store: str) -> MemoryEditor:
-        """The store's editor for reading, built on first use (``StoreUnavailableError`` if it cannot start).
-        Guarded: its mutating methods refuse every call that does not come through :meth:`writer`."""
-        return guard(self.runner.run(self._builder().get_memory_client(store)))
-
-    def writer(self, actor: Actor, store: str) -> AuditedWriter:
-        """The only way to change ``store``'s memories: as ``actor``, each change in the audit log
-        (``AuditLogError`` when the log cannot be opened, before anything changes)."""
-        return AuditedWriter(self.editor(store), self.audit, actor, store)
-
-    def browser(self, store: str, capability: Capability) -> MemoryBrowser:
-        """The store as a browser offering ``capability``, or ``UnsupportedError`` saying what it lacks."""
-        editor = self.editor(store)
-        if capability not in capabilities_of(editor):
-            raise UnsupportedError(cannot_message(store, capability))
-        return editor  # type: ignore[return-value]
-
-    def can(self, store: str, capability: Capability) -> bool:
-        return capability in capabilities_of(self.editor(store))
-
-    @property
-    def audit(self) -> AuditLog:
-        """The config's audit log, opened on first use; ``AuditLogError`` when it cannot be."""
-        if self.safety is None:
-            raise self.config_error or ConfigError("no config loaded: start with memdash run --config FILE")
-        with self._audit_lock:
-            if self._audit is None:
-                self._audit = self.safety.open_audit_log()
-            return self._audit
-
-    def close(self) -> None:
-        if self.builder:
-            self.runner.run(self.builder.__aexit__(None, None, None))
-        self.runner.close()
-        if self._audit:
-            self._audit.close()
-
-    def _builder(self) -> MemoryBuilder:
-        if self.builder is None:
-            raise self.config_error or ConfigError("no config loaded: start with memdash run --config FILE")
-        return self.builder
-
-
-_CANNOT = {
-    Capability.LIST: "list memories (search only)",
-    Capability.LIST_USERS: "list users",
-    Capability.LIST_ALL_USERS: "list every user's memories at once (pick a user)",
-    Capability.COUNT: "count memories",
-    Capability.GET: "open a memory by id",
-    Capability.UPDATE: "edit memories",
-    Capability.DELETE_BY_IDS: "delete single memories",
-    Capability.SEARCH_RECORDS: "link search results to their memories",
-}
-
-
-CAN = {  # what each capability lets an operator do, in words, in the order the Stores page lists them
-    Capability.LIST_USERS: "list its users", Capability.LIST: "list memories",
-    Capability.LIST_ALL_USERS: "list every user's memories at once", Capability.COUNT: "count",
-    Capability.GET: "open a memory", Capability.UPDATE: "edit", Capability.DELETE_BY_IDS: "delete single memories",
-    Capability.IMPORT: "import keeping ids and times", Capability.TEXT_SEARCH: "search by words",
-    Capability.VECTOR_SEARCH: "search by meaning", Capability.SEARCH_RECORDS: "link search hits to their memories",
-    Capability.PING: "report its health", Capability.STATS: "compute analytics",
-    Capability.REACH: "tell which memories the agent's search cannot find",
-}
-
-
-def can_words(capabilities: frozenset[Capability]) -> str:
-    """What a store can do, as a sentence part an operator reads."""
-    return ", ".join(words for capability, words in CAN.items() if capability in capabilities)
-
-
-def cannot_message(store: str, capability: Capability) -> str:
-    what = _CANNOT.get(capability, capability.value.replace("_", " "))
-    return f"store '{store}' cannot {what}"
-
-
-# --- stores -----------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class StoreStatus:
-    name: str
-    type: str
-    ok: bool
-    error: str | None = None
-    capabilities: frozenset[Capability] = frozenset()
-    users: int | None = None
-    memories: int | None = None
-    notes: list[str] = dataclasses.field(default_factory=list)
-
-
-def store_status(hub: StoreHub, store: str) -> StoreStatus:
-    """Health, capabilities and counts of one store; a failure is reported, never raised."""
-    status = StoreStatus(name=store, type=hub.store_type(store), ok=False)
-    try:
-        editor = hub.editor(store)
-        status.capabilities = capabilities_of(editor)
-        status.notes = list(getattr(editor, "notes", []))
-        if Capability.PING in status.capabilities:
-            hub.runner.run(editor.ping())  # type: ignore[attr-defined]
-        if Capability.COUNT in status.capabilities:
-            status.memories = hub.runner.run(editor.count_records(MemoryFilter()))  # type: ignore[attr-defined]
-        status.ok = True
-    except (MemdashError, OSError, TimeoutError) as exc:
-        status.error = str(exc) or type(exc).__name__
-    return status
-
-
-def store_statuses(hub: StoreHub) -> list[StoreStatus]:
-    return [store_status(hub, name) for name in hub.store_names]
-
-
-def agent_reach(hub: StoreHub, store: str, examples: int = 20) -> Reach:
-    """How many of ``store``'s memories the agent's own search can find (``UnsupportedError`` when the store
-    cannot tell: the agent then searches through memdash itself)."""
-    return hub.runner.run(_reach(hub.browser(store, Capability.REACH)).reach(examples))
-
-
-def unfindable_reason(hub: StoreHub, store: str, memory_id: str) -> str | None:
-    """Why the agent's own search cannot find this memory; ``None`` when it can or the store cannot tell."""
-    if not hub.can(store, Capability.REACH):
-        return None
-    return hub.runner.run(_reach(hub.editor(store)).unfindable_reason(memory_id))
-
-
-def give_missing_vectors(hub: StoreHub, actor: Actor, store: str, *, progress: Callable[[int, int], None] | None = None,
-                 chunk: int = 200) -> int:
-    """Give every memory the agent cannot find for want of a vector one (admin, audited, one batch); how many."""
-    writer, batch, given = hub.writer(actor, store), uuid.uuid4().hex, 0
-    ids = [record.id for record in export_records(hub, store, MemoryFilter())]
-    for start in range(0, len(ids), chunk):
-        given += len(hub.runner.run(writer.add_vectors(ids[start:start + chunk], batch=batch)))
-        if progress:
-            progress(min(start + chunk, len(ids)), len(ids))
-    return given
-
-
-def _reach(editor: Any) -> AgentReach:
-    return editor  # a store declaring Capability.REACH implements AgentReach (capabilities_of)
-
-
-@dataclasses.dataclass(frozen=True)
-class SafetyStatus:
-    path: Path
-    entries: int
-    retention_days: int
-
-
-def safety_status(hub: StoreHub) -> SafetyStatus:
-    """Where the audit log lives and how much it holds (``AuditLogError`` when it cannot be opened)."""
-    audit_log = hub.audit
-    assert hub.safety is not None  # hub.audit raised otherwise
-    return SafetyStatus(hub.safety.audit_path, audit_log.count(AuditQuery()), hub.safety.retention_days)
-
-
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@/\s]+@")
-_KEY_PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
-
-
-def store_settings(hub: StoreHub, store: str) -> dict[str, Any]:
-    """A store's validated config for display: secrets (``SecretStr``) and passwords inside URLs or libpq
-    strings are masked."""
-    settings = hub._builder().get_memory_client_config(store).model_dump(mode="json", by_alias=True)
-    return {key: _masked(value) for key, value in settings.items()}
-
-
-def _masked(value: Any) -> Any:
-    if isinstance(value, str):
-        return _KEY_PASSWORD.sub(r"\1********", _URL_PASSWORD.sub(r"\1********@", value))
-    if isinstance(value, dict):
-        return {key: _masked(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_masked(item) for item in value]
-    return value
-
-
-def choose_config(actor: Actor, path: str) -> str:
-    """Open another config file in the caller's session (its stores, never its sign-in settings): admins only.
-    Returns the absolute path for ``context.config_path``."""
-    actor.require_global(Role.ADMIN, "open another config")
-    if not path.strip():
-        raise InvalidInputError("a config file path is needed")
-    return str(Path(path.strip()).expanduser().resolve())
 
 
 # --- reads -------------------------------------------------------------------------------------------

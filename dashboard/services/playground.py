@@ -2,9 +2,9 @@
 
 The agent (:mod:`memory_core.agent`) calls ``get_memory`` and ``add_memory`` exactly as a real agent does
 (:func:`memory_core.tools.bind_tool`, 1.9 configs with the chosen ``user_id``). The editor the tools are bound
-to is a :class:`TracingEditor`: its ``search`` goes through :func:`services.search_memories` (``search_records``
+to is a :class:`TracingEditor`: its ``search`` goes through :func:`memories.search_memories` (``search_records``
 where the store has it, so hits carry ids and scores) and its ``add_items`` through
-:func:`services.add_memory` (role check, ``MemoryEvent``, audit entry, the new id). It records both, so each
+:func:`memories.add_memory` (role check, ``MemoryEvent``, audit entry, the new id). It records both, so each
 turn can show what was retrieved and written.
 """
 
@@ -15,9 +15,10 @@ import dataclasses
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
-from dashboard import services
-from dashboard.runner import AsyncRunner
-from dashboard.services import SearchHit, StoreHub
+from dashboard.services import memories
+from dashboard.services.hub import StoreHub
+from dashboard.services.memories import SearchHit
+from dashboard.services.runner import AsyncRunner
 from memory_core.access import Actor, Role
 from memory_core.agent import Agent, LlmAgent, agent_for, recall, remember
 from memory_core.errors import UnsupportedError
@@ -58,14 +59,14 @@ class TracingEditor(MemoryEditor):
         self.written: list[Written] = []
 
     async def search(self, query: str, top_k: int = 5, **kwargs: Any) -> list[MemoryItem]:
-        hits = await asyncio.to_thread(services.search_memories, self.hub, self.store, user_id=kwargs["user_id"],
+        hits = await asyncio.to_thread(memories.search_memories, self.hub, self.store, user_id=kwargs["user_id"],
                                        query=query, top_k=top_k, threshold=kwargs.get("similarity_threshold"))
         self.retrieved.extend(hits)
         return [hit.item.model_copy(update={"similarity_score": hit.score}) for hit in hits]
 
     async def add_items(self, items: list[MemoryItem], **kwargs: Any) -> None:
         for item in items:
-            memory_id = await asyncio.to_thread(services.add_memory, self.hub, self.actor, self.store, item)
+            memory_id = await asyncio.to_thread(memories.add_memory, self.hub, self.actor, self.store, item)
             self.written.append(Written(item=item, id=memory_id))
 
     async def remove_items(self, **kwargs: Any) -> None:
@@ -74,7 +75,7 @@ class TracingEditor(MemoryEditor):
 
 def require_chat(hub: StoreHub, actor: Actor, store: str) -> None:
     """Refuse a chat before it starts unless the actor may write to ``store`` (the agent adds memories)."""
-    services.allow(hub, actor, Role.EDITOR, store, "chat in the playground (its agent adds memories)")
+    memories.allow(hub, actor, Role.EDITOR, store, "chat in the playground (its agent adds memories)")
 
 
 def agent(hub: StoreHub) -> Agent:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dashboard.users_file import load_users, new_user, save_users
+from dashboard.services.users_file import load_users, new_user, save_users
 from memory_core.access import Role
 from memory_core.auth_settings import auth_settings
 from memory_core.config import load_config

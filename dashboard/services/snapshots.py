@@ -15,8 +15,8 @@ import re
 import uuid
 from pathlib import Path
 
-from dashboard import services
-from dashboard.services import StoreHub
+from dashboard.services import memories
+from dashboard.services.hub import StoreHub, cannot_message
 from memory_core.access import Actor, Role
 from memory_core.errors import ConfigError, InvalidInputError, NotFoundError, UnsupportedError
 from memory_core.interfaces import Capability
@@ -53,20 +53,20 @@ def _checked(hub: StoreHub, store: str, name: str) -> Path:
         raise InvalidInputError("a snapshot name is 1-80 letters, digits, '.', '_' or '-'")
     missing = [c for c in _NEEDS if not hub.can(store, c)]
     if missing:
-        raise UnsupportedError(services.cannot_message(store, missing[0]) + ": no snapshots")
+        raise UnsupportedError(cannot_message(store, missing[0]) + ": no snapshots")
     return snapshots_dir(hub, store) / f"{name}.jsonl"
 
 
 def save_snapshot(hub: StoreHub, actor: Actor, store: str, name: str) -> Snapshot:
     """Write every memory of ``store`` to a new snapshot file (editor role; one ``export`` audit entry)."""
-    services.allow(hub, actor, Role.EDITOR, store, "save snapshots")
+    memories.allow(hub, actor, Role.EDITOR, store, "save snapshots")
     path = _checked(hub, store, name)
     if path.exists():
         raise InvalidInputError(f"a snapshot named '{name}' exists; choose another name")
     path.parent.mkdir(parents=True, exist_ok=True)
     partial, count = path.with_suffix(".part"), 0
     with partial.open("w", encoding="utf-8") as out:
-        for record in services.export_records(hub, store, MemoryFilter()):
+        for record in memories.export_records(hub, store, MemoryFilter()):
             out.write(dump_jsonl_line(record))
             count += 1
     partial.replace(path)
@@ -91,7 +91,7 @@ def restore_snapshot(hub: StoreHub, actor: Actor, store: str, name: str) -> int:
     """Replace every memory of ``store`` with the snapshot's (admin role); returns how many were restored.
 
     The file is read and validated whole before anything is deleted."""
-    services.allow(hub, actor, Role.ADMIN, store, "restore snapshots")
+    memories.allow(hub, actor, Role.ADMIN, store, "restore snapshots")
     path = _checked(hub, store, name)
     if not path.is_file():
         raise NotFoundError(f"no snapshot named '{name}' for store '{store}'")
@@ -100,5 +100,5 @@ def restore_snapshot(hub: StoreHub, actor: Actor, store: str, name: str) -> int:
     if not report.ok:
         line, message = report.errors[0]
         raise InvalidInputError(f"snapshot '{name}' line {line}: {message}")
-    services.delete_matching(hub, actor, store, MemoryFilter(), batch=uuid.uuid4().hex)
-    return services.import_records(hub, actor, store, report.records).added
+    memories.delete_matching(hub, actor, store, MemoryFilter(), batch=uuid.uuid4().hex)
+    return memories.import_records(hub, actor, store, report.records).added

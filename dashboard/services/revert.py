@@ -20,8 +20,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from dashboard import services
-from dashboard.services import StoreHub
+from dashboard.services import memories
+from dashboard.services.hub import StoreHub
 from memory_core.access import Actor, Role
 from memory_core.audit import AuditEntry, AuditQuery, Change
 from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
@@ -74,8 +74,8 @@ def revert(hub: StoreHub, actor: Actor, entries: Sequence[AuditEntry], *, skip_c
     store = _one_store(entries)
     removals = [s for s in ready if s.entry.change is Change.CREATED]
     if len(removals) > 1:
-        services.allow(hub, actor, Role.ADMIN, store, "revert a bulk add (a bulk delete)")
-    services.allow(hub, actor, Role.EDITOR, store, "revert changes")
+        memories.allow(hub, actor, Role.ADMIN, store, "revert a bulk add (a bulk delete)")
+    memories.allow(hub, actor, Role.EDITOR, store, "revert changes")
     batch = uuid.uuid4().hex if len(ready) > 1 else None
     result = RevertResult(reverted=[], conflicts=conflicts)
     _update_back(hub, actor, store, [s for s in ready if s.entry.change is Change.CHANGED], batch, result)

@@ -1,0 +1,7 @@
+"""``python -m memdash``: the same as the ``memdash`` command."""
+
+import sys
+
+from memdash.cli import main
+
+sys.exit(main())
