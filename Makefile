@@ -34,7 +34,7 @@ help:
 	@echo "make run    - set up, then open the dashboard on the demo store (http://localhost:$(PORT))"
 	@echo "make test   - set up (venv, packages, Debian packages), then run the tests"
 	@echo "make bench  - latency, LoCoMo, dashboard and concurrency benchmarks, printed as tables"
-	@echo "make lint   - ruff check ."
+	@echo "make lint   - ruff check . and the layering contracts (lint-imports)"
 	@echo "make venv | install | apt | clean"
 
 $(PY):
@@ -84,6 +84,7 @@ bench: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache *.egg-info $(VENV)/.memdash-installed-*

@@ -7,7 +7,7 @@ import os
 import streamlit as st
 
 from dashboard import auth
-from dashboard.components.text import escape_markdown
+from dashboard.text import escape_markdown
 from dashboard.services.hub import StoreHub
 from memory_core.access import Actor
 from memory_core.config import CONFIG_ENV

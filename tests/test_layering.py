@@ -1,97 +1,44 @@
-"""The layering contract, read from the code's own imports (module level, as Python runs them):
+"""The layering contract (``[tool.importlinter]`` in ``pyproject.toml``, drawn in ``docs/architecture.md``),
+checked by import-linter from the code's own imports, those inside functions included:
 
-* no import cycles among memdash's modules;
-* the library (``memory_core``) never imports the app (``dashboard``): the ``memdash`` command loads ``memdash
-  user`` from the app only when it is installed (``tests/test_library_alone.py`` runs the library without it);
-* the dashboard's pages reach stores only through ``dashboard.services`` (no page imports a provider).
+* the command (``memdash``) above the app (``dashboard``) above the library (``memory_core``): the library never
+  imports the app (``tests/test_library_alone.py`` runs it without the app installed);
+* inside the library and the app, each layer imports only the layers below it;
+* pages and components reach stores only through ``dashboard.services``; the registry imports no store,
+  embedder or toolkit module;
+* no import cycles (only ``if TYPE_CHECKING:`` imports are left out).
+
+``make lint`` runs the same contracts (``lint-imports``); running them here too makes ``make test`` say it.
 """
 
 from __future__ import annotations
 
-import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
-def modules() -> dict[str, Path]:
-    found = {}
-    for path in [*ROOT.glob("memory_core/**/*.py"), *ROOT.glob("dashboard/**/*.py")]:
-        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-        found[name] = path
-    return found
+def lint_imports(folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=folder, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(folder), "PATH": ""}, timeout=300)
 
 
-def imports(path: Path, known: dict[str, Path]) -> set[str]:
-    """The memdash modules ``path`` imports at module level (``from pkg import sub`` counts as ``pkg.sub``)."""
-    found: set[str] = set()
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            subs = {f"{node.module}.{alias.name}" for alias in node.names} & set(known)
-            found |= subs | ({node.module} if len(subs) < len(node.names) else set())
-    return found & set(known)
+def test_the_import_contracts_hold() -> None:
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
-def graph() -> dict[str, set[str]]:
-    known = modules()
-    return {name: imports(path, known) - {name} for name, path in known.items()}
-
-
-def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components with more than one module (Tarjan, iterative)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    found: list[list[str]] = []
-    for start in edges:
-        if start in index:
-            continue
-        work = [(start, iter(sorted(edges[start])))]
-        index[start] = low[start] = len(index)
-        stack.append(start)
-        while work:
-            node, children = work[-1]
-            child = next(children, None)
-            if child is not None:
-                if child not in index:
-                    index[child] = low[child] = len(index)
-                    stack.append(child)
-                    work.append((child, iter(sorted(edges[child]))))
-                elif child in stack:
-                    low[node] = min(low[node], index[child])
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    component.append(member)
-                    if member == node:
-                        break
-                if len(component) > 1:
-                    found.append(sorted(component))
-    return found
-
-
-def test_no_module_imports_itself_through_others() -> None:
-    assert cycles(graph()) == []
-
-
-def test_the_cycle_finder_finds_a_cycle() -> None:
-    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
-
-
-def test_the_library_does_not_import_the_app() -> None:
-    offenders = {name: sorted(t for t in targets if t.split(".")[0] == "dashboard")
-                 for name, targets in graph().items() if name.startswith("memory_core")}
-    assert {name: found for name, found in offenders.items() if found} == {}
-
-
-def test_pages_reach_stores_only_through_services() -> None:
-    offenders = {name: sorted(t for t in targets if t.startswith("memory_core.providers"))
-                 for name, targets in graph().items() if name.startswith("dashboard.app_pages")}
-    assert {name: found for name, found in offenders.items() if found} == {}
+def test_a_page_importing_a_store_breaks_the_contract(tmp_path) -> None:
+    """The contracts can fail: the same rules over a copy of the project in which the Browse page imports a store."""
+    shutil.copytree(ROOT / "dashboard", tmp_path / "dashboard", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("memdash", "memory_core", "pyproject.toml"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    with (tmp_path / "dashboard" / "app_pages" / "browse.py").open("a") as page:
+        page.write("from memory_core.providers import in_memory  # noqa\n")
+    result = lint_imports(tmp_path)
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "dashboard.app_pages is not allowed to import memory_core.providers" in result.stdout

@@ -10,7 +10,7 @@ from dashboard import context
 from dashboard.components import page
 from dashboard.components.editors import parse_metadata, tag_editor
 from dashboard.components.memory_table import memory_link
-from dashboard.components.text import escape_markdown, truncate
+from dashboard.text import escape_markdown, truncate
 from dashboard.components.url import param
 from dashboard.services import memories
 from memory_core.access import Role

@@ -10,7 +10,7 @@ from dashboard.components import dialogs, nav, page, revert_flow
 from dashboard.components.audit_view import diff_view, entries_table, entry_fields, entry_link, memory_preview
 from dashboard.components.memory_table import memory_link
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
-from dashboard.components.text import count_of, escape_markdown
+from dashboard.text import count_of, escape_markdown
 from dashboard.components.url import param, set_params, sync_from_url
 from dashboard.services import audit, memories, revert
 from memory_core.access import Role

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import context
 from dashboard.components import page
-from dashboard.components.text import escape_markdown
+from dashboard.text import escape_markdown
 from dashboard.services import insights
 from memory_core.evaluation import EvalReport, load_golden
 

@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import context
 from dashboard.components import page
 from dashboard.components.memory_table import memory_link
-from dashboard.components.text import escape_markdown
+from dashboard.text import escape_markdown
 from dashboard.services import insights
 from dashboard.services.insights import StoreStatistics
 from memory_core.stats import Bucket

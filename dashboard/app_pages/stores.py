@@ -6,7 +6,7 @@ import streamlit as st
 from dashboard import context
 from dashboard.components import nav, page
 from dashboard.components.memory_table import memory_link
-from dashboard.components.text import count_of, escape_markdown
+from dashboard.text import count_of, escape_markdown
 from dashboard.services import catalog
 from memory_core.access import Role
 from memory_core.interfaces import Capability

@@ -10,7 +10,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from dashboard import context
 from dashboard.components import page
 from dashboard.components.filter_form import filter_form
-from dashboard.components.text import count_of, escape_markdown, truncate
+from dashboard.text import count_of, escape_markdown, truncate
 from dashboard.services import downloads, filters, memories
 from memory_core.access import Role
 from memory_core.audit.imports import ImportPlan, ImportResult, OnExisting

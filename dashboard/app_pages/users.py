@@ -6,7 +6,7 @@ import streamlit as st
 from dashboard import context
 from dashboard.components import nav, page
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
-from dashboard.components.text import count_of, escape_markdown
+from dashboard.text import count_of, escape_markdown
 from dashboard.components.url import param, set_params, sync_from_url
 from dashboard.services import memories
 from memory_core import identity

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.components import nav
-from dashboard.components.text import truncate, user_shown
+from dashboard.text import truncate, user_shown
 from dashboard.components.times import datetime_column, local_time
 from memory_core.audit import AuditEntry
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from dashboard.components.text import escape_markdown
+from dashboard.text import escape_markdown
 
 _USER_ROLES = frozenset({"user", "human"})
 

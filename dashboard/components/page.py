@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import context
 from dashboard.components import nav
-from dashboard.components.text import escape_markdown
+from dashboard.text import escape_markdown
 from memory_core.errors import MemdashError, StoreUnavailableError, UnsupportedError
 
 _FLASH = "_flash"

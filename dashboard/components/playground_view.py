@@ -12,7 +12,7 @@ import streamlit as st
 from dashboard import context
 from dashboard.components import page
 from dashboard.components.memory_table import memory_link
-from dashboard.components.text import count_of, escape_markdown, truncate
+from dashboard.text import count_of, escape_markdown, truncate
 from dashboard.services import snapshots
 from dashboard.services.playground import Turn
 from dashboard.services.timeline import TimelineEvent

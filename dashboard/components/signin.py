@@ -8,7 +8,7 @@ import math
 import streamlit as st
 
 from dashboard import auth
-from dashboard.components.text import escape_markdown
+from dashboard.text import escape_markdown
 from memory_core.access import Actor, PermissionDenied
 from memory_core.auth_settings import AuthMode
 

@@ -12,7 +12,7 @@ from dashboard import context
 from dashboard.components import revert_flow
 from dashboard.components.audit_view import memory_preview
 from dashboard.components.page import flash
-from dashboard.components.text import escape_markdown, truncate
+from dashboard.text import escape_markdown, truncate
 from dashboard.services import audit, revert
 from memory_core.errors import MemdashError
 
