@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 import streamlit as st
 
 from dashboard import auth
-from dashboard.text import escape_markdown
 from dashboard.services.hub import StoreHub
+from dashboard.text import escape_markdown
 from memory_core.access import Actor
 from memory_core.config import CONFIG_ENV
 
@@ -24,7 +25,13 @@ def config_path() -> str | None:
 
 
 def hub() -> StoreHub:
-    return _hub_for(config_path())
+    """The hub as the signed-in person may read it: the stores their role shows, their reads recorded."""
+    return _hub_for(config_path()).as_seen_by(actor(), _session())
+
+
+def _session() -> str:
+    """This browser session's id in read records (several tabs of one person are several sessions)."""
+    return st.session_state.setdefault("_memdash_session", uuid.uuid4().hex)
 
 
 def actor() -> Actor:
@@ -49,6 +56,8 @@ def store_picker() -> str | None:
     """
     names = hub().store_names
     if not names:
+        if _hub_for(config_path()).store_names:
+            st.sidebar.warning("Your role lets you read none of this config's stores.", icon=":material/lock:")
         return None
     url_store = st.query_params.get("store")
     state = st.session_state
@@ -57,8 +66,8 @@ def store_picker() -> str | None:
     chosen = st.sidebar.selectbox("Store", names, key="store_picker")
     state["_store_seen"] = chosen
     if url_store and url_store not in names:
-        st.sidebar.warning(f"This link names the store {escape_markdown(url_store)}, which this config does not "
-                           f"have: showing {escape_markdown(chosen)}.", icon=":material/warning:")
+        st.sidebar.warning(f"This link names the store {escape_markdown(url_store)}, which is not one you can "
+                           f"open here: showing {escape_markdown(chosen)}.", icon=":material/warning:")
     if chosen != url_store:
         st.query_params["store"] = chosen
     return chosen

@@ -3,8 +3,8 @@
 One JSONL file: a ``person`` line (store, user, when, and what this version cannot include), then a ``memory``
 line per memory of the user (lossless, :func:`memory_core.transfer.record_to_dict`), then an ``audit`` line per
 entry of memdash's audit log about the user (changes with their before/after, labels, review approvals,
-exports), oldest first. Written like ``memdash export`` (a temporary file renamed over OUTFILE) and audited as
-an export.
+exports, oldest first; then the read records: who browsed, opened or searched them). Written like ``memdash
+export`` (a temporary file renamed over OUTFILE) and audited as an export.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from memory_core.config import MemdashConfig, load_config
 from memory_core.records import MemoryFilter, utcnow
 from memory_core.transfer import iter_records, record_to_dict
 
-NOT_INCLUDED = "reads of the memories (who viewed them) are not recorded by this version of memdash"
+NOT_INCLUDED = "reads made before this version of memdash recorded them (read records began with it)"
 
 
 def add_commands(sub: Any) -> None:
@@ -61,9 +61,10 @@ async def _person(config: MemdashConfig, store: str, user_id: str, outfile: str,
                     _line(out, {"kind": "memory", "memory": record_to_dict(record)})
                     memories += 1
                 entries = 0
-                for entry in log.entries(AuditQuery(store=store, user_id=user_id)):
-                    _line(out, {"kind": "audit", "entry": _entry(entry)})
-                    entries += 1
+                for reads in (False, True):  # the changes, then who read the memories
+                    for entry in log.entries(AuditQuery(store=store, user_id=user_id, reads=reads)):
+                        _line(out, {"kind": "audit", "entry": _entry(entry)})
+                        entries += 1
         finally:
             log.close()
         writer.note_export(user_id, f"everything about the user: {memories} memories and {entries} audit entries, "

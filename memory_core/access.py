@@ -14,6 +14,7 @@ from memory_core.errors import MemdashError
 class Role(enum.IntEnum):
     """Ordered: each role can do everything the ones below it can."""
 
+    NONE = 0  # nothing: the store is not shown (a per-store role, or a default that per-store roles open up)
     VIEWER = 1  # read
     EDITOR = 2  # add, edit, delete, import
     ADMIN = 3  # bulk delete, all stores, config, users
@@ -44,12 +45,25 @@ class Actor:
 
     def require(self, role: Role, store: str, action: str) -> None:
         """Raise ``PermissionDenied`` unless this actor has at least ``role`` on ``store``."""
+        self.require_read(store)
         have = self.role_for(store)
         if have < role:
             raise PermissionDenied(
                 f"{self.name} is {_article(have)} on store '{store}' and may not {action} "
                 f"(needs {role.name.lower()})"
             )
+
+    @property
+    def reads_every_store(self) -> bool:
+        return min([self.role, *(role for _, role in self.store_roles)]) >= Role.VIEWER
+
+    def can_read(self, store: str) -> bool:
+        return self.role_for(store) >= Role.VIEWER
+
+    def require_read(self, store: str) -> None:
+        """Raise ``PermissionDenied`` unless this actor may read ``store`` (its role there is not ``none``)."""
+        if not self.can_read(store):
+            raise PermissionDenied(f"{self.name} may not read store '{store}'")
 
     def require_global(self, role: Role, action: str) -> None:
         """Raise ``PermissionDenied`` unless this actor's own role (not a per-store one) is at least ``role``."""

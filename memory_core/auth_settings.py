@@ -10,6 +10,7 @@ memdash:
     roles:                          # OIDC identities, by email or sub
       alice@example.com: admin
       bob@example.com: {default: viewer, stores: {demo: editor}}
+      carol@example.com: {default: none, stores: {support: viewer}}   # reads the support store only
 ```
 
 No Streamlit here: :mod:`dashboard.auth` decides the mode and reads the identity of a session.
@@ -115,8 +116,7 @@ def _role(config: MemdashConfig, raw: Any, path: tuple[str, ...], *, none_ok: bo
     try:
         return Role.parse(raw)
     except ValueError as exc:
-        extra = " (or none)" if none_ok else ""
-        raise section_error(config, f"{exc}{extra}", ("memdash", "auth", *path)) from None
+        raise section_error(config, str(exc), ("memdash", "auth", *path)) from None
 
 
 def _roles(config: MemdashConfig, raw: Any) -> dict[str, Grant]:
@@ -130,7 +130,7 @@ def _roles(config: MemdashConfig, raw: Any) -> dict[str, Grant]:
 def _grant(config: MemdashConfig, identity: str, raw: Any) -> Grant:
     path = ("roles", identity)
     if not isinstance(raw, dict):
-        return Grant(_role(config, raw, path) or Role.VIEWER)
+        return Grant(_given(_role(config, raw, path)))
     unknown = sorted(str(k) for k in set(raw) - {"default", "stores"})
     if unknown:
         raise section_error(config, f"unknown key '{unknown[0]}'; allowed: default, stores",
@@ -138,6 +138,10 @@ def _grant(config: MemdashConfig, identity: str, raw: Any) -> Grant:
     stores = raw.get("stores") or {}
     if not isinstance(stores, dict):
         raise section_error(config, "must map store names to roles", ("memdash", "auth", *path, "stores"))
-    role = _role(config, raw.get("default"), (*path, "default")) or Role.VIEWER
-    return Grant(role, tuple((str(s), _role(config, r, (*path, "stores", str(s))) or Role.VIEWER)
-                             for s, r in stores.items()))
+    role = _given(_role(config, raw.get("default"), (*path, "default")))
+    return Grant(role, tuple((str(s), _given(_role(config, r, (*path, "stores", str(s))))) for s, r in stores.items()))
+
+
+def _given(role: Role | None) -> Role:
+    """A role left out is ``viewer``; ``none`` stays none (the store is not shown)."""
+    return Role.VIEWER if role is None else role

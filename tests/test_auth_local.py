@@ -206,7 +206,7 @@ def test_the_auth_section():
     ("{auth: {who: x}}", "field 'memdash.auth.who': unknown key 'who'"),
     ("{auth: {roles: {a@b.c: root}}}", "field 'memdash.auth.roles.a@b.c': unknown role 'root'"),
     ("{auth: {roles: {a@b.c: {stores: {demo: boss}}}}}", "field 'memdash.auth.roles.a@b.c.stores.demo'"),
-    ("{auth: {default_role: root}}", "unknown role 'root'; roles: viewer, editor, admin (or none)"),
+    ("{auth: {default_role: root}}", "unknown role 'root'; roles: none, viewer, editor, admin"),
     ("{auth: [oidc]}", "field 'memdash.auth': must be a mapping"),
 ])
 def test_auth_section_errors_name_the_field(tmp_path, section, where):

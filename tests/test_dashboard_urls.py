@@ -44,7 +44,7 @@ def test_an_unknown_store_in_a_link_falls_back_to_the_first_and_says_so(two_stor
     at = ok(two_stores.app("browse", store="no*pe").run())
     assert at.query_params["store"] == "main" and memories(at) == ["in main"]
     assert messages(at.sidebar, "warning") == [
-        "This link names the store no*pe, which this config does not have: showing main."]
+        "This link names the store no*pe, which is not one you can open here: showing main."]
     at.run()  # the URL now names the store shown: nothing more to say
     assert messages(ok(at).sidebar, "warning") == []
 

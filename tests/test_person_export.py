@@ -32,7 +32,7 @@ def test_person_export_holds_the_users_memories_and_history_and_nobody_elses(tmp
     assert cli.main(["person", "--config", str(config), "main", "alice", str(out)]) == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert lines[0]["kind"] == "person" and (lines[0]["store"], lines[0]["user_id"]) == ("main", "alice")
-    assert "reads of the memories" in lines[0]["not_included"][0]
+    assert "reads made before this version" in lines[0]["not_included"][0]
     memories = [line["memory"] for line in lines if line["kind"] == "memory"]
     assert sorted(m["id"] for m in memories) == ["a0", "a1", "a2"]
     entries = [line["entry"] for line in lines if line["kind"] == "audit"]

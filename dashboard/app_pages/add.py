@@ -10,9 +10,9 @@ from dashboard import context
 from dashboard.components import page
 from dashboard.components.editors import parse_metadata, tag_editor
 from dashboard.components.memory_table import memory_link
-from dashboard.text import escape_markdown, truncate
 from dashboard.components.url import param
 from dashboard.services import memories
+from dashboard.text import escape_markdown, truncate
 from memory_core.access import Role
 from memory_core.errors import InvalidInputError, MemdashError
 from memory_core.items import item_text

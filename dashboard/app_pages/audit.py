@@ -1,5 +1,6 @@
 """Audit log (``?store=&user=&id=&op=&actor=&batch=&from=&to=``, one entry: ``?entry=N``): every change made
-through memdash, who made it, before and after, and reverting it (one change or a whole batch)."""
+through memdash, who made it, before and after, and reverting it (one change or a whole batch); with ``?reads=1``
+who read whose memories instead."""
 
 import datetime as dt
 
@@ -10,9 +11,9 @@ from dashboard.components import dialogs, nav, page, revert_flow
 from dashboard.components.audit_view import diff_view, entries_table, entry_fields, entry_link, memory_preview
 from dashboard.components.memory_table import memory_link
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
-from dashboard.text import count_of, escape_markdown
 from dashboard.components.url import param, set_params, sync_from_url
 from dashboard.services import audit, memories, revert
+from dashboard.text import count_of, escape_markdown
 from memory_core.access import Role
 from memory_core.audit import OPERATIONS, AuditEntry, AuditQuery, Change
 from memory_core.errors import InvalidInputError
@@ -29,6 +30,7 @@ def _filters() -> None:
     """The filter form, bound to the URL: Apply writes every filter parameter in one update."""
     values = {f"audit_{k}": param(k) for k in TEXT_FILTERS}
     values |= {"audit_op": param("op") if param("op") in OPERATIONS else "", "audit_all": param("all_stores") == "1",
+                "audit_reads": param("reads") == "1",
                "audit_from": _day(param("from")), "audit_to": _day(param("to"))}
     sync_from_url("audit", values)
     with st.form("audit_form", border=True):
@@ -36,10 +38,12 @@ def _filters() -> None:
         for column, (key, label) in zip(cols, TEXT_FILTERS.items(), strict=False):
             column.text_input(label, key=f"audit_{key}")
         cols[-1].selectbox("Operation", ["", *OPERATIONS], key="audit_op", format_func=lambda op: op or "any")
-        bottom = st.columns([1, 1, 2])
+        bottom = st.columns([1, 1, 1, 1])
         bottom[0].date_input("From", key="audit_from", value=None, format="YYYY-MM-DD")
         bottom[1].date_input("To", key="audit_to", value=None, format="YYYY-MM-DD")
         bottom[2].checkbox("Every store", key="audit_all")
+        bottom[3].checkbox("Reads instead of changes", key="audit_reads",
+                           help="Who browsed, opened or searched whose memories (exports are changes)")
         apply, clear, _ = st.columns([1, 1, 6])
         apply.form_submit_button("Apply", type="primary", on_click=_apply, icon=":material/filter_alt:")
         clear.form_submit_button("Clear", on_click=set_params, args=({},), kwargs={"clear": audit.QUERY_KEYS})
@@ -49,6 +53,7 @@ def _apply() -> None:
     s = st.session_state
     values: dict[str, str | None] = {key: s[f"audit_{key}"].strip() for key in TEXT_FILTERS}
     values |= {"op": s.audit_op or None, "all_stores": "1" if s.audit_all else None,
+               "reads": "1" if s.audit_reads else None,
                "from": s.audit_from.isoformat() if s.audit_from else None,
                "to": s.audit_to.isoformat() if s.audit_to else None}
     set_params(values, clear=audit.QUERY_KEYS)
@@ -72,7 +77,8 @@ def _list(store: str) -> None:
     pager = Pager("audit_pager", {"query": repr(query), "size": size})
     result = audit.audit_page(hub, query, limit=size, cursor=pager.cursor)
     if not result.entries:
-        st.info("No audit entries match." if pager.number == 1 else "No more entries.")
+        none = "No reads recorded match." if query.reads else "No audit entries match."
+        st.info(none if pager.number == 1 else "No more entries.")
     else:
         shown = entries_table(result.entries, key=f"audit_table_{pager.page_id}",
                               labels=memories.every_user_label(hub))

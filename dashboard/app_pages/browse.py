@@ -8,10 +8,10 @@ from dashboard.components import bulk, nav, page, undo
 from dashboard.components.filter_form import filter_form
 from dashboard.components.memory_table import memory_link, memory_table
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
-from dashboard.text import count_of, escape_markdown
 from dashboard.components.url import param, set_params, sync_from_url
 from dashboard.services import filters, memories
 from dashboard.services.hub import StoreHub
+from dashboard.text import count_of, escape_markdown
 from memory_core import identity
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import Capability

@@ -6,8 +6,8 @@ import streamlit as st
 
 from dashboard import context
 from dashboard.components import page
-from dashboard.text import escape_markdown
 from dashboard.services import insights
+from dashboard.text import escape_markdown
 from memory_core.evaluation import EvalReport, load_golden
 
 _REPORT = "eval_report"

@@ -12,11 +12,11 @@ from dashboard.components import dialogs, nav, page, undo
 from dashboard.components.conversation import conversation_view
 from dashboard.components.editors import metadata_editor, metadata_text, parse_metadata, tag_editor
 from dashboard.components.memory_table import memory_link
-from dashboard.text import escape_markdown, truncate, user_shown
 from dashboard.components.times import local_time
 from dashboard.components.url import param, set_params
 from dashboard.services import catalog, memories
 from dashboard.services.hub import cannot_message
+from dashboard.text import escape_markdown, truncate, user_shown
 from memory_core.access import Role
 from memory_core.conversations import conversation_of
 from memory_core.errors import MemdashError, NotFoundError, VersionConflictError

@@ -6,8 +6,8 @@ import streamlit as st
 from dashboard import context
 from dashboard.components import page
 from dashboard.components.playground_view import chat_turn, memory_trace, snapshot_panel, timeline_chart
-from dashboard.text import escape_markdown
 from dashboard.services import memories, playground, timeline
+from dashboard.text import escape_markdown
 from memory_core.access import PermissionDenied
 from memory_core.interfaces import Capability
 

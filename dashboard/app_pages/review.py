@@ -9,8 +9,8 @@ import streamlit as st
 from dashboard import context
 from dashboard.components import dialogs, page, undo
 from dashboard.components.memory_table import memory_link
-from dashboard.text import count_of, escape_markdown, truncate
 from dashboard.services import insights, memories
+from dashboard.text import count_of, escape_markdown, truncate
 from memory_core.errors import MemdashError, NotFoundError
 from memory_core.items import item_text
 from memory_core.records import MemoryRecord

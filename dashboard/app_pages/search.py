@@ -7,10 +7,10 @@ import streamlit as st
 from dashboard import context
 from dashboard.components import page
 from dashboard.components.memory_table import memory_link
-from dashboard.text import count_of, escape_markdown, truncate, user_shown
 from dashboard.components.url import param, set_params, sync_from_url
 from dashboard.services import memories
 from dashboard.services.hub import cannot_message
+from dashboard.text import count_of, escape_markdown, truncate, user_shown
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import Capability
 from memory_core.records import MemoryFilter

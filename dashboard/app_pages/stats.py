@@ -7,9 +7,9 @@ import streamlit as st
 from dashboard import context
 from dashboard.components import page
 from dashboard.components.memory_table import memory_link
-from dashboard.text import escape_markdown
 from dashboard.services import insights
 from dashboard.services.insights import StoreStatistics
+from dashboard.text import escape_markdown
 from memory_core.stats import Bucket
 
 _COUNT_AXIS = alt.Axis(format="d", tickMinStep=1)  # counts: no 0.2-memory ticks

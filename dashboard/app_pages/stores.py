@@ -6,8 +6,8 @@ import streamlit as st
 from dashboard import context
 from dashboard.components import nav, page
 from dashboard.components.memory_table import memory_link
-from dashboard.text import count_of, escape_markdown
 from dashboard.services import catalog
+from dashboard.text import count_of, escape_markdown
 from memory_core.access import Role
 from memory_core.interfaces import Capability
 

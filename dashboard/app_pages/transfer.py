@@ -10,8 +10,8 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from dashboard import context
 from dashboard.components import page
 from dashboard.components.filter_form import filter_form
-from dashboard.text import count_of, escape_markdown, truncate
 from dashboard.services import downloads, filters, memories
+from dashboard.text import count_of, escape_markdown, truncate
 from memory_core.access import Role
 from memory_core.audit.imports import ImportPlan, ImportResult, OnExisting
 from memory_core.errors import InvalidInputError, MemdashError

@@ -8,10 +8,10 @@ from dashboard import context
 from dashboard.components import page, revert_flow
 from dashboard.components.audit_view import entry_link, memory_preview
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
-from dashboard.text import count_of, escape_markdown, user_shown
 from dashboard.components.times import datetime_column
 from dashboard.components.url import param, set_params, sync_from_url
 from dashboard.services import audit, memories
+from dashboard.text import count_of, escape_markdown, user_shown
 from memory_core.access import Role
 from memory_core.audit import AuditEntry
 

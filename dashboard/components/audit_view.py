@@ -11,8 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.components import nav
-from dashboard.text import truncate, user_shown
 from dashboard.components.times import datetime_column, local_time
+from dashboard.text import truncate, user_shown
 from memory_core.audit import AuditEntry
 
 AUDIT_PAGE = nav.AUDIT.link

@@ -16,8 +16,8 @@ import streamlit as st
 from dashboard import context
 from dashboard.components import dialogs, undo
 from dashboard.components.page import flash, reported
-from dashboard.text import count_of, escape_markdown, truncate
 from dashboard.services import memories
+from dashboard.text import count_of, escape_markdown, truncate
 from memory_core.access import Role
 from memory_core.errors import VersionConflictError
 from memory_core.interfaces import Capability

@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.components import nav
-from dashboard.text import escape_markdown, truncate, user_shown
 from dashboard.components.times import datetime_column
+from dashboard.text import escape_markdown, truncate, user_shown
 from memory_core.items import item_text
 from memory_core.records import MemoryRecord
 

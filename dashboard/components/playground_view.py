@@ -12,10 +12,10 @@ import streamlit as st
 from dashboard import context
 from dashboard.components import page
 from dashboard.components.memory_table import memory_link
-from dashboard.text import count_of, escape_markdown, truncate
 from dashboard.services import snapshots
 from dashboard.services.playground import Turn
 from dashboard.services.timeline import TimelineEvent
+from dashboard.text import count_of, escape_markdown, truncate
 from memory_core.items import item_text
 
 COLORS = alt.Scale(domain=["added", "edited", "deleted"], range=["#2e7d32", "#f9a825", "#c62828"])

@@ -14,8 +14,8 @@ import streamlit as st
 from dashboard import context
 from dashboard.components.audit_view import diff_view, memory_preview
 from dashboard.components.page import flash
-from dashboard.text import count_of, escape_markdown
 from dashboard.services import revert
+from dashboard.text import count_of, escape_markdown
 from memory_core.audit import AuditEntry
 from memory_core.errors import MemdashError
 

@@ -12,8 +12,8 @@ from dashboard import context
 from dashboard.components import revert_flow
 from dashboard.components.audit_view import memory_preview
 from dashboard.components.page import flash
-from dashboard.text import escape_markdown, truncate
 from dashboard.services import audit, revert
+from dashboard.text import escape_markdown, truncate
 from memory_core.errors import MemdashError
 
 _LAST = "_undo_last_delete"

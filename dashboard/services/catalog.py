@@ -125,6 +125,7 @@ _KEY_PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
 def store_settings(hub: StoreHub, store: str) -> dict[str, Any]:
     """A store's validated config for display: secrets (``SecretStr``) and passwords inside URLs or libpq
     strings are masked."""
+    hub.require_read(store)
     settings = hub._builder().get_memory_client_config(store).model_dump(mode="json", by_alias=True)
     return {key: _masked(value) for key, value in settings.items()}
 

@@ -1,5 +1,9 @@
 """The hub: one loaded config, the stores built from it on one event-loop thread, and its audit log.
 
+A page sees the hub as its signed-in person may (:meth:`StoreHub.as_seen_by`, a :class:`ReaderHub`): only the
+stores their role lets them read, refused anywhere else (a deep link, a crafted call), and every read of a
+person's memories recorded (:mod:`memory_core.audit.reads`).
+
 Reads go through the editors the builder made from the YAML config (the same objects agents use), guarded so
 that they cannot write; every write goes through :meth:`StoreHub.writer`, an
 :class:`~memory_core.audit.writer.AuditedWriter` (role check, before-image, version check, audit entry).
@@ -7,14 +11,16 @@ that they cannot write; every write goes through :meth:`StoreHub.writer`, an
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import uuid
 
 from dashboard.services.runner import AsyncRunner
 from memory_core.access import Actor
-from memory_core.audit import AuditLog, SafetySettings, safety_settings
+from memory_core.audit import AuditLog, AuditQuery, SafetySettings, safety_settings
 from memory_core.audit.guard import guard
+from memory_core.audit.reads import ReadRecorder
 from memory_core.audit.writer import AuditedWriter
 from memory_core.builder import MemoryBuilder
 from memory_core.config import CONFIG_ENV, MemdashConfig, load_config
@@ -27,7 +33,10 @@ from memory_core.memdash_section import check_memdash_section
 
 
 class StoreHub:
-    """A loaded config, the live stores built from it on one event loop thread, and its audit log."""
+    """A loaded config, the live stores built from it on one event loop thread, and its audit log.
+    Unrestricted: what the command line and the tests use; pages get a :class:`ReaderHub`."""
+
+    reader: Actor | None = None  # whose view this is (None: everything, nothing recorded)
 
     def __init__(self, config_path: str | None, runner: AsyncRunner | None = None) -> None:
         self.id = uuid.uuid4().hex
@@ -46,6 +55,21 @@ class StoreHub:
         self.builder = MemoryBuilder(self.config) if self.config else None
         self._audit: AuditLog | None = None
         self._audit_lock = threading.Lock()
+        self.reads = ReadRecorder(lambda: self.audit)
+
+    def as_seen_by(self, actor: Actor, session: str) -> ReaderHub:
+        """This hub as ``actor`` may read it, recording their reads under ``session``."""
+        return ReaderHub(self, actor, session)
+
+    def require_read(self, store: str) -> None:
+        """``PermissionDenied`` unless this view may read ``store`` (an unrestricted hub reads every store)."""
+
+    def note_read(self, store: str, reads: dict[str, int], kind: str) -> None:
+        """Record that this view's reader read ``reads`` (memories per user id) of ``store``: a no-op here."""
+
+    def visible(self, query: AuditQuery) -> AuditQuery:
+        """``query`` narrowed to the stores this view may read."""
+        return query
 
     @classmethod
     def from_env(cls) -> StoreHub:
@@ -56,11 +80,13 @@ class StoreHub:
         return self.builder.memory_names if self.builder else []
 
     def store_type(self, store: str) -> str:
+        self.require_read(store)
         return self._builder().get_memory_client_config(store).type
 
     def editor(self, store: str) -> MemoryEditor:
         """The store's editor for reading, built on first use (``StoreUnavailableError`` if it cannot start).
         Guarded: its mutating methods refuse every call that does not come through :meth:`writer`."""
+        self.require_read(store)
         return guard(self.runner.run(self._builder().get_memory_client(store)))
 
     def writer(self, actor: Actor, store: str) -> AuditedWriter:
@@ -99,6 +125,40 @@ class StoreHub:
         if self.builder is None:
             raise self.config_error or ConfigError("no config loaded: start with memdash run --config FILE")
         return self.builder
+
+
+class ReaderHub(StoreHub):
+    """A :class:`StoreHub` as one person may read it: the same stores, runner and audit log (shared, not copied),
+    narrowed to the stores their role lets them read; their reads are recorded per session."""
+
+    def __init__(self, hub: StoreHub, actor: Actor, session: str) -> None:
+        self.__dict__.update(hub.__dict__)  # not super().__init__(), which would load the config and stores again
+        self.base, self.reader, self.session = hub, actor, session
+
+    @property
+    def store_names(self) -> list[str]:
+        return [name for name in self.base.store_names if self.reader.can_read(name)]
+
+    @property
+    def audit(self) -> AuditLog:
+        return self.base.audit
+
+    def require_read(self, store: str) -> None:
+        self.reader.require_read(store)
+
+    def note_read(self, store: str, reads: dict[str, int], kind: str) -> None:
+        if reads:
+            self.reads.record(self.reader, self.session, store, reads, kind)
+
+    def visible(self, query: AuditQuery) -> AuditQuery:
+        if query.store is not None:
+            self.require_read(query.store)
+        if self.reader.reads_every_store:
+            return query  # also the entries of stores the config no longer names
+        return dataclasses.replace(query, stores=tuple(self.store_names))
+
+    def close(self) -> None:
+        """Nothing to release: the stores belong to the shared hub."""
 
 
 _CANNOT = {

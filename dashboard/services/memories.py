@@ -3,6 +3,7 @@ and every change through the hub's audited writer. Nothing here speaks SQL or HT
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import io
@@ -66,7 +67,9 @@ def lister(hub: StoreHub, store: str, flt: MemoryFilter) -> MemoryBrowser:
 def list_memories(hub: StoreHub, store: str, flt: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
                   cursor: str | None = None) -> RecordPage:
     browser = lister(hub, store, flt)
-    return hub.runner.run(browser.list_records(flt, sort=sort, limit=limit, cursor=cursor))
+    page = hub.runner.run(browser.list_records(flt, sort=sort, limit=limit, cursor=cursor))
+    hub.note_read(store, dict(collections.Counter(r.user_id for r in page.records)), "browse")
+    return page
 
 
 def count_memories(hub: StoreHub, store: str, flt: MemoryFilter) -> int:
@@ -74,7 +77,9 @@ def count_memories(hub: StoreHub, store: str, flt: MemoryFilter) -> int:
 
 
 def get_memory(hub: StoreHub, store: str, memory_id: str) -> MemoryRecord:
-    return hub.runner.run(hub.browser(store, Capability.GET).get_record(memory_id))
+    record = hub.runner.run(hub.browser(store, Capability.GET).get_record(memory_id))
+    hub.note_read(store, {record.user_id: 1}, "open")
+    return record
 
 
 @dataclasses.dataclass
@@ -93,17 +98,22 @@ def search_memories(hub: StoreHub, store: str, *, user_id: str, query: str, top_
     if Capability.SEARCH_RECORDS in capabilities_of(editor):
         hits: list[ScoredRecord] = hub.runner.run(editor.search_records(  # type: ignore[attr-defined]
             query, user_id=user_id, top_k=top_k, similarity_threshold=threshold))
-        return [SearchHit(item=h.record.item, score=h.score, id=h.record.id, parts=h.parts) for h in hits]
-    kwargs = {"user_id": user_id} | ({"similarity_threshold": threshold} if threshold is not None else {})
-    items = hub.runner.run(editor.search(query, top_k=top_k, **kwargs))
-    return [SearchHit(item=i, score=i.similarity_score) for i in items]
+        found = [SearchHit(item=h.record.item, score=h.score, id=h.record.id, parts=h.parts) for h in hits]
+    else:
+        kwargs = {"user_id": user_id} | ({"similarity_threshold": threshold} if threshold is not None else {})
+        items = hub.runner.run(editor.search(query, top_k=top_k, **kwargs))
+        found = [SearchHit(item=i, score=i.similarity_score) for i in items]
+    hub.note_read(store, {user_id: len(found)}, "search")
+    return found
 
 
 def agent_view(hub: StoreHub, store: str, *, user_id: str, query: str, top_k: int = 5) -> str:
     """What an agent's ``get_memory`` tool returns to its LLM for this user and query: the toolkit's 1.9 tool
     (:mod:`memory_core.tools`, its exact output string) on the same store, reading only."""
     tool = bind_tool(hub.editor(store), GetToolConfig(memory=store, user_id=user_id))
-    return hub.runner.run(tool.ainvoke({"query": query, "top_k": top_k}))
+    shown = hub.runner.run(tool.ainvoke({"query": query, "top_k": top_k}))
+    hub.note_read(store, {user_id: 0}, "agent view")  # the tool's text does not say how many it holds
+    return shown
 
 
 def export_records(hub: StoreHub, store: str, flt: MemoryFilter, chunk: int = 500) -> Iterator[MemoryRecord]:
@@ -182,11 +192,14 @@ def conversation_records(hub: StoreHub, store: str, record: MemoryRecord, limit:
         return []
     flt = MemoryFilter(user_id=record.user_id, metadata={named[0]: named[1]})
     sort = Sort(field=SortField.CREATED, descending=False)
-    return hub.runner.run(lister(hub, store, flt).list_records(flt, sort=sort, limit=limit)).records
+    records = hub.runner.run(lister(hub, store, flt).list_records(flt, sort=sort, limit=limit)).records
+    hub.note_read(store, {record.user_id: len(records)}, "open")
+    return records
 
 
 def user_labels(hub: StoreHub, store: str) -> dict[str, str]:
     """The display labels operators gave this store's users (memdash's own, in the audit log)."""
+    hub.require_read(store)
     return labels(hub.audit.entries(AuditQuery(store=store, operation="label")))
 
 
