@@ -28,7 +28,8 @@ def filter_form(*, key: str = "filter") -> None:
         top[1].text_input("Tags (comma-separated)", key=f"{key}_tags")
         top[2].radio("Match tags", ("any", "all"), key=f"{key}_tags_mode", horizontal=True)
         top[3].text_input("Memory text contains", key=f"{key}_text")
-        metadata, dates = st.columns([1, 2])  # four dates in two thirds: "yyyy-mm-dd" fits at 1024 px
+        more = st.expander("Metadata and dates", expanded=_more_in_use())  # the table stays above the fold
+        metadata, dates = more.columns([1, 2])  # four dates in two thirds: "yyyy-mm-dd" fits at 1024 px
         metadata.text_area("Metadata key:value (one per line)", key=f"{key}_meta", height=68,
                            placeholder="e.g. topic:travel")
         for column, name in zip(dates.columns(2), DATES[:2], strict=True):
@@ -38,6 +39,11 @@ def filter_form(*, key: str = "filter") -> None:
         with st.container(horizontal=True):  # buttons as wide as their labels, at any window width
             st.form_submit_button("Apply", type="primary", on_click=_apply, args=(key,), icon=":material/filter_alt:")
             st.form_submit_button("Clear", on_click=set_params, args=({},), kwargs={"clear": filters.FILTER_KEYS})
+
+
+def _more_in_use() -> bool:
+    """Whether the URL filters by metadata or a date (the form then shows those fields open)."""
+    return any(st.query_params.get(name) for name in ("meta", *DATES))
 
 
 def _widget_values(key: str) -> dict[str, Any]:

@@ -16,23 +16,31 @@ from memory_core.items import item_text
 from memory_core.records import MemoryRecord
 
 MEMORY_PAGE = nav.MEMORY.link
-COLUMNS = ("id", "user_id", "memory", "tags", "metadata", "turns", "created_at", "updated_at", "version")
+# what an operator reads first comes first; the id last (copyable, and on the Memory page)
+COLUMNS = ("memory", "user_id", "tags", "metadata", "created_at", "updated_at", "version", "turns", "id")
 
 
 def records_frame(records: Sequence[MemoryRecord], labels: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Table rows: long text cut to one line (the full text is on the Memory page); a user's label beside the id."""
+    """Table rows: long text cut to one line (the full text is on the Memory page); a user's label beside the id;
+    tags as a list (chips); metadata as ``key: value`` pairs."""
     rows = [{
-        "id": r.id,
-        "user_id": user_shown(r.user_id, labels),
         "memory": truncate(item_text(r.item), 160),  # a conversation-only item shows its messages
-        "tags": truncate(", ".join(r.item.tags), 80),
-        "metadata": truncate(json.dumps(r.item.metadata, ensure_ascii=False), 80) if r.item.metadata else "",
-        "turns": len(r.item.conversation or []),
+        "user_id": user_shown(r.user_id, labels),
+        "tags": [truncate(tag, 40) for tag in r.item.tags[:12]],
+        "metadata": truncate(metadata_text(r.item.metadata), 100),
         "created_at": r.created_at,
         "updated_at": r.updated_at,
         "version": r.version,
+        "turns": len(r.item.conversation or []),
+        "id": r.id,
     } for r in records]
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def metadata_text(metadata: Mapping[str, object]) -> str:
+    """``source: support call · lang: en``: strings as they are, other values as JSON."""
+    return " · ".join(f"{key}: {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
+                      for key, value in metadata.items())
 
 
 def memory_table(records: Sequence[MemoryRecord], *, key: str, labels: Mapping[str, str] | None = None
@@ -46,10 +54,16 @@ def memory_table(records: Sequence[MemoryRecord], *, key: str, labels: Mapping[s
         records_frame(records, labels), key=f"{key}_{_content_key(records)}", on_select="rerun",
         selection_mode="multi-row", hide_index=True,
         column_config={
-            "id": st.column_config.TextColumn("id", width="small"),
-            "memory": st.column_config.TextColumn("memory", width="large"),
-            "created_at": datetime_column("created"),
-            "updated_at": datetime_column("updated"),
+            "memory": st.column_config.TextColumn("Memory", width="large"),
+            "user_id": st.column_config.TextColumn("User", width="small"),
+            "tags": st.column_config.ListColumn("Tags", width="medium"),
+            "metadata": st.column_config.TextColumn("Metadata", width="small"),
+            "created_at": datetime_column("Created"),
+            "updated_at": datetime_column("Updated"),
+            "version": st.column_config.NumberColumn("v", width=40, help="version: how many times it was saved"),
+            "turns": (st.column_config.NumberColumn("Turns", width=50, help="conversation messages")
+                      if any(r.item.conversation for r in records) else None),
+            "id": st.column_config.TextColumn("Id", width="small"),
         },
     )
     rows = event.selection.rows if event else []
