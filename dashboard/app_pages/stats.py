@@ -68,9 +68,13 @@ def _growth(stats: StoreStatistics, bucket: Bucket) -> None:
 
 def _largest(store: str, stats: StoreStatistics) -> None:
     st.subheader("Largest memories")
-    frame = pd.DataFrame([m.model_dump() for m in stats.largest], columns=["id", "user_id", "size", "preview"])
+    frame = pd.DataFrame([m.model_dump() for m in stats.largest], columns=["preview", "user_id", "size", "id"])
     event = st.dataframe(frame, key="stats_largest", on_select="rerun", selection_mode="single-row",
-                         hide_index=True, column_config={"size": st.column_config.NumberColumn("size (chars)")})
+                         hide_index=True, column_config={
+                             "preview": st.column_config.TextColumn("Memory", width="large"),
+                             "user_id": st.column_config.TextColumn("User", width="small"),
+                             "size": st.column_config.NumberColumn("Characters", width="small"),
+                             "id": st.column_config.TextColumn("Id", width="small")})
     rows = event.selection.rows if event else []
     if rows and rows[0] < len(stats.largest):
         memory_link(store, stats.largest[rows[0]].id, text=stats.largest[rows[0]].preview)
