@@ -80,6 +80,7 @@ bench: install
 	$(PY) -m bench.latency
 	$(PY) -m bench.locomo
 	$(PY) -m bench.dashboard
+	$(PY) -m bench.first_table
 	$(PY) -m bench.concurrency
 
 lint: install
