@@ -45,7 +45,7 @@ def log(tmp_path: Path) -> SqliteAuditLog:
 
 @pytest.mark.parametrize("sql", [
     "UPDATE audit_entries SET actor = 'mallory'",
-    "UPDATE audit_entries SET before = NULL WHERE seq = 2",
+    "UPDATE audit_content SET before = NULL WHERE seq = 2",  # a before-image (the content table, schema 2)
     "DELETE FROM audit_entries",
     "DELETE FROM audit_entries WHERE seq = 1",
     "INSERT OR REPLACE INTO audit_entries (seq, at_us, actor, operation, store, user_id) "

@@ -18,7 +18,8 @@ from typing import Any
 from memory_core.records import MemoryRecord, utcnow
 from memory_core.transfer import record_from_dict
 
-OPERATIONS = ("add", "update", "delete", "revert", "export", "review", "label", "vector")
+OPERATIONS = ("add", "update", "delete", "revert", "export", "review", "label", "vector", "erase")
+READ = "read"  # who looked at a person's memories (memory_core.audit.reads); listed apart from changes
 
 
 class Change(enum.StrEnum):
@@ -62,9 +63,11 @@ class AuditEntry:
 
 @dataclasses.dataclass(frozen=True)
 class AuditQuery:
-    """Which entries to list; every field left ``None`` matches everything. ``since``/``until`` are inclusive."""
+    """Which entries to list; every field left ``None`` matches everything. ``since``/``until`` are inclusive.
+    Changes and reads are listed apart: ``reads=True`` lists the read records only, else the changes only."""
 
     store: str | None = None
+    stores: tuple[str, ...] | None = None  # any of these (the stores a reader may see)
     user_id: str | None = None
     memory_id: str | None = None
     operation: str | None = None
@@ -73,6 +76,23 @@ class AuditQuery:
     reverts: int | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+    reads: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Erasure:
+    """An erasure of one user's content from one store's entries (:mod:`memory_core.audit.erasure`): started,
+    and finished once its receipt is written. ``user_key`` names the user without the id (a keyed hash);
+    ``counts`` is what it removed so far, per place."""
+
+    id: int
+    store: str
+    user_key: str
+    actor: str
+    started: dt.datetime
+    finished: dt.datetime | None = None
+    receipt: int | None = None
+    counts: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -119,3 +139,40 @@ class AuditLog(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the log's resources; closing twice is harmless."""
+
+    # --- erasure: the only way content leaves the log (docs/security.md "Erasure") ---------------------------
+    @abstractmethod
+    def user_key(self, store: str, user_id: str) -> str:
+        """The user's name in erasure receipts: a hash of store and id keyed by this log's own secret."""
+
+    @abstractmethod
+    def content_counts(self, store: str, user_id: str) -> dict[str, int]:
+        """How many of the user's entries in ``store`` still hold content (states or a note), per operation;
+        ``"removal"`` counts the removals among them (the trash's before-images)."""
+
+    @abstractmethod
+    def erasures(self, store: str, user_id: str) -> list[Erasure]:
+        """The erasures of this user in ``store``, oldest first: finished ones (found by ``user_key``) and the one
+        still running, if any."""
+
+    @abstractmethod
+    def start_erasure(self, store: str, user_id: str, actor: str) -> Erasure:
+        """Record that an erasure of the user began; an unfinished one is returned instead (it resumes)."""
+
+    @abstractmethod
+    def erase_content(self, erasure: Erasure, user_id: str) -> dict[str, int]:
+        """Remove the content (states and notes) of every entry of the running erasure's user and store, in one
+        transaction that also adds the counts to the erasure; returns them (per operation, and ``"removal"``)."""
+
+    @abstractmethod
+    def add_erasure_counts(self, erasure: Erasure, counts: dict[str, int]) -> None:
+        """Add what another step of the running erasure removed (store, snapshots) to its counts."""
+
+    @abstractmethod
+    def finish_erasure(self, erasure: Erasure, receipt: AuditEntry) -> int:
+        """Append the receipt and mark the erasure finished, in one transaction (its user id is dropped from the
+        erasure record); returns the receipt's entry number."""
+
+    @abstractmethod
+    def compact(self) -> None:
+        """Leave no removed content in the log's files (for SQLite: checkpoint and truncate the WAL)."""
