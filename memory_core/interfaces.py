@@ -172,6 +172,16 @@ class MemoryBrowser(ABC):
         """Search like ``MemoryEditor.search`` but return records with ids and score parts."""
 
 
+class Scrubbing(ABC):
+    """A store that can make deleted memories unrecoverable from its own files, the last step of an erasure
+    (docs/security.md "Erasure"): what deleting rows leaves behind (free pages, an index's old segments, a
+    write-ahead log) is rewritten or truncated."""
+
+    @abstractmethod
+    async def scrub(self) -> None:
+        """Rewrite what deleted memories left behind; ``StoreUnavailableError`` when it cannot finish now."""
+
+
 def capabilities_of(editor: MemoryEditor) -> frozenset[Capability]:
     """What a store declares; an editor that is not a browser can only add, search and remove.
 

@@ -74,7 +74,7 @@ def arguments(world, fn: Callable[..., Any], actor: Actor) -> dict[str, Any]:
         "entries": list(hub.audit.entries(AuditQuery(memory_id="r1", operation="update"))),
         "path": str(world.config), "role": Role.EDITOR, "action": "change memories",
         "operation": "update", "before": record, "after": record, "match": "memory",
-        "message": "I like tea.", "name": "snap", "label": "Jane",
+        "message": "I like tea.", "name": "snap", "label": "Jane", "typed": "alice",
         "finding": Finding(Kind.PERSONAL_DATA, "r2", record.version, "alice", "e-mail address", match="memory"),
     }
     params = inspect.signature(fn).parameters.values()
@@ -131,7 +131,7 @@ def test_every_method_of_the_audited_writer_refuses_a_viewer_and_changes_nothing
     methods = [name for name, _ in inspect.getmembers(AuditedWriter, inspect.isfunction)
                if not name.startswith("_") and name not in WRITER_NOT_MUTATIONS]
     assert {"add", "update", "delete", "retag", "delete_user", "put_back", "import_records", "check_import",
-            "import_batch", "note_review", "note_label", "add_vectors"} == set(methods)
+            "import_batch", "note_review", "note_label", "add_vectors", "erase", "scrub"} == set(methods)
     before = snapshot(world)
     for name in methods:
         with pytest.raises(PermissionDenied):

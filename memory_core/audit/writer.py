@@ -24,10 +24,10 @@ from memory_core.audit.settings import safety_settings
 from memory_core.builder import MemoryBuilder
 from memory_core.config import MemdashConfig
 from memory_core.errors import AuditLogError, InvalidInputError, UnsupportedError, VersionConflictError
-from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor, capabilities_of
+from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor, Scrubbing, capabilities_of
 from memory_core.items import check_text, new_id, validate_items
 from memory_core.models import MemoryItem
-from memory_core.records import MemoryPatch, MemoryRecord, utcnow
+from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord, utcnow
 from memory_core.transfer import record_to_dict
 
 _APPROVAL = "approved version {version}"
@@ -210,6 +210,40 @@ class AuditedWriter:
                                  note="given a vector by the store's embedder, so the agent's search finds it")
                       for record in await self._existing(given)])
         return given
+
+    # --- erasure (memory_core.audit.erasure) -------------------------------------------------------------
+    async def erase(self, user_id: str, *, batch: str) -> int:
+        """Delete every memory of ``user_id`` for an erasure (the dashboard's admins only). Where the store can
+        list and delete by id: a page of ids at a time, each memory an ``erase`` entry that names it and holds
+        none of it; then the toolkit's ``remove_items(user_id=)`` for whatever the listing did not reach (a
+        store that cannot list: everything, one ``erase`` entry without a memory id; Zep: the user itself).
+        Returns how many memories were deleted by id."""
+        self.actor.require_global(Role.ADMIN, "erase a person's data")
+        if not user_id:
+            raise InvalidInputError("a user id is needed")
+        deleted = 0
+        if {Capability.LIST, Capability.DELETE_BY_IDS} <= self.capabilities:
+            while ids := [record.id for record in (await self.reader.list_records(
+                    MemoryFilter(user_id=user_id), limit=500)).records]:
+                gone = await self._call("delete_records", ids)
+                self._append([AuditEntry("erase", self.actor.name, self.store, user_id, memory_id, batch=batch)
+                              for memory_id in ids])
+                deleted += gone
+                if not gone:  # listed but not deletable: stop rather than list them again forever
+                    break
+        await self._call("remove_items", user_id=user_id)
+        if not {Capability.LIST, Capability.DELETE_BY_IDS} <= self.capabilities:
+            self._append([AuditEntry("erase", self.actor.name, self.store, user_id, batch=batch)])
+        return deleted
+
+    async def scrub(self) -> bool:
+        """Make deleted memories unrecoverable from the store's own files where the store can
+        (:class:`~memory_core.interfaces.Scrubbing`); returns whether it could. No entry: no memory changes."""
+        self.actor.require_global(Role.ADMIN, "scrub deleted memories from a store's files")
+        if not isinstance(self._editor, Scrubbing):
+            return False
+        await self._editor.scrub()
+        return True
 
     # --- entries without a change to a memory ---------------------------------------------------------------
     def note_export(self, user_id: str, note: str) -> None:

@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from memory_core.embedders.base import Embedder
 from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
-from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
+from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor, Scrubbing
 from memory_core.items import new_id, validate_items, validate_records
 from memory_core.models import MemoryItem
 from memory_core.providers.common import RecordSearch, check_limit, remove_target, search_args
@@ -53,7 +53,7 @@ def session_options(state: SchemaState) -> str:
     return " ".join(f"-c {o}" for o in options)
 
 
-class PostgresMemory(RecordSearch, MemoryEditor, MemoryBrowser):
+class PostgresMemory(RecordSearch, MemoryEditor, MemoryBrowser, Scrubbing):
     """Build with :meth:`open`, release with :meth:`aclose` (the registered factory does both)."""
 
     def __init__(self, server: Server, pool: AsyncConnectionPool, state: SchemaState, language: str,
@@ -196,6 +196,12 @@ class PostgresMemory(RecordSearch, MemoryEditor, MemoryBrowser):
 
     async def ping(self) -> None:
         await self._read("ping", lambda c: c.execute("SELECT 1"))
+
+    async def scrub(self) -> None:
+        """``VACUUM`` of the memories table (pooled connections are in autocommit, as VACUUM needs): deleted rows'
+        space and index entries are freed. Their bytes may stay in the table's files until PostgreSQL reuses the
+        space; ``VACUUM FULL`` rewrites the files under an exclusive lock (docs/security.md "Erasure")."""
+        await self._read("vacuuming the memories table", lambda c: c.execute("VACUUM memories"))
 
     async def search_records(self, query: str, *, user_id: str | None, top_k: int = 5,
                              similarity_threshold: float | None = None) -> list[ScoredRecord]:

@@ -83,6 +83,11 @@ def replace(conn: sqlite3.Connection, rid: int, item: MemoryItem) -> None:
     add(conn, [(rid, item)])
 
 
+def optimize(conn: sqlite3.Connection) -> None:
+    """Merge the index into one segment: the terms of deleted and replaced rows, kept until a merge, go."""
+    conn.execute(f"INSERT INTO {TABLE} ({TABLE}) VALUES ('optimize')")
+
+
 def text_hits(conn: sqlite3.Connection, user_id: str, query: str, limit: int) -> list[tuple[int, float]]:
     """The user's best BM25 matches as ``(rowid, bm25)``, higher = better; none when the query has no terms."""
     expression = retrieval.fts_query(query)

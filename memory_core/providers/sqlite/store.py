@@ -13,7 +13,7 @@ import numpy as np
 from memory_core import retrieval
 from memory_core.embedders.base import Embedder
 from memory_core.errors import InvalidInputError, NotFoundError, StoreUnavailableError, VersionConflictError
-from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
+from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor, Scrubbing
 from memory_core.items import new_id, validate_items, validate_records
 from memory_core.models import MemoryItem
 from memory_core.providers.common import (
@@ -50,7 +50,7 @@ DEFAULT_TOKENIZER = "porter unicode61 remove_diacritics 2"
 _EMBED_BATCH = 256
 
 
-class SqliteMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats):
+class SqliteMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, Scrubbing):
     """Memories in one SQLite file (WAL): FTS5 BM25 scoped per user, optional vectors, every browsing call.
 
     Open with ``await SqliteMemory.open(path, embedder=...)`` and close with ``await store.aclose()`` (or use
@@ -227,6 +227,19 @@ class SqliteMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats):
     async def largest(self, n: int = 10) -> list[SizedMemory]:
         return await self._pool.read(stats.largest, check_positive(n, "n"))
 
+    # --- erasure --------------------------------------------------------------------------------------------
+    async def scrub(self) -> None:
+        """Leave no deleted memory's text in the file: the full-text index merged into one segment (the terms
+        of deleted rows go; this SQLite's FTS5 has no 'secure-delete' option), every page rewritten from the
+        live rows (``VACUUM``: free space left before ``secure_delete`` was on goes too), and the WAL
+        checkpointed and truncated. ``StoreUnavailableError`` when another connection's read keeps the WAL."""
+        await self._pool.write(index.optimize)
+        await self._pool.on_writer(_execute, "VACUUM")
+        busy = await self._pool.on_writer(_truncate_wal)
+        if busy:
+            raise StoreUnavailableError(f"sqlite store {self.path}: another process is reading it, so its "
+                                        "write-ahead log still holds deleted pages; run the erasure again")
+
     # --- helpers -------------------------------------------------------------------------------------------
     async def _vectors(self, items: list[MemoryItem]) -> list[np.ndarray | None]:
         """Embeddings of the items, or ``None`` each when no embedder is configured."""
@@ -242,3 +255,9 @@ class SqliteMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats):
 
 def _execute(conn: sqlite3.Connection, sql: str) -> None:
     conn.execute(sql)
+
+
+def _truncate_wal(conn: sqlite3.Connection) -> bool:
+    """Checkpoint the WAL into the file and truncate it to zero bytes; whether a reader kept it from finishing."""
+    busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    return bool(busy)
