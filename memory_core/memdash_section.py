@@ -16,6 +16,7 @@ memdash:
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from memory_core.audit.settings import safety_settings
@@ -24,6 +25,7 @@ from memory_core.config import MemdashConfig, section_error
 from memory_core.demo import DATASETS
 
 KEYS = ("seed", "auth", "audit", "trash", "snapshots", "eval")
+SNAPSHOTS_DIR = "snapshots"
 _PATHS = {"snapshots": "path", "eval": "history"}  # sections that hold one file or folder path
 
 
@@ -76,6 +78,13 @@ def seed_settings(config: MemdashConfig) -> SeedSettings | None:
         raise section_error(config, f"unknown data set '{settings.data}'; known: {', '.join(DATASETS)}",
                             (*path, "data"))
     return settings
+
+
+def snapshots_folder(config: MemdashConfig, store: str) -> Path:
+    """Where the Playground keeps ``store``'s snapshots: ``memdash: {snapshots: {path: DIR}}`` relative to the
+    config (default ``snapshots/`` beside it), one folder per store. Read by the dashboard and by erasure."""
+    raw = section(config).get("snapshots") or {}
+    return config.base_dir / str(raw.get("path") or SNAPSHOTS_DIR) / store
 
 
 def _path_section(config: MemdashConfig, key: str, field: str) -> None:

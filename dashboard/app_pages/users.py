@@ -4,11 +4,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import context
-from dashboard.components import nav, page
+from dashboard.components import erase, nav, page
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
-from dashboard.text import count_of, escape_markdown
 from dashboard.components.url import param, set_params, sync_from_url
 from dashboard.services import memories
+from dashboard.text import count_of, escape_markdown
 from memory_core import identity
 from memory_core.access import Role
 from memory_core.errors import MemdashError
@@ -89,6 +89,7 @@ store = page.store_or_stop()
 page.show_flash()
 hub = context.hub()
 prefix, size = _controls()
+chosen = None
 with page.reported():
     pager = Pager("users_pager", {"store": store, "prefix": prefix, "size": size})
     result = memories.list_users(hub, store, prefix=prefix, limit=size, cursor=pager.cursor)
@@ -106,3 +107,4 @@ with page.reported():
     pager.controls(result.next_cursor, note=f" · {count_of(len(result.users), 'user')} on this page")
     if hub.can(store, Capability.COUNT):
         _find_toolkit_user(store)
+erase.erase_panel(store, chosen.user_id if chosen else None)

@@ -24,6 +24,13 @@ def offer(store: str, batch: str) -> None:
     st.session_state[_LAST] = {"store": store, "batch": batch, "fresh": True}
 
 
+def withdraw(store: str) -> None:
+    """Drop the offer of a delete in ``store``: after an erasure there, what it names may be the erased person's."""
+    last = st.session_state.get(_LAST)
+    if last and last["store"] == store:
+        st.session_state.pop(_LAST, None)
+
+
 def banner() -> None:
     """Under the message of a delete made just before this run: its Undo button (shown once); then the
     conflicts of an undo that was refused, if any."""

@@ -20,10 +20,10 @@ from dashboard.services.hub import StoreHub, cannot_message
 from memory_core.access import Actor, Role
 from memory_core.errors import ConfigError, InvalidInputError, NotFoundError, UnsupportedError
 from memory_core.interfaces import Capability
+from memory_core.memdash_section import snapshots_folder
 from memory_core.records import MemoryFilter, utcnow
 from memory_core.transfer import dump_jsonl_line, parse_jsonl
 
-DEFAULT_DIR = "snapshots"
 _NAME = re.compile(r"^[\w.-]{1,80}$")
 _NEEDS = (Capability.LIST, Capability.LIST_ALL_USERS, Capability.DELETE_BY_IDS, Capability.IMPORT)
 
@@ -40,8 +40,7 @@ def snapshots_dir(hub: StoreHub, store: str) -> Path:
     config = hub.config
     if config is None:
         raise hub.config_error or ConfigError("no config loaded: start with memdash run --config FILE")
-    section = (config.sections.get("memdash") or {}).get("snapshots") or {}
-    return config.base_dir / str(section.get("path") or DEFAULT_DIR) / store
+    return snapshots_folder(config, store)
 
 
 def default_name() -> str:
