@@ -1,71 +1,43 @@
 """Which ``_type`` builds which store or embedder.
 
 Stores register with ``@register_memory(ConfigClass)`` on an async generator factory ``(config, builder)``
-that yields one editor, as in the toolkit. Built-in backends are imported only when a config names them
-(fsspec-style), so a missing optional package gives an "install memdash[extra]" message; third-party
-stores arrive through the ``memdash.plugins`` entry-point group.
+that yields one editor, as in the toolkit; embedders with ``@register_embedder``. The registry imports no store,
+embedder or toolkit module: everything reaches it through entry points, memdash's own types as anyone else's.
 
-Two bridges to the NeMo Agent Toolkit (``docs/toolkit.md``): the ``memdash_*`` names under which
-:mod:`memory_core.nat` registers memdash's types in the toolkit resolve here too (one YAML file works in both), and
-with the toolkit installed a ``_type`` memdash does not know is looked up in the toolkit's own registry
-(:mod:`memory_core.nat.fallback`). memdash's own types come first, so a short name both implement
-(``redis_memory``, ``mem0_memory``, ``zep_memory``, ``redis_agent_memory_backend``) is memdash's; the toolkit's
-full name (``nat.plugins.redis/redis_memory``) picks the toolkit's.
+* ``memdash.memory`` and ``memdash.embedders``: one entry point per type, **named for the type** and pointing at
+  the module that registers it, with the extra its packages come from (``postgres =
+  "memory_core.providers.postgres [postgres]"``, in ``pyproject.toml``). Resolving a ``_type`` loads only the entry
+  point of that name (fsspec-style: nothing else is imported), and a missing package there says which extra to
+  install. The type's name is declared on its config class (``name="postgres"``); the entry point's name must agree,
+  and ``tests/test_registry_builder.py`` checks that each of memdash's entry points registers the type it is named
+  for and each of memdash's types has its entry point, so the name is declared once in effect.
+* ``memdash.plugins``: modules that register types under any names, or a :class:`Resolver`. They are all imported
+  the first time a name is not found otherwise.
+* A :class:`Resolver` (``register_resolver``) is asked last: it may answer another name for the type or a
+  registration it builds on demand. memdash's bridge to the NeMo Agent Toolkit is one (``memory_core.nat.resolver``,
+  a ``memdash.plugins`` entry point, ``docs/toolkit.md``): the ``memdash_*`` names under which memdash's types are
+  registered in the toolkit resolve to memdash's (one YAML file works in both), and with the toolkit installed a
+  ``_type`` only a toolkit plugin has is built through the toolkit. Being last, memdash's own types come first, so
+  a short name both implement (``redis_memory``, ``mem0_memory``, ``zep_memory``, ``redis_agent_memory_backend``)
+  is memdash's; the toolkit's full name (``nat.plugins.redis/redis_memory``) picks the toolkit's.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from memory_core.errors import ConfigError
-from memory_core.nat import available as toolkit_available
 from memory_core.typed import EmbedderBaseConfig, MemoryBaseConfig, TypedBaseModel
 
 log = logging.getLogger(__name__)
 
-ENTRY_POINT_GROUP = "memdash.plugins"
-
-# _type -> (module that registers it, extra that provides its dependencies or None)
-BUILTIN_MEMORY: dict[str, tuple[str, str | None]] = {
-    "in_memory": ("memory_core.providers.in_memory", None),
-    "sqlite": ("memory_core.providers.sqlite", None),
-    "redis_memory": ("memory_core.providers.redis", "redis"),
-    "postgres": ("memory_core.providers.postgres", "postgres"),
-    "mem0_memory": ("memory_core.providers.mem0", "mem0"),
-    "zep_memory": ("memory_core.providers.zep", "zep"),
-    "redis_agent_memory_backend": ("memory_core.providers.agent_memory", None),
-}
-BUILTIN_EMBEDDERS: dict[str, tuple[str, str | None]] = {
-    "local_minilm": ("memory_core.embedders.local", "embed"),
-    "openai": ("memory_core.embedders.openai", None),
-    "nim": ("memory_core.embedders.openai", None),
-    "hashing": ("memory_core.embedders.hashing", None),
-}
-
-# Toolkit name -> memdash name, for the types memory_core.nat registers in the toolkit. Prefixed, so they never
-# clash with the toolkit's own; their full toolkit names are f"{TOOLKIT_PACKAGE}/<name>".
-TOOLKIT_PACKAGE = "memory_core.nat"
-TOOLKIT_MEMORY_NAMES: dict[str, str] = {
-    "memdash_in_memory": "in_memory",
-    "memdash_sqlite": "sqlite",
-    "memdash_postgres": "postgres",
-    "memdash_redis": "redis_memory",
-    "memdash_mem0": "mem0_memory",
-    "memdash_zep": "zep_memory",
-    "memdash_redis_agent_memory": "redis_agent_memory_backend",
-}
-TOOLKIT_EMBEDDER_NAMES: dict[str, str] = {
-    "memdash_hashing": "hashing",
-    "memdash_local_minilm": "local_minilm",
-    "memdash_openai": "openai",
-    "memdash_nim": "nim",
-}
+PLUGINS_GROUP = "memdash.plugins"
+"""Modules imported all at once when a name is not found: third-party types under any names, resolvers."""
 
 BuildFn = Callable[..., AbstractAsyncContextManager[Any]]
 
@@ -84,29 +56,27 @@ class Registered:
         return self.config_type.full_type
 
 
+class Resolver:
+    """Finds a type that no entry point is named for, when asked (after every other way)."""
+
+    def resolve(self, kind: str, type_name: str) -> str | Registered | None:
+        """For ``type_name`` of ``kind`` (``memory`` or ``embedder``): another name of the type, which the registry
+        resolves instead; or a registration made for it; or None if this resolver does not know it."""
+        raise NotImplementedError
+
+    def unknown_hint(self, kind: str, type_name: str) -> str:
+        """Appended to the error for a type nothing knows, e.g. what to install."""
+        return ""
+
+
 @dataclasses.dataclass
 class _Kind:
-    """The registered types of one component kind (memory or embedder)."""
+    """The registered types of one component kind (memory or embedder) and its entry-point group."""
 
     label: str
     base: type[TypedBaseModel]
-    builtins: dict[str, tuple[str, str | None]]
-    aliases: dict[str, str]
+    group: str
     entries: dict[type, Registered] = dataclasses.field(default_factory=dict)
-
-    def canonical(self, type_name: str) -> str:
-        """memdash's name for one of its toolkit names (``memdash_sqlite`` or ``memory_core.nat/memdash_sqlite``)."""
-        package, _, local = type_name.rpartition("/")
-        return self.aliases.get(local, type_name) if package in ("", TOOLKIT_PACKAGE) else type_name
-
-    def builtin_of(self, type_name: str) -> tuple[str, str | None] | None:
-        """The built-in module (and extra) of a short name, or of a full name in memdash's own packages (a
-        full name elsewhere, ``nat.plugins.redis/redis_memory``, is someone else's type)."""
-        package, _, local = type_name.rpartition("/")
-        module, extra = self.builtins.get(local, ("", None))
-        if module and (not package or f"{module}.".startswith(f"{package}.")):
-            return module, extra
-        return None
 
     def add(self, info: Registered) -> None:
         if not issubclass(info.config_type, self.base):
@@ -127,67 +97,81 @@ class _Kind:
             raise ConfigError(f"_type '{type_name}' is ambiguous; use one of: {names}")
         return short[0] if short else None
 
+    def entry_points_of(self, type_name: str) -> list[EntryPoint]:
+        """The entry points named for a short name, or for a full name's if their module is in its package (a full
+        name elsewhere, ``nat.plugins.redis/redis_memory``, is someone else's type)."""
+        package, _, local = type_name.rpartition("/")
+        return [ep for ep in entry_points(group=self.group, name=local)
+                if not package or f"{ep.module}.".startswith(f"{package}.")]
+
     def known(self) -> list[str]:
-        return sorted({r.local_name for r in self.entries.values()} | set(self.builtins))
+        return sorted({r.local_name for r in self.entries.values()} | set(entry_points(group=self.group).names))
 
 
 class TypeRegistry:
     """Every memory and embedder type this process knows."""
 
     def __init__(self) -> None:
-        self.memory = _Kind("memory", MemoryBaseConfig, BUILTIN_MEMORY, TOOLKIT_MEMORY_NAMES)
-        self.embedders = _Kind("embedder", EmbedderBaseConfig, BUILTIN_EMBEDDERS, TOOLKIT_EMBEDDER_NAMES)
+        self.memory = _Kind("memory", MemoryBaseConfig, "memdash.memory")
+        self.embedders = _Kind("embedder", EmbedderBaseConfig, "memdash.embedders")
+        self.resolvers: list[Resolver] = []
         self._plugins_loaded = False
 
-    def resolve(self, kind: _Kind, type_name: str) -> Registered:
-        """The registration for ``type_name`` (short or full name), importing its module on demand; then the
-        ``memdash.plugins`` entry points; then the toolkit's plugins."""
-        type_name = kind.canonical(type_name)
+    def resolve(self, kind: _Kind, type_name: str, *, aliases: tuple[str, ...] = ()) -> Registered:
+        """The registration for ``type_name`` (short or full name): a registered type; else the one the entry
+        point named for it registers; else after importing the ``memdash.plugins`` entry points; else what a
+        resolver answers."""
         found = kind.lookup(type_name)
-        builtin = kind.builtin_of(type_name)
-        if found is None and builtin is not None:
-            _import_builtin(*builtin, type_name)
+        if found is None:
+            for ep in kind.entry_points_of(type_name):
+                _load(ep, type_name)
             found = kind.lookup(type_name)
         if found is None and not self._plugins_loaded:
             self.load_plugins()
             found = kind.lookup(type_name)
         if found is None:
-            found = _from_toolkit(kind, type_name)
+            found = self._from_resolvers(kind, type_name, aliases)
         if found is None:
-            hint = "" if toolkit_available() else " (a toolkit plugin's type needs: pip install 'memdash[nat]')"
+            hints = "".join(resolver.unknown_hint(kind.label, type_name) for resolver in self.resolvers)
+            if not entry_points(group=kind.group):  # metadata from before the entry points, or not installed
+                hints += f" (no {kind.group} entry points: reinstall memdash, in a checkout pip install -e .)"
             raise ConfigError(f"unknown {kind.label} _type '{type_name}'; known types: {', '.join(kind.known())}"
-                              f"{hint}")
+                              f"{hints}")
         return found
+
+    def _from_resolvers(self, kind: _Kind, type_name: str, aliases: tuple[str, ...]) -> Registered | None:
+        """The first resolver's answer: another name, resolved in turn (``aliases``: the names that led here, so
+        two names that stand for each other end), or a registration, registered."""
+        for resolver in self.resolvers:
+            answer = resolver.resolve(kind.label, type_name)
+            if isinstance(answer, str) and answer not in (type_name, *aliases):
+                return self.resolve(kind, answer, aliases=(*aliases, type_name))
+            if isinstance(answer, Registered):
+                kind.add(answer)
+                return answer
+        return None
 
     def load_plugins(self) -> None:
         """Import every ``memdash.plugins`` entry point; a broken plugin is logged, not fatal."""
         self._plugins_loaded = True
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        for ep in entry_points(group=PLUGINS_GROUP):
             try:
                 ep.load()
             except Exception:  # a third-party plugin may fail in any way
                 log.exception("memdash plugin %s failed to load", ep.name)
 
 
-def _from_toolkit(kind: _Kind, type_name: str) -> Registered | None:
-    """The toolkit's implementation of ``type_name``, when the toolkit is installed and a plugin of it has one."""
-    if not toolkit_available():
-        return None
-    from memory_core.nat.fallback import toolkit_registration
-
-    found = toolkit_registration(kind.label, type_name)
-    if found is not None:
-        kind.add(found)
-    return found
-
-
-def _import_builtin(module: str, extra: str | None, type_name: str) -> None:
+def _load(ep: EntryPoint, type_name: str) -> None:
+    """Import the module a type's entry point names. A package it needs that is not installed is a ConfigError
+    that names the extra providing it; a module of the plugin's own that fails to import is a bug, raised."""
     try:
-        importlib.import_module(module)
+        ep.load()
     except ImportError as exc:
-        if (exc.name or "").startswith("memory_core"):
+        own = ep.module.partition(".")[0]
+        if not exc.name or exc.name.partition(".")[0] == own:
             raise
-        hint = f"; install it with: pip install 'memdash[{extra}]'" if extra else ""
+        project = ep.dist.name if ep.dist is not None else own
+        hint = f"; install it with: pip install '{project}[{','.join(ep.extras)}]'" if ep.extras else ""
         raise ConfigError(f"_type '{type_name}' needs a package that is not installed ({exc.name}){hint}") from exc
 
 
@@ -208,3 +192,9 @@ register_memory = _registrar(GLOBAL_REGISTRY.memory)
 register_memory.__doc__ = "Register an async generator ``(config, builder)`` yielding a MemoryEditor."
 register_embedder = _registrar(GLOBAL_REGISTRY.embedders)
 register_embedder.__doc__ = "Register an async generator ``(config, builder)`` yielding an Embedder."
+
+
+def register_resolver(resolver: Resolver) -> Resolver:
+    """Ask ``resolver`` for the types nothing else knows (after the resolvers registered before it)."""
+    GLOBAL_REGISTRY.resolvers.append(resolver)
+    return resolver

@@ -30,11 +30,11 @@ from nat_words_embedder import WordsEmbedderConfig  # noqa: E402 - registers the
 
 from dashboard.services import memories  # noqa: E402
 from memdash import cli  # noqa: E402
-from memory_core import registry  # noqa: E402
 from memory_core.access import LOCAL_ADMIN  # noqa: E402
 from memory_core.config import load_config, parse_config  # noqa: E402
 from memory_core.errors import ConfigError  # noqa: E402
 from memory_core.models import MemoryItem  # noqa: E402
+from memory_core.nat import resolver  # noqa: E402
 from memory_core.providers.sqlite import SqliteMemoryConfig  # noqa: E402
 from memory_core.records import MemoryPatch  # noqa: E402
 from memory_core.tools import ADDED, DELETED  # noqa: E402
@@ -95,7 +95,7 @@ def test_memdash_resolves_its_toolkit_names(type_name: str) -> None:
 
 
 def test_without_the_toolkit_an_unknown_type_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "toolkit_available", lambda: False)
+    monkeypatch.setattr(resolver, "available", lambda: False)
     with pytest.raises(ConfigError, match=r"unknown memory _type 'acme_vendor_memory'.*memdash\[nat\]"):
         parse_config("memory:\n  m: {_type: acme_vendor_memory}\n")
 

@@ -1,13 +1,17 @@
-"""Registration (``name=``, full types, entry-point plugins, builtins with extras) and the builder's lifecycle."""
+"""Registration (``name=``, full types, entry points named for their types and their extras, plugins) and the
+builder's lifecycle."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
 import sys
 import textwrap
 import types
 from collections.abc import AsyncIterator
+from importlib.metadata import distribution
 from pathlib import Path
 
 import pytest
@@ -17,9 +21,10 @@ from memory_core.config import load_config, parse_config
 from memory_core.errors import ConfigError, NotFoundError, StoreUnavailableError
 from memory_core.models import MemoryItem
 from memory_core.providers.in_memory import InMemoryConfig, InMemoryEditor
-from memory_core.registry import BUILTIN_MEMORY, GLOBAL_REGISTRY, Registered, TypeRegistry, register_memory
+from memory_core.registry import GLOBAL_REGISTRY, Registered, TypeRegistry, register_memory
 from memory_core.typed import EmbedderBaseConfig, MemoryBaseConfig
 
+ROOT = Path(__file__).resolve().parents[1]
 EVENTS: list[str] = []
 
 
@@ -155,13 +160,62 @@ async def test_entry_point_plugin_is_loaded_on_demand(tmp_path: Path, monkeypatc
 
 def test_missing_extra_names_the_pip_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "memdash_fake_backend.py").write_text("import memdash_absent_driver\n")
+    dist = tmp_path / "memdash_fake_backend-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: memdash-fake-backend\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[memdash.memory]\nfake_backend = memdash_fake_backend [fakeextra]\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(BUILTIN_MEMORY, "fake_backend", ("memdash_fake_backend", "fakeextra"))
     with pytest.raises(ConfigError) as info:
         parse_config("memory:\n  m:\n    _type: fake_backend\n")
-    assert "pip install 'memdash[fakeextra]'" in str(info.value)
+    assert "pip install 'memdash-fake-backend[fakeextra]'" in str(info.value)
     assert "memdash_absent_driver" in str(info.value)
     assert (info.value.line, info.value.field) == (3, "memory.m._type")
+
+
+def test_memdash_imports_only_the_configured_types_and_names_their_extra() -> None:
+    script = """
+import sys
+sys.modules["psycopg"] = None  # as if memdash[postgres] were not installed
+from memory_core.config import parse_config
+from memory_core.errors import ConfigError
+parse_config("memory: {m: {_type: sqlite}}\\nembedders: {e: {_type: hashing}}")
+print(sorted(m for m in sys.modules if m.startswith(("memory_core.providers.", "memory_core.embedders.",
+                                                        "memory_core.nat"))))
+try:
+    parse_config("memory: {m: {_type: postgres}}")
+except ConfigError as exc:
+    print(exc)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    loaded, error = done.stdout.splitlines()
+    assert "memory_core.providers.sqlite" in loaded and "memory_core.embedders.hashing" in loaded
+    for other in ("providers.postgres", "providers.redis", "providers.in_memory", "embedders.local", "nat"):
+        assert f"memory_core.{other}" not in loaded
+    assert "_type 'postgres' needs a package that is not installed (psycopg)" in error
+    assert "pip install 'memdash[postgres]'" in error
+
+
+def test_each_memdash_type_is_named_once_by_its_entry_point() -> None:
+    """pyproject.toml's entry points and the config classes' ``name=`` agree: each of memdash's entry points
+    registers the type it is named for, from its module, and each type memdash registers has its entry point."""
+    entry_points = distribution("memdash").entry_points
+    for kind in (GLOBAL_REGISTRY.memory, GLOBAL_REGISTRY.embedders):
+        declared = {ep.name: ep for ep in entry_points.select(group=kind.group)}
+        assert declared, f"memdash is installed without its {kind.group} entry points: pip install -e ."
+        for name, ep in declared.items():
+            try:
+                found = GLOBAL_REGISTRY.resolve(kind, name)
+            except ConfigError as exc:  # a light venv (EXTRAS=dev) lacks some extras; CI has them all
+                assert ep.extras and "pip install 'memdash[" in exc.message, exc.message
+                assert not os.environ.get("MEMDASH_REQUIRE_ALL"), exc.message
+                continue
+            assert found.local_name == name
+            assert f"{found.config_type.__module__}.".startswith(f"{ep.module}.")
+        ours = {r.local_name for r in kind.entries.values()
+                if r.config_type.__module__.startswith("memory_core.")
+                and not r.config_type.__module__.startswith("memory_core.nat.")}  # the toolkit's types
+        assert ours <= set(declared)
 
 
 def test_unknown_type_lists_builtins_and_registered() -> None:

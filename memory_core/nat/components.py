@@ -1,5 +1,5 @@
 """memdash's stores and embedders in the toolkit's type registry, under the ``memdash_*`` names of
-:data:`memory_core.registry.TOOLKIT_MEMORY_NAMES` and ``TOOLKIT_EMBEDDER_NAMES``.
+:data:`memory_core.nat.names.MEMORY_NAMES` and ``EMBEDDER_NAMES``.
 
 Each toolkit config class is generated from memdash's: it subclasses the toolkit's base and memdash's config, so
 fields, defaults and validators are memdash's (``embedder`` becomes an ``EmbedderRef``, so the toolkit builds that
@@ -33,7 +33,8 @@ from pydantic import BaseModel, Field
 
 from memory_core.embedders.base import Embedder
 from memory_core.nat.adapters import ToolkitEmbedder, ToolkitFacade, toolkit_model_id
-from memory_core.registry import GLOBAL_REGISTRY, TOOLKIT_EMBEDDER_NAMES, TOOLKIT_MEMORY_NAMES, Registered
+from memory_core.nat.names import EMBEDDER_NAMES, MEMORY_NAMES
+from memory_core.registry import GLOBAL_REGISTRY, Registered
 from memory_core.typed import EmbedderBaseConfig, TypedBaseModel
 
 log = logging.getLogger(__name__)
@@ -118,11 +119,11 @@ def _memdash(kind: Any, name: str) -> Registered | None:
 
 def register_all() -> None:
     """Register every memdash store and embedder whose packages are installed."""
-    for name, ours in TOOLKIT_MEMORY_NAMES.items():
+    for name, ours in MEMORY_NAMES.items():
         if registration := _memdash(GLOBAL_REGISTRY.memory, ours):
             config_type = mirror_config(registration.config_type, name, ToolkitMemoryConfig)
             register_memory(config_type=config_type)(_store_factory(registration))
-    for name, ours in TOOLKIT_EMBEDDER_NAMES.items():
+    for name, ours in EMBEDDER_NAMES.items():
         if registration := _memdash(GLOBAL_REGISTRY.embedders, ours):
             _register_embedder(registration, name)
 
