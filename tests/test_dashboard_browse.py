@@ -124,6 +124,20 @@ def test_selecting_rows_links_to_their_memories(seeded):
     assert ("memory", "store=main&id=m0057-alice") in links
 
 
+def test_one_click_on_a_memorys_text_opens_it(seeded):
+    at = ok(seeded.app("browse").run())
+    at.session_state[at.dataframe[0].key] = {"selection": {"rows": [], "columns": [], "cells": [(2, "memory")]}}
+    at.run()
+    assert ok(at).query_params["id"] == "m0057-alice" and [t.value for t in at.title] == ["Memory"]
+
+
+def test_a_click_on_another_column_opens_nothing(seeded):
+    at = ok(seeded.app("browse").run())
+    at.session_state[at.dataframe[0].key] = {"selection": {"rows": [], "columns": [], "cells": [(2, "id")]}}
+    at.run()
+    assert [t.value for t in ok(at).title] == ["Browse memories"]
+
+
 def test_selection_does_not_follow_to_the_next_page(seeded):
     at = ok(seeded.app("browse").run())
     at.session_state[at.dataframe[0].key] = {"selection": {"rows": [0], "columns": [], "cells": []}}

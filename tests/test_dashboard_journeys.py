@@ -135,12 +135,15 @@ def browse_table(page: Page):
     return page.locator("[class*='st-key-browse_table_']")
 
 
-def shown_ids(page: Page) -> list[str]:
-    """The ids in the Browse table's first column, top to bottom (the grid renders them as cells)."""
+def shown_ids(page: Page, ledger: Ledger) -> list[str]:
+    """The memories the Browse table shows, top to bottom, by their text in its first column (the grid renders
+    only the cells in view; the id column is the last) and the store's current state (each text is unique)."""
     table = browse_table(page)
     table.locator("[data-testid='glide-cell-1-0']").wait_for(state="attached")
     cells = table.locator("[data-testid^='glide-cell-1-']")
-    return [cells.nth(i).inner_text() for i in range(cells.count())]
+    by_text = {state["memory"]: memory_id for memory_id, state in ledger.state.items()}
+    assert len(by_text) == len(ledger.state), "the journeys' memories need distinct texts"
+    return [by_text[cells.nth(i).inner_text()] for i in range(cells.count())]
 
 
 def newest_of(ledger: Ledger, user: str) -> list[str]:
@@ -168,7 +171,7 @@ def test_review_a_users_preferences_changes_nothing(person: Page, live: Dashboar
     click(person, "browse_pager_next")
     caption_with(person, "Page 2 · rows 26–30 of 30 matching")
     ledger.step("page 2")
-    second_page = shown_ids(person)
+    second_page = shown_ids(person, ledger)
     click_table_rows(person, browse_table(person), [1])
     rerun(person, lambda: person.get_by_role("link", name=f"Open “{record_of(second_page[1]).item.memory}”").click())
     expect(person.get_by_text(f"id: {second_page[1]}", exact=True)).to_be_visible()
@@ -213,7 +216,7 @@ def test_bulk_tag_two_rows_then_delete_one_without_touching_the_scope(person: Pa
                                                                      ledger: Ledger) -> None:
     open_page(person, live.url("/?store=main&user=emi"))
     order = newest_of(ledger, "emi")
-    assert shown_ids(person) == order
+    assert shown_ids(person, ledger) == order
     click_table_rows(person, browse_table(person), [1, 2])
     key(person, "bulk_tags").locator("input").fill("checked")
     rerun(person, lambda: person.get_by_role("button", name="Tag…", exact=True).click())
@@ -226,7 +229,7 @@ def test_bulk_tag_two_rows_then_delete_one_without_touching_the_scope(person: Pa
     assert success(person) == "Tagged 2 memories."
     ledger.step("tag", changed=order[1:3], operations=["update", "update"])
 
-    now = shown_ids(person)
+    now = shown_ids(person, ledger)
     assert sorted(now[:2]) == sorted(order[1:3])  # the tagged memories moved to the top...
     expect(person.get_by_role("link", name=re.compile("^Open “"))).to_have_count(0)  # ...and nothing is ticked
     caption_with(person, "0 rows selected · 8 matching")
@@ -250,7 +253,7 @@ def test_bulk_tag_two_rows_then_delete_one_without_touching_the_scope(person: Pa
 def test_one_ticked_row_is_what_delete_deletes(person: Page, live: DashboardServer, ledger: Ledger) -> None:
     """The issue's first repro (there on emi's eight): tick one row, click Delete…, scope control untouched."""
     open_page(person, live.url("/?store=main&user=carmen"))
-    order = shown_ids(person)
+    order = shown_ids(person, ledger)
     click_table_rows(person, browse_table(person), [0])
     rerun(person, lambda: person.get_by_role("button", name="Delete…", exact=True).click())
     text = dialog(person)

@@ -94,7 +94,7 @@ with page.reported():
         _empty_message(store, flt, pager.number == 1)
         selected = []
     else:
-        selected = memory_table(result.records, key=f"browse_table_{pager.page_id}",
+        selected = memory_table(result.records, key=f"browse_table_{pager.page_id}", store=store,
                                 labels=memories.user_labels(hub, store))
         _selected_links(store, selected)
     if result.records or pager.number > 1:  # an empty first page has nothing to page through ("Page 1 of 0")

@@ -43,16 +43,17 @@ def metadata_text(metadata: Mapping[str, object]) -> str:
                       for key, value in metadata.items())
 
 
-def memory_table(records: Sequence[MemoryRecord], *, key: str, labels: Mapping[str, str] | None = None
+def memory_table(records: Sequence[MemoryRecord], *, key: str, store: str, labels: Mapping[str, str] | None = None
                  ) -> list[MemoryRecord]:
-    """Show ``records`` with multi-row selection; returns the selected records.
+    """Show ``records`` with multi-row selection; returns the selected records. A click on a memory's text
+    opens it on the Memory page (one click); ticks select rows for the bulk actions.
 
     Streamlit selects row positions, so the table's key names the memories it shows (ids and versions): when
     they change (an edit, a delete, a re-sort, another operator's change), it is a new table with nothing
     selected, and a tick can never land on a memory other than the one it was given to."""
     event = st.dataframe(
         records_frame(records, labels), key=f"{key}_{_content_key(records)}", on_select="rerun",
-        selection_mode="multi-row", hide_index=True,
+        selection_mode=["multi-row", "single-cell"], hide_index=True,
         column_config={
             "memory": st.column_config.TextColumn("Memory", width="large"),
             "user_id": st.column_config.TextColumn("User", width="small"),
@@ -66,6 +67,10 @@ def memory_table(records: Sequence[MemoryRecord], *, key: str, labels: Mapping[s
             "id": st.column_config.TextColumn("Id", width="small"),
         },
     )
+    st.caption("Click a memory's text to open it; tick rows to tag or delete them together.")
+    opened = [row for row, column in (event.selection.cells if event else []) if column == "memory"]
+    if opened and opened[0] < len(records):
+        st.switch_page(MEMORY_PAGE, query_params={"store": store, "id": records[opened[0]].id})
     rows = event.selection.rows if event else []
     return [records[i] for i in rows if i < len(records)]
 
