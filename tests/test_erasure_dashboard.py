@@ -141,7 +141,8 @@ def erase_from_the_users_page(dash: Dash, store: str) -> str:
 
 def the_pages_show_nothing_of_the_person(dash: Dash, store: str, marker: str) -> None:
     pages = [("users", {}), ("browse", {"user": USER}), ("browse", {}), ("trash", {}), ("audit", {}),
-             ("audit", {"all_stores": "1"}), ("audit", {"user": USER}), ("review", {})]
+             ("audit", {"all_stores": "1"}), ("audit", {"user": USER}), ("review", {}), ("playground", {}),
+             ("search", {"user": USER})]
     for name, params in pages:
         at = ok(dash.app(name, store=store, **params).run())
         assert marker not in rendered(at), (name, params)

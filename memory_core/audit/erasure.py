@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from memory_core.access import Role
-from memory_core.audit.log import AuditEntry, AuditLog, Erasure
+from memory_core.audit.log import READ, AuditEntry, AuditLog, Erasure
 from memory_core.audit.writer import AuditedWriter
 from memory_core.errors import InvalidInputError, MemdashError, NotFoundError
 from memory_core.interfaces import Capability
@@ -50,7 +50,7 @@ def places(counts: dict[str, int]) -> dict[str, int]:
     entries = sum(n for key, n in counts.items() if key not in _NOT_ENTRIES)
     return {"memories": counts.get("memories", 0), "audit entries": entries, "trash": counts.get("removal", 0),
             "labels": counts.get("label", 0), "review approvals": counts.get("review", 0),
-            "read records": counts.get("read", 0), "exports": counts.get("export", 0),
+            "read records": counts.get(READ, 0), "exports": counts.get("export", 0),
             "snapshot files": counts.get("snapshot files", 0), "snapshot lines": counts.get("snapshot lines", 0)}
 
 
@@ -114,13 +114,14 @@ class Receipt:
     finished: dt.datetime
     counts: dict[str, int]
     scrubbed: bool  # the store made deleted memories unrecoverable from its files (sqlite, PostgreSQL)
+    memories_known: bool = True  # False: the store cannot list, so its memories went uncounted
 
     def lines(self) -> list[str]:
         scrub = "deleted text scrubbed from the store's files" if self.scrubbed else \
             "this store cannot scrub its files (docs/security.md \"Erasure\")"
         return [f"erased user key {self.user_key} from store '{self.store}' (receipt: audit entry {self.seq})",
-                *describe(self.counts), scrub, f"by {self.actor}, started {_when(self.started)}, finished "
-                f"{_when(self.finished)}"]
+                *describe(self.counts, memories_known=self.memories_known), scrub,
+                f"by {self.actor}, started {_when(self.started)}, finished {_when(self.finished)}"]
 
 
 async def plan_erasure(writer: AuditedWriter, log: AuditLog, user_id: str, *,
@@ -143,9 +144,9 @@ async def erase_user(writer: AuditedWriter, log: AuditLog, user_id: str, *, snap
                      rounds: int = ROUNDS) -> Receipt:
     """Erase everything about ``user_id`` in the writer's store (dashboard admins only); returns the receipt.
 
-    ``NothingToErase`` when there is nothing (refused before anything is recorded); ``ErasureIncomplete`` when the
-    user's memories are still being written after ``rounds`` passes. Either error, or any other, leaves a
-    started erasure that the next run resumes."""
+    ``NothingToErase`` when there is nothing (refused before anything is recorded). Once started, any failure is
+    an ``ErasureIncomplete`` (writes still coming after ``rounds`` passes, a store gone, a full disk...) and leaves
+    the erasure recorded as running: the next run resumes it."""
     plan = await plan_erasure(writer, log, user_id, snapshots=snapshots)
     if plan.empty:
         raise NothingToErase(plan.nothing_message())
@@ -158,12 +159,13 @@ async def erase_user(writer: AuditedWriter, log: AuditLog, user_id: str, *, snap
         raise ErasureIncomplete(f"the erasure of user '{user_id}' from store '{writer.store}' stopped before the end "
                                 f"({exc}); erase again: it resumes where it stopped") from exc
     counts = next(e for e in log.erasures(writer.store, user_id) if e.id == erasure.id).counts
-    note = "erased user key {key}: {counts}".format(
-        key=erasure.user_key, counts=", ".join(f"{place} {n}" for place, n in places(counts).items()))
+    listed = {Capability.LIST, Capability.DELETE_BY_IDS} <= writer.capabilities
+    shown = {place: str(n) for place, n in places(counts).items()} | ({} if listed else {"memories": "all (uncounted)"})
+    note = f"erased user key {erasure.user_key}: " + ", ".join(f"{place} {n}" for place, n in shown.items())
     receipt = AuditEntry("erase", writer.actor.name, writer.store, "", batch=_batch(erasure), note=note)
     seq = log.finish_erasure(erasure, receipt)
     return Receipt(seq, writer.store, erasure.user_key, writer.actor.name, erasure.started, receipt.at, counts,
-                   scrubbed)
+                   scrubbed, listed)
 
 
 async def _run(writer: AuditedWriter, log: AuditLog, erasure: Erasure, user_id: str, snapshots: Path | None,
