@@ -55,9 +55,9 @@ def memory_table(records: Sequence[MemoryRecord], *, key: str, store: str, label
         records_frame(records, labels), key=f"{key}_{_content_key(records)}", on_select="rerun",
         selection_mode=["multi-row", "single-cell"], hide_index=True,
         column_config={
-            "memory": st.column_config.TextColumn("Memory", width="large"),
+            "memory": st.column_config.TextColumn("Memory", width=330),  # with the times, within 1440 px
             "user_id": st.column_config.TextColumn("User", width="small"),
-            "tags": st.column_config.ListColumn("Tags", width="medium"),
+            "tags": st.column_config.ListColumn("Tags", width=170),
             "metadata": st.column_config.TextColumn("Metadata", width="small"),
             "created_at": datetime_column("Created"),
             "updated_at": datetime_column("Updated"),
