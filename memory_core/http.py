@@ -1,18 +1,23 @@
-"""JSON over HTTP for hosted stores: one ``httpx.AsyncClient``, retries with backoff, and errors that name the
-store and the operation but never the API key."""
+"""HTTP to hosted services with one retry policy: the stores (JSON over :class:`JsonHttp`), the
+OpenAI-compatible embedders and the LLM client all take :class:`RetrySettings` in their config and send through
+:meth:`RetryPolicy.send`, the one retry loop (backoff doubling from ``retry_backoff``, a server's
+``Retry-After`` honoured, no wait longer than ``max_retry_wait``). Errors name the service and the operation,
+never the API key."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
+import email.utils
 import functools
 import itertools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, Field
 
-from memory_core.embedders.openai import retry_after
 from memory_core.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 
 # One TLS context per process: building one costs ~0.1 s, and every store opens a client.
@@ -34,6 +39,14 @@ class Answer:
     headers: httpx.Headers
 
 
+class GaveUp(Exception):
+    """A network error ended the retries: the last ``error`` and how many ``attempts`` were made."""
+
+    def __init__(self, error: httpx.TransportError, attempts: int) -> None:
+        super().__init__(f"{type(error).__name__} after {attempts} attempt(s)")
+        self.error, self.attempts = error, attempts
+
+
 @dataclasses.dataclass(frozen=True)
 class RetryPolicy:
     """Statuses in ``retry_on`` are retried ``num_retries`` times, waiting ``backoff * 2**n`` seconds or the
@@ -50,9 +63,59 @@ class RetryPolicy:
             wait = self.backoff * 2 ** attempt
         return min(max(wait, 0.0), self.max_wait)
 
+    async def send(self, request: Callable[[], Awaitable[httpx.Response]], *, resend: bool = True,
+                   retry_timeouts: bool = False) -> tuple[httpx.Response, int]:
+        """The first answer whose status is not retried (or the last one), and the number of attempts.
+
+        A network error is retried when the request surely never left (:data:`NOT_SENT`); one that may have
+        reached the server only when ``resend`` (the request does no harm twice) and, for a timeout, only when
+        ``retry_timeouts``. A network error that is not retried raises :class:`GaveUp`. An answer that is
+        retried is closed first, so ``request`` may open a stream: the answer returned has not been read."""
+        for attempt in itertools.count():
+            final = attempt >= self.num_retries
+            response = None
+            try:
+                response = await request()
+            except httpx.TransportError as exc:
+                sent = not isinstance(exc, NOT_SENT)
+                timeout = isinstance(exc, httpx.TimeoutException)
+                if final or (sent and (not resend or (timeout and not retry_timeouts))):
+                    raise GaveUp(exc, attempt + 1) from None
+            if response is not None:
+                if final or response.status_code not in self.retry_on:
+                    return response, attempt + 1
+                await response.aclose()
+            await asyncio.sleep(self.wait(attempt, response))
+        raise AssertionError("unreachable")
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds a server asked us to wait: ``retry-after-ms`` (OpenAI's), or ``Retry-After`` as seconds or an
+    HTTP date."""
+    try:
+        if "retry-after-ms" in headers:
+            return float(headers["retry-after-ms"]) / 1000
+        if "retry-after" in headers:
+            value = headers["retry-after"]
+            try:
+                return float(value)
+            except ValueError:
+                when = email.utils.parsedate_to_datetime(value)
+                return (when - dt.datetime.now(dt.UTC)).total_seconds()
+    except (ValueError, TypeError):
+        return None
+    return None
+
+
+def tries(attempts: int) -> str:
+    """`` after N attempts`` for a message, when there was more than one."""
+    return f" after {attempts} attempts" if attempts > 1 else ""
+
 
 class RetrySettings(BaseModel):
-    """The retry fields of every hosted store's config (the toolkit's ``RetryMixin`` names, plus memdash's waits)."""
+    """The retry fields of every config of an HTTP client: hosted stores, OpenAI-compatible embedders, ``llms:``
+    entries (the toolkit's ``RetryMixin`` names, plus memdash's waits). A client whose calls are cheaper to
+    fail than to wait for redeclares a field with its own default (the embedders, the LLM client)."""
 
     num_retries: int = Field(default=5, ge=0, le=20, description="Retries after a retryable status or network "
                                                                  "error.")
@@ -69,7 +132,7 @@ class RetrySettings(BaseModel):
 
 
 class JsonHttp:
-    """One hosted service's API root. Network errors are retried too, except a timeout (reported at once:
+    """One hosted store's API root. Network errors are retried too, except a timeout (reported at once:
     waiting the timeout again and again helps nobody) and a failure of a write whose request may have reached
     the server (an add could be stored twice). Subclasses set the service name and how errors read."""
 
@@ -109,19 +172,12 @@ class JsonHttp:
                      params: dict[str, Any] | None = None, write: bool = False) -> Answer:
         """Like :meth:`call`, with the response headers (e.g. a paging cursor)."""
         params = {**self._scope, **{k: v for k, v in (params or {}).items() if v is not None}}
-        for attempt in itertools.count():
-            final = attempt >= self._policy.num_retries
-            response = None
-            try:
-                response = await self._client.request(method, path.lstrip("/"), json=json, params=params)
-            except httpx.TransportError as exc:
-                sent = not isinstance(exc, NOT_SENT)
-                if final or (sent and (write or isinstance(exc, httpx.TimeoutException))):
-                    raise self._transport_error(operation, exc, attempt + 1, write) from None
-            if response is not None and (final or response.status_code not in self._policy.retry_on):
-                return Answer(self._checked(operation, response, attempt + 1), response.headers)
-            await asyncio.sleep(self._policy.wait(attempt, response))
-        raise AssertionError("unreachable")
+        try:
+            response, attempts = await self._policy.send(
+                lambda: self._client.request(method, path.lstrip("/"), json=json, params=params), resend=not write)
+        except GaveUp as failure:
+            raise self._transport_error(operation, failure.error, failure.attempts, write) from None
+        return Answer(self._checked(operation, response, attempts), response.headers)
 
     def unavailable(self, operation: str, reason: str) -> StoreUnavailableError:
         return StoreUnavailableError(f"{self._where}: {operation} failed: {self._mask(reason)}")
@@ -143,7 +199,7 @@ class JsonHttp:
             raise InvalidInputError(f"{self._where}: {operation} was refused (HTTP {status}): "
                                     f"{self._detail(response)}")
         if status >= 300:
-            raise self.unavailable(operation, f"HTTP {status}{_tries(attempts)}: {self._detail(response)}")
+            raise self.unavailable(operation, f"HTTP {status}{tries(attempts)}: {self._detail(response)}")
         try:
             return response.json() if response.content else None
         except ValueError:
@@ -153,11 +209,11 @@ class JsonHttp:
                          write: bool) -> StoreUnavailableError:
         maybe = "; it may have been applied, check before retrying" if write else ""
         if isinstance(exc, NOT_SENT):
-            return self.unavailable(operation, f"host unreachable ({type(exc).__name__}: {exc}){_tries(attempts)}")
+            return self.unavailable(operation, f"host unreachable ({type(exc).__name__}: {exc}){tries(attempts)}")
         if isinstance(exc, httpx.TimeoutException):
             return self.unavailable(operation, f"no answer within the {self._timeout:g} s timeout"
-                                               f"{_tries(attempts)}{maybe}")
-        return self.unavailable(operation, f"connection lost ({type(exc).__name__}: {exc}){_tries(attempts)}{maybe}")
+                                               f"{tries(attempts)}{maybe}")
+        return self.unavailable(operation, f"connection lost ({type(exc).__name__}: {exc}){tries(attempts)}{maybe}")
 
     def error_message(self, body: dict[str, Any]) -> Any:
         """The service's message inside an error body (subclasses know where it is)."""
@@ -177,6 +233,3 @@ class JsonHttp:
     def _mask(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
 
-
-def _tries(attempts: int) -> str:
-    return f" after {attempts} attempts" if attempts > 1 else ""

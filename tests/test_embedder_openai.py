@@ -18,9 +18,9 @@ from memory_core.embedders.openai import (
     NIMEmbedderConfig,
     OpenAICompatibleEmbedder,
     OpenAIEmbedderConfig,
-    retry_after,
 )
 from memory_core.errors import ConfigError, InvalidInputError, StoreUnavailableError
+from memory_core.http import retry_after
 
 KEY = "sk-test-secret-123"
 DIM = 4
@@ -57,7 +57,7 @@ async def test_embeds_in_order_normalised_with_the_key_and_model(server: FakeEmb
     assert vectors.shape == (3, DIM) and vectors.dtype == np.float32
     assert np.allclose(vectors, [expected("a"), expected("three"), expected("ten chars!")])
     headers, body = server.requests[0]
-    assert headers["Authorization"] == f"Bearer {KEY}"
+    assert headers["authorization"] == f"Bearer {KEY}"
     assert body == {"model": "test-embed", "input": ["a", "three", "ten chars!"]}
     assert embedder.dimension == DIM
     assert embedder.model_id == f"{server.base_url}|test-embed|{DIM}"
@@ -142,7 +142,7 @@ async def test_malformed_answers_are_reported(server: FakeEmbeddings) -> None:
 
 
 async def test_timeouts_are_retried(server: FakeEmbeddings) -> None:
-    server.delay = 0.5
+    server.slow(0.5)
     embedder = OpenAICompatibleEmbedder(config(server, timeout=0.2))
     await embedder.embed(["late"])
     await embedder.aclose()
@@ -178,7 +178,7 @@ async def test_nim_sends_input_type_and_truncate_with_the_nvidia_key(server: Fak
     await embedder.embed(["x"])
     await embedder.aclose()
     headers, body = server.requests[0]
-    assert headers["Authorization"] == "Bearer nvapi-env"
+    assert headers["authorization"] == "Bearer nvapi-env"
     assert body == {"model": "nvidia/nv-embedqa-e5-v5", "input": ["x"], "input_type": "query", "truncate": "NONE"}
 
 
@@ -186,7 +186,7 @@ async def test_no_key_sends_no_authorization(server: FakeEmbeddings) -> None:
     embedder = OpenAICompatibleEmbedder(OpenAIEmbedderConfig(model_name="m", base_url=server.base_url))
     await embedder.embed(["x"])
     await embedder.aclose()
-    assert "Authorization" not in server.requests[0][0]
+    assert "authorization" not in server.requests[0][0]
 
 
 def test_retry_after_forms() -> None:
@@ -213,7 +213,7 @@ embedders:
     async with MemoryBuilder(parsed) as builder:
         embedder = await builder.get_embedder("e5")
         assert embedder.dimension == DIM and len(server.requests) == 1
-        assert embedder.config.max_retries == 1
+        assert embedder.config.num_retries == 1
     assert embedder._client.is_closed
 
 
@@ -222,3 +222,63 @@ async def test_hosted_endpoint_without_a_key_fails_at_build() -> None:
     async with MemoryBuilder(parsed) as builder:
         with pytest.raises(ConfigError, match="needs an API key: set api_key or the OPENAI_API_KEY variable"):
             await builder.get_embedder("oa")
+
+
+# The one retry policy (memory_core.http), as the stores have it: faults injected by the fake.
+
+async def test_a_429_with_retry_after_and_a_503_are_retried_then_it_succeeds(server: FakeEmbeddings) -> None:
+    server.fail(429, retry_after="0.3")
+    server.fail(503)
+    embedder = OpenAICompatibleEmbedder(config(server))
+    vectors = await embedder.embed(["hello"])
+    await embedder.aclose()
+    assert np.allclose(vectors[0], expected("hello"))
+    assert [call.status for call in server.calls] == [429, 503, 200]
+    assert server.times[1] - server.times[0] >= 0.29
+
+
+async def test_a_dropped_connection_is_retried(server: FakeEmbeddings) -> None:
+    server.drop()
+    embedder = OpenAICompatibleEmbedder(config(server))
+    vectors = await embedder.embed(["hello"])
+    await embedder.aclose()
+    assert np.allclose(vectors[0], expected("hello")) and len(server.requests) == 2
+
+
+async def test_gives_up_after_num_retries_naming_the_status_never_the_key(server: FakeEmbeddings) -> None:
+    server.fail(503, times=10, body={"error": {"message": f"overloaded (key {KEY})"}})
+    embedder = OpenAICompatibleEmbedder(config(server, num_retries=2))
+    with pytest.raises(StoreUnavailableError) as info:
+        await embedder.embed(["x"])
+    await embedder.aclose()
+    assert "answered HTTP 503 after 3 attempts: overloaded (key ***)" in str(info.value)
+    assert KEY not in str(info.value) and len(server.requests) == 3
+
+
+async def test_do_auto_retry_false_makes_one_attempt(server: FakeEmbeddings) -> None:
+    server.fail(429, times=10, retry_after="0")
+    embedder = OpenAICompatibleEmbedder(config(server, do_auto_retry=False))
+    with pytest.raises(StoreUnavailableError, match=r"answered HTTP 429: injected HTTP 429"):
+        await embedder.embed(["x"])
+    await embedder.aclose()
+    assert len(server.requests) == 1
+
+
+def test_retry_settings_names_and_defaults() -> None:
+    defaults = OpenAIEmbedderConfig(model_name="m")
+    assert (defaults.num_retries, defaults.retry_on_status_codes, defaults.do_auto_retry, defaults.retry_backoff,
+            defaults.max_retry_wait) == (3, [408, 429, 500, 502, 503, 504], True, 0.5, 20.0)
+    assert OpenAIEmbedderConfig(model_name="m", max_retries=7).num_retries == 7  # the older name
+    parsed = parse_config("""
+embedders:
+  e:
+    _type: openai
+    model_name: m
+    max_retries: 4
+    retry_backoff: 0.1
+    retry_on_status_codes: [429]
+    do_auto_retry: false
+""")
+    assert parsed.warnings == []
+    policy = parsed.embedders["e"].retry_policy()
+    assert (policy.num_retries, policy.retry_on, policy.backoff) == (0, frozenset({429}), 0.1)

@@ -1,10 +1,13 @@
 """``openai`` and ``nim``: any OpenAI-compatible ``/v1/embeddings`` endpoint (OpenAI, NVIDIA NIM, vLLM...).
 
-Config fields follow the toolkit's embedder configs (``model_name`` or ``model``, ``base_url``, ``api_key``;
-``num_retries`` is accepted for ``max_retries``). The key falls back to ``OPENAI_API_KEY`` / ``NVIDIA_API_KEY``
-and is never written to a message. One ``httpx.AsyncClient`` per embedder, closed when the builder exits;
-429, 408 and 5xx answers and network errors are retried with exponential backoff, honouring ``Retry-After``
-(and OpenAI's ``retry-after-ms``) up to ``max_retry_wait`` seconds.
+Config fields follow the toolkit's embedder configs (``model_name`` or ``model``, ``base_url``, ``api_key``,
+its ``RetryMixin``'s ``num_retries``, ``retry_on_status_codes`` and ``do_auto_retry``; ``max_retries``, the
+older name, is accepted for ``num_retries``). The key falls back to ``OPENAI_API_KEY`` / ``NVIDIA_API_KEY``
+and is never written to a message. One ``httpx.AsyncClient`` per embedder, closed when the builder exits.
+Retries follow :mod:`memory_core.http`'s policy, the stores' own: the statuses in ``retry_on_status_codes``
+(408, 429 and 5xx here) and network errors, timeouts included (an embedding request is safe to send twice),
+with exponential backoff, honouring ``Retry-After`` (and OpenAI's ``retry-after-ms``) up to
+``max_retry_wait`` seconds.
 
 Unless ``dimensions`` is set, building the embedder sends one probe request so ``dimension`` and
 ``model_id`` (``"{base_url}|{model_name}|{dimension}"``) are known before a store needs them. NIM retrieval
@@ -14,10 +17,6 @@ LangChain's ``embed_query`` for both memories and queries), ``openai`` sends non
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
-import email.utils
-import itertools
 import os
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar, Literal
@@ -28,17 +27,17 @@ from pydantic import AliasChoices, ConfigDict, Field, SecretStr
 
 from memory_core.embedders.base import Embedder, normalise
 from memory_core.errors import ConfigError, InvalidInputError, StoreUnavailableError
+from memory_core.http import GaveUp, RetrySettings, tries
 from memory_core.registry import register_embedder
 from memory_core.typed import EmbedderBaseConfig
 
 OPENAI_URL = "https://api.openai.com/v1"
 NIM_URL = "https://integrate.api.nvidia.com/v1"
-RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 BAD_REQUEST_STATUS = frozenset({400, 413, 422})
 PROBE_TEXT = "dimension probe"
 
 
-class OpenAICompatibleConfig(EmbedderBaseConfig):
+class OpenAICompatibleConfig(EmbedderBaseConfig, RetrySettings):
     """Fields shared by every OpenAI-compatible embeddings endpoint."""
 
     model_config = ConfigDict(protected_namespaces=())
@@ -49,9 +48,12 @@ class OpenAICompatibleConfig(EmbedderBaseConfig):
     base_url: str = Field(default=OPENAI_URL, description="API root, up to and including /v1.")
     api_key: SecretStr | None = Field(default=None, description="API key; else read from the environment.")
     timeout: float = Field(default=30.0, gt=0, description="Seconds per request (read, write and pool).")
-    max_retries: int = Field(default=3, ge=0, le=10, validation_alias=AliasChoices("max_retries", "num_retries"),
-                             description="Retries after a 408, 429, 5xx or network error.")
-    retry_backoff: float = Field(default=0.5, ge=0, description="First wait between retries; doubles each time.")
+    # RetrySettings' fields with the embedder's own defaults (as before the mixin): a search waits for its
+    # embedding, so fewer and shorter retries than a store's; 408 is retried too
+    num_retries: int = Field(default=3, ge=0, le=20, validation_alias=AliasChoices("num_retries", "max_retries"),
+                             description="Retries after a retryable status or network error.")
+    retry_on_status_codes: list[int] = Field(default_factory=lambda: [408, 429, 500, 502, 503, 504],
+                                             description="HTTP statuses that are retried.")
     max_retry_wait: float = Field(default=20.0, ge=0, description="Longest single wait, Retry-After included.")
     dimensions: int | None = Field(default=None, ge=1, description="Requested vector length (OpenAI v3 models).")
     batch_size: int = Field(default=64, ge=1, le=2048, description="Texts per request.")
@@ -103,6 +105,7 @@ class OpenAICompatibleEmbedder(Embedder):
         headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
         timeout = httpx.Timeout(config.timeout, connect=min(config.timeout, 10.0))
         self._client = httpx.AsyncClient(headers=headers, timeout=timeout, transport=transport)
+        self._policy = config.retry_policy()
         self._dimension = config.dimensions
 
     @property
@@ -147,17 +150,14 @@ class OpenAICompatibleEmbedder(Embedder):
 
     async def _post(self, body: dict[str, Any]) -> Any:
         url = f"{self.config.url}/embeddings"
-        for attempt in itertools.count():
-            final = attempt >= self.config.max_retries
-            response = None
-            try:
-                response = await self._client.post(url, json=body)
-            except httpx.TransportError as exc:
-                if final:
-                    raise self._unavailable(f"is unreachable ({type(exc).__name__}: {exc})") from None
-            if response is not None and (final or response.status_code not in RETRY_STATUS):
-                return self._checked(response, attempts=attempt + 1)
-            await asyncio.sleep(self._wait(attempt, response))
+        try:
+            response, attempts = await self._policy.send(lambda: self._client.post(url, json=body),
+                                                         retry_timeouts=True)
+        except GaveUp as failure:
+            exc = failure.error
+            raise self._unavailable(f"is unreachable ({type(exc).__name__}: {exc}){tries(failure.attempts)}"
+                                    ) from None
+        return self._checked(response, attempts=attempts)
 
     def _checked(self, response: httpx.Response, *, attempts: int) -> Any:
         status = response.status_code
@@ -168,18 +168,11 @@ class OpenAICompatibleEmbedder(Embedder):
             raise InvalidInputError(f"embedder at {self.config.url} refused the request (HTTP {status}): "
                                     f"{self._detail(response)}")
         if status >= 400:
-            tries = f" after {attempts} attempts" if attempts > 1 else ""
-            raise self._unavailable(f"answered HTTP {status}{tries}: {self._detail(response)}")
+            raise self._unavailable(f"answered HTTP {status}{tries(attempts)}: {self._detail(response)}")
         try:
             return response.json()
         except ValueError:
             raise self._unavailable("answered with a body that is not JSON") from None
-
-    def _wait(self, attempt: int, response: httpx.Response | None) -> float:
-        wait = retry_after(response.headers) if response is not None else None
-        if wait is None:
-            wait = self.config.retry_backoff * 2 ** attempt
-        return min(max(wait, 0.0), self.config.max_retry_wait)
 
     def _detail(self, response: httpx.Response) -> str:
         """The server's error message, shortened, with the API key masked should the server echo it."""
@@ -193,23 +186,6 @@ class OpenAICompatibleEmbedder(Embedder):
 
     def _unavailable(self, what: str) -> StoreUnavailableError:
         return StoreUnavailableError(f"embedder at {self.config.url} {what}")
-
-
-def retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds a server asked us to wait: ``retry-after-ms``, or ``Retry-After`` as seconds or an HTTP date."""
-    try:
-        if "retry-after-ms" in headers:
-            return float(headers["retry-after-ms"]) / 1000
-        if "retry-after" in headers:
-            value = headers["retry-after"]
-            try:
-                return float(value)
-            except ValueError:
-                when = email.utils.parsedate_to_datetime(value)
-                return (when - dt.datetime.now(dt.UTC)).total_seconds()
-    except (ValueError, TypeError):
-        return None
-    return None
 
 
 async def _openai_compatible(config: OpenAICompatibleConfig, builder: object

@@ -19,8 +19,8 @@ from collections.abc import AsyncIterator
 
 from pydantic import Field
 
+from memory_core.http import JsonHttp, RetrySettings
 from memory_core.providers.agent_memory.store import AgentMemoryServer
-from memory_core.providers.http import JsonHttp, RetrySettings
 from memory_core.registry import register_memory
 from memory_core.typed import MemoryBaseConfig
 

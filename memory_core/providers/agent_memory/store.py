@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from memory_core.errors import NotFoundError, UnsupportedError, VersionConflictError
+from memory_core.http import JsonHttp
 from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor
 from memory_core.items import new_id, validate_items, validate_records
 from memory_core.models import MemoryItem
 from memory_core.paging import page_locally
 from memory_core.providers.agent_memory import codec
 from memory_core.providers.common import check_limit, is_hit, remove_target, search_args, with_score
-from memory_core.providers.http import JsonHttp
 from memory_core.records import (
     MemoryFilter,
     MemoryPatch,

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from memory_core.errors import ConfigError
-from memory_core.providers.http import RetrySettings
+from memory_core.http import RetrySettings
 from memory_core.providers.mem0.http import Mem0Http
 from memory_core.providers.mem0.store import HistoryEntry, Mem0Memory
 from memory_core.registry import register_memory

@@ -1,11 +1,11 @@
-"""How the store talks to Mem0: :class:`~memory_core.providers.http.JsonHttp` with Mem0's auth and errors."""
+"""How the store talks to Mem0: :class:`~memory_core.http.JsonHttp` with Mem0's auth and errors."""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
-from memory_core.providers.http import JsonHttp, RetryPolicy
+from memory_core.http import JsonHttp, RetryPolicy
 
 
 class Mem0Http(JsonHttp):

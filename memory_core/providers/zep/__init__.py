@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 
 from memory_core.errors import ConfigError
-from memory_core.providers.http import RetrySettings
+from memory_core.http import RetrySettings
 from memory_core.providers.zep.codec import EpisodePage, MessagePage, ZepEpisode, ZepMessage, ZepThread, api_root
 from memory_core.providers.zep.http import ZepHttp
 from memory_core.providers.zep.store import DEFAULT_THREAD, ZepMemory

@@ -1,10 +1,10 @@
-"""How the store talks to Zep: :class:`~memory_core.providers.http.JsonHttp` with Zep's auth and paging header."""
+"""How the store talks to Zep: :class:`~memory_core.http.JsonHttp` with Zep's auth and paging header."""
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
-from memory_core.providers.http import ConflictError, JsonHttp, RetryPolicy
+from memory_core.http import ConflictError, JsonHttp, RetryPolicy
 
 __all__ = ["NEXT_CURSOR", "ConflictError", "ZepHttp", "seg"]
 
