@@ -9,8 +9,10 @@
   candidate pairs from its exact prefix filter.
 * **Contradictions**: two memories of one user sharing a tag, one matching the positive side of a
   :data:`OPPOSITES` rule and the other its negative side; for like/dislike rules the rest of the two sentences
-  must share a content word ("likes jazz" / "hates jazz"). A flag only: it knows no negation ("does not
-  dislike"), sarcasm, time ("used to") or synonyms beyond the listed words.
+  must share a content word ("likes jazz" / "hates jazz"); or both choosing the same thing differently
+  (:func:`choices`: "always books a window seat" / "prefers aisle seats"). A flag only: it knows no negation
+  ("does not dislike"), sarcasm, time ("used to") or synonyms beyond the listed words.
+  :func:`contradicts` is the rule on two texts (the Playground checks a new fact with it).
 
 Stores are read one user at a time, a page of records at a time; only one user's memories are held. A
 memory a person approved is not flagged again while it stays at the approved version; approvals are memdash's
@@ -161,17 +163,68 @@ def _object_terms(text: str, pattern: re.Pattern[str]) -> set[str]:
     return set(content_terms(text[match.end():])) if match else set()
 
 
-def contradiction(a: MemoryItem, b: MemoryItem) -> str | None:
-    """The rule two items of one user contradict by, or ``None``; they must share a tag."""
-    if not set(a.tags) & set(b.tags):
-        return None
-    ta, tb = item_text(a), item_text(b)
+CHANGED_CHOICE = "one choice / another"
+_CHOICE = re.compile(r"\b(?:prefers?|preferred|always|usually|only|favou?rite)\b", re.IGNORECASE)
+_NEGATED = re.compile(r"(?:\bnot|n[o'’]t|\bno longer|\bnever)\s+(?:[\w'’]+\s+)?$", re.IGNORECASE)
+_FAVOURITE = re.compile(r"\bfavou?rite\s+([\w'’-]+)\s+(?:is|are)\s+([\w'’-]+(?:\s+[\w'’-]+)?)", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[,.;:!?()\n]|\b(?:and|or|but)\b", re.IGNORECASE)
+_PHRASE_BREAK_TEXT = (
+    "a an the to in on at for with of as that which who when where while before after by from near over "
+    "under than then is are was were be been not no her his their its my your our this these those every "
+    "each")
+_PHRASE_BREAK = frozenset(_PHRASE_BREAK_TEXT.split())
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def choices(text: str) -> dict[str, str]:
+    """``{thing: which}`` a statement says someone chooses: after *prefers, always, usually, only, favourite*
+    (not negated just before), each two-word noun phrase up to the end of the clause gives its last word as the
+    thing and the word before as which one ("always books a window seat" → ``{"seat": "window"}``); "favourite
+    X is Y" gives ``{X: Y}``. Lower-cased, a plural's ``s`` dropped from the thing; the first phrase of a thing
+    wins."""
+    found: dict[str, str] = {}
+    for match in _CHOICE.finditer(text):
+        if _NEGATED.search(text[max(0, match.start() - 30):match.start()]):
+            continue
+        favourite = _FAVOURITE.match(text, match.start())
+        if favourite:
+            found.setdefault(_singular(favourite.group(1).lower()), favourite.group(2).lower())
+            continue
+        clause = _CLAUSE_END.split(text[match.end():], maxsplit=1)[0]
+        phrase: list[str] = []
+        for word in [*re.findall(r"[\w'’-]+", clause.lower()), None]:
+            if word is not None and word not in _PHRASE_BREAK:
+                phrase.append(word)
+                continue
+            if len(phrase) >= 2 and len(phrase[-1]) > 2:
+                found.setdefault(_singular(phrase[-1]), phrase[-2])
+            phrase = []
+    return found
+
+
+def contradicts(text: str, other: str) -> str | None:
+    """The rule two statements about one person contradict by, or ``None``: an :data:`OPPOSITES` rule, else
+    :data:`CHANGED_CHOICE` (both choose the same thing, differently: "always books a window seat" / "prefers
+    aisle seats"). Texts only; :func:`contradiction` adds the shared tag the review scan asks for."""
     for name, positive, negative, needs_object in OPPOSITES:
-        for x, y in ((ta, tb), (tb, ta)):
+        for x, y in ((text, other), (other, text)):
             opposed = positive.search(x) and negative.search(y) and not negative.search(x)
             if opposed and (not needs_object or _object_terms(x, _LIKE) & _object_terms(y, _DISLIKE)):
                 return name
+    mine, theirs = choices(text), choices(other)
+    if any(thing in theirs and theirs[thing] != which for thing, which in mine.items()):
+        return CHANGED_CHOICE
     return None
+
+
+def contradiction(a: MemoryItem, b: MemoryItem) -> str | None:
+    """The rule two items of one user contradict by (:func:`contradicts`), or ``None``; they must share a tag."""
+    if not set(a.tags) & set(b.tags):
+        return None
+    return contradicts(item_text(a), item_text(b))
 
 
 def pair_findings(records: Sequence[MemoryRecord], threshold: float = NearDuplicate().threshold) -> list[Finding]:
@@ -210,6 +263,7 @@ def _contradictions(records: Sequence[MemoryRecord], texts: Sequence[str]) -> di
     """``{later: (latest earlier memory it contradicts, rule)}``: the latest memory on the other side of a rule
     that shares a tag (and, for likes/dislikes, a word of what is liked), found in an index, not by pairs."""
     latest: dict[tuple[object, ...], int] = {}
+    choice_index: dict[tuple[str, str], dict[str, int]] = {}  # (tag, thing) -> {which: latest memory}
     found: dict[int, tuple[int, str]] = {}
     for j, (record, text) in enumerate(zip(records, texts, strict=True)):
         for name, positive, negative, needs_object in OPPOSITES:
@@ -224,6 +278,13 @@ def _contradictions(records: Sequence[MemoryRecord], texts: Sequence[str]) -> di
             if matches and j not in found:
                 found[j] = (max(matches), name)
             latest.update({(side, *key): j for key in keys})
+        chosen = [(choice_index.setdefault((tag, thing), {}), which)
+                  for thing, which in choices(text).items() for tag in record.item.tags]
+        others = [i for seen, which in chosen for other_which, i in seen.items() if other_which != which]
+        if others and j not in found:
+            found[j] = (max(others), CHANGED_CHOICE)
+        for seen, which in chosen:
+            seen[which] = j
     return found
 
 
