@@ -1,10 +1,13 @@
 """A small memory agent over the toolkit's ``get_memory`` / ``add_memory`` tools (the dashboard's Playground).
 
-One turn: :func:`recall` the user's memories with ``get_memory``, stream a reply (:meth:`Agent.reply`), then
-:func:`remember` the facts worth keeping (:meth:`Agent.facts`) with ``add_memory``. Two agents:
+One turn: :func:`recall` the user's memories with ``get_memory``, decide the facts worth keeping
+(:meth:`Agent.facts`), stream a reply (:meth:`Agent.reply`; it is told which stored memories the new facts
+change, :class:`Change`), then :func:`remember` the facts with ``add_memory``. Two agents:
 
-* :class:`OfflineAgent`: deterministic. Facts are the user's sentences that state a preference
-  (:func:`extract_preferences`); the reply is a template citing the memories it was given.
+* :class:`OfflineAgent`: deterministic. Facts are the user's statements about themselves (a preference, an
+  allergy, a habit) or anything they ask it to remember, rewritten as third-person sentences about the user
+  (:func:`offline_facts`); the reply is a sentence or two built from the best memories it was given
+  (:func:`offline_answer`), no scores.
 * :class:`LlmAgent`: an OpenAI-compatible model (:mod:`memory_core.llm`); the memories go in a system message,
   the facts are a JSON list the model is asked for (garbage is ignored). When the endpoint fails before the
   reply starts (unreachable, 401, ...) the turn falls back to the offline agent and :attr:`LlmAgent.fallback`
@@ -13,6 +16,7 @@ One turn: :func:`recall` the user's memories with ``get_memory``, stream a reply
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -28,29 +32,75 @@ from memory_core.tools import MemoryTool
 Message = dict[str, str]
 MAX_FACTS = 5
 MAX_FACT_CHARS = 300
+MAX_RECALLED_IN_REPLY = 3
 _FIRST_PERSON = r"(?:i|i[’']m|i am|my)"
 _TRIGGER = (r"(?:like|likes|love|loves|prefer|prefers|hate|hates|dislike|dislikes|enjoy|enjoys|allergic|always|"
-            r"never|favou?rite)")
+            r"never|usually|no longer|eat|drink|vegetarian|vegan|favou?rite)")
 _PREFERENCE = re.compile(rf"\b{_FIRST_PERSON}\s+(?:[\w’'-]+\s+){{0,3}}?{_TRIGGER}\b", re.IGNORECASE)
 _NOT_A_STATEMENT = re.compile(r"^(?:what|who|when|where|why|how|which|do|does|did|can|could|would|will|should|"
-                              r"tell|remind|show|list)\b|\b(?:would|[’']d) like\b", re.IGNORECASE)
+                              r"tell|remind|show|list|please|let[’']?s)\b|\b(?:would|[’']d) like\b|"
+                              r"\b(?:want|need) you to\b", re.IGNORECASE)
+# "Please remember: ...", "Remember that ...", "Note that ...", "FYI, ...", "Could you remember that ..."
+_WRAPPER = re.compile(
+    r"^(?:please[,\s]+)?(?:(?:can|could|would|will) you\s+(?:please\s+)?)?"
+    r"(?:remember|note|keep in mind|bear in mind|don[’']?t forget|do not forget|make a note|take note|"
+    r"for the record|fyi|f\.y\.i\.?|for your information|just so you know|btw|by the way|heads up)"
+    r"(?:\s+(?:of\s+)?(?:this|that))?(?:\s*[:,;–—-]+\s*|\s*[.!]+$|\s+|$)", re.IGNORECASE)
+_OPENER = re.compile(r"^(?:(?:hi|hello|hey|ok|okay|well|oh|yes|yeah|no|actually|anyway|also|so)\s*[,!]+|"
+                     r"(?:and|but|also|so|plus)\s)\s*", re.IGNORECASE)
+_TRAILER = re.compile(r"(?:,?\s+(?:please|thanks|thank you))?\s*[.!?…]*\s*$", re.IGNORECASE)
+_ASKED_TO_REMEMBER = re.compile(r"\b(?:remember|note|forget)\s*(?:that\b|:)", re.IGNORECASE)  # "Could you ...?"
+_SECOND_PERSON = re.compile(r"\b(?:you|your|yours|yourself)\b", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z]+(?:[’'][A-Za-z]+)*")
+# Words allowed between the subject and its verb ("I now prefer", "I no longer eat").
+_ADVERBS_TEXT = (
+    "now also really usually always never often sometimes still just only actually definitely absolutely "
+    "generally mostly rarely seldom normally typically totally truly genuinely honestly personally "
+    "particularly especially strongly no longer hardly barely currently recently finally already even "
+    "certainly probably occasionally frequently regularly mainly simply")
+_ADVERBS = frozenset(_ADVERBS_TEXT.split())
+# First-person verb forms that stay as they are (modals, past forms, contractions of them).
+_UNCHANGED_TEXT = (
+    "can can't cannot could couldn't will won't would wouldn't should shouldn't shall must mustn't might "
+    "may was wasn't were weren't did didn't had hadn't used went got took made saw came ate drank bought "
+    "flew left met ran sat spent told thought wrote gave found lost knew grew began broke brought built "
+    "caught chose drove fell felt forgot heard held kept led paid said sold sent slept spoke stood swam "
+    "taught understood woke won wore became")
+_UNCHANGED = frozenset(_UNCHANGED_TEXT.split())
+_IRREGULAR = {"am": "is", "have": "has", "haven't": "hasn't", "do": "does", "don't": "doesn't", "dont": "doesn't",
+              "go": "goes", "be": "is"}
+# Verbs that take the user's person again after "and"/"or"/"but" ("I like tea and hate coffee").
+_COORDINATED_TEXT = ("like love prefer hate dislike enjoy avoid eat drink want need have don't own speak know wear "
+                     "take go")
+_COORDINATED = frozenset(_COORDINATED_TEXT.split())
 _MEMORIES_PREFIX = "Memories as a JSON:"
 SYSTEM_PROMPT = ("You are a helpful assistant with a long-term memory of this user. What you remember about "
                  "them (JSON, best match first):\n{memories}\nUse it when it helps; do not invent memories.")
 FACTS_PROMPT = ("From the user's message below, list the facts about the user worth remembering in later "
-                "conversations (preferences, allergies, habits, favourites), each a short sentence. Answer with "
-                "a JSON array of strings only, [] when there is nothing to remember.")
+                "conversations (preferences, allergies, habits, favourites), each a short sentence in the third "
+                "person that names the user (the name is on the message's first line), e.g. \"Alice prefers "
+                "aisle seats.\". Answer with a JSON array of strings only, [] when there is nothing to remember.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """A new fact that contradicts what a stored memory says (the text of that memory is ``was``)."""
+
+    fact: str
+    was: str
 
 
 class Agent(Protocol):
     label: str
 
-    def reply(self, message: str, memories: Sequence[MemoryItem], history: Sequence[Message]) -> AsyncIterator[str]:
-        """The answer to ``message``, as text chunks."""
+    def reply(self, message: str, memories: Sequence[MemoryItem], history: Sequence[Message],
+              facts: Sequence[str] = (), changes: Sequence[Change] = ()) -> AsyncIterator[str]:
+        """The answer to ``message``, as text chunks; ``facts`` are what will be remembered from it,
+        ``changes`` the stored memories they contradict."""
         ...
 
-    async def facts(self, message: str) -> list[str]:
-        """What to remember from ``message``."""
+    async def facts(self, message: str, user_id: str) -> list[str]:
+        """What to remember from ``message``, sent by ``user_id``."""
         ...
 
 
@@ -58,6 +108,119 @@ def extract_preferences(text: str) -> list[str]:
     """The sentences of ``text`` in which the speaker states a preference, an allergy or a habit."""
     return [s for s in sentences(text)
             if _PREFERENCE.search(s) and not s.endswith("?") and not _NOT_A_STATEMENT.search(s)]
+
+
+def display_name(user_id: str) -> str:
+    """A user id as the name facts use: ``alice`` → ``Alice``, ``mary_jane`` → ``Mary Jane``; an id with
+    capitals, digits or other signs stays as it is."""
+    if re.fullmatch(r"[a-z]+(?:[ ._-][a-z]+)*", user_id):
+        return re.sub(r"[a-z]+", lambda m: m.group().capitalize(), re.sub(r"[._]", " ", user_id))
+    return user_id
+
+
+def _third_person(verb: str) -> str:
+    """``verb`` after he/she: prefer → prefers, watch → watches, try → tries; past forms and modals unchanged."""
+    lower = verb.lower().replace("’", "'")
+    if lower in _IRREGULAR:
+        return _IRREGULAR[lower]
+    if lower in _UNCHANGED or lower.endswith("ed") or "'" in lower:
+        return verb
+    if re.search(r"(?:s|sh|ch|x|z|o)$", lower):
+        return verb + "es"
+    if re.search(r"[^aeiou]y$", lower):
+        return verb[:-1] + "ies"
+    return verb + "s"
+
+
+def third_person(sentence: str, name: str) -> str:
+    """``sentence`` with the speaker (I, me, my, mine, myself and their contractions) as ``name`` in the
+    third person: the first mention by name ("my" → "Alice's"), a later possessive as "their", the subject's
+    verb agreeing ("I'm" → "Alice is", "I don't" → "Alice doesn't", "I now prefer" → "Alice now prefers"),
+    and a second verb after "and"/"or"/"but" when it is a common one ("... and hate queues"). "My sister and
+    I ..." keeps its verb."""
+    parts = re.split(rf"({_WORD.pattern})", sentence)
+    out: list[str] = []
+    named = verb_due = in_clause = coordinated = subject = False
+    for index, part in enumerate(parts):
+        if index % 2 == 0:  # what lies between two words
+            out.append(part)
+            continue
+        lower = part.lower().replace("’", "'")
+        if lower in _SUBJECT:
+            compound = index >= 2 and parts[index - 2].lower() in {"and", "or"} and not (subject or in_clause)
+            out.append(name + _SUBJECT[lower])
+            verb_due = lower == "i" and not compound
+            named = subject = True
+            coordinated = False
+        elif lower in _OBJECT:
+            first, later = _OBJECT[lower]
+            out.append(later if named else first.format(name=name))
+            named = True
+        elif (verb_due or coordinated) and lower in _ADVERBS:
+            out.append(part)
+        elif verb_due or (coordinated and lower in _COORDINATED):
+            out.append(_third_person(part))
+            verb_due, coordinated, in_clause = False, False, True
+        else:
+            out.append(part)
+            coordinated = in_clause and lower in {"and", "or", "but"}
+    return "".join(out)
+
+
+_SUBJECT = {"i": "", "i'm": " is", "i've": " has", "i'll": " will", "i'd": " would"}
+_OBJECT = {"my": ("{name}'s", "their"), "mine": ("{name}'s", "theirs"), "me": ("{name}", "them"),
+           "myself": ("{name}", "themselves")}
+
+
+def _strip_wrapper(sentence: str) -> tuple[str, bool]:
+    """The sentence without greetings, request wrappers ("Please remember:") and a closing "please"; whether
+    a wrapper asked to remember it."""
+    text, wrapped = sentence.strip(), False
+    for _ in range(4):
+        before = text
+        text = _OPENER.sub("", text, count=1)
+        stripped = _WRAPPER.sub("", text, count=1)
+        wrapped, text = wrapped or stripped != text, stripped
+        if text == before:
+            break
+    return text.strip(), wrapped
+
+
+def as_fact(sentence: str, user_id: str) -> str | None:
+    """One sentence of a user's message as a fact about them, or ``None`` when it is none: a question, a
+    request, something said to the agent ("you ..."), or, unless the user asked to remember it, not a
+    preference, allergy or habit of theirs (:func:`extract_preferences`). The fact is in the third person
+    (:func:`third_person`, the user named by :func:`display_name`), capitalised, ending with a period."""
+    text, wrapped = _strip_wrapper(sentence)
+    asks = sentence.rstrip().endswith("?") and not _ASKED_TO_REMEMBER.search(sentence)
+    if not text or asks or _NOT_A_STATEMENT.search(text):
+        return None
+    if _SECOND_PERSON.search(text) or len(_WORD.findall(text)) < 2:
+        return None
+    if not wrapped and not _PREFERENCE.search(text):
+        return None
+    name = display_name(user_id)
+    fact = re.sub(r"\s+", " ", third_person(_TRAILER.sub("", text), name)).strip()
+    if not fact.startswith(name):  # an id that is not a name ("user-42") is never changed
+        fact = fact[:1].upper() + fact[1:]
+    return fact + "." if fact else None
+
+
+def offline_facts(message: str, user_id: str) -> list[str]:
+    """The facts of ``message`` (:func:`as_fact`), one per sentence, each once, at most :data:`MAX_FACTS`. A
+    sentence that is only a wrapper ("Please remember this:") makes the next one count as asked for."""
+    facts: list[str] = []
+    asked = False
+    for sentence in sentences(message):
+        rest, wrapped = _strip_wrapper(sentence)
+        if wrapped and not _WORD.search(rest):
+            asked = True
+            continue
+        fact = as_fact(f"remember: {sentence}" if asked else sentence, user_id)
+        asked = False
+        if fact and fact not in facts and len(fact) <= MAX_FACT_CHARS:
+            facts.append(fact)
+    return facts[:MAX_FACTS]
 
 
 def parse_facts(text: str) -> list[str]:
@@ -95,20 +258,54 @@ async def remember(add_tool: MemoryTool, facts: Sequence[str], message: str) -> 
                                 "conversation": [{"role": "user", "content": message}]})
 
 
-def _score(item: MemoryItem) -> str:
-    return f" (score {item.similarity_score:.2f})" if item.similarity_score is not None else ""
+def _as_sentence(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if text.endswith((".", "!", "?", "…", "”", '"')) else text + "."
 
 
-def offline_answer(message: str, memories: Sequence[MemoryItem]) -> str:
-    """The offline agent's templated reply: what it remembers, and what it will remember from ``message``."""
-    if memories:
-        lines = ["Here is what I remember about you:", *(f"- {m.memory}{_score(m)}" for m in memories)]
+def relevant(memories: Sequence[MemoryItem], limit: int = MAX_RECALLED_IN_REPLY) -> list[MemoryItem]:
+    """The memories worth saying, best first: at most ``limit``, none scoring below half the best score (or 0)
+    when the store gives scores, none without text."""
+    scores = [m.similarity_score for m in memories if m.similarity_score is not None]
+    floor = max(scores) / 2 if scores and max(scores) > 0 else 0.0
+    kept = [m for m in memories if m.memory and m.memory.strip()
+            and (m.similarity_score is None or (m.similarity_score > 0 and m.similarity_score >= floor))]
+    return kept[:limit]
+
+
+def recollection(memories: Sequence[MemoryItem]) -> str:
+    """What the agent remembers that bears on the message, in words (no scores), or that it remembers nothing."""
+    best = relevant(memories)
+    if not best:
+        return "I don't remember anything about that yet."
+    return "From what I remember: " + " ".join(_as_sentence(m.memory or "") for m in best)
+
+
+def acknowledgement(facts: Sequence[str], changes: Sequence[Change] = ()) -> str:
+    """What the agent says about the facts it will remember, and the stored memories they change."""
+    said = []
+    if changes:
+        was = " ".join(f"“{_as_sentence(c.was)}”" for c in dict.fromkeys(changes))
+        said.append(f"Noted — this changes what I had: {was}")
     else:
-        lines = ["I don't remember anything about you that matches this yet."]
-    facts = extract_preferences(message)
-    if facts:
-        lines.append("I'll remember: " + " ".join(facts))
-    return "\n".join(lines)
+        said.append("Noted.")
+    said.append("I'll remember: " + " ".join(_as_sentence(f) for f in facts))
+    return " ".join(said)
+
+
+def offline_answer(message: str, memories: Sequence[MemoryItem], facts: Sequence[str] = (),
+                   changes: Sequence[Change] = ()) -> str:
+    """The offline agent's reply: when the message states facts, that it will remember them (and which stored
+    memories they change); when it asks something, or states nothing, what it remembers about it."""
+    said = [acknowledgement(facts, changes)] if facts else []
+    if not facts or any(s.endswith("?") for s in sentences(message)):
+        said.append(recollection(memories))
+    return " ".join(said)
+
+
+async def _words(text: str) -> AsyncIterator[str]:
+    for word in re.split(r"(?<=\s)", text):
+        yield word
 
 
 class OfflineAgent:
@@ -121,13 +318,13 @@ class OfflineAgent:
     def label(self) -> str:
         return f"Offline agent ({self.reason})"
 
-    async def reply(self, message: str, memories: Sequence[MemoryItem],
-                    history: Sequence[Message] = ()) -> AsyncIterator[str]:
-        for word in re.split(r"(?<=\s)", offline_answer(message, memories)):
+    async def reply(self, message: str, memories: Sequence[MemoryItem], history: Sequence[Message] = (),
+                    facts: Sequence[str] = (), changes: Sequence[Change] = ()) -> AsyncIterator[str]:
+        async for word in _words(offline_answer(message, memories, facts, changes)):
             yield word
 
-    async def facts(self, message: str) -> list[str]:
-        return extract_preferences(message)
+    async def facts(self, message: str, user_id: str) -> list[str]:
+        return offline_facts(message, user_id)
 
 
 class LlmAgent:
@@ -142,8 +339,14 @@ class LlmAgent:
     def label(self) -> str:
         return f"LLM: {self.config.model_name} at {self.config.url.removesuffix('/chat/completions')}"
 
-    async def reply(self, message: str, memories: Sequence[MemoryItem],
-                    history: Sequence[Message] = ()) -> AsyncIterator[str]:
+    async def reply(self, message: str, memories: Sequence[MemoryItem], history: Sequence[Message] = (),
+                    facts: Sequence[str] = (), changes: Sequence[Change] = ()) -> AsyncIterator[str]:
+        """The model's streamed answer, then, when the facts change stored memories, a sentence saying which
+        (the same words as the offline agent's)."""
+        if self.fallback is not None:
+            async for chunk in self._offline.reply(message, memories, history, facts, changes):
+                yield chunk
+            return
         memories_json = json.dumps([m.model_dump(mode="json", include={"memory", "tags", "similarity_score"})
                                     for m in memories], ensure_ascii=False)
         messages = [{"role": "system", "content": SYSTEM_PROMPT.format(memories=memories_json)}, *history,
@@ -158,18 +361,22 @@ class LlmAgent:
                 yield f"\n[the reply was cut: {exc}]"
                 return
             self.fallback = str(exc)
-            async for chunk in self._offline.reply(message, memories, history):
+            async for chunk in self._offline.reply(message, memories, history, facts, changes):
                 yield chunk
+            return
+        if changes:
+            yield "\n\n" + acknowledgement(facts, changes)
 
-    async def facts(self, message: str) -> list[str]:
+    async def facts(self, message: str, user_id: str) -> list[str]:
+        """The model's facts; the message goes with the user's name on its first line."""
         if self.fallback is not None:
-            return await self._offline.facts(message)
+            return await self._offline.facts(message, user_id)
         try:
-            answer = await chat(self.config, [{"role": "system", "content": FACTS_PROMPT},
-                                              {"role": "user", "content": message}])
+            answer = await chat(self.config, [{"role": "system", "content": FACTS_PROMPT}, {
+                "role": "user", "content": f"{display_name(user_id)}\n{message}"}])
         except StoreUnavailableError as exc:
             self.fallback = str(exc)
-            return await self._offline.facts(message)
+            return await self._offline.facts(message, user_id)
         return parse_facts(answer)
 
 

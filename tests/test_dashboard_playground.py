@@ -1,12 +1,15 @@
 """Playground page (AppTest): offline agent turns write and retrieve memories through the tools (audited, with
-links), the agent banner, a viewer refused, snapshot save/restore round trip, the user's timeline."""
+links), each turn's trace inside that turn, a contradiction told in the reply and left to the operator (who may
+replace the old memory), the agent banner, a viewer refused, snapshot save/restore round trip, the user's
+timeline."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import yaml
-from dashboard_helpers import HOSTILE, assert_shown_as_text, messages, ok, texts
+from dashboard_helpers import HOSTILE, assert_shown_as_text, messages, ok
 
 from dashboard import context
 from dashboard.services import timeline
@@ -24,6 +27,13 @@ def links(at) -> list[dict[str, str]]:
             for link in at.page_link if link.proto.page.endswith("memory")]
 
 
+def turns(at) -> list[tuple[str, str, list[str]]]:
+    """Each assistant message as (the user's message before it, its reply, the texts of its trace)."""
+    said = at.chat_message
+    return [(said[i - 1].text[0].value, said[i].text[0].value, [t.value for t in said[i].expander[0].text])
+            for i in range(1, len(said), 2)]
+
+
 def test_a_turn_writes_a_preference_and_the_next_retrieves_it(dash):
     dash.add(user="alice", memory="Alice lives in Lisbon")
     at = ok(dash.app("playground").run())
@@ -31,19 +41,60 @@ def test_a_turn_writes_a_preference_and_the_next_retrieves_it(dash):
     assert at.selectbox(key="playground_user").value == "alice"
     chat(at, "Hello! I love green tea and jazz.")
     [record] = [r for r in dash.records(user_id="alice") if r.item.memory != "Alice lives in Lisbon"]
-    assert record.item.memory == "I love green tea and jazz." and record.item.tags == ["preference"]
+    assert record.item.memory == "Alice loves green tea and jazz." and record.item.tags == ["preference"]
     assert record.item.conversation == [{"role": "user", "content": "Hello! I love green tea and jazz."}]
-    assert "+ I love green tea and jazz.  [preference]" in texts(at)
+    [(_, reply, trace)] = turns(at)
+    assert reply == "Noted. I'll remember: Alice loves green tea and jazz."
+    assert "+ Alice loves green tea and jazz.  [preference]" in trace
     assert {"store": "main", "id": record.id} in links(at)
     [entry] = dash.hub.audit.entries(AuditQuery(memory_id=record.id))
     assert entry.operation == "add" and entry.actor == "local (auth off)"
 
     chat(at, "Which tea do I like?")
-    shown = texts(at)
-    assert any("\n- I love green tea and jazz. (score 0." in t for t in shown)
-    scored = [t for t in shown if t.endswith("I love green tea and jazz.") and t[0].isdigit()]
-    assert scored and float(scored[0].split()[0]) > 0
+    first, second = turns(at)
+    assert first[0] == "Hello! I love green tea and jazz."
+    assert "+ Alice loves green tea and jazz.  [preference]" in first[2]
+    assert second[0] == "Which tea do I like?"
+    assert second[1] == "From what I remember: Alice loves green tea and jazz."  # words, no scores
+    scored = [t for t in second[2] if t.endswith("Alice loves green tea and jazz.") and t[0].isdigit()]
+    assert scored and float(scored[0].split()[0]) > 0  # the score is in the turn's trace
     assert len(dash.records(user_id="alice")) == 2  # a question is not a preference
+
+
+def test_a_fact_that_contradicts_a_stored_memory_is_told_and_left_to_the_operator(dash):
+    old = dash.add(user="alice", memory="Alice always books a window seat.", tags=["travel", "preference"])
+    at = ok(dash.app("playground").run())
+    chat(at, "Please remember: I now prefer aisle seats.")
+    new = [r for r in dash.records(user_id="alice") if r.id != old]
+    assert [r.item.memory for r in new] == ["Alice now prefers aisle seats."]
+    [entry] = [e for e in dash.hub.audit.entries(AuditQuery(operation="add")) if e.memory_id == new[0].id]
+    assert entry.actor == "local (auth off)"
+    assert len(list(dash.hub.audit.entries(AuditQuery(operation="add")))) == 2  # the seed and the fact
+    assert dash.get(old).item.memory == "Alice always books a window seat."  # not touched
+    [(message, reply, trace)] = turns(at)
+    assert message == "Please remember: I now prefer aisle seats."
+    assert "this changes what I had: “Alice always books a window seat.”" in reply
+    assert not re.search(r"\d\.\d", reply)
+    assert "new  Alice now prefers aisle seats." in trace and "old  Alice always books a window seat." in trace
+    assert "+ Alice now prefers aisle seats.  [preference]" in trace
+    [answer] = [m for m in at.chat_message if m.name == "assistant"]
+    [button] = answer.expander[0].button
+    assert button.label == "Replace the old memory"
+    assert {"store": "main", "id": old} in links(at)
+
+    chat(at, "Which seats do I prefer?")  # the first turn keeps its trace, and its choice
+    first, second = turns(at)
+    assert "old  Alice always books a window seat." in first[2] and not any(t.startswith("old ") for t in second[2])
+    assert [b.label for b in at.chat_message[1].expander[0].button] == ["Replace the old memory"]
+    assert not at.chat_message[3].expander[0].button
+
+    at.chat_message[1].expander[0].button[0].click().run()
+    assert any("Replaced “Alice always books a window seat.”" in m for m in messages(ok(at), "success"))
+    assert [r.item.memory for r in dash.records(user_id="alice")] == ["Alice now prefers aisle seats."]
+    [deleted] = dash.hub.audit.entries(AuditQuery(operation="delete"))
+    assert deleted.memory_id == old and deleted.actor == "local (auth off)"
+    assert not at.chat_message[1].expander[0].button
+    assert any("moved to the trash" in c.value for c in at.chat_message[1].expander[0].caption)
 
 
 def test_a_typed_user_and_hostile_text(dash):
@@ -65,7 +116,7 @@ def test_the_llm_banner_names_model_and_url_never_the_key(dash, monkeypatch):
     at.text_input(key="playground_user_typed").set_value("bob").run()
     chat(at, "I prefer window seats.")
     assert any("The LLM failed, the offline agent answered: llm endpoint" in m for m in messages(at, "warning"))
-    assert [r.item.memory for r in dash.records(user_id="bob")] == ["I prefer window seats."]
+    assert [r.item.memory for r in dash.records(user_id="bob")] == ["Bob prefers window seats."]
     assert all("sk-secret-123" not in body for kind in ("info", "warning", "text") for body in
                [getattr(e, "value", "") for e in getattr(at, kind)])
 
@@ -116,7 +167,7 @@ def test_timeline_renders_audit_and_timestamp_events(dash):
     assert chart["encoding"]["y"]["field"] == "change"
     table = at.dataframe[0].value  # the timeline's table comes before the snapshots'
     assert list(table["change"]) == ["added", "added"]
-    assert list(table["memory"]) == ["old one", "I always walk to work."]
+    assert list(table["memory"]) == ["old one", "Alice always walks to work."]
     assert set(table["source"]) == {"audit log"}
 
 

@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard import context
 from dashboard.components import page
-from dashboard.components.playground_view import chat_turn, memory_trace, snapshot_panel, timeline_chart
+from dashboard.components.playground_view import chat_turn, snapshot_panel, timeline_chart
 from dashboard.services import memories, playground, timeline
 from dashboard.text import escape_markdown
 from memory_core.access import PermissionDenied
@@ -41,6 +41,7 @@ def _chat(store: str, user: str, top_k: int, turns: list[playground.Turn]) -> No
     with st.chat_message("user"):
         st.text(message)
     turn.recall()
+    turn.check_facts()
     with st.chat_message("assistant"):
         st.write_stream(escape_markdown(chunk) for chunk in turn.reply_chunks(playground.history_messages(turns, user)))
     turns.append(turn.remember())
@@ -56,14 +57,10 @@ with page.reported():
     user = _user(store)
     top_k = st.number_input("Memories retrieved per turn (top_k)", 1, 20, 5, key="playground_top_k")
     turns = st.session_state.setdefault(_TURNS, {}).setdefault((hub.id, store), [])
-    chat_col, trace_col = st.columns([3, 2])
-    for number, turn in enumerate(turns, start=1):
-        with chat_col:
-            chat_turn(turn)
-        with trace_col:
-            memory_trace(store, turn, number)
-    if user and _allowed(store):
-        with chat_col:
+    with st.container():  # the chat input stays under the turns (at the page's root Streamlit pins it low)
+        for number, turn in enumerate(turns, start=1):
+            chat_turn(store, turn, number, latest=number == len(turns))
+        if user and _allowed(store):
             _chat(store, user, int(top_k), turns)
     if user:
         st.subheader(f"Timeline of {escape_markdown(user)}")

@@ -1,4 +1,5 @@
-"""The Playground's pieces: a chat turn, its memory trace, the user timeline chart and the snapshot panel.
+"""The Playground's pieces: a chat turn with its memory trace inside it, the user timeline chart and the snapshot
+panel.
 
 User text (messages, replies, memories) is shown with ``st.text`` or in tables and charts, never as markdown.
 """
@@ -12,8 +13,8 @@ import streamlit as st
 from dashboard import context
 from dashboard.components import page
 from dashboard.components.memory_table import memory_link
-from dashboard.services import snapshots
-from dashboard.services.playground import Turn
+from dashboard.services import playground, snapshots
+from dashboard.services.playground import Contradiction, Turn
 from dashboard.services.timeline import TimelineEvent
 from dashboard.text import count_of, escape_markdown, truncate
 from memory_core.items import item_text
@@ -21,35 +22,78 @@ from memory_core.items import item_text
 COLORS = alt.Scale(domain=["added", "edited", "deleted"], range=["#2e7d32", "#f9a825", "#c62828"])
 
 
-def chat_turn(turn: Turn) -> None:
+def chat_turn(store: str, turn: Turn, number: int, *, latest: bool = False) -> None:
+    """One exchange: the user's message, then the reply with the turn's own memory trace under it (open for the
+    latest turn and while a contradiction waits for the operator)."""
     with st.chat_message("user"):
         st.text(turn.message)
     with st.chat_message("assistant"):
         st.text(turn.reply)
+        pending = any(not c.replaced for c in turn.contradictions)
+        memory_trace(store, turn, number, expanded=latest or pending)
 
 
 def _score(score: float | None) -> str:
     return "—" if score is None else f"{score:.3f}"
 
 
-def memory_trace(store: str, turn: Turn, number: int) -> None:
-    """What the turn retrieved (with scores) and wrote, each with a link to its Memory page."""
-    with st.container(border=True):
-        st.caption(f"Turn {number} · {escape_markdown(turn.agent)}")
+def trace_label(turn: Turn, number: int) -> str:
+    parts = [f"{len(turn.retrieved):,} recalled", f"{len(turn.written):,} remembered"]
+    if turn.contradictions:
+        parts.append(count_of(len(turn.contradictions), "contradiction"))
+    return f"Memory trace of turn {number}: {', '.join(parts)}"
+
+
+def memory_trace(store: str, turn: Turn, number: int, *, expanded: bool = False) -> None:
+    """What the turn recalled (with scores), remembered (with tags) and found contradicting a stored memory, each
+    memory with a link to its Memory page; a contradiction offers to replace the old memory."""
+    with st.expander(trace_label(turn, number), expanded=expanded, icon=":material/memory:"):
+        st.caption(escape_markdown(turn.agent))
         if turn.fallback:
             st.warning(f"The LLM failed, the offline agent answered: {escape_markdown(turn.fallback)}")
-        st.markdown(f"**Retrieved** ({count_of(len(turn.retrieved), 'memory', 'memories')})")
+        for index, found in enumerate(turn.contradictions):
+            contradiction(store, turn, index, found)
+        st.markdown(f"**Recalled** ({count_of(len(turn.retrieved), 'memory', 'memories')}, best first)")
         for hit in turn.retrieved:
             st.text(f"{_score(hit.score)}  {truncate(hit.item.memory, 160)}")
             if hit.id:
                 memory_link(store, hit.id, text=item_text(hit.item))
-        st.markdown(f"**Written** ({count_of(len(turn.written), 'memory', 'memories')})")
+        st.markdown(f"**Remembered** ({count_of(len(turn.written), 'memory', 'memories')})")
         for written in turn.written:
             st.text(f"+ {truncate(written.item.memory, 160)}  [{', '.join(written.item.tags)}]")
             if written.id:
                 memory_link(store, written.id, text=item_text(written.item))
             else:
                 st.caption("the store chose its id and did not say which")
+
+
+def contradiction(store: str, turn: Turn, index: int, found: Contradiction) -> None:
+    """The pair, the rule, and the operator's choice: replace the old memory (deleted, audited, to the trash) or
+    leave both; nothing changes without the click."""
+    with st.container(border=True):
+        st.markdown(f":material/compare_arrows: **Contradicts a stored memory** ({escape_markdown(found.rule)})")
+        st.text(f"new  {truncate(found.fact, 160)}")
+        st.text(f"old  {truncate(item_text(found.old.item), 160)}")
+        if found.replaced:
+            st.caption("Replaced: the old memory was moved to the trash (it can be restored from the Trash page).")
+            return
+        if not found.old.id:
+            st.caption("Both are kept. This store does not say which memory the old one is; find it on the Search "
+                       "page.")
+            return
+        memory_link(store, found.old.id, text=item_text(found.old.item))
+        st.caption("Both are kept until you decide: replace the old one, or open it to edit what still holds.")
+        _replace_button(store, turn, index, found)
+
+
+def _replace_button(store: str, turn: Turn, index: int, found: Contradiction) -> None:
+    if st.button("Replace the old memory", key=f"playground_replace_{turn.id}_{index}", icon=":material/swap_horiz:",
+                 help="Moves the old memory to the trash (audited; restorable from the Trash page). The new fact "
+                      "is already stored."):
+        with page.reported():
+            playground.replace_old_memory(context.hub(), context.actor(), store, found)
+            page.flash(f"Replaced “{escape_markdown(truncate(item_text(found.old.item), 80))}”: it is in the trash.")
+            st.rerun()
 
 
 def timeline_chart(events: list[TimelineEvent]) -> None:

@@ -6,12 +6,18 @@ to is a :class:`TracingEditor`: its ``search`` goes through :func:`memories.sear
 where the store has it, so hits carry ids and scores) and its ``add_items`` through
 :func:`memories.add_memory` (role check, ``MemoryEvent``, audit entry, the new id). It records both, so each
 turn can show what was retrieved and written.
+
+Before the reply, each new fact is compared with the memories recalled for the message and for the fact itself
+(:func:`memory_core.review.contradicts`, the review queue's rule); a contradiction is told in the reply and
+kept with the turn. The old memory is never changed by the agent: :func:`replace_old_memory` deletes it (to the
+trash, audited) only when the operator asks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
@@ -20,10 +26,12 @@ from dashboard.services.hub import StoreHub
 from dashboard.services.memories import SearchHit
 from dashboard.services.runner import AsyncRunner
 from memory_core.access import Actor, Role
-from memory_core.agent import Agent, LlmAgent, agent_for, recall, remember
-from memory_core.errors import UnsupportedError
+from memory_core.agent import Agent, Change, LlmAgent, agent_for, recall, remember
+from memory_core.errors import InvalidInputError, UnsupportedError
 from memory_core.interfaces import MemoryEditor
+from memory_core.items import item_text
 from memory_core.models import MemoryItem
+from memory_core.review import contradicts
 from memory_core.tools import AddToolConfig, GetToolConfig, bind_tool
 
 
@@ -31,6 +39,19 @@ from memory_core.tools import AddToolConfig, GetToolConfig, bind_tool
 class Written:
     item: MemoryItem
     id: str | None  # None: the store chose the id and did not say
+
+
+FACT_RECALL = 10  # memories recalled per new fact to compare it with
+
+
+@dataclasses.dataclass
+class Contradiction:
+    """A new fact of a turn that contradicts a stored memory (``old``, as recalled), by ``rule``."""
+
+    fact: str
+    old: SearchHit
+    rule: str
+    replaced: bool = False  # the operator had the old memory deleted
 
 
 @dataclasses.dataclass
@@ -41,9 +62,12 @@ class Turn:
     message: str
     reply: str = ""
     retrieved: list[SearchHit] = dataclasses.field(default_factory=list)
+    facts: list[str] = dataclasses.field(default_factory=list)
+    contradictions: list[Contradiction] = dataclasses.field(default_factory=list)
     written: list[Written] = dataclasses.field(default_factory=list)
     agent: str = ""
     fallback: str | None = None  # why the LLM agent answered offline
+    id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
 
 
 class TracingEditor(MemoryEditor):
@@ -105,8 +129,26 @@ async def aclose_of(chunks: AsyncIterator[str]) -> None:
         await aclose()
 
 
+def find_contradictions(facts: Sequence[str], hits: Sequence[SearchHit]) -> list[Contradiction]:
+    """Each (fact, recalled memory) pair the review queue's rule says contradict, each memory once per fact."""
+    found: list[Contradiction] = []
+    seen: set[tuple[str, str]] = set()
+    for fact in facts:
+        for hit in hits:
+            text = item_text(hit.item)
+            key = (fact, hit.id or text)
+            if key in seen or text.strip() == fact.strip():
+                continue
+            seen.add(key)
+            rule = contradicts(fact, text)
+            if rule:
+                found.append(Contradiction(fact=fact, old=hit, rule=rule))
+    return found
+
+
 class ChatTurn:
-    """One turn in three steps (recall, streamed reply, remember), each run on the hub's loop."""
+    """One turn in four steps (recall, facts and their contradictions, streamed reply, remember), each run on
+    the hub's loop."""
 
     def __init__(self, hub: StoreHub, actor: Actor, store: str, user_id: str, message: str, *, top_k: int = 5,
                  chat_agent: Agent | None = None) -> None:
@@ -124,16 +166,25 @@ class ChatTurn:
         self.turn.retrieved = list(self.editor.retrieved)
         return self.turn.retrieved
 
+    def check_facts(self) -> list[Contradiction]:
+        """The facts to remember (the agent's), and the stored memories they contradict: those recalled for the
+        message and, through ``get_memory`` again, for each fact (up to :data:`FACT_RECALL` each)."""
+        self.turn.facts = self.hub.runner.run(self.agent.facts(self.turn.message, self.turn.user_id))
+        for fact in self.turn.facts:
+            self.hub.runner.run(recall(self.get_tool, fact, max(self.top_k, FACT_RECALL)))
+        self.turn.contradictions = find_contradictions(self.turn.facts, self.editor.retrieved)
+        return self.turn.contradictions
+
     def reply_chunks(self, history: Sequence[dict[str, str]] = ()) -> Iterator[str]:
         """The reply as it streams; the whole text ends up in ``turn.reply``."""
-        chunks = self.agent.reply(self.turn.message, self._memories, list(history))
+        changes = [Change(fact=c.fact, was=item_text(c.old.item)) for c in self.turn.contradictions]
+        chunks = self.agent.reply(self.turn.message, self._memories, list(history), self.turn.facts, changes)
         for chunk in sync_stream(self.hub.runner, chunks):
             self.turn.reply += chunk
             yield chunk
 
     def remember(self) -> Turn:
-        facts = self.hub.runner.run(self.agent.facts(self.turn.message))
-        self.hub.runner.run(remember(self.add_tool, facts, self.turn.message))
+        self.hub.runner.run(remember(self.add_tool, self.turn.facts, self.turn.message))
         self.turn.written = list(self.editor.written)
         if isinstance(self.agent, LlmAgent):
             self.turn.fallback = self.agent.fallback
@@ -145,6 +196,7 @@ def run_turn(hub: StoreHub, actor: Actor, store: str, user_id: str, message: str
     """A whole turn without a page (tests, scripts)."""
     turn = ChatTurn(hub, actor, store, user_id, message, top_k=top_k, chat_agent=chat_agent)
     turn.recall()
+    turn.check_facts()
     for _ in turn.reply_chunks(history):
         pass
     return turn.remember()
@@ -157,3 +209,17 @@ def history_messages(turns: Sequence[Turn], user_id: str) -> list[dict[str, str]
         if turn.user_id == user_id:
             messages += [{"role": "user", "content": turn.message}, {"role": "assistant", "content": turn.reply}]
     return messages
+
+
+def replace_old_memory(hub: StoreHub, actor: Actor, store: str, found: Contradiction) -> None:
+    """The operator's choice on a contradiction: delete the old memory (the new fact is already stored), through
+    the audited path (editor role, to the trash). Refused when the store did not say which memory it was, or
+    when it changed since the turn (its text is not the one shown)."""
+    memories.allow(hub, actor, Role.EDITOR, store, "replace a memory")
+    if found.old.id is None:
+        raise InvalidInputError("the store did not say which memory this was; find it on the Search page")
+    record = memories.get_memory(hub, store, found.old.id)
+    if item_text(record.item) != item_text(found.old.item):
+        raise InvalidInputError(f"memory {found.old.id} changed since this turn; open it to decide")
+    memories.delete_memories(hub, actor, store, [record.id], expected_versions={record.id: record.version})
+    found.replaced = True
