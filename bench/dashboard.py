@@ -51,7 +51,7 @@ from memory_core.auth_settings import NO_AUTH_ENV
 from memory_core.models import MemoryItem
 from memory_core.providers.sqlite import SqliteMemory
 from memory_core.records import MemoryFilter, MemoryRecord
-from tests.browser_helpers import DashboardServer, launch_chromium
+from tests.helpers.browser import DashboardServer, launch_chromium
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"  # AppTest runs the app itself
 STORE = "big"

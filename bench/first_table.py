@@ -28,7 +28,7 @@ from playwright.sync_api import Browser, sync_playwright
 from memory_core.audit.writer import cli_writer
 from memory_core.config import load_config
 from memory_core.demo import demo_items, seed
-from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, DashboardServer, free_port
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, DashboardServer, free_port
 
 TABLE_DRAWN = """() => {
     const canvas = document.querySelector("[data-testid='stMain'] [data-testid='data-grid-canvas']");

@@ -46,7 +46,7 @@ async def server(port: int | None) -> AsyncIterator[int]:
     if port:
         yield port
         return
-    from tests.servers_redis import RedisServer
+    from tests.helpers.servers_redis import RedisServer
 
     with tempfile.TemporaryDirectory(prefix="memdash-bench-redis-") as folder:
         started = RedisServer(Path(folder)).start()

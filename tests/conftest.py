@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 
+# the session-scoped real servers (started only by the tests that use them)
+pytest_plugins = ["tests.helpers.servers_postgres", "tests.helpers.servers_redis"]
+
 
 @pytest.fixture
 def make_dash(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     """Factory of dashboard test setups (``dashboard_helpers.Dash``), each with its own config file."""
-    from dashboard_helpers import Dash
+    from tests.helpers.dashboard import Dash
 
     made: list[Dash] = []
 

@@ -1,0 +1,23 @@
+"""What the browser tests share: Chromium with a fresh profile."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import BrowserContext, sync_playwright
+
+from tests.helpers.browser import LiveError, launch_chromium
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+    """Chromium with a fresh profile. Module-scoped: Playwright's sync API keeps an event loop running, which
+    must be gone before other modules' async tests run."""
+    with sync_playwright() as playwright:
+        try:
+            context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium-profile"))
+        except LiveError as exc:
+            pytest.fail(str(exc))
+        yield context
+        context.close()

@@ -1,0 +1,74 @@
+"""Analytics page: per-store aggregates from the store, stores without statistics, hostile text as data."""
+
+from __future__ import annotations
+
+import json
+
+from tests.helpers.dashboard import HOSTILE, assert_shown_as_text, messages, ok
+
+
+def seed(dash, store: str = "main") -> None:
+    for i in range(6):
+        for n in range(i + 1):
+            dash.add(store, user=f"u{i}", memory=("long " * 40 if (i, n) == (5, 0) else f"m{n}"),
+                     minutes=n * 60 * 24 * 3 + i, tags=["diet"] if n % 2 else ["diet", "work"], id=f"{i}-{n}")
+
+
+def charts(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def test_aggregates_of_an_in_memory_store(dash):
+    seed(dash)
+    at = ok(dash.app("stats").run())
+    assert [s.value for s in at.subheader][:2] == ["Memories per user", "Top tags"]
+    headline = {m.label: m.value for m in at.metric}
+    assert headline["Memories"] == str(sum(1 for _ in dash.records())) and headline["Users"] == str(
+        len({r.user_id for r in dash.records()}))
+    assert len(charts(at)) == 3
+    largest = at.dataframe[0].value
+    assert largest["id"].tolist()[0] == "5-0"
+    assert largest["size"].tolist()[0] == len("long " * 40)
+    assert any("does not record when memories are retrieved" in m for m in messages(at, "info"))
+
+
+def test_sqlite_store_and_selecting_the_largest_links_to_it(make_dash, tmp_path):
+    dash = make_dash({"db": {"_type": "sqlite", "path": str(tmp_path / "s.sqlite3")}})
+    seed(dash, "db")
+    at = ok(dash.app("stats", store="db").run())
+    at.radio(key="stats_bucket").set_value("week").run()
+    assert "Memories created per week" in [s.value for s in ok(at).subheader]
+    at.session_state["stats_largest"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    links = [link.proto for link in ok(at).page_link]
+    assert any(link.page == "memory" and link.query_string == "store=db&id=5-0"
+               and link.label.startswith("Open “long long") for link in links)  # named by its text, not its id
+
+
+def test_a_store_without_statistics_says_so(make_dash):
+    dash = make_dash({"plain": {"_type": "test_search_only"}})
+    at = ok(dash.app("stats", store="plain").run())
+    assert messages(at, "info") == ["store 'plain' cannot compute statistics"]
+    assert not at.slider
+
+
+def test_empty_store(dash):
+    at = ok(dash.app("stats").run())
+    assert any("is empty" in m for m in messages(at, "info"))
+
+
+def test_user_data_is_never_markdown(dash):
+    dash.add(user=HOSTILE, memory=HOSTILE, tags=[HOSTILE])
+    at = ok(dash.app("stats").run())
+    assert_shown_as_text(at, HOSTILE)
+    assert at.dataframe[0].value["preview"].tolist() == [HOSTILE[:120]]
+
+
+def test_histogram_labels_are_upright_and_count_axes_whole(dash):
+    for user in ("a", "b"):  # one bin, labelled "2"; rotated, the demo data's "8" read as "∞"
+        for n in range(2):
+            dash.add(user=user, memory=f"m{n}", minutes=n, id=f"{user}{n}", tags=["t"])
+    histogram, _, growth = charts(ok(dash.app("stats").run()))
+    assert histogram["encoding"]["x"]["axis"]["labelAngle"] == 0
+    for chart in (histogram, growth):
+        assert chart["encoding"]["y"]["axis"] == {"format": "d", "tickMinStep": 1}
