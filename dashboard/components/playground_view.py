@@ -13,6 +13,7 @@ import streamlit as st
 from dashboard import context
 from dashboard.components import page
 from dashboard.components.memory_table import memory_link
+from dashboard.components.times import datetime_column
 from dashboard.services import playground, snapshots
 from dashboard.services.playground import Contradiction, Turn
 from dashboard.services.timeline import TimelineEvent
@@ -100,13 +101,14 @@ def timeline_chart(events: list[TimelineEvent]) -> None:
     if not events:
         st.caption("No memories for this user yet.")
         return
-    frame = pd.DataFrame([{"at": e.at, "change": e.kind, "memory": truncate(e.memory, 80), "id": e.memory_id or "",
-                           "source": e.source} for e in events])
+    frame = pd.DataFrame([{"memory": truncate(e.memory, 80), "change": e.kind, "at": e.at, "source": e.source,
+                           "id": e.memory_id or ""} for e in events])
     chart = alt.Chart(frame).mark_circle(size=120).encode(
         x=alt.X("at:T", title="time"), y=alt.Y("change:N", title=None, sort=list(COLORS.domain)),
         color=alt.Color("change:N", scale=COLORS, legend=None), tooltip=["at:T", "change", "memory", "id", "source"])
     st.altair_chart(chart, width="stretch")
-    st.dataframe(frame, hide_index=True, key="playground_timeline_table")
+    st.dataframe(frame, hide_index=True, key="playground_timeline_table",
+                 column_config={"at": datetime_column("When", seconds=True)})  # the viewer's time zone
 
 
 def snapshot_panel(store: str) -> None:
@@ -123,7 +125,7 @@ def snapshot_panel(store: str) -> None:
         st.caption("No snapshot of this store yet.")
         return
     st.dataframe(pd.DataFrame([{"name": s.name, "saved": s.at, "memories": s.count} for s in found]),
-                 hide_index=True, key="snapshot_table")
+                 hide_index=True, key="snapshot_table", column_config={"saved": datetime_column("Saved")})
     chosen = st.selectbox("Snapshot to restore", [s.name for s in found], key="snapshot_choice")
     if st.button("Restore snapshot", key="snapshot_restore", type="primary",
                  help="Deletes every memory of the store (to the trash), then imports the snapshot. Admins only."):
