@@ -6,6 +6,7 @@ import datetime as dt
 import typing
 from collections.abc import Mapping, Sequence
 
+from dashboard.services.filters import when_param
 from memory_core.audit import OPERATIONS, AuditEntry, AuditPage, AuditQuery
 from memory_core.errors import InvalidInputError
 
@@ -62,24 +63,11 @@ def query_from_params(params: Mapping[str, str], store: str | None) -> AuditQuer
     operation = params.get("op") or None
     if operation is not None and operation not in OPERATIONS:
         raise InvalidInputError(f"op must be one of {', '.join(OPERATIONS)}, not {operation!r}")
-    since, until = _when("from", params.get("from", "")), _when("to", params.get("to", ""))
+    since = when_param("from", params.get("from", ""))
+    until = when_param("to", params.get("to", ""), end_of_day=True)
     if since and until and since > until:
         raise InvalidInputError("the date range is empty: 'from' is after 'to'")
     return AuditQuery(store=None if params.get("all_stores") == "1" else store,
                       user_id=params.get("user") or None, memory_id=params.get("id") or None,
                       operation=operation, actor=params.get("actor") or None, batch=params.get("batch") or None,
                       since=since, until=until, reads=params.get("reads") == "1")
-
-
-def _when(key: str, raw: str) -> dt.datetime | None:
-    if not raw:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInputError(f"{key} must be a date like 2024-05-31, not {raw!r}") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    if key == "to" and len(raw) <= 10:
-        value += dt.timedelta(days=1, microseconds=-1)
-    return value

@@ -40,7 +40,7 @@ def filter_from_params(params: Mapping[str, str | Sequence[str]]) -> MemoryFilte
         "text_contains": _one(params, "text") or None,
     }
     for key in ("created_from", "created_to", "updated_from", "updated_to"):
-        values[key] = _when(key, _one(params, key))
+        values[key] = when_param(key, _one(params, key), end_of_day=key.endswith("_to"))
     try:
         return MemoryFilter(**values)
     except ValidationError as exc:
@@ -100,7 +100,9 @@ def _meta(raw: str) -> tuple[str, Any]:
     return key.strip(), parsed
 
 
-def _when(key: str, raw: str) -> dt.datetime | None:
+def when_param(key: str, raw: str, *, end_of_day: bool = False) -> dt.datetime | None:
+    """A date or datetime from the URL (UTC when no zone is given); ``end_of_day``: a bare date means its last
+    microsecond (a range's end includes the whole day)."""
     if not raw:
         return None
     try:
@@ -109,6 +111,6 @@ def _when(key: str, raw: str) -> dt.datetime | None:
         raise InvalidInputError(f"{key} must be a date like 2024-05-31, not {raw!r}") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    if key.endswith("_to") and len(raw) <= 10:  # a bare date includes the whole day
+    if end_of_day and len(raw) <= 10:
         value += dt.timedelta(days=1, microseconds=-1)
     return value
