@@ -28,12 +28,13 @@ comma := ,
 INSTALL_KEY := $(shell sha256sum pyproject.toml | cut -c1-16)-$(subst $(comma),-,$(EXTRAS))
 STAMP       := $(VENV)/.memdash-installed-$(INSTALL_KEY)
 
-.PHONY: help venv install apt run test bench lint clean
+.PHONY: help venv install apt run test bench screenshots lint clean
 
 help:
 	@echo "make run    - set up, then open the dashboard on the demo store (http://localhost:$(PORT))"
 	@echo "make test   - set up (venv, packages, Debian packages), then run the tests"
 	@echo "make bench  - latency, LoCoMo, dashboard and concurrency benchmarks, printed as tables"
+	@echo "make screenshots - the README pictures, from a copy of the demo store"
 	@echo "make lint   - ruff check . and the layering contracts (lint-imports)"
 	@echo "make venv | install | apt | clean"
 
@@ -82,6 +83,9 @@ bench: install
 	$(PY) -m bench.dashboard
 	$(PY) -m bench.first_table
 	$(PY) -m bench.concurrency
+
+screenshots: install apt
+	$(PY) docs/screenshots/make.py
 
 lint: install
 	$(VENV)/bin/ruff check .
