@@ -9,8 +9,8 @@ embedder or toolkit module: everything reaches it through entry points, memdash'
   "memory_core.providers.postgres [postgres]"``, in ``pyproject.toml``). Resolving a ``_type`` loads only the entry
   point of that name (fsspec-style: nothing else is imported), and a missing package there says which extra to
   install. The type's name is declared on its config class (``name="postgres"``); the entry point's name must agree,
-  and ``tests/memory_core/test_registry_builder.py`` checks that each of memdash's entry points registers the type it is named
-  for and each of memdash's types has its entry point, so the name is declared once in effect.
+  and ``tests/memory_core/test_registry_builder.py`` checks that each of memdash's entry points registers the type
+  it is named for and each of memdash's types has its entry point, so the name is declared once in effect.
 * ``memdash.plugins``: modules that register types under any names, or a :class:`Resolver`. They are all imported
   the first time a name is not found otherwise.
 * A :class:`Resolver` (``register_resolver``) is asked last: it may answer another name for the type or a

@@ -54,7 +54,8 @@ class ToolkitFacade(ToolkitEditor):
         await self.store.remove_items(**kwargs)
 
 
-# What memdash found a toolkit plugin's own editor to get wrong, shown beside the store (tests/memory_core/test_nat_stores.py)
+# What memdash found a toolkit plugin's own editor to get wrong, shown beside the store
+# (tests/memory_core/test_nat_stores.py)
 KNOWN_LIMITS = {
     "memmachine_memory": "The toolkit's MemMachine editor (nvidia-nat-memmachine 1.9 with memmachine-client 0.3) "
                          "does not scope memories by user: the client drops the user_id it is given, so every "

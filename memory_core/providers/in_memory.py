@@ -184,7 +184,7 @@ def _sort_time(value: dt.datetime) -> str:
 def _bm25(query: list[str], records: list[MemoryRecord], k1: float = 1.2, b: float = 0.75
           ) -> list[tuple[MemoryRecord, float]]:
     """Okapi BM25 over the candidates, squashed to ``[0, 1)`` with ``s / (s + 1)``."""
-    docs = [Counter(tokens(item_text(r.item))) for r in records]
+    docs = [Counter(tokens(f"{item_text(r.item)} {' '.join(r.item.tags)}")) for r in records]  # tags are words too
     if not query or not docs:
         return []
     avg = sum(sum(d.values()) for d in docs) / len(docs) or 1.0

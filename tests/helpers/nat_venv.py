@@ -3,9 +3,9 @@
 ``nvidia-nat-redis`` pins redis-py below 6 and ``nvidia-nat-mem0ai`` protobuf below 6, both older than the
 shared venv's, so they live in ``.venv/nat-toolkit-1.9`` (or under ``MEMDASH_NAT_VENV_HOME``) with memdash installed
 editable and without dependencies (its ``nat.components`` entry point, as in a toolkit project that installs
-memdash). Built on first use, as ``tests/memory_core/test_mem0_sdk_compat.py`` builds its SDK venvs (two to four minutes from
-the package index), and reused while its requirements and ``pyproject.toml`` are unchanged. A venv that cannot be
-built fails the tests that need it, with pip's output: they never skip.
+memdash). Built on first use, as ``tests/memory_core/test_mem0_sdk_compat.py`` builds its SDK venvs (two to four
+minutes from the package index), and reused while its requirements and ``pyproject.toml`` are unchanged. A venv
+that cannot be built fails the tests that need it, with pip's output: they never skip.
 """
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ def toolkit_python() -> Path:
 
 
 def probe(python: Path, config: Path, calls: list[dict[str, Any]], env: dict[str, str] | None = None) -> list[Any]:
-    """Run ``tests/helpers/nat_toolkit_probe.py`` in the toolkit venv: build ``config`` with the toolkit's own builder and
-    invoke its functions; returns what each call returned."""
+    """Run ``tests/helpers/nat_toolkit_probe.py`` in the toolkit venv: build ``config`` with the toolkit's own
+    builder and invoke its functions; returns what each call returned."""
     done = subprocess.run([str(python), str(PROBE), str(config)], input=json.dumps(calls), capture_output=True,
                           text=True, timeout=300, env={**os.environ, **(env or {})}, cwd=ROOT)
     assert done.returncode == 0, f"the toolkit probe failed:\n{done.stderr[-4000:]}"

@@ -15,6 +15,7 @@ from memory_core.builder import MemoryBuilder
 from memory_core.config import parse_config
 from memory_core.interfaces import MemoryEditor
 from memory_core.models import MemoryItem
+from memory_core.providers.in_memory import InMemoryEditor
 from memory_core.testing import MemoryStoreConformance
 
 
@@ -55,3 +56,10 @@ def test_a_store_can_only_leave_out_tests_the_suite_has() -> None:
     left_out = type("TestLeftOut", (MemoryStoreConformance,),
                     {"not_applicable": {"test_toolkit_large_memory": "a store that caps texts"}})
     assert left_out.test_toolkit_large_memory is None and callable(left_out.test_toolkit_top_k_is_respected)
+
+
+async def test_search_finds_a_memory_by_its_tags() -> None:
+    store = InMemoryEditor()
+    await store.add_items([MemoryItem(user_id="alice", memory="Alice is vegetarian", tags=["diet", "preference"]),
+                           MemoryItem(user_id="alice", memory="Alice climbs twice a week", tags=["hobby"])])
+    assert [r.memory for r in await store.search("diet", top_k=5, user_id="alice")] == ["Alice is vegetarian"]

@@ -1,4 +1,5 @@
-"""The ``mem0_memory`` store against a local Mem0 (``tests/helpers/fake_mem0.py``): conformance, faults, toolkit semantics."""
+"""The ``mem0_memory`` store against a local Mem0 (``tests/helpers/fake_mem0.py``): conformance, faults, toolkit
+semantics."""
 
 from __future__ import annotations
 

@@ -3,10 +3,10 @@
 * A ``_type`` only a toolkit plugin implements (the toolkit's own Zep store, by its full name) is built by memdash
   through the toolkit and shown in the dashboard as a search-only store: search, add and delete work.
 * The toolkit's own Redis store (``nemo-agent-toolkit-redis`` 0.3) and Mem0 store (``nvidia-nat-mem0ai``, mem0ai
-  0.1.118) write through their own tools, in the toolkit venv of ``tests/helpers/nat_venv.py``, into a real Redis and the
-  local Mem0 (``tests/helpers/fake_mem0.py``); memdash's ``redis_memory`` / ``mem0_memory`` list, edit and delete those
-  memories, and the toolkit finds what memdash wrote. One YAML file serves both: a short name is memdash's store in
-  memdash and the toolkit's in the toolkit, and ``memdash_hashing`` gives both sides the same vectors.
+  0.1.118) write through their own tools, in the toolkit venv of ``tests/helpers/nat_venv.py``, into a real Redis and
+  the local Mem0 (``tests/helpers/fake_mem0.py``); memdash's ``redis_memory`` / ``mem0_memory`` list, edit and delete
+  those memories, and the toolkit finds what memdash wrote. One YAML file serves both: a short name is memdash's
+  store in memdash and the toolkit's in the toolkit, and ``memdash_hashing`` gives both sides the same vectors.
 """
 
 from __future__ import annotations

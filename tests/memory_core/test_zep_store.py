@@ -1,4 +1,5 @@
-"""The ``zep_memory`` store against a local Zep (``tests/helpers/fake_zep.py``): conformance, faults, toolkit semantics."""
+"""The ``zep_memory`` store against a local Zep (``tests/helpers/fake_zep.py``): conformance, faults, toolkit
+semantics."""
 
 from __future__ import annotations
 
