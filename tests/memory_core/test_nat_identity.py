@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from tests.helpers.dashboard import messages, ok, texts
-from tests.helpers.nat import require_toolkit
+from tests.helpers.toolkit import require_toolkit
 
 require_toolkit()
 

@@ -24,10 +24,10 @@ from tests.helpers.dashboard import Dash, messages, ok, texts
 from tests.helpers.fake_mem0 import FakeMem0
 from tests.helpers.fake_memmachine import FakeMemMachine
 from tests.helpers.fake_zep import FakeZep
-from tests.helpers.nat import require_toolkit
 from tests.helpers.nat_venv import probe, toolkit_python
 from tests.helpers.servers_agent_memory import ams_url  # noqa: F401
 from tests.helpers.servers_redis import RedisServer, start_or_fail
+from tests.helpers.toolkit import require_toolkit
 
 require_toolkit()
 

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from tests.helpers.dashboard import Dash, ok
-from tests.helpers.nat import require_toolkit
 from tests.helpers.servers_postgres import pgvector_server  # noqa: F401 - fixture
+from tests.helpers.toolkit import require_toolkit
 
 require_toolkit()
 
@@ -181,7 +181,7 @@ async def test_user_id_resolver(example: Path) -> None:
     data = yaml.safe_load(example.read_text())
     for function in data["functions"].values():
         del function["user_id"]
-        function["user_id_resolver"] = "nat_helpers.current_user"
+        function["user_id_resolver"] = "tests.helpers.toolkit.current_user"
     resolved = example.with_name("resolver.yml")
     resolved.write_text(yaml.safe_dump({k: v for k, v in data.items() if k != "workflow"}
                                        | {"workflow": data["functions"]["get_memory"]}))
