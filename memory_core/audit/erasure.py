@@ -65,8 +65,7 @@ def describe(counts: dict[str, int], *, memories_known: bool = True) -> list[str
     return [f"{memories} in the store",
             f"{_count(shown['audit entries'], 'audit entry', 'audit entries')} with content (the entries stay, "
             "as who, when and what kind)",
-            *(f"  of which {shown[place]:,} {one if shown[place] == 1 else many}"
-              for place, (one, many) in kinds.items() if shown[place]),
+            *(f"  of which {_count(shown[place], one, many)}" for place, (one, many) in kinds.items() if shown[place]),
             f"{_count(shown['snapshot lines'], 'line', 'lines')} in "
             f"{_count(shown['snapshot files'], 'snapshot file', 'snapshot files')}"]
 

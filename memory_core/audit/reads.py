@@ -1,9 +1,10 @@
 """Who looked at whose memories: read records in the audit log, apart from the changes (``operation == "read"``).
 
 A read record says who read how many memories of which user of which store, how (``browse``, ``open``,
-``search``, ``agent view``, ``snapshot``) and when. Bounded: per session, user and kind, one record per
-:data:`WINDOW`; the reads in between are summed into the next one, so paging through a person's memories writes
-one record, not one per page, and nothing is lost but the exact moment of each page.
+``search``, ``agent view``) and when; exports, snapshots and ``memdash person`` are ``export`` entries instead.
+Bounded: per session, user and kind, one record per :data:`WINDOW`; the reads in between are summed into the next
+one, so paging through a person's memories writes one record, not one per page, and nothing is lost but the exact
+moment of each page.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from memory_core.audit.log import READ, AuditEntry, AuditLog
 from memory_core.records import utcnow
 
 WINDOW = dt.timedelta(minutes=10)
-KINDS = ("browse", "open", "search", "agent view", "snapshot", "person export")
+KINDS = ("browse", "open", "search", "agent view")
 
 
 @dataclasses.dataclass
@@ -44,11 +45,12 @@ class ReadRecorder:
         with self._lock:
             self._forget_before(now - self._window)
             for user_id, count in reads.items():
-                tally = self._tallies.get((session, actor.name, store, user_id, kind))
+                key = (session, actor.name, store, user_id, kind)
+                tally = self._tallies.get(key)
                 if tally is None or now - tally.recorded_at >= self._window:
                     due.append(AuditEntry(READ, actor.name, store, user_id, at=now,
                                           note=f"{kind} · {count + (tally.unrecorded if tally else 0)}"))
-                    self._tallies[(session, actor.name, store, user_id, kind)] = _Tally(now)
+                    self._tallies[key] = _Tally(now)
                 else:
                     tally.unrecorded += count
         if due:
@@ -60,8 +62,3 @@ class ReadRecorder:
         if len(self._tallies) > 10_000:
             self._tallies = {key: t for key, t in self._tallies.items() if t.recorded_at >= horizon}
 
-
-def read_kind_and_count(entry: AuditEntry) -> tuple[str, int]:
-    """``("browse", 25)`` from a read record's note."""
-    kind, _, count = (entry.note or "").rpartition(" · ")
-    return kind, int(count) if count.isdigit() else 0
