@@ -2,7 +2,6 @@
 through memdash, who made it, before and after, and reverting it (one change or a whole batch); with ``?reads=1``
 who read whose memories instead."""
 
-import datetime as dt
 
 import streamlit as st
 
@@ -11,7 +10,7 @@ from dashboard.components import dialogs, nav, page, revert_flow
 from dashboard.components.audit_view import diff_view, entries_table, entry_fields, entry_link, memory_preview
 from dashboard.components.memory_table import memory_link
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
-from dashboard.components.url import param, set_params, sync_from_url
+from dashboard.components.url import day_value, param, set_params, sync_from_url
 from dashboard.services import audit, memories, revert
 from dashboard.text import count_of, escape_markdown
 from memory_core.access import Role
@@ -31,7 +30,7 @@ def _filters() -> None:
     values = {f"audit_{k}": param(k) for k in TEXT_FILTERS}
     values |= {"audit_op": param("op") if param("op") in OPERATIONS else "", "audit_all": param("all_stores") == "1",
                 "audit_reads": param("reads") == "1",
-               "audit_from": _day(param("from")), "audit_to": _day(param("to"))}
+               "audit_from": day_value(param("from")), "audit_to": day_value(param("to"))}
     sync_from_url("audit", values)
     with st.form("audit_form", border=True):
         cols = st.columns(len(TEXT_FILTERS) + 1)
@@ -58,12 +57,6 @@ def _apply() -> None:
                "to": s.audit_to.isoformat() if s.audit_to else None}
     set_params(values, clear=audit.QUERY_KEYS)
 
-
-def _day(raw: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(raw[:10]) if raw else None
-    except ValueError:
-        return None
 
 
 def _list(store: str) -> None:

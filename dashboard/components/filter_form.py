@@ -6,12 +6,11 @@ is reported the same way whether it came from the form or from a pasted link.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import streamlit as st
 
-from dashboard.components.url import set_params, sync_from_url
+from dashboard.components.url import day_value, set_params, sync_from_url
 from dashboard.services import filters
 
 DATES = ("created_from", "created_to", "updated_from", "updated_to")
@@ -57,7 +56,7 @@ def _widget_values(key: str) -> dict[str, Any]:
         f"{key}_meta": "\n".join(params.get_all("meta")),
     }
     for name in DATES:
-        values[f"{key}_{name}"] = _date(params.get(name, ""))
+        values[f"{key}_{name}"] = day_value(params.get(name, ""))
     return values
 
 
@@ -75,9 +74,3 @@ def _apply(key: str) -> None:
         values[name] = day.isoformat() if day else None
     set_params(values, clear=filters.FILTER_KEYS)
 
-
-def _date(raw: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(raw[:10]) if raw else None
-    except ValueError:
-        return None

@@ -6,6 +6,7 @@ the operator applies a widget, a callback writes the URL.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -16,6 +17,15 @@ import streamlit as st
 def param(key: str) -> str:
     """One query parameter ('' when absent)."""
     return st.query_params.get(key, "")
+
+
+def day_value(raw: str) -> dt.date | None:
+    """A date input's value from a URL date or datetime ('2024-05-31', '2024-05-31T10:00'); None when absent or
+    not a date (the page's own parser reports a bad one)."""
+    try:
+        return dt.date.fromisoformat(raw[:10]) if raw else None
+    except ValueError:
+        return None
 
 
 def set_params(values: Mapping[str, str | list[str] | None], *, clear: Iterable[str] = ()) -> None:
