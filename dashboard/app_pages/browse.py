@@ -84,7 +84,9 @@ with page.reported():
         raise InvalidInputError(f"This link's filter is not valid: {exc}") from None
     size = page_size()
     pager = Pager("browse_pager", {"store": store, "filter": flt.model_dump(mode="json"), "sort": param("sort"),
-                                   "size": size})
+                                   "size": size},
+                  step=lambda cursor: memories.list_memories(hub, store, flt, sort=sort, limit=size,
+                                                             cursor=cursor).next_cursor)
     result = memories.list_memories(hub, store, flt, sort=sort, limit=size, cursor=pager.cursor)
     matching = _count(hub, store, flt)
     start = (pager.number - 1) * size

@@ -174,3 +174,26 @@ def test_a_conversation_only_memory_reads_as_its_messages(dash):
     assert at.dataframe[0].value["memory"].tolist() == ["user: I moved to Oslo last week"]
     audit = ok(dash.app("audit").run())
     assert audit.dataframe[0].value["memory"].tolist() == ["user: I moved to Oslo last week"]
+
+
+def test_the_page_number_is_in_the_url_and_a_link_to_it_opens_that_page(seeded):
+    at = ok(seeded.app("browse").run())
+    first = ids(at)
+    at.button(key="browse_pager_next").click().run()
+    at.button(key="browse_pager_next").click().run()
+    assert at.query_params["page"] in ("3", ["3"])
+    third = ids(ok(at))
+    linked = ok(seeded.app("browse", page="3").run())
+    assert ids(linked) == third
+    assert "Page 3 · rows 51–60 of 60 matching" in captions(linked)
+    linked.button(key="browse_pager_prev").click().run()
+    assert linked.query_params["page"] in ("2", ["2"])
+    linked.button(key="browse_pager_prev").click().run()
+    assert "page" not in linked.query_params
+    assert ids(ok(linked)) == first
+
+
+def test_a_link_past_the_last_page_opens_the_last_page(seeded):
+    at = ok(seeded.app("browse", page="9").run())
+    assert "Page 3 · rows 51–60 of 60 matching" in captions(at)
+    assert at.query_params["page"] in ("3", ["3"])

@@ -94,7 +94,7 @@ class Dash:
     def hub(self) -> StoreHub:
         return context._hub_for(str(self.config))
 
-    def app(self, page: str = "browse", **params: str | list[str]) -> AppTest:
+    def app(self, page: str = "browse", /, **params: str | list[str]) -> AppTest:
         """An AppTest of the whole app (navigation included) on ``page``, with query params; not run yet."""
         at = AppTest.from_file(APP, default_timeout=30)
         at.session_state["config_path"] = str(self.config)
