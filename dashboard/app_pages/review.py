@@ -7,7 +7,7 @@ import uuid
 import streamlit as st
 
 from dashboard import context
-from dashboard.components import dialogs, page, undo
+from dashboard.components import dialogs, findings, page, undo
 from dashboard.components.memory_table import memory_link
 from dashboard.services import insights, memories
 from dashboard.text import count_of, escape_markdown, truncate
@@ -16,7 +16,6 @@ from memory_core.items import item_text
 from memory_core.records import MemoryRecord
 from memory_core.review import Finding, Kind
 
-_FINDINGS = "review_findings"
 DIALOG = "review_delete"
 SHOWN = 25
 LABELS = {Kind.PERSONAL_DATA: "Personal data", Kind.NEAR_DUPLICATE: "Near-duplicate",
@@ -27,13 +26,7 @@ def _scan(store: str) -> None:
     kinds = st.multiselect("Detectors", list(Kind), default=list(Kind), format_func=LABELS.get, key="review_kinds")
     if st.button("Scan the store", type="primary", key="review_scan", disabled=not kinds):
         found = insights.review_scan(context.hub(), store, frozenset(kinds))
-        st.session_state[_FINDINGS] = (store, found)
-
-
-def _drop(memory_id: str) -> None:
-    """Take the findings of a memory that was approved, redacted or deleted off the list."""
-    stored, found = st.session_state[_FINDINGS]
-    st.session_state[_FINDINGS] = (stored, [f for f in found if memory_id not in (f.record_id, f.other_id)])
+        findings.remembered(store, found)
 
 
 def _quoted(record: MemoryRecord | Finding) -> str:
@@ -48,7 +41,7 @@ def _approve(store: str, finding: Finding) -> None:
     except (MemdashError, OSError) as exc:
         page.flash(f"Not approved: {escape_markdown(exc)} Scan again to see it as it is now.", "error")
         return
-    _drop(finding.record_id)
+    findings.drop(finding.record_id)
     page.flash(f"Approved {_quoted(finding)}: it is not flagged again unless it changes. The memory itself is "
                "unchanged.")
 
@@ -59,7 +52,7 @@ def _redact(store: str, finding: Finding) -> None:
     except (MemdashError, OSError) as exc:
         page.flash(f"Not redacted: {escape_markdown(exc)} Scan again to see it as it is now.", "error")
         return
-    _drop(finding.record_id)
+    findings.drop(finding.record_id)
     page.flash(f"Redacted {_quoted(after)}: now version {after.version} (the Audit log can revert it).")
 
 
@@ -68,7 +61,7 @@ def _ask_delete(store: str, memory_id: str) -> None:
     try:
         record = memories.get_memory(context.hub(), store, memory_id)
     except NotFoundError:
-        _drop(memory_id)
+        findings.drop(memory_id)
         page.flash("That memory was deleted since the scan.", "warning")
         return
     dialogs.open_dialog(DIALOG, store=store, record=record)
@@ -89,7 +82,7 @@ def _confirm_delete(store: str, record: MemoryRecord) -> None:
             deleted = memories.delete_memories(context.hub(), context.actor(), store, [record.id], batch=batch,
                                                expected_versions={record.id: record.version})
             dialogs.close_dialog(DIALOG)
-            _drop(record.id)
+            findings.drop(record.id)
             page.flash(f"Deleted {_quoted(record)}." if deleted else "That memory was already deleted.")
             if deleted:
                 undo.offer(store, batch)
@@ -123,16 +116,16 @@ page.show_flash()
 undo.banner()
 with page.reported():
     _scan(store)
-    scanned, findings = st.session_state.get(_FINDINGS, (None, []))
-    if scanned != store:
+    found = findings.of(store)
+    if found is None:
         st.caption("Scan to list the memories that need a person. See docs/insight.md for what each detector "
                    "finds and misses.")
-    elif not findings:
+    elif not found:
         st.success("Nothing to review.")
     else:
-        st.caption(f"{count_of(len(findings), 'finding')}; the first {min(SHOWN, len(findings))} are shown. The "
+        st.caption(f"{count_of(len(found), 'finding')}; the first {min(SHOWN, len(found))} are shown. The "
                    "excerpt of a pair shows the newer memory first (⟷ the older).")
-        for position, finding in enumerate(findings[:SHOWN]):
+        for position, finding in enumerate(found[:SHOWN]):
             _finding(store, position, finding)
 job = dialogs.payload(DIALOG)
 if job and job["store"] == store:

@@ -1,11 +1,13 @@
 """Analytics: memories per user, top tags, growth over time and the largest memories, computed by the store."""
 
+import datetime as dt
+
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from dashboard import context
-from dashboard.components import page
+from dashboard.components import findings, nav, page
 from dashboard.components.memory_table import memory_link
 from dashboard.services import insights
 from dashboard.services.insights import StoreStatistics
@@ -13,27 +15,27 @@ from dashboard.text import escape_markdown
 from memory_core.stats import Bucket
 
 _COUNT_AXIS = alt.Axis(format="d", tickMinStep=1)  # counts: no 0.2-memory ticks
+RECENT_DAYS = 7
 
 
-def _controls() -> tuple[int, int, Bucket]:
-    with st.expander("Chart settings"):
-        left, middle, right = st.columns(3)
-        bins = left.slider("Bars in “memories per user”", 2, 40, 10, key="stats_bins")
-        top = middle.slider("Top tags and largest memories", 5, 50, 10, key="stats_top")
-        bucket = right.radio("Growth per", list(Bucket), horizontal=True, key="stats_bucket", format_func=str)
-    return bins, top, Bucket(bucket)
-
-
-def _headline(stats: StoreStatistics) -> None:
+def _headline(store: str, stats: StoreStatistics) -> None:
     """The numbers a reader looks for first, from the same aggregates as the charts."""
     users = sum(b.users for b in stats.histogram)
     memories = sum(p.created for p in stats.growth)
+    recent = insights.added_since(context.hub(), store, RECENT_DAYS)
+    flagged = findings.of(store)
     cols = st.columns(4)
-    cols[0].metric("Memories", f"{memories:,}")
+    cols[0].metric("Memories", f"{memories:,}", help=f"{memories / users:,.1f} per user on average" if users else None)
     cols[1].metric("Users", f"{users:,}")
-    cols[2].metric("Memories per user", f"{memories / users:,.1f}" if users else "–", help="average")
-    cols[3].metric("Most used tag", stats.tags[0].tag if stats.tags else "–",
-                   help=f"on {stats.tags[0].memories:,} memories" if stats.tags else "no memory has a tag")
+    cols[2].metric(f"Added in the last {RECENT_DAYS} days", "–" if recent is None else f"{recent:,}",
+                   help="this store cannot count memories by date" if recent is None else None)
+    cols[3].metric("Flagged in review", "not scanned" if flagged is None else f"{len(flagged):,}",
+                   help="scan on the Review page to count them" if flagged is None else
+                   "findings of the Review page's last scan in this session that nobody has handled yet")
+    if recent:
+        since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=RECENT_DAYS)).strftime("%Y-%m-%dT%H:%M")
+        st.page_link(nav.BROWSE.link, label=f"Browse the memories added in the last {RECENT_DAYS} days",
+                     icon=":material/schedule:", query_params={"store": store, "created_from": since})
 
 
 def _histogram(stats: StoreStatistics) -> None:
@@ -58,7 +60,10 @@ def _tags(stats: StoreStatistics) -> None:
 
 
 def _growth(stats: StoreStatistics, bucket: Bucket) -> None:
-    st.subheader(f"Memories created per {bucket}")
+    title, choice = st.columns([3, 2], vertical_alignment="bottom")
+    title.subheader(f"Memories created per {bucket}")
+    choice.radio("Per", list(Bucket), horizontal=True, key="stats_bucket", format_func=str,
+                 label_visibility="collapsed")
     frame = pd.DataFrame([{"start": pd.Timestamp(p.start), "created": p.created} for p in stats.growth])
     chart = alt.Chart(frame).mark_bar().encode(x=alt.X("start:T", title=f"{bucket} starting"),
                                                y=alt.Y("created:Q", axis=_COUNT_AXIS),
@@ -93,12 +98,12 @@ def _never_retrieved(stats: StoreStatistics) -> None:
 def _page(store: str) -> None:
     hub = context.hub()
     insights.stats_of(hub, store)  # "cannot compute statistics" before any control
-    bins, top, bucket = _controls()
-    stats = insights.store_statistics(hub, store, bins=bins, top=top, bucket=bucket)
+    bucket = Bucket(st.session_state.get("stats_bucket", Bucket.DAY))
+    stats = insights.store_statistics(hub, store, bucket=bucket)
     if not stats.histogram:
-        st.info(f"Store '{escape_markdown(store)}' is empty: no statistics yet.")
+        st.info(f"Store '{escape_markdown(store)}' is empty: add memories or import a file, then come back.")
         return
-    _headline(stats)
+    _headline(store, stats)
     left, right = st.columns(2)
     with left:
         _histogram(stats)

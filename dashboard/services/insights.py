@@ -8,6 +8,7 @@ Same rules as :mod:`dashboard.services`: reads go through the hub's editors, eve
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from memory_core.audit.writer import approval
 from memory_core.errors import ConfigError, InvalidInputError, UnsupportedError, VersionConflictError
 from memory_core.evaluation import EvalReport, GoldenQuery, append_history, evaluate, parse_golden, read_history
 from memory_core.interfaces import Capability, capabilities_of
-from memory_core.records import MemoryPatch, MemoryRecord
+from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord
 from memory_core.stats import Bucket, GrowthPoint, HistogramBin, MemoryStats, SizedMemory, TagCount
 
 NO_STATS = "store '{store}' cannot compute statistics"
@@ -51,6 +52,14 @@ def store_statistics(hub: StoreHub, store: str, *, bins: int = 10, top: int = 10
     never = run(stats.never_retrieved(top)) if stats.records_retrieval else None
     return StoreStatistics(histogram=run(stats.user_histogram(bins)), tags=run(stats.top_tags(top)),
                            growth=run(stats.growth(bucket)), largest=run(stats.largest(top)), never_retrieved=never)
+
+
+def added_since(hub: StoreHub, store: str, days: int) -> int | None:
+    """How many memories were created in the last ``days`` days (None when the store cannot count)."""
+    if not hub.can(store, Capability.COUNT):
+        return None
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    return memories.count_memories(hub, store, MemoryFilter(created_from=since))
 
 
 # --- retrieval evaluation ------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
-from tests.helpers.dashboard import HOSTILE, assert_shown_as_text, messages, ok
+from tests.helpers.dashboard import HOSTILE, T0, assert_shown_as_text, messages, ok
 
 
 def seed(dash, store: str = "main") -> None:
@@ -72,3 +73,19 @@ def test_histogram_labels_are_upright_and_count_axes_whole(dash):
     assert histogram["encoding"]["x"]["axis"]["labelAngle"] == 0
     for chart in (histogram, growth):
         assert chart["encoding"]["y"]["axis"] == {"format": "d", "tickMinStep": 1}
+
+
+def test_headline_counts_the_last_week_and_the_review_queue(dash):
+    seed(dash)  # dated 2024: none in the last week
+    yesterday = int((dt.datetime.now(dt.UTC) - T0).total_seconds() // 60) - 24 * 60
+    dash.add(user="u0", memory="Alice's e-mail is alice@example.com", minutes=yesterday)
+    at = ok(dash.app("stats").run())
+    headline = {m.label: m.value for m in at.metric}
+    assert headline["Added in the last 7 days"] == "1"
+    assert headline["Flagged in review"] == "not scanned"
+    assert any(link.proto.label.startswith("Browse the memories added in the last 7 days") for link in at.page_link)
+    assert not at.slider and not at.expander  # no chart settings for a reader to fiddle with
+    at.switch_page("app_pages/review.py").run()
+    at.button(key="review_scan").click().run()
+    at.switch_page("app_pages/stats.py").run()
+    assert {m.label: m.value for m in ok(at).metric}["Flagged in review"] == "1"
