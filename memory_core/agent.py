@@ -282,14 +282,20 @@ def recollection(memories: Sequence[MemoryItem]) -> str:
 
 
 def acknowledgement(facts: Sequence[str], changes: Sequence[Change] = ()) -> str:
-    """What the agent says about the facts it will remember, and the stored memories they change."""
+    """What the agent says about the facts of a turn: the stored memories they change (each proposed as an
+    update of that memory, not a second memory), then the facts it will remember as new memories."""
+    changes = list(dict.fromkeys(changes))
     said = []
     if changes:
-        was = " ".join(f"“{_as_sentence(c.was)}”" for c in dict.fromkeys(changes))
-        said.append(f"Noted — this changes what I had: {was}")
+        was = " ".join(f"“{_as_sentence(c.was)}”" for c in changes)
+        now = " ".join(f"“{_as_sentence(c.fact)}”" for c in changes)
+        said.append(f"Noted — this changes what I had: {was} I propose to update it to {now}")
     else:
         said.append("Noted.")
-    said.append("I'll remember: " + " ".join(_as_sentence(f) for f in facts))
+    changed = {c.fact for c in changes}
+    new = [f for f in facts if f not in changed]
+    if new:
+        said.append("I'll remember: " + " ".join(_as_sentence(f) for f in new))
     return " ".join(said)
 
 

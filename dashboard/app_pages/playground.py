@@ -4,7 +4,7 @@ the user's timeline, and demo snapshots of the store."""
 import streamlit as st
 
 from dashboard import context
-from dashboard.components import page
+from dashboard.components import page, revert_flow
 from dashboard.components.playground_view import chat_turn, snapshot_panel, timeline_chart
 from dashboard.services import memories, playground, timeline
 from dashboard.text import escape_markdown
@@ -51,6 +51,7 @@ def _chat(store: str, user: str, top_k: int, turns: list[playground.Turn]) -> No
 st.title("Playground")
 store = page.store_or_stop()
 page.show_flash()
+revert_flow.show_conflicts()
 hub = context.hub()
 st.info(escape_markdown(playground.agent(hub).label), icon=":material/smart_toy:")
 with page.reported():

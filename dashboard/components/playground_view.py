@@ -11,13 +11,14 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import context
-from dashboard.components import page
+from dashboard.components import page, revert_flow
 from dashboard.components.memory_table import memory_link
 from dashboard.components.times import datetime_column
-from dashboard.services import playground, snapshots
-from dashboard.services.playground import Contradiction, Turn
+from dashboard.services import playground, revert, snapshots
+from dashboard.services.playground import Contradiction, Outcome, Turn
 from dashboard.services.timeline import TimelineEvent
 from dashboard.text import count_of, escape_markdown, truncate
+from memory_core.errors import MemdashError
 from memory_core.items import item_text
 
 COLORS = alt.Scale(domain=["added", "edited", "deleted"], range=["#2e7d32", "#f9a825", "#c62828"])
@@ -30,7 +31,7 @@ def chat_turn(store: str, turn: Turn, number: int, *, latest: bool = False) -> N
         st.text(turn.message)
     with st.chat_message("assistant"):
         st.text(turn.reply)
-        pending = any(not c.replaced for c in turn.contradictions)
+        pending = any(c.proposed and c.outcome is Outcome.PENDING for c in turn.contradictions)
         memory_trace(store, turn, number, expanded=latest or pending)
 
 
@@ -59,6 +60,8 @@ def memory_trace(store: str, turn: Turn, number: int, *, expanded: bool = False)
             st.text(f"{_score(hit.score)}  {truncate(hit.item.memory, 160)}")
             if hit.id:
                 memory_link(store, hit.id, text=item_text(hit.item))
+        for fact in turn.known:
+            st.text(f"= {truncate(fact, 160)}  (already remembered: not stored twice)")
         st.markdown(f"**Remembered** ({count_of(len(turn.written), 'memory', 'memories')})")
         for written in turn.written:
             st.text(f"+ {truncate(written.item.memory, 160)}  [{', '.join(written.item.tags)}]")
@@ -69,32 +72,53 @@ def memory_trace(store: str, turn: Turn, number: int, *, expanded: bool = False)
 
 
 def contradiction(store: str, turn: Turn, index: int, found: Contradiction) -> None:
-    """The pair, the rule, and the operator's choice: replace the old memory (deleted, audited, to the trash) or
-    leave both; nothing changes without the click."""
+    """The pair, the rule, and the agent's proposal: update the old memory to the new fact (an audited edit, with
+    Undo), or keep both; nothing changes without the click."""
     with st.container(border=True):
-        st.markdown(f":material/compare_arrows: **Contradicts a stored memory** ({escape_markdown(found.rule)})")
-        st.text(f"new  {truncate(found.fact, 160)}")
+        title = "Proposed edit" if found.proposed else "Contradicts a stored memory"
+        st.markdown(f":material/edit_note: **{title}** ({escape_markdown(found.rule)})")
         st.text(f"old  {truncate(item_text(found.old.item), 160)}")
-        if found.replaced:
-            st.caption("Replaced: the old memory was moved to the trash (it can be restored from the Trash page).")
-            return
-        if not found.old.id:
+        st.text(f"new  {truncate(found.fact, 160)}")
+        if not found.proposed:
             st.caption("Both are kept. This store does not say which memory the old one is; find it on the Search "
                        "page.")
             return
-        memory_link(store, found.old.id, text=item_text(found.old.item))
-        st.caption("Both are kept until you decide: replace the old one, or open it to edit what still holds.")
-        _replace_button(store, turn, index, found)
+        memory_link(store, found.old.id or "", text=item_text(found.old.item))
+        key = f"playground_{turn.id}_{index}"
+        if found.outcome is Outcome.UPDATED:
+            st.caption("Updated: the old memory now says the new fact (audited).")
+            st.button("Undo the edit", key=f"{key}_undo", icon=":material/undo:", on_click=_undo, args=(found,))
+        elif found.outcome is Outcome.KEPT_BOTH:
+            st.caption("Kept both: the new fact was added as a memory of its own.")
+        else:
+            st.caption("The agent did not add the new fact: it proposes to update the old memory instead.")
+            update, keep = st.columns(2)
+            update.button("Update the old memory", key=f"{key}_update", type="primary", icon=":material/edit:",
+                          on_click=_update, args=(store, found))
+            keep.button("Keep both", key=f"{key}_keep", on_click=_keep, args=(store, turn, found),
+                        help="Adds the new fact as a memory of its own; the old one stays as it is.")
 
 
-def _replace_button(store: str, turn: Turn, index: int, found: Contradiction) -> None:
-    if st.button("Replace the old memory", key=f"playground_replace_{turn.id}_{index}", icon=":material/swap_horiz:",
-                 help="Moves the old memory to the trash (audited; restorable from the Trash page). The new fact "
-                      "is already stored."):
-        with page.reported():
-            playground.replace_old_memory(context.hub(), context.actor(), store, found)
-            page.flash(f"Replaced “{escape_markdown(truncate(item_text(found.old.item), 80))}”: it is in the trash.")
-            st.rerun()
+def _update(store: str, found: Contradiction) -> None:
+    try:
+        playground.apply_update(context.hub(), context.actor(), store, found)
+    except MemdashError as exc:
+        page.flash(f"Nothing was changed: {escape_markdown(exc)}", "error")
+        return
+    page.flash(f"Updated “{escape_markdown(truncate(item_text(found.old.item), 80))}” to "
+          f"“{escape_markdown(truncate(found.fact, 80))}”.")
+
+
+def _keep(store: str, turn: Turn, found: Contradiction) -> None:
+    try:
+        playground.keep_both(context.hub(), context.actor(), store, turn, found)
+    except MemdashError as exc:
+        page.flash(f"Nothing was added: {escape_markdown(exc)}", "error")
+
+
+def _undo(found: Contradiction) -> None:
+    if found.batch and revert_flow.run(revert.batch_entries(context.hub(), found.batch), action="undo"):
+        playground.undone(found)
 
 
 def timeline_chart(events: list[TimelineEvent]) -> None:

@@ -21,31 +21,34 @@ from memory_core.errors import MemdashError
 
 _PENDING = "_revert_conflicts"
 SHOWN_DIFFS = 5
-VERBS = {"revert": ("Revert", "Reverted", "change"), "restore": ("Restore", "Restored", "memory")}
+VERBS = {"revert": ("Revert", "Reverted", "change"), "restore": ("Restore", "Restored", "memory"),
+         "undo": ("Undo", "Undone", "change")}
 
 
-def run(entries: Sequence[AuditEntry], *, skip_conflicts: bool = False, action: str = "revert") -> None:
-    """``on_click`` callback: revert ``entries``; the outcome is a flash message or the pending conflicts."""
+def run(entries: Sequence[AuditEntry], *, skip_conflicts: bool = False, action: str = "revert") -> bool:
+    """``on_click`` callback: revert ``entries``; the outcome is a flash message or the pending conflicts.
+    True when something was reverted."""
     st.session_state.pop(_PENDING, None)
     try:
         result = revert.revert(context.hub(), context.actor(), entries, skip_conflicts=skip_conflicts)
     except (MemdashError, OSError, TimeoutError) as exc:
         flash(f"Nothing was {VERBS[action][1].lower()}: {escape_markdown(exc)}", "error")
-        return
+        return False
     verb, done, noun = VERBS[action]
     if result.conflicts and not result.reverted and _all_done_before(result.conflicts, len(entries)):
         total = len(entries)
         flash(f"Nothing to {verb.lower()}: {'it was' if total == 1 else f'all {total:,} were'} already "
               f"{done.lower()} ({escape_markdown(result.conflicts[0].problem)}).", "info")
-        return
+        return False
     if result.conflicts and not result.reverted:
         st.session_state[_PENDING] = {"entries": list(entries), "conflicts": result.conflicts, "action": action}
-        return
+        return False
     message = f"{done} {count_of(len(result.reverted), noun, _plural(noun))}."
     if result.conflicts:
         message += f" Left {count_of(len(result.conflicts), 'conflicting change')} as they are."
     notes = " ".join(escape_markdown(note) for note in result.notes)
     flash(f"{message} {notes}".strip())
+    return True
 
 
 def show_conflicts() -> None:

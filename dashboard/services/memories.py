@@ -227,9 +227,11 @@ def add_memory(hub: StoreHub, actor: Actor, store: str, item: MemoryItem) -> str
 
 
 def update_memory(hub: StoreHub, actor: Actor, store: str, memory_id: str, patch: MemoryPatch, *,
-                  expected_version: int) -> MemoryRecord:
-    """Apply an edit made from ``expected_version``; ``VersionConflictError`` if someone changed it since."""
-    return hub.runner.run(hub.writer(actor, store).update(memory_id, patch, expected_version=expected_version))
+                  expected_version: int, batch: str | None = None) -> MemoryRecord:
+    """Apply an edit made from ``expected_version``; ``VersionConflictError`` if someone changed it since.
+    ``batch`` names its audit entry (to undo it as a unit)."""
+    writer = hub.writer(actor, store)
+    return hub.runner.run(writer.update(memory_id, patch, expected_version=expected_version, batch=batch))
 
 
 def delete_memories(hub: StoreHub, actor: Actor, store: str, ids: Sequence[str], *, batch: str | None = None,

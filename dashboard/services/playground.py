@@ -7,16 +7,19 @@ where the store has it, so hits carry ids and scores) and its ``add_items`` thro
 :func:`memories.add_memory` (role check, ``MemoryEvent``, audit entry, the new id). It records both, so each
 turn can show what was retrieved and written.
 
-Before the reply, each new fact is compared with the memories recalled for the message and for the fact itself
-(:func:`memory_core.review.contradicts`, the review queue's rule); a contradiction is told in the reply and
-kept with the turn. The old memory is never changed by the agent: :func:`replace_old_memory` deletes it (to the
-trash, audited) only when the operator asks.
+Before the reply, each new fact is compared with the memories recalled for the message and for the fact itself:
+a fact a recalled memory already says (same words) is not stored twice; a fact that contradicts a recalled
+memory (:func:`memory_core.review.contradicts`, the review queue's rule) is not added either: the agent proposes
+to update that memory to the fact, says so in the reply, and the operator decides. :func:`apply_update` edits the
+old memory through the audited write path (one audit batch, so the edit can be undone), :func:`keep_both` adds
+the fact as a memory of its own. Nothing changes without the operator's click.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import enum
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
@@ -29,8 +32,10 @@ from memory_core.access import Actor, Role
 from memory_core.agent import Agent, Change, LlmAgent, agent_for, recall, remember
 from memory_core.errors import InvalidInputError, UnsupportedError
 from memory_core.interfaces import MemoryEditor
-from memory_core.items import item_text
+from memory_core.io import derive_tags
+from memory_core.items import item_text, tokens
 from memory_core.models import MemoryItem
+from memory_core.records import MemoryPatch, MemoryRecord
 from memory_core.review import contradicts
 from memory_core.tools import AddToolConfig, GetToolConfig, bind_tool
 
@@ -44,14 +49,28 @@ class Written:
 FACT_RECALL = 10  # memories recalled per new fact to compare it with
 
 
+class Outcome(enum.StrEnum):
+    """What the operator chose for a contradiction."""
+
+    PENDING = "pending"
+    UPDATED = "updated"  # the old memory now says the fact (audit batch ``Contradiction.batch``)
+    KEPT_BOTH = "kept both"  # the fact was added as a memory of its own
+
+
 @dataclasses.dataclass
 class Contradiction:
-    """A new fact of a turn that contradicts a stored memory (``old``, as recalled), by ``rule``."""
+    """A new fact of a turn that contradicts a stored memory (``old``, as recalled), by ``rule``. With the old
+    memory's id the agent proposes an update of it (``proposed``); without one the fact is simply stored."""
 
     fact: str
     old: SearchHit
     rule: str
-    replaced: bool = False  # the operator had the old memory deleted
+    outcome: Outcome = Outcome.PENDING
+    batch: str | None = None  # the audit batch of the update, to undo it
+
+    @property
+    def proposed(self) -> bool:
+        return self.old.id is not None
 
 
 @dataclasses.dataclass
@@ -64,6 +83,7 @@ class Turn:
     retrieved: list[SearchHit] = dataclasses.field(default_factory=list)
     facts: list[str] = dataclasses.field(default_factory=list)
     contradictions: list[Contradiction] = dataclasses.field(default_factory=list)
+    known: list[str] = dataclasses.field(default_factory=list)  # facts a recalled memory already says
     written: list[Written] = dataclasses.field(default_factory=list)
     agent: str = ""
     fallback: str | None = None  # why the LLM agent answered offline
@@ -146,6 +166,27 @@ def find_contradictions(facts: Sequence[str], hits: Sequence[SearchHit]) -> list
     return found
 
 
+def already_said(facts: Sequence[str], hits: Sequence[SearchHit]) -> list[str]:
+    """The facts a recalled memory already says in the same words (any order, case and punctuation)."""
+    said = {frozenset(tokens(item_text(hit.item))) for hit in hits}
+    return [fact for fact in facts if frozenset(tokens(fact)) in said]
+
+
+def proposals(turn: Turn) -> dict[str, Contradiction]:
+    """Per fact, the contradiction whose old memory the agent proposes to update (the best recalled one)."""
+    chosen: dict[str, Contradiction] = {}
+    for found in turn.contradictions:
+        if found.proposed:
+            chosen.setdefault(found.fact, found)
+    return chosen
+
+
+def new_facts(turn: Turn) -> list[str]:
+    """The facts the agent stores as new memories: neither already said nor proposed as an update."""
+    skipped = {*turn.known, *proposals(turn)}
+    return [fact for fact in turn.facts if fact not in skipped]
+
+
 class ChatTurn:
     """One turn in four steps (recall, facts and their contradictions, streamed reply, remember), each run on
     the hub's loop."""
@@ -172,19 +213,22 @@ class ChatTurn:
         self.turn.facts = self.hub.runner.run(self.agent.facts(self.turn.message, self.turn.user_id))
         for fact in self.turn.facts:
             self.hub.runner.run(recall(self.get_tool, fact, max(self.top_k, FACT_RECALL)))
-        self.turn.contradictions = find_contradictions(self.turn.facts, self.editor.retrieved)
+        self.turn.known = already_said(self.turn.facts, self.editor.retrieved)
+        fresh = [fact for fact in self.turn.facts if fact not in self.turn.known]
+        self.turn.contradictions = find_contradictions(fresh, self.editor.retrieved)
         return self.turn.contradictions
 
     def reply_chunks(self, history: Sequence[dict[str, str]] = ()) -> Iterator[str]:
         """The reply as it streams; the whole text ends up in ``turn.reply``."""
-        changes = [Change(fact=c.fact, was=item_text(c.old.item)) for c in self.turn.contradictions]
-        chunks = self.agent.reply(self.turn.message, self._memories, list(history), self.turn.facts, changes)
+        changes = [Change(fact=c.fact, was=item_text(c.old.item)) for c in proposals(self.turn).values()]
+        facts = [fact for fact in self.turn.facts if fact not in self.turn.known]
+        chunks = self.agent.reply(self.turn.message, self._memories, list(history), facts, changes)
         for chunk in sync_stream(self.hub.runner, chunks):
             self.turn.reply += chunk
             yield chunk
 
     def remember(self) -> Turn:
-        self.hub.runner.run(remember(self.add_tool, self.turn.facts, self.turn.message))
+        self.hub.runner.run(remember(self.add_tool, new_facts(self.turn), self.turn.message))
         self.turn.written = list(self.editor.written)
         if isinstance(self.agent, LlmAgent):
             self.turn.fallback = self.agent.fallback
@@ -211,15 +255,37 @@ def history_messages(turns: Sequence[Turn], user_id: str) -> list[dict[str, str]
     return messages
 
 
-def replace_old_memory(hub: StoreHub, actor: Actor, store: str, found: Contradiction) -> None:
-    """The operator's choice on a contradiction: delete the old memory (the new fact is already stored), through
-    the audited path (editor role, to the trash). Refused when the store did not say which memory it was, or
-    when it changed since the turn (its text is not the one shown)."""
-    memories.allow(hub, actor, Role.EDITOR, store, "replace a memory")
+def apply_update(hub: StoreHub, actor: Actor, store: str, found: Contradiction) -> MemoryRecord:
+    """The agent's proposal, accepted: the old memory now says the fact (its tags kept, the fact's added), one
+    audited edit in its own batch. Refused when the memory changed since the turn (its text is not the one
+    shown) or was never identified."""
+    record = _unchanged_old(hub, store, found)
+    tags = list(dict.fromkeys([*record.item.tags, *derive_tags(found.fact)]))
+    batch = uuid.uuid4().hex
+    updated = memories.update_memory(hub, actor, store, record.id, MemoryPatch(memory=found.fact, tags=tags),
+                                     expected_version=record.version, batch=batch)
+    found.outcome, found.batch = Outcome.UPDATED, batch
+    return updated
+
+
+def keep_both(hub: StoreHub, actor: Actor, store: str, turn: Turn, found: Contradiction) -> None:
+    """The agent's proposal, declined: the fact is added as a memory of its own, as the agent adds any fact."""
+    editor = TracingEditor(hub, actor, store)
+    add_tool = bind_tool(editor, AddToolConfig(memory=store, user_id=turn.user_id))
+    hub.runner.run(remember(add_tool, [found.fact], turn.message))
+    turn.written += editor.written
+    found.outcome = Outcome.KEPT_BOTH
+
+
+def undone(found: Contradiction) -> None:
+    """The update was reverted: the proposal waits for the operator again."""
+    found.outcome, found.batch = Outcome.PENDING, None
+
+
+def _unchanged_old(hub: StoreHub, store: str, found: Contradiction) -> MemoryRecord:
     if found.old.id is None:
         raise InvalidInputError("the store did not say which memory this was; find it on the Search page")
     record = memories.get_memory(hub, store, found.old.id)
     if item_text(record.item) != item_text(found.old.item):
-        raise InvalidInputError(f"memory {found.old.id} changed since this turn; open it to decide")
-    memories.delete_memories(hub, actor, store, [record.id], expected_versions={record.id: record.version})
-    found.replaced = True
+        raise InvalidInputError("that memory changed since this turn; open it to decide")
+    return record

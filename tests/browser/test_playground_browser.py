@@ -1,7 +1,7 @@
 """The Playground end to end in Chromium against ``memdash run --no-auth``: chat with the offline agent and see
 the written memory with a link to its page, in the turn's own trace; a fact that contradicts a stored memory,
-said in the reply, and the operator replacing the old memory; then, with the local streaming server under
-``llms:``, see the model's streamed answer and the facts it asked to remember.
+proposed as an edit of it in the reply and the trace, which the operator applies and undoes; then, with the
+local streaming server under ``llms:``, see the model's streamed answer and the facts it asked to remember.
 
 Chromium and the server never skip: when one cannot start, the tests fail with the reason.
 """
@@ -21,6 +21,7 @@ from memory_core.models import MemoryItem
 from memory_core.records import MemoryFilter, MemoryRecord
 from tests.helpers.browser import (
     DashboardServer,
+    Ledger,
     LiveError,
     exceptions,
     full_screenshot,
@@ -104,9 +105,10 @@ def test_offline_agent_writes_a_memory_with_a_link(browser: BrowserContext, tmp_
         server.stop()
 
 
-def test_a_contradiction_is_said_and_the_operator_replaces_the_old_memory(browser: BrowserContext,
-                                                                          tmp_path: Path) -> None:
+def test_a_contradiction_is_proposed_as_an_edit_the_operator_applies_and_undoes(browser: BrowserContext,
+                                                                                tmp_path: Path) -> None:
     server = started(tmp_path, "Alice always books a window seat.")
+    ledger = Ledger(server.config, "main", tmp_path / "memdash-audit.sqlite3")
     page = browser.new_page()
     try:
         open_page(page, server.url("/playground?store=main"))
@@ -115,18 +117,25 @@ def test_a_contradiction_is_said_and_the_operator_replaces_the_old_memory(browse
             has=page.locator("[data-testid='stChatMessageAvatarAssistant']"))
         expect(answer).to_have_count(1)
         expect(answer.locator("[data-testid='stText']").first).to_contain_text(
-            "Noted — this changes what I had: “Alice always books a window seat.”")
+            "Noted — this changes what I had: “Alice always books a window seat.” I propose to update it to "
+            "“Alice now prefers aisle seats.”")
         trace = answer.locator("[data-testid='stExpander']")  # inside the turn's own message
+        expect(trace).to_contain_text("Proposed edit")
         expect(trace).to_contain_text("old  Alice always books a window seat.")
         expect(trace).to_contain_text("new  Alice now prefers aisle seats.")
-        assert [r.item.memory for r in written(server)] == ["Alice now prefers aisle seats."]
+        ledger.step("the agent proposes, it writes nothing")
         assert not exceptions(page), exceptions(page)
         full_screenshot(page, SCREENSHOTS / "playground-contradiction.png")
-        rerun(page, trace.get_by_role("button", name="Replace the old memory").click)
-        expect(trace).to_contain_text("Replaced: the old memory was moved to the trash")
-        left = store_call(server.config, "main", lambda store: store.list_records(MemoryFilter(user_id="alice")))
-        assert sorted(r.item.memory for r in left.records) == ["Alice lives in Lisbon",
-                                                               "Alice now prefers aisle seats."]
+
+        rerun(page, trace.get_by_role("button", name="Update the old memory").click)
+        expect(trace).to_contain_text("Updated: the old memory now says the new fact")
+        [edit] = ledger.step("the operator applies the edit", changed=["seed1"], operations=["update"])
+        assert edit.after and edit.after["memory"] == "Alice now prefers aisle seats."
+
+        rerun(page, trace.get_by_role("button", name="Undo the edit").click)
+        expect(trace.get_by_role("button", name="Update the old memory")).to_be_visible()
+        [undo] = ledger.step("the operator undoes it", changed=["seed1"], operations=["revert"])
+        assert undo.after and undo.after["memory"] == "Alice always books a window seat."
     finally:
         page.close()
         server.stop()

@@ -1,20 +1,20 @@
 """Playground page (AppTest): offline agent turns write and retrieve memories through the tools (audited, with
-links), each turn's trace inside that turn, a contradiction told in the reply and left to the operator (who may
-replace the old memory), the agent banner, a viewer refused, snapshot save/restore round trip, the user's
-timeline."""
+links), each turn's trace inside that turn, a contradicting fact proposed as an update of the old memory
+(applied, undone or declined by the operator), a known fact not stored twice, the agent banner, a viewer
+refused, snapshot save/restore round trip, the user's timeline."""
 
 from __future__ import annotations
 
 import json
-import re
 
 import yaml
 
 from dashboard import context
-from dashboard.services import timeline
+from dashboard.services import memories, timeline
 from memory_core.access import Actor, Role
 from memory_core.audit import AuditQuery
-from tests.helpers.dashboard import HOSTILE, assert_shown_as_text, messages, ok
+from memory_core.records import MemoryPatch
+from tests.helpers.dashboard import HOSTILE, LOCAL_ADMIN, assert_shown_as_text, messages, ok
 
 
 def chat(at, text: str):
@@ -61,41 +61,72 @@ def test_a_turn_writes_a_preference_and_the_next_retrieves_it(dash):
     assert len(dash.records(user_id="alice")) == 2  # a question is not a preference
 
 
-def test_a_fact_that_contradicts_a_stored_memory_is_told_and_left_to_the_operator(dash):
+def test_a_contradicting_fact_is_proposed_as_an_update_of_the_old_memory_not_added(dash):
     old = dash.add(user="alice", memory="Alice always books a window seat.", tags=["travel", "preference"])
     at = ok(dash.app("playground").run())
     chat(at, "Please remember: I now prefer aisle seats.")
-    new = [r for r in dash.records(user_id="alice") if r.id != old]
-    assert [r.item.memory for r in new] == ["Alice now prefers aisle seats."]
-    [entry] = [e for e in dash.hub.audit.entries(AuditQuery(operation="add")) if e.memory_id == new[0].id]
-    assert entry.actor == "local (auth off)"
-    assert len(list(dash.hub.audit.entries(AuditQuery(operation="add")))) == 2  # the seed and the fact
-    assert dash.get(old).item.memory == "Alice always books a window seat."  # not touched
-    [(message, reply, trace)] = turns(at)
-    assert message == "Please remember: I now prefer aisle seats."
-    assert "this changes what I had: “Alice always books a window seat.”" in reply
-    assert not re.search(r"\d\.\d", reply)
-    assert "new  Alice now prefers aisle seats." in trace and "old  Alice always books a window seat." in trace
-    assert "+ Alice now prefers aisle seats.  [preference]" in trace
+    assert [r.item.memory for r in dash.records(user_id="alice")] == ["Alice always books a window seat."]
+    assert len(list(dash.hub.audit.entries(AuditQuery()))) == 1  # the seed: the agent changed nothing
+    [(_, reply, trace)] = turns(at)
+    assert reply == ("Noted — this changes what I had: “Alice always books a window seat.” I propose to update it "
+                     "to “Alice now prefers aisle seats.”")
+    assert "old  Alice always books a window seat." in trace and "new  Alice now prefers aisle seats." in trace
+    assert not any(t.startswith("+ ") for t in trace)
     [answer] = [m for m in at.chat_message if m.name == "assistant"]
-    [button] = answer.expander[0].button
-    assert button.label == "Replace the old memory"
+    assert [b.label for b in answer.expander[0].button] == ["Update the old memory", "Keep both"]
     assert {"store": "main", "id": old} in links(at)
 
-    chat(at, "Which seats do I prefer?")  # the first turn keeps its trace, and its choice
-    first, second = turns(at)
-    assert "old  Alice always books a window seat." in first[2] and not any(t.startswith("old ") for t in second[2])
-    assert [b.label for b in at.chat_message[1].expander[0].button] == ["Replace the old memory"]
+    chat(at, "Which seats do I prefer?")  # the first turn keeps its proposal
+    assert [b.label for b in at.chat_message[1].expander[0].button] == ["Update the old memory", "Keep both"]
     assert not at.chat_message[3].expander[0].button
 
     at.chat_message[1].expander[0].button[0].click().run()
-    assert any("Replaced “Alice always books a window seat.”" in m for m in messages(ok(at), "success"))
-    assert [r.item.memory for r in dash.records(user_id="alice")] == ["Alice now prefers aisle seats."]
-    [deleted] = dash.hub.audit.entries(AuditQuery(operation="delete"))
-    assert deleted.memory_id == old and deleted.actor == "local (auth off)"
-    assert not at.chat_message[1].expander[0].button
-    assert any("moved to the trash" in c.value for c in at.chat_message[1].expander[0].caption)
+    assert any("Updated “Alice always books a window seat.” to “Alice now prefers aisle seats.”" in m
+               for m in messages(ok(at), "success"))
+    [record] = dash.records(user_id="alice")
+    assert (record.id, record.item.memory, record.version) == (old, "Alice now prefers aisle seats.", 2)
+    assert record.item.tags == ["travel", "preference"]
+    [edit] = dash.hub.audit.entries(AuditQuery(operation="update"))
+    assert edit.memory_id == old and edit.actor == "local (auth off)" and edit.batch
+    assert [b.label for b in at.chat_message[1].expander[0].button] == ["Undo the edit"]
 
+    at.chat_message[1].expander[0].button[0].click().run()
+    assert any("Undone 1 change." in m for m in messages(ok(at), "success"))
+    assert [r.item.memory for r in dash.records(user_id="alice")] == ["Alice always books a window seat."]
+    assert [b.label for b in at.chat_message[1].expander[0].button] == ["Update the old memory", "Keep both"]
+
+
+def test_keep_both_adds_the_fact_as_a_memory_of_its_own(dash):
+    dash.add(user="alice", memory="Alice always books a window seat.")
+    at = ok(dash.app("playground").run())
+    chat(at, "Please remember: I now prefer aisle seats.")
+    at.chat_message[1].expander[0].button[1].click().run()
+    assert sorted(r.item.memory for r in dash.records(user_id="alice")) == [
+        "Alice always books a window seat.", "Alice now prefers aisle seats."]
+    trace = turns(ok(at))[0][2]
+    assert "+ Alice now prefers aisle seats.  [preference]" in trace
+    assert not at.chat_message[1].expander[0].button
+
+
+def test_an_update_of_a_memory_changed_since_the_turn_is_refused(dash):
+    old = dash.add(user="alice", memory="Alice always books a window seat.")
+    at = ok(dash.app("playground").run())
+    chat(at, "Please remember: I now prefer aisle seats.")
+    memories.update_memory(dash.hub, LOCAL_ADMIN, "main", old, MemoryPatch(memory="Alice books window seats."),
+                           expected_version=1)
+    at.chat_message[1].expander[0].button[0].click().run()
+    assert messages(ok(at), "error") == ["Nothing was changed: that memory changed since this turn; open it to "
+                                         "decide"]
+    assert dash.get(old).item.memory == "Alice books window seats."
+
+def test_a_fact_already_remembered_is_not_stored_twice(dash):
+    dash.add(user="alice", memory="Alice loves green tea.")
+    at = ok(dash.app("playground").run())
+    chat(at, "I love green tea.")
+    assert [r.item.memory for r in dash.records(user_id="alice")] == ["Alice loves green tea."]
+    [(_, reply, trace)] = turns(at)
+    assert "= Alice loves green tea.  (already remembered: not stored twice)" in trace
+    assert "I'll remember" not in reply
 
 def test_a_typed_user_and_hostile_text(dash):
     at = ok(dash.app("playground").run())

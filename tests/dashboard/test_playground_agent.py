@@ -166,7 +166,10 @@ def test_the_offline_reply_acknowledges_facts_and_says_what_they_change():
     change = Change("Alice now prefers aisle seats.", "Alice always books a window seat.")
     said = offline_answer("Please remember: I now prefer aisle seats.", [], [change.fact], [change])
     assert said == ("Noted — this changes what I had: “Alice always books a window seat.” "
-                    "I'll remember: Alice now prefers aisle seats.")
+                    "I propose to update it to “Alice now prefers aisle seats.”")
+    both = offline_answer("I now prefer aisle seats and I hate rain.", [], [change.fact, "Alice hates rain."],
+                          [change])
+    assert both.endswith("I propose to update it to “Alice now prefers aisle seats.” I'll remember: Alice hates rain.")
     assert offline_answer("I hate rain.", [], ["Alice hates rain."]) == "Noted. I'll remember: Alice hates rain."
 
 
@@ -243,7 +246,7 @@ async def test_the_llm_reply_ends_saying_what_the_new_facts_change(server):
     chunks = [c async for c in agent.reply("I prefer aisle seats", [], [], [change.fact], [change])]
     assert chunks[:len(CHUNKS)] == CHUNKS
     assert "".join(chunks[len(CHUNKS):]) == ("\n\nNoted — this changes what I had: “Alice always books a window "
-                                             "seat.” I'll remember: Alice prefers aisle seats.")
+                                             "seat.” I propose to update it to “Alice prefers aisle seats.”")
 
 
 @pytest.mark.parametrize(("url", "model", "reason"), [
