@@ -4,7 +4,7 @@ the user's timeline, and demo snapshots of the store."""
 import streamlit as st
 
 from dashboard import context
-from dashboard.components import page, revert_flow
+from dashboard.components import guided_demo, page, revert_flow
 from dashboard.components.playground_view import chat_turn, snapshot_panel, timeline_chart
 from dashboard.services import memories, playground, timeline
 from dashboard.text import escape_markdown
@@ -34,7 +34,8 @@ def _allowed(store: str) -> bool:
 
 
 def _chat(store: str, user: str, top_k: int, turns: list[playground.Turn]) -> None:
-    message = st.chat_input(f"Message as {user}", key="playground_input")
+    typed = st.chat_input(f"Message as {user}", key="playground_input")
+    message = guided_demo.scripted_message() or typed
     if not message:
         return
     turn = playground.ChatTurn(context.hub(), context.actor(), store, user, message, top_k=top_k)
@@ -55,9 +56,10 @@ revert_flow.show_conflicts()
 hub = context.hub()
 st.info(escape_markdown(playground.agent(hub).label), icon=":material/smart_toy:")
 with page.reported():
+    turns = st.session_state.setdefault(_TURNS, {}).setdefault((hub.id, store), [])
+    guided_demo.panel(store, turns)
     user = _user(store)
     top_k = st.number_input("Memories retrieved per turn (top_k)", 1, 20, 5, key="playground_top_k")
-    turns = st.session_state.setdefault(_TURNS, {}).setdefault((hub.id, store), [])
     with st.container():  # the chat input stays under the turns (at the page's root Streamlit pins it low)
         for number, turn in enumerate(turns, start=1):
             chat_turn(store, turn, number, latest=number == len(turns))

@@ -213,3 +213,28 @@ def test_timeline_falls_back_to_timestamps(dash):
     events = timeline.user_timeline(dash.hub, "main", "alice")
     assert [(e.kind, e.memory_id, e.source) for e in events] == [
         ("added", "y", "timestamps"), ("edited", "y", "timestamps"), ("added", "x", "audit log")]
+
+
+def test_the_guided_demo_walks_remember_recall_correct_and_the_answer_changes(dash):
+    dash.add(user="sam", memory="Sam likes jazz.")  # taken: the demo picks a user with no memories
+    at = ok(dash.app("playground").run())
+    at.button(key="playground_demo_start").click().run()
+    for _ in range(3):
+        at.button(key="playground_demo_next").click().run()
+        ok(at)
+    user = "sam.rivera"
+    assert at.text_input(key="playground_user_typed").value == user
+    assert "playground_demo_next" not in [b.key for b in at.button]  # waits for the operator's decision
+    assert any("Apply the agent's proposal first" in m for m in messages(at, "warning"))
+    [_, recall, correct] = turns(at)
+    assert recall[1] == "From what I remember: Sam Rivera always books a window seat."
+    assert "I propose to update it to “Sam Rivera now prefers an aisle seat.”" in correct[1]
+    [update] = [b for b in at.chat_message[5].expander[0].button if b.label == "Update the old memory"]
+    update.click().run()
+    at.button(key="playground_demo_next").click().run()
+    assert turns(ok(at))[-1][1] == "From what I remember: Sam Rivera now prefers an aisle seat."
+    assert sorted(r.item.memory for r in dash.records(user_id=user)) == ["Sam Rivera is vegetarian.",
+                                                                        "Sam Rivera now prefers an aisle seat."]
+    operations = sorted(e.operation for e in dash.hub.audit.entries(AuditQuery(user_id=user)))
+    assert operations == ["add", "add", "update"]
+    assert any("That is the whole demo" in m for m in messages(at, "success"))
