@@ -27,6 +27,7 @@ from memory_core.errors import ConfigError, StoreUnavailableError
 from memory_core.io import derive_tags, sentences
 from memory_core.llm import LlmConfig, chat, llm_config, stream_chat
 from memory_core.models import MemoryItem
+from memory_core.review import contradicts
 from memory_core.tools import MemoryTool
 
 Message = dict[str, str]
@@ -84,10 +85,16 @@ FACTS_PROMPT = ("From the user's message below, list the facts about the user wo
 
 @dataclasses.dataclass(frozen=True)
 class Change:
-    """A new fact that contradicts what a stored memory says (the text of that memory is ``was``)."""
+    """A new fact that contradicts what a stored memory says (the text of that memory is ``was``); the memory
+    would say ``revised`` after the update (:func:`revised`)."""
 
     fact: str
     was: str
+    revised: str = ""
+
+    @property
+    def proposal(self) -> str:
+        return self.revised or self.fact
 
 
 class Agent(Protocol):
@@ -258,6 +265,22 @@ async def remember(add_tool: MemoryTool, facts: Sequence[str], message: str) -> 
                                 "conversation": [{"role": "user", "content": message}]})
 
 
+def revised(old: str, fact: str) -> str:
+    """``old`` with the part that ``fact`` contradicts replaced by ``fact``, the rest kept: "Alice always books a
+    window seat and avoids early flights." + "Alice now prefers aisle seats." → "Alice now prefers aisle seats
+    and avoids early flights." Parts are sentences and their clauses joined by "and"; when no single part
+    contradicts the fact, the whole memory is the fact."""
+    replaced, kept = False, []
+    for sentence in sentences(old):
+        parts = re.split(r"\s+and\s+", sentence.rstrip(".!"))
+        left = [part for part in parts if replaced or not contradicts(fact, part)]
+        if len(left) < len(parts):
+            replaced = True
+            left.insert(0, fact.rstrip("."))
+        kept.append(" and ".join(left))
+    return " ".join(_as_sentence(s) for s in kept if s) if replaced else fact
+
+
 def _as_sentence(text: str) -> str:
     text = re.sub(r"\s+", " ", text).strip()
     return text if text.endswith((".", "!", "?", "…", "”", '"')) else text + "."
@@ -288,7 +311,7 @@ def acknowledgement(facts: Sequence[str], changes: Sequence[Change] = ()) -> str
     said = []
     if changes:
         was = " ".join(f"“{_as_sentence(c.was)}”" for c in changes)
-        now = " ".join(f"“{_as_sentence(c.fact)}”" for c in changes)
+        now = " ".join(f"“{_as_sentence(c.proposal)}”" for c in changes)
         said.append(f"Noted — this changes what I had: {was} I propose to update it to {now}")
     else:
         said.append("Noted.")

@@ -78,7 +78,7 @@ def contradiction(store: str, turn: Turn, index: int, found: Contradiction) -> N
         title = "Proposed edit" if found.proposed else "Contradicts a stored memory"
         st.markdown(f":material/edit_note: **{title}** ({escape_markdown(found.rule)})")
         st.text(f"old  {truncate(item_text(found.old.item), 160)}")
-        st.text(f"new  {truncate(found.fact, 160)}")
+        st.text(f"new  {truncate(found.revised if found.proposed else found.fact, 160)}")
         if not found.proposed:
             st.caption("Both are kept. This store does not say which memory the old one is; find it on the Search "
                        "page.")
@@ -106,7 +106,7 @@ def _update(store: str, found: Contradiction) -> None:
         page.flash(f"Nothing was changed: {escape_markdown(exc)}", "error")
         return
     page.flash(f"Updated “{escape_markdown(truncate(item_text(found.old.item), 80))}” to "
-          f"“{escape_markdown(truncate(found.fact, 80))}”.")
+               f"“{escape_markdown(truncate(found.revised, 80))}”.")
 
 
 def _keep(store: str, turn: Turn, found: Contradiction) -> None:

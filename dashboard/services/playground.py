@@ -29,7 +29,7 @@ from dashboard.services.hub import StoreHub
 from dashboard.services.memories import SearchHit
 from dashboard.services.runner import AsyncRunner
 from memory_core.access import Actor, Role
-from memory_core.agent import Agent, Change, LlmAgent, agent_for, recall, remember
+from memory_core.agent import Agent, Change, LlmAgent, agent_for, recall, remember, revised
 from memory_core.errors import InvalidInputError, UnsupportedError
 from memory_core.interfaces import MemoryEditor
 from memory_core.io import derive_tags
@@ -71,6 +71,11 @@ class Contradiction:
     @property
     def proposed(self) -> bool:
         return self.old.id is not None
+
+    @property
+    def revised(self) -> str:
+        """What the old memory would say after the update: its contradicted part replaced by the fact."""
+        return revised(item_text(self.old.item), self.fact)
 
 
 @dataclasses.dataclass
@@ -220,7 +225,8 @@ class ChatTurn:
 
     def reply_chunks(self, history: Sequence[dict[str, str]] = ()) -> Iterator[str]:
         """The reply as it streams; the whole text ends up in ``turn.reply``."""
-        changes = [Change(fact=c.fact, was=item_text(c.old.item)) for c in proposals(self.turn).values()]
+        changes = [Change(fact=c.fact, was=item_text(c.old.item), revised=c.revised)
+                   for c in proposals(self.turn).values()]
         facts = [fact for fact in self.turn.facts if fact not in self.turn.known]
         chunks = self.agent.reply(self.turn.message, self._memories, list(history), facts, changes)
         for chunk in sync_stream(self.hub.runner, chunks):
@@ -256,13 +262,13 @@ def history_messages(turns: Sequence[Turn], user_id: str) -> list[dict[str, str]
 
 
 def apply_update(hub: StoreHub, actor: Actor, store: str, found: Contradiction) -> MemoryRecord:
-    """The agent's proposal, accepted: the old memory now says the fact (its tags kept, the fact's added), one
-    audited edit in its own batch. Refused when the memory changed since the turn (its text is not the one
-    shown) or was never identified."""
+    """The agent's proposal, accepted: the old memory now says the fact in place of the part it contradicted
+    (its tags kept, the fact's added), one audited edit in its own batch. Refused when the memory changed since
+    the turn (its text is not the one shown) or was never identified."""
     record = _unchanged_old(hub, store, found)
     tags = list(dict.fromkeys([*record.item.tags, *derive_tags(found.fact)]))
     batch = uuid.uuid4().hex
-    updated = memories.update_memory(hub, actor, store, record.id, MemoryPatch(memory=found.fact, tags=tags),
+    updated = memories.update_memory(hub, actor, store, record.id, MemoryPatch(memory=found.revised, tags=tags),
                                      expected_version=record.version, batch=batch)
     found.outcome, found.batch = Outcome.UPDATED, batch
     return updated

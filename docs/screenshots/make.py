@@ -2,8 +2,8 @@
 
 Copies ``configs/demo.yml`` into a temporary folder (its data paths made local, so the repository's own demo
 data is not touched), starts ``memdash run`` on it, and takes each picture in Debian's Chromium at 1440×900:
-Browse, a Memory, Search by meaning, the Audit log, a Playground turn that contradicts a stored memory, and the
-erase dialog. The files are written next to this script.
+Browse, a Memory, Search by meaning, a Playground turn that contradicts a stored memory, the end of the guided
+demo, Analytics, the Audit log and the erase dialog. The files are written next to this script.
 """
 
 from __future__ import annotations
@@ -52,8 +52,28 @@ def playground(page: Page, url: str) -> None:
         page.get_by_placeholder("Message as alice").fill(message)
         rerun(page, lambda: page.get_by_placeholder("Message as alice").press("Enter"))
         page.wait_for_timeout(1500)
-    page.get_by_text("Contradicts a stored memory").scroll_into_view_if_needed()
+    page.get_by_text("Proposed edit").scroll_into_view_if_needed()
     shot(page, "playground")
+
+
+def guided_demo(page: Page, url: str) -> None:
+    open_page(page, url("/playground?store=demo"))
+    rerun(page, lambda: page.get_by_role("button", name="Start").click())
+    for step in range(1, 4):
+        rerun(page, lambda step=step: page.get_by_role("button", name=f"Send ({step}/4)").click())
+        page.wait_for_timeout(1500)
+    rerun(page, lambda: page.get_by_role("button", name="Update the old memory").last.click())
+    rerun(page, lambda: page.get_by_role("button", name="Send (4/4)").click())
+    page.get_by_text("That is the whole demo").wait_for()
+    page.wait_for_timeout(1500)
+    page.get_by_text("From what I remember").last.scroll_into_view_if_needed()
+    shot(page, "demo")
+
+
+def analytics(page: Page, url: str) -> None:
+    open_page(page, url("/stats?store=demo"))
+    page.get_by_text("Added in the last 7 days", exact=True).wait_for()
+    shot(page, "analytics")
 
 
 def audit_and_erase(page: Page, url: str) -> None:
@@ -78,7 +98,7 @@ def main() -> None:
                 context.set_default_timeout(60_000)
                 page = context.new_page()
                 page.set_viewport_size({"width": 1440, "height": 900})
-                for take in (browse_and_memory, playground, audit_and_erase):
+                for take in (browse_and_memory, playground, guided_demo, analytics, audit_and_erase):
                     take(page, server.url)
                 context.close()
         finally:

@@ -25,6 +25,7 @@ from memory_core.agent import (
     parse_facts,
     recall,
     remember,
+    revised,
 )
 from memory_core.config import parse_config
 from memory_core.llm import llm_config
@@ -291,3 +292,14 @@ def test_a_turn_flags_the_stored_memory_its_fact_contradicts_and_changes_nothing
     assert dash.get(old).item.memory == "Alice always books a window seat."  # kept until the operator decides
     calm = playground.run_turn(dash.hub, LOCAL_ADMIN, "main", "alice", "I love green tea.")
     assert calm.contradictions == [] and calm.reply == "Noted. I'll remember: Alice loves green tea."
+
+
+@pytest.mark.parametrize(("old", "revised_to"), [
+    ("Alice always books a window seat.", "Alice now prefers aisle seats."),
+    ("Alice always books a window seat and avoids flights that leave before 8 am.",
+     "Alice now prefers aisle seats and avoids flights that leave before 8 am."),
+    ("Alice is vegetarian. Alice always books a window seat.", "Alice is vegetarian. Alice now prefers aisle seats."),
+    ("Alice likes quiet hotels.", "Alice now prefers aisle seats."),  # no single part contradicts: the fact
+])
+def test_a_proposed_update_replaces_only_the_contradicted_part_of_a_memory(old, revised_to):
+    assert revised(old, "Alice now prefers aisle seats.") == revised_to
