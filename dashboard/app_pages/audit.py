@@ -37,15 +37,16 @@ def _filters() -> None:
         for column, (key, label) in zip(cols, TEXT_FILTERS.items(), strict=False):
             column.text_input(label, key=f"audit_{key}")
         cols[-1].selectbox("Operation", ["", *OPERATIONS], key="audit_op", format_func=lambda op: op or "any")
-        bottom = st.columns([1, 1, 1, 1])
-        bottom[0].date_input("From", key="audit_from", value=None, format="YYYY-MM-DD")
-        bottom[1].date_input("To", key="audit_to", value=None, format="YYYY-MM-DD")
-        bottom[2].checkbox("Every store", key="audit_all")
-        bottom[3].checkbox("Reads instead of changes", key="audit_reads",
-                           help="Who browsed, opened or searched whose memories (exports are changes)")
-        apply, clear, _ = st.columns([1, 1, 6])
-        apply.form_submit_button("Apply", type="primary", on_click=_apply, icon=":material/filter_alt:")
-        clear.form_submit_button("Clear", on_click=set_params, args=({},), kwargs={"clear": audit.QUERY_KEYS})
+        dates, boxes = st.columns([1, 1], vertical_alignment="bottom")  # "yyyy-mm-dd" fits at 1024 px
+        start, end = dates.columns(2)
+        start.date_input("From", key="audit_from", value=None, format="YYYY-MM-DD")
+        end.date_input("To", key="audit_to", value=None, format="YYYY-MM-DD")
+        boxes.checkbox("Every store", key="audit_all")
+        boxes.checkbox("Reads instead of changes", key="audit_reads",
+                       help="Who browsed, opened or searched whose memories (exports are changes)")
+        with st.container(horizontal=True):  # buttons as wide as their labels, at any window width
+            st.form_submit_button("Apply", type="primary", on_click=_apply, icon=":material/filter_alt:")
+            st.form_submit_button("Clear", on_click=set_params, args=({},), kwargs={"clear": audit.QUERY_KEYS})
 
 
 def _apply() -> None:

@@ -130,10 +130,10 @@ def _editors(store: str, record: MemoryRecord, editable: bool) -> None:
     tag_editor("Tags", key="detail_tags", options=[*record.item.tags, *st.session_state.detail_tags],
                disabled=not editable)
     metadata_editor(key="detail_metadata", disabled=not editable)
-    save, delete, _ = st.columns([1, 1, 4])
-    save.button("Save", key="detail_save", type="primary", on_click=_save, args=(store,), disabled=not editable,
-                icon=":material/save:")
-    delete.button("Delete…", key="detail_delete", on_click=dialogs.open_dialog, args=("delete_memory",),
+    with st.container(horizontal=True):  # buttons as wide as their labels, at any window width
+        st.button("Save", key="detail_save", type="primary", on_click=_save, args=(store,), disabled=not editable,
+                  icon=":material/save:")
+        st.button("Delete…", key="detail_delete", on_click=dialogs.open_dialog, args=("delete_memory",),
                   kwargs={"store": store, "record": record}, icon=":material/delete:",
                   disabled=not context.hub().can(store, Capability.DELETE_BY_IDS)
                   or context.actor().role_for(store) < Role.EDITOR)

@@ -39,10 +39,10 @@ def bulk_panel(store: str, flt: MemoryFilter, selected: list[MemoryRecord], matc
                   "filter": f"{matching:,} matching" if matching is not None else "every match"}
         st.caption(f"{counts['selected']} · {counts['filter']}")
         st.text_input("Tags to add or remove (comma-separated)", key="bulk_tags")
-        columns = st.columns(len(ACTIONS) + 3)
         reader = context.actor().role_for(store) < Role.EDITOR
-        for column, (action, label) in zip(columns, ACTIONS.items(), strict=False):
-            column.button(f"{label}…", key=f"bulk_{action}", on_click=_open, args=(action, store, flt, scope, selected),
+        with st.container(horizontal=True):  # buttons as wide as their labels, at any window width
+            for action, label in ACTIONS.items():
+                st.button(f"{label}…", key=f"bulk_{action}", on_click=_open, args=(action, store, flt, scope, selected),
                           disabled=reader or (scope == "selected" and not selected))
         if reader:
             st.caption("Your role can read memories, not change them.")

@@ -281,3 +281,28 @@ def test_no_request_leaves_the_machine(browser: BrowserContext, live: DashboardS
     finally:
         page.close()
     assert hosts == {f"127.0.0.1:{live.port}"}
+
+
+CLIPPED = """() => [...document.querySelectorAll("[data-testid='stMain'] button, [data-testid='stMain'] a")]
+    .filter(b => b.offsetParent !== null)
+    .flatMap(b => [...b.querySelectorAll("*"), b])
+    .filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflow !== "visible")
+    .map(e => (e.closest("button, a") || e).innerText.trim())"""
+
+
+@pytest.mark.parametrize("name", [*PAGES, "playground", "review"])
+def test_at_1024_pixels_no_control_is_cut_and_nothing_scrolls_sideways(browser: BrowserContext,
+                                                                        live: DashboardServer, name: str) -> None:
+    path, title = PAGES.get(name, (f"/{name}?store=main", None))
+    page = browser.new_page()
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        open_page(page, live.url(path))
+        page.wait_for_timeout(500)  # the layout settles after the run
+        if title:
+            expect(page.locator("[data-testid='stMain'] h1")).to_have_text(title)
+        assert page.evaluate(CLIPPED) == [], f"cut at 1024 px on {name}"
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
+        ok(page)
+    finally:
+        page.close()
