@@ -276,6 +276,7 @@ def apply_update(hub: StoreHub, actor: Actor, store: str, found: Contradiction) 
 
 def keep_both(hub: StoreHub, actor: Actor, store: str, turn: Turn, found: Contradiction) -> None:
     """The agent's proposal, declined: the fact is added as a memory of its own, as the agent adds any fact."""
+    memories.allow(hub, actor, Role.EDITOR, store, "add a memory")
     editor = TracingEditor(hub, actor, store)
     add_tool = bind_tool(editor, AddToolConfig(memory=store, user_id=turn.user_id))
     hub.runner.run(remember(add_tool, [found.fact], turn.message))

@@ -19,7 +19,7 @@ import dashboard
 import dashboard.services
 from dashboard.services import catalog, memories
 from dashboard.services.memories import SearchHit
-from dashboard.services.playground import Contradiction
+from dashboard.services.playground import Contradiction, Turn
 from memory_core.access import LOCAL_ADMIN, Actor, PermissionDenied, Role
 from memory_core.audit import AuditQuery
 from memory_core.audit.imports import ImportResult
@@ -79,6 +79,7 @@ def arguments(world, fn: Callable[..., Any], actor: Actor) -> dict[str, Any]:
         "message": "I like tea.", "name": "snap", "label": "Jane", "typed": "alice",
         "finding": Finding(Kind.PERSONAL_DATA, "r2", record.version, "alice", "e-mail address", match="memory"),
         "found": Contradiction("Alice now drinks coffee.", SearchHit(item=record.item, score=0.5, id="r2"), "choice"),
+        "turn": Turn(user_id="alice", message="I now drink coffee."),
     }
     params = inspect.signature(fn).parameters.values()
     required = [p.name for p in params if p.default is inspect.Parameter.empty
