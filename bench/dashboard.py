@@ -16,10 +16,16 @@ For each size a sqlite store is generated through ``add_records`` in batches (th
   Memory, Add, Users, Import / export, Stores, Audit log, Trash, Analytics, Retrieval evaluation, Review queue,
   Playground), each until it has finished running; the server's RSS after each page, the largest reported;
 * **download**: the whole store streamed from the Import / export page's link (JSONL), read in 1 MiB chunks;
-  the server's peak RSS while it streams (sampled every 50 ms) and its rate.
+  the server's peak RSS while it streams (sampled every 50 ms) and its rate;
+* **against the floor** (:mod:`bench.floor`): a bare Streamlit page with one ``st.dataframe`` of the same user's
+  first 25 memories, in the same Chromium, runs alternating: a first visit in a fresh context (navigation to the
+  table drawn) of the Browse page and of the bare page; the sidebar's Browse link (from the Users page, until the
+  table is drawn) and Save on the Memory page (an edit of the text, until "Saved") against the bare page's rerun
+  (a text typed, a button clicked, until the run's caption shows).
 
-Targets: server ≤ 300 ms, browser ≤ 1.5 s; RSS ≤ 300 MB after the browser runs, after the page tour and during
-the download, and for the big store ≤ 1.2× the small store's figure (the Browse RSS: within 10 %).
+Targets: server ≤ 300 ms, browser ≤ 1.5 s; first visit, sidebar navigation and Save ≤ 1.3× the floor's; RSS
+≤ 300 MB after the browser runs, after the page tour and during the download, and for the big store ≤ 1.2× the
+small store's figure (the Browse RSS: within 10 %).
 Store files go to a temporary folder, or to ``--workdir``, where a store of the right size is reused.
 """
 
@@ -46,18 +52,20 @@ import yaml
 from playwright.sync_api import sync_playwright
 from streamlit.testing.v1 import AppTest
 
+from bench.floor import TABLE_DRAWN, bare_rerun_ms, bare_server, first_table_ms
 from bench.latency import synthetic_texts
 from memory_core.auth_settings import NO_AUTH_ENV
 from memory_core.models import MemoryItem
 from memory_core.providers.sqlite import SqliteMemory
 from memory_core.records import MemoryFilter, MemoryRecord
-from tests.helpers.browser import DashboardServer, launch_chromium
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, DashboardServer, launch_chromium
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"  # AppTest runs the app itself
 STORE = "big"
 BATCH = 20_000
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-TARGETS = {"server_ms": 300.0, "browser_ms": 1500.0, "rss_mb": 300.0, "rss_growth": 0.10, "work_growth": 0.20}
+TARGETS = {"server_ms": 300.0, "browser_ms": 1500.0, "rss_mb": 300.0, "rss_growth": 0.10, "work_growth": 0.20,
+           "vs_floor": 1.3}
 PAGES = ("/browse?user={user}", "/search?user={user}&q=favourite+food", "/memory?id={memory}", "/add",
          "/users", "/transfer?user={user}", "/stores", "/audit", "/trash", "/stats", "/eval", "/review",
          "/playground")
@@ -120,6 +128,17 @@ async def users_and_counts(path: Path, users: int, count: int) -> list[tuple[str
 async def first_memory(path: Path, user: str) -> str:
     async with await SqliteMemory.open(path) as store:
         return (await store.list_records(MemoryFilter(user_id=user), limit=1)).records[0].id
+
+
+async def first_page(path: Path, user: str) -> list[str]:
+    """The texts of the user's first Browse page (newest first), for the bare page's table."""
+    async with await SqliteMemory.open(path) as store:
+        return [r.item.memory or "" for r in (await store.list_records(MemoryFilter(user_id=user), limit=25)).records]
+
+
+async def version_of(path: Path, memory: str) -> int:
+    async with await SqliteMemory.open(path) as store:
+        return (await store.get_record(memory)).version
 
 
 def write_config(folder: Path, store: Path) -> Path:
@@ -231,6 +250,69 @@ def download(server: DashboardServer, profile: Path) -> dict[str, Any]:
             "download_rows_per_s": lines / seconds}
 
 
+def against_floor(server: DashboardServer, path: Path, user: tuple[str, int], memory: str, runs: int,
+                  folder: Path) -> dict[str, Any]:
+    """First visit, sidebar navigation and Save, each against the bare page's, runs alternating (see above)."""
+    bare, bare_url = bare_server(folder, asyncio.run(first_page(path, user[0])))
+    browse = server.url(f"/?store={STORE}&user={user[0]}")
+    caption = f"rows 1–{min(user[1], 25)} of {user[1]:,} matching"
+    times: dict[str, list[float]] = {key: [] for key in ("first_ms", "floor_first_ms", "nav_ms", "save_ms",
+                                                         "floor_rerun_ms")}
+    version = asyncio.run(version_of(path, memory))
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
+            for n in range(runs + 1):  # the first round warms both servers up
+                first = first_table_ms(browser, browse, READY, caption)
+                floor = first_table_ms(browser, bare_url, TABLE_DRAWN)
+                if n:
+                    times["first_ms"].append(first)
+                    times["floor_first_ms"].append(floor)
+            context = browser.new_context()
+            ours, theirs = context.new_page(), context.new_page()
+            ours.goto(server.url(f"/users?store={STORE}"))
+            theirs.goto(bare_url)
+            theirs.wait_for_function(TABLE_DRAWN, timeout=60_000)
+            for n in range(runs + 1):  # the page in front: a background tab's drawing is throttled
+                ours.bring_to_front()
+                nav = sidebar_browse_ms(ours)
+                save = save_ms(ours, server.url(f"/memory?store={STORE}&id={memory}"), version + n + 1)
+                theirs.bring_to_front()
+                floor = bare_rerun_ms(theirs, n + 1)
+                if n:
+                    times["nav_ms"].append(nav)
+                    times["save_ms"].append(save)
+                    times["floor_rerun_ms"].append(floor)
+            browser.close()
+    finally:
+        bare.kill()
+    return times
+
+
+def sidebar_browse_ms(page: Any) -> float:
+    """From the Users page: milliseconds from a click on the sidebar's Browse link to the drawn table."""
+    sidebar = page.locator("[data-testid='stSidebarNav']")
+    sidebar.get_by_role("link", name="Users").click()
+    page.locator("[data-testid='stMain'] h1", has_text="Users").wait_for(timeout=60_000)
+    page.wait_for_function("!document.querySelector(\"[class*='st-key-browse_table_']\")", timeout=60_000)
+    start = time.perf_counter()
+    sidebar.get_by_role("link", name="Browse").click()
+    page.wait_for_function(READY, arg="rows 1–25", timeout=60_000)
+    return (time.perf_counter() - start) * 1000
+
+
+def save_ms(page: Any, url: str, version: int) -> float:
+    """On the Memory page: milliseconds from a click on Save (the text edited) to "Saved: ... version N"."""
+    page.goto(url)
+    text = page.locator(".st-key-detail_memory textarea")
+    text.fill(f"{text.input_value()} ({version})")
+    text.press("Tab")
+    start = time.perf_counter()
+    page.locator(".st-key-detail_save button").click()
+    page.get_by_text(f"Saved: this memory is now version {version}.").wait_for(timeout=60_000)
+    return (time.perf_counter() - start) * 1000
+
+
 def measure(rows: int, users: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     path = folder / f"memdash-{rows}.sqlite3"
     print(f"store of {rows:,} memories over {users:,} users: {path}", file=sys.stderr, flush=True)
@@ -245,6 +327,7 @@ def measure(rows: int, users: int, args: argparse.Namespace, folder: Path) -> di
         rss = psutil.Process(server.process.pid).memory_info().rss
         memory = asyncio.run(first_memory(path, picked[0][0]))
         tour = page_tour(server, picked[0][0], memory, profile)
+        floor = against_floor(server, path, picked[0], memory, args.runs, folder)
         taken = download(server, profile)
     finally:
         server.stop()
@@ -252,7 +335,7 @@ def measure(rows: int, users: int, args: argparse.Namespace, folder: Path) -> di
         raise SystemExit(f"the download held {taken['download_rows']:,} memories, not {rows:,}")
     return {"rows": rows, "users": users, "build_s": built, "file_mb": path.stat().st_size / 2**20,
             "server_ms": [t * 1000 for t in server_s], **browser, "rss_mb": rss / 2**20,
-            **tour, **taken, "load_avg": os.getloadavg()[0]}
+            **tour, **floor, **taken, "load_avg": os.getloadavg()[0]}
 
 
 # --- report --------------------------------------------------------------------------------------------------
@@ -265,7 +348,12 @@ def verdicts(small: dict[str, Any], big: dict[str, Any]) -> dict[str, bool]:
     def bounded(key: str, growth: float) -> bool:
         return big[key] <= small[key] * (1 + growth) and max(small[key], big[key]) <= TARGETS["rss_mb"]
 
+    def near_floor(key: str, floor: str) -> bool:
+        return all(statistics.median(r[key]) <= TARGETS["vs_floor"] * statistics.median(r[floor]) for r in (small, big))
+
     return {"server_ms": within("server_ms"), "browser_ms": within("browser_ms"),
+            "first_ms": near_floor("first_ms", "floor_first_ms"), "nav_ms": near_floor("nav_ms", "floor_rerun_ms"),
+            "save_ms": near_floor("save_ms", "floor_rerun_ms"),
             "rss_mb": bounded("rss_mb", TARGETS["rss_growth"]),
             "tour_rss_mb": bounded("tour_rss_mb", TARGETS["work_growth"]),
             "download_rss_mb": bounded("download_rss_mb", TARGETS["work_growth"])}
@@ -294,6 +382,21 @@ def report(small: dict[str, Any], big: dict[str, Any]) -> str:
     row("memories per user (avg)", "per_user", "")
     row("store file", "file_mb", "MB")
     row("store generation (0 = reused)", "build_s", "s")
+    lines.append(f"{'against a bare page of the same rows':<42}{'p50 / floor':>14}{'p50 / floor':>14}")
+
+    def ratio(label: str, key: str, floor: str) -> None:
+        cells = [f"{statistics.median(r[key]) / statistics.median(r[floor]):.2f}x" for r in (small, big)]
+        mark = "  ok" if met[key] else "  MISSED"
+        lines.append(f"{label:<42}{cells[0]:>14}{cells[1]:>14}   <= {TARGETS['vs_floor']}x{mark}")
+
+    row("  first visit, Browse table drawn", "first_ms", "ms")
+    row("  first visit, bare table drawn (floor)", "floor_first_ms", "ms")
+    ratio("  first visit vs floor", "first_ms", "floor_first_ms")
+    row("  sidebar Browse link to table drawn", "nav_ms", "ms")
+    row("  Save on the Memory page to 'Saved'", "save_ms", "ms")
+    row("  bare page rerun, click to caption (floor)", "floor_rerun_ms", "ms")
+    ratio("  sidebar navigation vs floor rerun", "nav_ms", "floor_rerun_ms")
+    ratio("  Save vs floor rerun", "save_ms", "floor_rerun_ms")
     lines.append(f"{'page with the most RSS after it':<42}{small['tour_worst_page']:>14}{big['tour_worst_page']:>14}")
     lines.append(f"{'machine load (1-min average, at the end)':<42}{small['load_avg']:>14.1f}{big['load_avg']:>14.1f}")
     return "\n".join(lines)

@@ -15,31 +15,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import yaml
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import sync_playwright
 
+from bench.floor import bare_server, first_table_ms
 from memory_core.audit.writer import cli_writer
 from memory_core.config import load_config
 from memory_core.demo import demo_items, seed
-from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, DashboardServer, free_port
-
-TABLE_DRAWN = """() => {
-    const canvas = document.querySelector("[data-testid='stMain'] [data-testid='data-grid-canvas']");
-    return canvas && canvas.width > 0 ? performance.now() : false;
-}"""
-BARE_APP = """import pandas as pd
-import streamlit as st
-
-st.title("Bare table")
-st.dataframe(pd.DataFrame({"memory": %r}), hide_index=True)
-"""
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, DashboardServer
 
 
 def demo_config(folder: Path) -> Path:
@@ -54,37 +40,6 @@ def demo_config(folder: Path) -> Path:
     return config
 
 
-def bare_server(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    app = folder / "bare.py"
-    app.write_text(BARE_APP % [item.memory for item in demo_items()[:25]])
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
-                                "--server.address", "127.0.0.1", "--server.headless", "true",
-                                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2):
-                return process, url
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("the bare Streamlit app did not start within 60 s")
-
-
-def first_table_ms(browser: Browser, url: str) -> float:
-    """Milliseconds from navigation start to the drawn table, in a fresh context (a first visit)."""
-    context = browser.new_context(viewport=VIEWPORT)
-    try:
-        page = context.new_page()
-        page.goto(url)
-        return page.wait_for_function(TABLE_DRAWN, timeout=60_000).json_value()
-    finally:
-        context.close()
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.first_table", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=9, help="timed first visits per page (after one warm-up each)")
@@ -92,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="memdash-bench-first-table-") as tmp:
         folder = Path(tmp)
         memdash = DashboardServer(demo_config(folder), folder / "server.log", no_auth=True).start()
-        bare, bare_url = bare_server(folder)
+        bare, bare_url = bare_server(folder, [item.memory for item in demo_items()[:25]])
         urls = {"memdash Browse": memdash.url("/?store=demo"), "bare Streamlit table": bare_url}
         times: dict[str, list[float]] = {name: [] for name in urls}
         try:
