@@ -373,6 +373,16 @@ async def test_threshold_keeps_scores_at_or_above_it(server: RedisServer) -> Non
         await store.aclose()
 
 
+async def test_a_tag_is_a_word_keyword_search_finds(server: RedisServer) -> None:
+    store = await _open(server, "other", embedder=None)  # keyword search only: the tag must be indexed as text
+    try:
+        await store.add_items([MemoryItem(user_id="t", memory="Alice is vegetarian", tags=["diet"]),
+                               MemoryItem(user_id="t", memory="Alice plays chess", tags=["hobby"])])
+        assert [i.memory for i in await store.search("diet", user_id="t", top_k=5)] == ["Alice is vegetarian"]
+    finally:
+        await store.aclose()
+
+
 async def test_id_collisions_never_overwrite(server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
     store = await _open(server, "other", None)
     try:

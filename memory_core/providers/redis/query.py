@@ -117,8 +117,8 @@ def words(query: str) -> list[str]:
 
 
 def text_query(user_clause: str, terms: list[str]) -> str:
-    """Any of ``terms`` in the memory or its conversation, for one user."""
-    return f"{user_clause} @memory|context:({'|'.join(escape(t) for t in terms)})"
+    """Any of ``terms`` in the memory, its conversation or its tags, for one user."""
+    return f"{user_clause} @memory|context|tag_words:({'|'.join(escape(t) for t in terms)})"
 
 
 def knn_query(user_clause: str | None, k: int) -> str:

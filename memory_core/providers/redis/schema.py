@@ -84,6 +84,7 @@ BROWSE_FIELDS: tuple[tuple[Any, ...], ...] = (
     ("$.tags[*]", "AS", "tags", "TAG", "SEPARATOR", SEPARATOR, "CASESENSITIVE"),
     ("$.memory", "AS", "memory", "TEXT", "WEIGHT", 1),
     ("$.conversation[*].content", "AS", "context", "TEXT", "WEIGHT", 0.5),
+    ("$.tags[*]", "AS", "tag_words", "TEXT", "WEIGHT", 0.5),  # tags are words a search finds, as in every store
     ("$.created_at", "AS", "created_at", "NUMERIC", "SORTABLE"),
     ("$.updated_at", "AS", "updated_at", "NUMERIC", "SORTABLE"),
     ("$.seq", "AS", "seq", "NUMERIC", "INDEXMISSING", "SORTABLE"),
