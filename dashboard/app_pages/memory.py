@@ -11,6 +11,7 @@ from dashboard import context
 from dashboard.components import dialogs, nav, page, undo
 from dashboard.components.conversation import conversation_view
 from dashboard.components.editors import metadata_editor, metadata_text, parse_metadata, tag_editor
+from dashboard.components.history_view import history_panel
 from dashboard.components.memory_table import memory_link
 from dashboard.components.times import local_time
 from dashboard.components.url import param, set_params
@@ -222,6 +223,7 @@ def _show(store: str, record: MemoryRecord) -> None:
     st.subheader("Conversation", anchor=False)
     conversation_view(base.item.conversation)
     _whole_conversation(store, base)
+    history_panel(store, record, editable=editable)
     job = dialogs.payload("delete_memory")
     if job and job["record"].id == record.id:
         _confirm_delete(job["store"], job["record"])

@@ -18,15 +18,17 @@ import pytest
 import dashboard
 import dashboard.services
 from dashboard.services import catalog, memories
+from dashboard.services.history import Version
 from dashboard.services.memories import SearchHit
 from dashboard.services.playground import Contradiction, Turn
 from memory_core.access import LOCAL_ADMIN, Actor, PermissionDenied, Role
-from memory_core.audit import AuditQuery
+from memory_core.audit import AuditEntry, AuditQuery
 from memory_core.audit.imports import ImportResult
 from memory_core.audit.writer import AuditedWriter
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord
 from memory_core.review import Finding, Kind
+from memory_core.transfer import record_to_dict
 
 VIEWER = Actor("viv", Role.VIEWER)
 EDITOR = Actor("ed", Role.EDITOR)
@@ -80,6 +82,9 @@ def arguments(world, fn: Callable[..., Any], actor: Actor) -> dict[str, Any]:
         "finding": Finding(Kind.PERSONAL_DATA, "r2", record.version, "alice", "e-mail address", match="memory"),
         "found": Contradiction("Alice now drinks coffee.", SearchHit(item=record.item, score=0.5, id="r2"), "choice"),
         "turn": Turn(user_id="alice", message="I now drink coffee."),
+        "record": record,
+        "version": Version(entry=AuditEntry("update", "x", "main", "alice", "r2"), previous=None,
+                           state={**record_to_dict(record), "memory": "an older text"}),
     }
     params = inspect.signature(fn).parameters.values()
     required = [p.name for p in params if p.default is inspect.Parameter.empty

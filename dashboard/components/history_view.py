@@ -1,0 +1,58 @@
+"""The Memory page's history: each version the audit log recorded, newest first, with its diff, who made it and
+when, and a button to restore an earlier one (an audited edit, refused if the memory changed meanwhile)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import context
+from dashboard.components.audit_view import diff_view
+from dashboard.components.page import flash
+from dashboard.components.times import local_time
+from dashboard.services import history
+from dashboard.services.history import Version
+from dashboard.text import escape_markdown
+from memory_core.errors import MemdashError, VersionConflictError
+from memory_core.records import MemoryRecord
+
+WHAT = {"add": "added", "update": "edited", "revert": "reverted", "delete": "deleted", "erase": "erased",
+        "vector": "given a vector"}
+
+
+def history_panel(store: str, record: MemoryRecord, *, editable: bool) -> None:
+    """Every recorded version of ``record`` (as shown on this run), newest first."""
+    found = history.memory_history(context.hub(), store, record.id)
+    st.subheader("History", anchor=False)
+    if not found.complete:
+        st.caption(f"This memory was written before the audit log recorded it: created "
+                   f"{local_time(record.created_at)}, last changed {local_time(record.updated_at)}. Versions "
+                   "before the first one below are not known.")
+    for version in reversed(found.versions):
+        _version(store, record, version, editable=editable)
+
+
+def _version(store: str, record: MemoryRecord, version: Version, *, editable: bool) -> None:
+    entry = version.entry
+    now = " (now)" if version.number == record.version else ""
+    label = (f"Version {version.number}{now}: {WHAT.get(entry.operation, entry.operation)} by "
+             f"{escape_markdown(entry.actor)}, {local_time(entry.at)}")
+    with st.expander(label, icon=":material/history:"):
+        diff_view(version.previous, version.state, "before", f"version {version.number}")
+        if editable and not history.same_content(version.state, record):
+            st.button(f"Restore version {version.number}", key=f"history_restore_{entry.seq}",
+                      icon=":material/restore:", on_click=_restore, args=(store, record, version))
+
+
+def _restore(store: str, record: MemoryRecord, version: Version) -> None:
+    try:
+        after = history.restore_version(context.hub(), context.actor(), store, record, version)
+    except VersionConflictError as exc:
+        now = f"now version {exc.current.version}" if exc.current else "it was deleted"
+        flash(f"Not restored: this memory changed since you opened it ({now}). Nothing was overwritten; look at "
+              "the history again.", "error")
+        return
+    except MemdashError as exc:
+        flash(f"Not restored: {escape_markdown(exc)}", "error")
+        return
+    st.session_state.pop("detail_base", None)  # the editors load the restored text
+    flash(f"Restored version {version.number}: the memory is now version {after.version}.")
