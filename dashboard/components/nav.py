@@ -30,6 +30,7 @@ BROWSE = PageSpec("browse.py", "Browse", ":material/table_rows:", "browse")
 SEARCH = PageSpec("search.py", "Search", ":material/search:", "search")
 MEMORY = PageSpec("memory.py", "Memory", ":material/description:", "memory")
 ADD = PageSpec("add.py", "Add", ":material/add:", "add")
+AS_OF = PageSpec("as_of.py", "As of a date", ":material/history_toggle_off:", "as_of")
 USERS = PageSpec("users.py", "Users", ":material/group:", "users")
 TRANSFER = PageSpec("transfer.py", "Import / export", ":material/swap_vert:", "transfer")
 STORES = PageSpec("stores.py", "Stores", ":material/database:", "stores")
@@ -41,7 +42,7 @@ REVIEW = PageSpec("review.py", "Review queue", ":material/rule:", "review")
 PLAYGROUND = PageSpec("playground.py", "Playground", ":material/forum:", "playground")
 
 SECTIONS: dict[str, tuple[PageSpec, ...]] = {
-    "Memories": (BROWSE, SEARCH, MEMORY, ADD),
+    "Memories": (BROWSE, SEARCH, MEMORY, AS_OF, ADD),
     "Store": (USERS, TRANSFER, STORES, AUDIT, TRASH),
     "Insight": (STATS, EVAL, REVIEW, PLAYGROUND),
 }

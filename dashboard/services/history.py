@@ -1,18 +1,22 @@
 """A memory's history, read from the audit log: every version with the change that made it, and restoring one
-of them, which is an ordinary audited edit made against the version the operator saw."""
+of them, which is an ordinary audited edit made against the version the operator saw; and a user's memories as
+they were at a moment."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import typing
 from typing import Any
 
 from dashboard.services import memories
 from memory_core.access import Actor
 from memory_core.audit import AuditEntry, AuditQuery
+from memory_core.audit.as_of import AsOf, as_of
 from memory_core.errors import InvalidInputError
-from memory_core.records import MemoryPatch, MemoryRecord
-from memory_core.transfer import record_from_dict
+from memory_core.interfaces import Capability
+from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord
+from memory_core.transfer import iter_records, record_from_dict
 
 if typing.TYPE_CHECKING:
     from dashboard.services.hub import StoreHub
@@ -63,3 +67,19 @@ def restore_version(hub: StoreHub, actor: Actor, store: str, record: MemoryRecor
     item = record_from_dict(version.state).item
     patch = MemoryPatch(**{field: getattr(item, field) for field in CONTENT})
     return memories.update_memory(hub, actor, store, record.id, patch, expected_version=record.version)
+
+
+def user_as_of(hub: StoreHub, store: str, user_id: str, when: dt.datetime) -> AsOf:
+    """``user_id``'s memories as they were at ``when`` (:func:`memory_core.audit.as_of.as_of`); a read of them."""
+    if not user_id:
+        raise InvalidInputError("a user id is needed")
+    if when > dt.datetime.now(dt.UTC):
+        raise InvalidInputError(f"{when.isoformat()} is in the future: the memories as of now are on Browse")
+    browser = hub.browser(store, Capability.LIST)
+
+    async def read() -> list[MemoryRecord]:
+        return [record async for record in iter_records(browser, MemoryFilter(user_id=user_id))]
+
+    found = as_of(hub.audit, store, user_id, when, hub.runner.run(read()))
+    hub.note_read(store, {user_id: len(found.records)}, "browse")
+    return found

@@ -1,0 +1,47 @@
+"""What a user's memories said at a moment: the records as they are now, with every audited change made after
+that moment undone, newest first. Exact when every change since went through the audit log; a memory written or
+changed since by something else (the agent's own toolkit writing straight to the store) is dropped when it was
+created after the moment, and otherwise kept as it is now and named in ``unknown``."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable
+
+from memory_core.audit.log import AuditLog, AuditQuery, Change
+from memory_core.records import MemoryRecord
+
+_AFTER = dt.timedelta(microseconds=1)  # AuditQuery.since is inclusive; a change at the moment itself counts
+
+
+@dataclasses.dataclass(frozen=True)
+class AsOf:
+    when: dt.datetime
+    records: list[MemoryRecord]  # as they were at ``when``, oldest first
+    undone: int  # audited changes made after ``when``
+    unknown: list[str]  # ids of memories changed after ``when`` outside the audit log, shown as they are now
+
+
+def as_of(log: AuditLog, store: str, user_id: str, when: dt.datetime, current: Iterable[MemoryRecord]) -> AsOf:
+    """``user_id``'s memories in ``store`` at ``when``, from their ``current`` records and ``log``."""
+    state = {record.id: record for record in current}
+    later = [e for e in log.entries(AuditQuery(store=store, user_id=user_id, since=when + _AFTER))
+             if e.memory_id is not None and e.change is not Change.NONE]
+    for entry in reversed(later):  # newest first, so each memory ends as its earliest later change found it
+        before = entry.before_record()
+        if before is None:
+            state.pop(entry.memory_id or "", None)
+        else:
+            state[before.id] = before
+    touched = {entry.memory_id for entry in later}
+    unknown = []
+    for record in list(state.values()):
+        if record.id in touched:
+            continue
+        if record.created_at > when:
+            del state[record.id]
+        elif record.updated_at > when:
+            unknown.append(record.id)
+    records = sorted(state.values(), key=lambda r: (r.created_at, r.id))
+    return AsOf(when=when, records=records, undone=len(later), unknown=unknown)
