@@ -83,6 +83,7 @@ bench: install
 	$(PY) -m bench.dashboard
 	$(PY) -m bench.first_table
 	$(PY) -m bench.concurrency
+	$(PY) -m bench.history
 
 screenshots: install apt
 	$(PY) docs/screenshots/make.py

@@ -1,7 +1,8 @@
 """What a user's memories said at a moment: the records as they are now, with every audited change made after
-that moment undone, newest first. Exact when every change since went through the audit log; a memory written or
-changed since by something else (the agent's own toolkit writing straight to the store) is dropped when it was
-created after the moment, and otherwise kept as it is now and named in ``unknown``."""
+that moment undone (each memory as its first later change found it). Exact when every change since went
+through the audit log; a memory written or changed since by something else (the agent's own toolkit writing
+straight to the store) is dropped when it was created after the moment, and otherwise kept as it is now and
+named in ``unknown``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 
-from memory_core.audit.log import AuditLog, AuditQuery, Change
+from memory_core.audit.log import AuditEntry, AuditLog, AuditQuery, Change
 from memory_core.records import MemoryRecord
 
 _AFTER = dt.timedelta(microseconds=1)  # AuditQuery.since is inclusive; a change at the moment itself counts
@@ -28,13 +29,16 @@ def as_of(log: AuditLog, store: str, user_id: str, when: dt.datetime, current: I
     state = {record.id: record for record in current}
     later = [e for e in log.entries(AuditQuery(store=store, user_id=user_id, since=when + _AFTER))
              if e.memory_id is not None and e.change is not Change.NONE]
-    for entry in reversed(later):  # newest first, so each memory ends as its earliest later change found it
+    first_after: dict[str, AuditEntry] = {}
+    for entry in later:  # oldest first: a memory was, at ``when``, what its first later change found
+        first_after.setdefault(entry.memory_id or "", entry)
+    for memory_id, entry in first_after.items():
         before = entry.before_record()
         if before is None:
-            state.pop(entry.memory_id or "", None)
+            state.pop(memory_id, None)
         else:
-            state[before.id] = before
-    touched = {entry.memory_id for entry in later}
+            state[memory_id] = before
+    touched = set(first_after)
     unknown = []
     for record in list(state.values()):
         if record.id in touched:
