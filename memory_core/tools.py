@@ -29,6 +29,7 @@ from memory_core import models
 from memory_core.errors import ConfigError, MemdashError
 from memory_core.interfaces import MemoryEditor
 from memory_core.models import MemoryItem, SearchMemoryInput
+from memory_core.provenance import stamped
 from memory_core.typed import TypedBaseModel
 
 ADDED = "Memory added successfully. You can continue. Please respond to the user."
@@ -228,7 +229,7 @@ async def _add(editor: MemoryEditor, item: MemoryItem) -> str:
         item.conversation = [{"role": "user", "content": item.memory}]
     elif not item.conversation:
         raise ToolError("Either conversation or memory must be provided")
-    await editor.add_items([item])
+    await editor.add_items([stamped(item, function="add_memory")])
     return ADDED
 
 

@@ -1,19 +1,24 @@
-"""The Memory page's history: each version the audit log recorded, newest first, with its diff, who made it and
-when, and a button to restore an earlier one (an audited edit, refused if the memory changed meanwhile)."""
+"""The Memory page's history: where the memory came from (its provenance), each version the audit log recorded,
+newest first, with its diff, who made it and when, and a button to restore an earlier one (an audited edit,
+refused if the memory changed meanwhile)."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import streamlit as st
 
 from dashboard import context
+from dashboard.components import nav
 from dashboard.components.audit_view import diff_view
 from dashboard.components.page import flash
 from dashboard.components.times import local_time
-from dashboard.services import history
+from dashboard.services import filters, history
 from dashboard.services.history import Version
 from dashboard.text import escape_markdown
+from memory_core import provenance
 from memory_core.errors import MemdashError, VersionConflictError
-from memory_core.records import MemoryRecord
+from memory_core.records import MemoryFilter, MemoryRecord
 
 WHAT = {"add": "added", "update": "edited", "revert": "reverted", "delete": "deleted", "erase": "erased",
         "vector": "given a vector"}
@@ -56,3 +61,26 @@ def _restore(store: str, record: MemoryRecord, version: Version) -> None:
         return
     st.session_state.pop("detail_base", None)  # the editors load the restored text
     flash(f"Restored version {version.number}: the memory is now version {after.version}.")
+
+
+def origin(store: str, record: MemoryRecord) -> None:
+    """Where the memory came from (its provenance keys), with a link to the other memories of its conversation."""
+    meta = record.item.metadata
+    conversation, function, written = (meta.get(key) for key in (provenance.CONVERSATION, provenance.FUNCTION,
+                                                                   provenance.WRITTEN_AT))
+    if not (conversation or function):
+        return
+    parts = [f"conversation {conversation}" if conversation else "",
+             f"written by {function}" if function else "", _when(written)]
+    st.caption(escape_markdown("Came from " + ", ".join(p for p in parts if p) + "."))
+    if isinstance(conversation, str | int | float) and conversation:
+        flt = MemoryFilter(user_id=record.item.user_id, metadata={provenance.CONVERSATION: conversation})
+        st.page_link(nav.BROWSE.link, label="Other memories from this conversation", icon=":material/forum:",
+                     query_params={"store": store, **filters.filter_to_params(flt)})
+
+
+def _when(raw: object) -> str:
+    try:
+        return f"at {local_time(dt.datetime.fromisoformat(str(raw)))}" if raw else ""
+    except ValueError:
+        return f"at {raw}"

@@ -19,6 +19,7 @@ from memory_core.errors import MemdashError
 from memory_core.interfaces import MemoryEditor
 from memory_core.items import validate_items
 from memory_core.models import MemoryItem
+from memory_core.provenance import stamped
 
 
 def toolkit_model_id(config: BaseModel) -> str:
@@ -45,7 +46,7 @@ class ToolkitFacade(ToolkitEditor):
         self.store = store
 
     async def add_items(self, items: list[ToolkitItem], **kwargs: Any) -> None:
-        await self.store.add_items([to_memdash_item(item) for item in items], **kwargs)
+        await self.store.add_items([stamped(to_memdash_item(item)) for item in items], **kwargs)
 
     async def search(self, query: str, top_k: int = 5, **kwargs: Any) -> list[ToolkitItem]:
         return [to_toolkit_item(item) for item in await self.store.search(query, top_k, **kwargs)]

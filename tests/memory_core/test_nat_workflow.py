@@ -5,6 +5,7 @@ dashboard shows, and the other way round; the same file opens in memdash unchang
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import shutil
 import sqlite3
@@ -30,6 +31,7 @@ from nat.runtime.loader import load_config as toolkit_load_config  # noqa: E402
 
 from dashboard.services import memories  # noqa: E402
 from memdash import cli  # noqa: E402
+from memory_core import provenance  # noqa: E402
 from memory_core.access import LOCAL_ADMIN  # noqa: E402
 from memory_core.config import load_config, parse_config  # noqa: E402
 from memory_core.errors import ConfigError  # noqa: E402
@@ -145,13 +147,15 @@ async def test_toolkit_tools_write_what_the_dashboard_shows(example: Path, dash:
         chat = [{"role": "user", "content": "I moved to Lisbon"}, {"role": "assistant", "content": "Olá!"}]
         assert await call(agent, "add_memory", {"conversation": chat}) == ADDED
         [hit] = await found(agent, "green tea", top_k=1)
-        assert (hit["memory"], hit["tags"], hit["metadata"], hit["user_id"]) == (
-            tea["memory"], ["diet"], tea["metadata"], "alice")
+        mine = {key: value for key, value in hit["metadata"].items() if key not in provenance.KEYS}
+        assert (hit["memory"], hit["tags"], mine, hit["user_id"]) == (tea["memory"], ["diet"], tea["metadata"], "alice")
+        assert hit["metadata"][provenance.FUNCTION] == "add_memory"  # the toolkit's Context named the tool
+        assert dt.datetime.fromisoformat(hit["metadata"][provenance.WRITTEN_AT]) <= dt.datetime.now(dt.UTC)
 
         records = {r.item.memory: r for r in dash.records(STORE, user_id="alice")}
         assert set(records) == {tea["memory"], None}
         assert records[None].item.conversation == chat
-        assert records[tea["memory"]].item.metadata == tea["metadata"]
+        assert records[tea["memory"]].item.metadata == hit["metadata"]
         at = ok(dash.app("browse", store=STORE, user="alice").run())
         assert tea["memory"] in at.dataframe[0].value["memory"].tolist()
 
