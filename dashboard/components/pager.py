@@ -1,7 +1,7 @@
 """Keyset paging: a stack of cursors in session state, reset whenever the query changes.
 
 A pager given a ``step`` (the next page's cursor after a cursor) keeps its page number in the URL (``?page=3``):
-a shared link or a reload walks to that page again, one keyset query per page.
+a shared link or a reload walks to that page again, one keyset query per page, at most :data:`MAX_WALK` pages.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import streamlit as st
 
 PAGE_SIZES = (25, 50, 100, 250)
 PAGE_PARAM = "page"
+MAX_WALK = 200  # a link opens at most this page: walking there costs one query per page
 
 Step = Callable[[str | None], str | None]
 
@@ -25,9 +26,9 @@ def page_size(default: int = PAGE_SIZES[0]) -> int:
 
 
 def url_page() -> int:
-    """The page number in ``?page=`` (1 when absent or not a positive number)."""
+    """The page number in ``?page=`` (1 when absent or not a positive number, at most :data:`MAX_WALK`)."""
     raw = st.query_params.get(PAGE_PARAM, "")
-    return int(raw) if raw.isdigit() and int(raw) >= 1 else 1
+    return min(int(raw), MAX_WALK) if raw.isdigit() and int(raw) >= 1 else 1
 
 
 class Pager:

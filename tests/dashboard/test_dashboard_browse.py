@@ -197,3 +197,11 @@ def test_a_link_past_the_last_page_opens_the_last_page(seeded):
     at = ok(seeded.app("browse", page="9").run())
     assert "Page 3 · rows 51–60 of 60 matching" in captions(at)
     assert at.query_params["page"] in ("3", ["3"])
+
+
+def test_a_link_to_a_huge_page_number_walks_a_bounded_number_of_pages(seeded, monkeypatch):
+    from dashboard.components import pager
+
+    monkeypatch.setattr(pager, "MAX_WALK", 2)
+    at = ok(seeded.app("browse", page=str(10**12)).run())
+    assert "Page 2 · rows 26–50 of 60 matching" in captions(at)
