@@ -25,6 +25,7 @@ from memory_core.records import (
     UserPage,
 )
 from memory_core.stats import MemoryStats
+from memory_core.usage import RetrievalLog
 
 
 class MemoryEditor(ABC):
@@ -102,11 +103,12 @@ class Capability(enum.StrEnum):
     PING = "ping"
     STATS = "stats"  # aggregates computed by the store (memory_core.stats.MemoryStats)
     REACH = "reach"  # which memories the agent's own search can find (memory_core.reach.AgentReach)
+    RETRIEVALS = "retrievals"  # per-memory counts of the agent's retrievals (memory_core.usage.RetrievalLog)
 
 
-# Everything a store can declare in ``capabilities``; STATS and REACH follow from implementing MemoryStats and
-# AgentReach instead.
-BROWSE_ALL = frozenset(Capability) - {Capability.STATS, Capability.REACH}
+# Everything a store can declare in ``capabilities``; STATS, REACH and RETRIEVALS follow from implementing
+# MemoryStats, AgentReach and RetrievalLog instead.
+BROWSE_ALL = frozenset(Capability) - {Capability.STATS, Capability.REACH, Capability.RETRIEVALS}
 
 
 class MemoryBrowser(ABC):
@@ -185,9 +187,11 @@ class Scrubbing(ABC):
 def capabilities_of(editor: MemoryEditor) -> frozenset[Capability]:
     """What a store declares; an editor that is not a browser can only add, search and remove.
 
-    ``STATS`` and ``REACH`` are declared by implementing :class:`memory_core.stats.MemoryStats` and
-    :class:`memory_core.reach.AgentReach`, not in ``capabilities``."""
+    ``STATS``, ``REACH`` and ``RETRIEVALS`` are declared by implementing :class:`memory_core.stats.MemoryStats`,
+    :class:`memory_core.reach.AgentReach` and :class:`memory_core.usage.RetrievalLog` (tracking on), not in
+    ``capabilities``."""
     if not isinstance(editor, MemoryBrowser):
         return frozenset()
-    implemented = {Capability.STATS: isinstance(editor, MemoryStats), Capability.REACH: isinstance(editor, AgentReach)}
+    implemented = {Capability.STATS: isinstance(editor, MemoryStats), Capability.REACH: isinstance(editor, AgentReach),
+                   Capability.RETRIEVALS: isinstance(editor, RetrievalLog) and editor.tracks_retrievals}
     return (editor.capabilities - set(implemented)) | {c for c, offered in implemented.items() if offered}

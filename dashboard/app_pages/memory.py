@@ -11,7 +11,7 @@ from dashboard import context
 from dashboard.components import dialogs, nav, page, undo
 from dashboard.components.conversation import conversation_view
 from dashboard.components.editors import metadata_editor, metadata_text, parse_metadata, tag_editor
-from dashboard.components.history_view import history_panel, origin
+from dashboard.components.history_view import history_panel, origin, usage
 from dashboard.components.memory_table import memory_link
 from dashboard.components.times import local_time
 from dashboard.components.url import param, set_params
@@ -200,6 +200,7 @@ def _show(store: str, record: MemoryRecord) -> None:
         base = record
     _header(store, base)
     origin(store, base)
+    usage(store, base)
     kind, message = s.pop("detail_outcome", (None, None))
     if kind:
         getattr(st, kind)(message)

@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import context
 from dashboard.components import findings, nav, page
 from dashboard.components.memory_table import memory_link
+from dashboard.components.times import datetime_column
 from dashboard.services import insights
 from dashboard.services.insights import StoreStatistics
 from dashboard.text import escape_markdown
@@ -87,12 +88,38 @@ def _largest(store: str, stats: StoreStatistics) -> None:
         st.caption("Select a row to open the memory. Size: characters of the memory and its conversation.")
 
 
-def _never_retrieved(stats: StoreStatistics) -> None:
-    st.subheader("Never retrieved")
-    if stats.never_retrieved is None:
-        st.info("Not available: this store does not record when memories are retrieved.", icon=":material/block:")
-    else:
-        st.dataframe(pd.DataFrame([m.model_dump() for m in stats.never_retrieved]), hide_index=True)
+def _usage(store: str, stats: StoreStatistics) -> None:
+    """What the agent's search uses most, and what it never returned (where the store counts retrievals)."""
+    if stats.never_retrieved is None or stats.most_used is None:
+        st.subheader("Which memories the agent uses")
+        st.info("Not available: this store does not record when the agent's search returns a memory.",
+                icon=":material/block:")
+        return
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Most used by the agent")
+        _used_table(store, "stats_most_used", pd.DataFrame(
+            [m.model_dump() for m in stats.most_used],
+            columns=["preview", "user_id", "retrievals", "last_retrieved", "id"]), stats.most_used)
+    with right:
+        st.subheader("Never retrieved")
+        _used_table(store, "stats_never", pd.DataFrame([m.model_dump() for m in stats.never_retrieved],
+                                                       columns=["preview", "user_id", "id"]), stats.never_retrieved)
+
+
+def _used_table(store: str, key: str, frame: pd.DataFrame, rows: list) -> None:
+    if frame.empty:
+        st.caption("None yet.")
+        return
+    event = st.dataframe(frame, key=key, on_select="rerun", selection_mode="single-row", hide_index=True,
+                         column_config={"preview": st.column_config.TextColumn("Memory", width="large"),
+                                        "user_id": st.column_config.TextColumn("User", width="small"),
+                                        "retrievals": st.column_config.NumberColumn("Times", width="small"),
+                                        "last_retrieved": datetime_column("Last"),
+                                        "id": st.column_config.TextColumn("Id", width="small")})
+    picked = event.selection.rows if event else []
+    if picked and picked[0] < len(rows):
+        memory_link(store, rows[picked[0]].id, text=rows[picked[0]].preview)
 
 
 def _page(store: str) -> None:
@@ -111,7 +138,7 @@ def _page(store: str) -> None:
         _tags(stats)
     _growth(stats, bucket)
     _largest(store, stats)
-    _never_retrieved(stats)
+    _usage(store, stats)
 
 
 st.title("Analytics")

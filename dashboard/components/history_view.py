@@ -13,11 +13,12 @@ from dashboard.components import nav
 from dashboard.components.audit_view import diff_view
 from dashboard.components.page import flash
 from dashboard.components.times import local_time
-from dashboard.services import filters, history
+from dashboard.services import filters, history, insights
 from dashboard.services.history import Version
-from dashboard.text import escape_markdown
+from dashboard.text import count_of, escape_markdown
 from memory_core import provenance
 from memory_core.errors import MemdashError, VersionConflictError
+from memory_core.interfaces import Capability
 from memory_core.records import MemoryFilter, MemoryRecord
 
 WHAT = {"add": "added", "update": "edited", "revert": "reverted", "delete": "deleted", "erase": "erased",
@@ -77,6 +78,16 @@ def origin(store: str, record: MemoryRecord) -> None:
         flt = MemoryFilter(user_id=record.item.user_id, metadata={provenance.CONVERSATION: conversation})
         st.page_link(nav.BROWSE.link, label="Other memories from this conversation", icon=":material/forum:",
                      query_params={"store": store, **filters.filter_to_params(flt)})
+
+
+def usage(store: str, record: MemoryRecord) -> None:
+    """How often the agent's search returned the memory, where the store counts it."""
+    hub = context.hub()
+    if not hub.can(store, Capability.RETRIEVALS):
+        return
+    used = insights.usage_of(hub, store, record.id)
+    st.caption("Never returned by the agent's search yet." if used is None else
+               f"Used by the agent {count_of(used.retrievals, 'time')}, last on {local_time(used.last_retrieved)}.")
 
 
 def _when(raw: object) -> str:

@@ -32,6 +32,7 @@ CAN = {  # what each capability lets an operator do, in words, in the order the 
     Capability.VECTOR_SEARCH: "search by meaning", Capability.SEARCH_RECORDS: "link search hits to their memories",
     Capability.PING: "report its health", Capability.STATS: "compute analytics",
     Capability.REACH: "tell which memories the agent's search cannot find",
+    Capability.RETRIEVALS: "count how often the agent uses each memory",
 }
 
 

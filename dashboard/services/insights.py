@@ -21,8 +21,9 @@ from memory_core.audit.writer import approval
 from memory_core.errors import ConfigError, InvalidInputError, UnsupportedError, VersionConflictError
 from memory_core.evaluation import EvalReport, GoldenQuery, append_history, evaluate, parse_golden, read_history
 from memory_core.interfaces import Capability, capabilities_of
-from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord
+from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord, utcnow
 from memory_core.stats import Bucket, GrowthPoint, HistogramBin, MemoryStats, SizedMemory, TagCount
+from memory_core.usage import Usage, UsedMemory
 
 NO_STATS = "store '{store}' cannot compute statistics"
 
@@ -42,6 +43,7 @@ class StoreStatistics:
     growth: list[GrowthPoint]
     largest: list[SizedMemory]
     never_retrieved: list[SizedMemory] | None  # None: the store does not record retrievals
+    most_used: list[UsedMemory] | None
 
 
 def store_statistics(hub: StoreHub, store: str, *, bins: int = 10, top: int = 10,
@@ -49,9 +51,25 @@ def store_statistics(hub: StoreHub, store: str, *, bins: int = 10, top: int = 10
     """Every aggregate the Analytics page shows, each computed by the store."""
     stats = stats_of(hub, store)
     run = hub.runner.run
-    never = run(stats.never_retrieved(top)) if stats.records_retrieval else None
+    tracked = hub.can(store, Capability.RETRIEVALS)
+    never = run(stats.never_retrieved(top)) if tracked else None
+    used = run(stats.most_used(top)) if tracked else None  # type: ignore[attr-defined]
     return StoreStatistics(histogram=run(stats.user_histogram(bins)), tags=run(stats.top_tags(top)),
-                           growth=run(stats.growth(bucket)), largest=run(stats.largest(top)), never_retrieved=never)
+                           growth=run(stats.growth(bucket)), largest=run(stats.largest(top)), never_retrieved=never,
+                           most_used=used)
+
+
+def note_agent_retrieval(hub: StoreHub, store: str, ids: list[str]) -> None:
+    """The Playground's agent retrieved ``ids``: counted like any agent's search, where the store counts."""
+    if ids and hub.can(store, Capability.RETRIEVALS):
+        log = hub.editor(store)
+        hub.runner.run(log.note_retrieved(ids, utcnow()))  # type: ignore[attr-defined]
+
+
+def usage_of(hub: StoreHub, store: str, memory_id: str) -> Usage | None:
+    """How often the agent's search returned the memory (None: never); only where the store records it."""
+    log = hub.browser(store, Capability.RETRIEVALS)
+    return hub.runner.run(log.usage([memory_id])).get(memory_id)  # type: ignore[attr-defined]
 
 
 def added_since(hub: StoreHub, store: str, days: int) -> int | None:

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
-from dashboard.services import memories
+from dashboard.services import insights, memories
 from dashboard.services.hub import StoreHub
 from dashboard.services.memories import SearchHit
 from dashboard.services.runner import AsyncRunner
@@ -111,6 +111,7 @@ class TracingEditor(MemoryEditor):
         hits = await asyncio.to_thread(memories.search_memories, self.hub, self.store, user_id=kwargs["user_id"],
                                        query=query, top_k=top_k, threshold=kwargs.get("similarity_threshold"))
         self.retrieved.extend(hits)
+        await asyncio.to_thread(insights.note_agent_retrieval, self.hub, self.store, [h.id for h in hits if h.id])
         return [hit.item.model_copy(update={"similarity_score": hit.score}) for hit in hits]
 
     async def add_items(self, items: list[MemoryItem], **kwargs: Any) -> None:

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from memory_core.errors import InvalidInputError, StoreUnavailableError
 from memory_core.items import check_item, check_text
 from memory_core.models import MemoryItem
-from memory_core.records import MemoryPatch, MemoryRecord, ScoredRecord
+from memory_core.records import MemoryPatch, MemoryRecord, ScoredRecord, utcnow
+from memory_core.usage import RetrievalLog
 
 MAX_LIMIT = 10_000  # results of one search or one page: more is a mistake (or an attack), never a need
 
@@ -64,11 +65,14 @@ def kept(hits: Iterable[ScoredRecord], threshold: float | None) -> list[ScoredRe
 
 class RecordSearch:
     """The toolkit's ``search`` for a store that implements ``search_records``: its hits' items, each carrying
-    its score, in rank order (mixed in before ``MemoryEditor``, so every such store searches the same way)."""
+    its score, in rank order (mixed in before ``MemoryEditor``, so every such store searches the same way); a
+    store that is a :class:`~memory_core.usage.RetrievalLog` records the retrieval of each hit."""
 
     async def search(self, query: str, top_k: int = 5, **kwargs: Any) -> list[MemoryItem]:
         hits = await self.search_records(query, user_id=kwargs.get("user_id"),  # type: ignore[attr-defined]
                                          top_k=top_k, similarity_threshold=kwargs.get("similarity_threshold"))
+        if hits and isinstance(self, RetrievalLog) and self.tracks_retrievals:  # the agent's search: it counts
+            await self.note_retrieved([hit.record.id for hit in hits], utcnow())
         return [with_score(hit.record.item, hit.score) for hit in hits]
 
 

@@ -45,17 +45,19 @@ from memory_core.stats import (
     week_start,
 )
 from memory_core.typed import MemoryBaseConfig
+from memory_core.usage import RetrievalLog, Usage, UsedMemory
 
 
 class InMemoryConfig(MemoryBaseConfig, name="in_memory"):
     """A process-local store; everything is lost when the process ends."""
 
 
-class InMemoryEditor(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats):
+class InMemoryEditor(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, RetrievalLog):
     """Dictionary-backed store. A lock makes each mutation atomic with respect to the others."""
 
     def __init__(self) -> None:
         self._records: dict[str, MemoryRecord] = {}
+        self._usage: dict[str, Usage] = {}  # only memories in _records count (a deleted one's usage is gone)
         self._lock = asyncio.Lock()
 
     @property
@@ -81,6 +83,7 @@ class InMemoryEditor(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats):
             doomed = target if kind == "ids" else [r.id for r in self._records.values() if r.user_id == target]
             for rid in doomed:
                 self._records.pop(rid, None)
+                self._usage.pop(rid, None)
 
     # --- browsing ------------------------------------------------------------------------------------
     async def search_records(self, query: str, *, user_id: str | None, top_k: int = 5,
@@ -142,6 +145,8 @@ class InMemoryEditor(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats):
 
     async def delete_records(self, record_ids: Sequence[str]) -> int:
         async with self._lock:
+            for rid in record_ids:
+                self._usage.pop(rid, None)
             return sum(self._records.pop(rid, None) is not None for rid in record_ids)
 
     async def add_records(self, records: Sequence[MemoryRecord]) -> None:
@@ -174,6 +179,35 @@ class InMemoryEditor(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats):
         ranked = sorted(self._records.values(), key=lambda r: (-item_size(r.item), r.id))[:check_positive(n, "n")]
         return [SizedMemory(id=r.id, user_id=r.user_id, size=item_size(r.item), preview=preview(r.item))
                 for r in ranked]
+
+
+    # --- retrievals ------------------------------------------------------------------------------------------
+    @property
+    def records_retrieval(self) -> bool:
+        return True
+
+    async def note_retrieved(self, ids: Sequence[str], at: dt.datetime) -> None:
+        async with self._lock:
+            for rid in ids:
+                if rid in self._records:
+                    seen = self._usage.get(rid)
+                    self._usage[rid] = Usage(retrievals=(seen.retrievals if seen else 0) + 1,
+                                             last_retrieved=max(at, seen.last_retrieved) if seen else at)
+
+    async def usage(self, ids: Sequence[str]) -> dict[str, Usage]:
+        return {rid: self._usage[rid] for rid in ids if rid in self._usage}
+
+    async def most_used(self, n: int = 10) -> list[UsedMemory]:
+        ranked = sorted(self._usage.items(), key=lambda pair: (-pair[1].retrievals, -pair[1].last_retrieved.timestamp(),
+                                                               pair[0]))[:check_positive(n, "n")]
+        return [UsedMemory(id=rid, user_id=self._records[rid].user_id, preview=preview(self._records[rid].item),
+                           **used.model_dump()) for rid, used in ranked]
+
+    async def never_retrieved(self, n: int = 10) -> list[SizedMemory]:
+        unused = sorted((r for r in self._records.values() if r.id not in self._usage),
+                        key=lambda r: (r.created_at, r.id))[:check_positive(n, "n")]
+        return [SizedMemory(id=r.id, user_id=r.user_id, size=item_size(r.item), preview=preview(r.item))
+                for r in unused]
 
 
 def _sort_time(value: dt.datetime) -> str:

@@ -238,3 +238,11 @@ def test_the_guided_demo_walks_remember_recall_correct_and_the_answer_changes(da
     operations = sorted(e.operation for e in dash.hub.audit.entries(AuditQuery(user_id=user)))
     assert operations == ["add", "add", "update"]
     assert any("That is the whole demo" in m for m in messages(at, "success"))
+
+
+def test_the_playground_agents_recall_counts_as_the_agent_using_a_memory(dash):
+    tea = dash.add(user="alice", memory="Alice loves green tea.")
+    at = ok(dash.app("playground").run())
+    chat(at, "Which tea do I like?")
+    page = ok(dash.app("memory", id=tea).run())
+    assert any(c.value.startswith("Used by the agent 1 time") for c in page.caption)

@@ -30,7 +30,27 @@ def test_aggregates_of_an_in_memory_store(dash):
     largest = at.dataframe[0].value
     assert largest["id"].tolist()[0] == "5-0"
     assert largest["size"].tolist()[0] == len("long " * 40)
-    assert any("does not record when memories are retrieved" in m for m in messages(at, "info"))
+    assert {"Most used by the agent", "Never retrieved"} <= {s.value for s in at.subheader}
+
+
+def test_which_memories_the_agent_uses(dash):
+    seed(dash)
+    dash.hub.runner.run(dash.hub.editor("main").search("long", top_k=1, user_id="u5"))  # the agent's search
+    at = ok(dash.app("stats").run())
+    used = at.dataframe(key="stats_most_used").value
+    assert used["id"].tolist() == ["5-0"] and used["retrievals"].tolist() == [1]
+    assert "5-0" not in at.dataframe(key="stats_never").value["id"].tolist()
+    page = ok(dash.app("memory", id="5-0").run())
+    assert any(c.value.startswith("Used by the agent 1 time, last on") for c in page.caption)
+    other = ok(dash.app("memory", id="0-0").run())
+    assert "Never returned by the agent's search yet." in [c.value for c in other.caption]
+
+
+def test_a_store_that_does_not_count_retrievals_says_so(make_dash, tmp_path):
+    dash = make_dash({"db": {"_type": "sqlite", "path": str(tmp_path / "s.sqlite3"), "track_retrievals": False}})
+    seed(dash, "db")
+    at = ok(dash.app("stats", store="db").run())
+    assert any("does not record when the agent's search returns a memory" in m for m in messages(at, "info"))
 
 
 def test_sqlite_store_and_selecting_the_largest_links_to_it(make_dash, tmp_path):

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from memory_core.errors import InvalidInputError, UnsupportedError
+from memory_core.errors import InvalidInputError
 from memory_core.interfaces import Capability, MemoryBrowser, capabilities_of
 from memory_core.models import MemoryItem
 from memory_core.providers.in_memory import InMemoryEditor
@@ -107,10 +107,11 @@ async def test_computed_without_reading_records(stores, monkeypatch):
     await sqlite.largest()
 
 
-async def test_retrieval_is_not_recorded_and_bad_arguments_refused(stores):
-    _, sqlite = stores
-    assert not sqlite.records_retrieval
-    with pytest.raises(UnsupportedError, match="does not record retrievals"):
-        await sqlite.never_retrieved()
+async def test_never_retrieved_agrees_with_the_reference_and_bad_arguments_are_refused(stores):
+    reference, sqlite = stores
+    assert sqlite.records_retrieval and reference.records_retrieval
+    assert await sqlite.never_retrieved(5) == await reference.never_retrieved(5)
     with pytest.raises(InvalidInputError):
         await sqlite.top_tags(0)
+    with pytest.raises(InvalidInputError):
+        await sqlite.never_retrieved(0)

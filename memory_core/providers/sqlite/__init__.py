@@ -42,13 +42,16 @@ class SqliteMemoryConfig(MemoryBaseConfig, name="sqlite"):
                                                                       "index on open.")
     busy_timeout_ms: int = Field(default=5000, ge=0, description="How long a write waits for another process's "
                                                                  "write to finish.")
+    track_retrievals: bool = Field(default=True, description="Count, per memory, how often the agent's search "
+                                                             "returned it and when it last did.")
 
 
 @register_memory(SqliteMemoryConfig)
 async def sqlite_memory(config: SqliteMemoryConfig, builder: MemoryBuilder) -> AsyncIterator[SqliteMemory]:
     embedder = await builder.get_embedder(config.embedder) if config.embedder else None
     store = await SqliteMemory.open(builder.resolve_path(config.path), embedder=embedder,
-                                    fts_tokenizer=config.fts_tokenizer, busy_timeout_ms=config.busy_timeout_ms)
+                                    fts_tokenizer=config.fts_tokenizer, busy_timeout_ms=config.busy_timeout_ms,
+                                    track_retrievals=config.track_retrievals)
     try:
         yield store
     finally:

@@ -40,7 +40,18 @@ _V1 = (
     END""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+_V2 = (  # which memories the agent's search returned (memory_core.usage); the counts go with the memory
+    "CREATE TABLE retrievals (id TEXT PRIMARY KEY, count INTEGER NOT NULL, last_us INTEGER NOT NULL) WITHOUT ROWID",
+    "DROP TRIGGER memories_deleted",
+    """CREATE TRIGGER memories_deleted AFTER DELETE ON memories BEGIN
+        DELETE FROM memory_tags WHERE rid = old.rid;
+        DELETE FROM vectors WHERE rid = old.rid;
+        DELETE FROM memories_fts WHERE rowid = old.rid;
+        DELETE FROM retrievals WHERE id = old.id;
+    END""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

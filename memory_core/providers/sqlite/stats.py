@@ -1,10 +1,13 @@
-"""Statistics of the sqlite store as SQL aggregates (``fn(conn, ...)`` run by the pool on a reader)."""
+"""Statistics of the sqlite store as SQL aggregates (``fn(conn, ...)`` run by the pool on a reader), and the
+agent's retrieval counts (written by :func:`note_retrieved` on the writer)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from collections.abc import Sequence
 
+from memory_core.records import from_micros
 from memory_core.stats import (
     PREVIEW_CHARS,
     Bucket,
@@ -15,6 +18,7 @@ from memory_core.stats import (
     bin_width,
     histogram,
 )
+from memory_core.usage import Usage, UsedMemory
 
 _PER_USER = "SELECT count(*) AS n FROM memories GROUP BY user_id"
 _DAY = {
@@ -49,4 +53,37 @@ def largest(conn: sqlite3.Connection, n: int) -> list[SizedMemory]:
     rows = conn.execute(
         f"SELECT m.id, m.user_id, {_SIZE} AS size, substr(coalesce(m.memory, ''), 1, ?) FROM memories m "
         "ORDER BY size DESC, m.id LIMIT ?", (PREVIEW_CHARS, n))
+    return [SizedMemory(id=rid, user_id=uid, size=size, preview=text) for rid, uid, size, text in rows]
+
+
+# --- retrievals (memory_core.usage): one row per memory the agent's search returned ---------------------------
+
+def note_retrieved(conn: sqlite3.Connection, ids: Sequence[str], at_us: int) -> None:
+    conn.executemany("INSERT INTO retrievals (id, count, last_us) VALUES (?, 1, ?) ON CONFLICT (id) DO UPDATE "
+                     "SET count = count + 1, last_us = max(last_us, excluded.last_us)", [(i, at_us) for i in ids])
+
+
+def usage(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, Usage]:
+    found: dict[str, Usage] = {}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start:start + 500])
+        rows = conn.execute(f"SELECT id, count, last_us FROM retrievals WHERE id IN ({','.join('?' * len(chunk))})",
+                            chunk)
+        found.update({rid: Usage(retrievals=count, last_retrieved=from_micros(last)) for rid, count, last in rows})
+    return found
+
+
+def most_used(conn: sqlite3.Connection, n: int) -> list[UsedMemory]:
+    rows = conn.execute(
+        "SELECT m.id, m.user_id, substr(coalesce(m.memory, ''), 1, ?), r.count, r.last_us FROM retrievals r "
+        "JOIN memories m ON m.id = r.id ORDER BY r.count DESC, r.last_us DESC, m.id LIMIT ?", (PREVIEW_CHARS, n))
+    return [UsedMemory(id=rid, user_id=uid, preview=text, retrievals=count, last_retrieved=from_micros(last))
+            for rid, uid, text, count, last in rows]
+
+
+def never_retrieved(conn: sqlite3.Connection, n: int) -> list[SizedMemory]:
+    rows = conn.execute(
+        f"SELECT m.id, m.user_id, {_SIZE}, substr(coalesce(m.memory, ''), 1, ?) FROM memories m "
+        "WHERE NOT EXISTS (SELECT 1 FROM retrievals r WHERE r.id = m.id) ORDER BY m.created_us, m.id LIMIT ?",
+        (PREVIEW_CHARS, n))
     return [SizedMemory(id=rid, user_id=uid, size=size, preview=text) for rid, uid, size, text in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import sqlite3
@@ -43,6 +44,7 @@ from memory_core.records import (
     utcnow,
 )
 from memory_core.stats import Bucket, GrowthPoint, HistogramBin, MemoryStats, SizedMemory, TagCount, check_positive
+from memory_core.usage import RetrievalLog, Usage, UsedMemory
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ DEFAULT_TOKENIZER = "porter unicode61 remove_diacritics 2"
 _EMBED_BATCH = 256
 
 
-class SqliteMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, Scrubbing):
+class SqliteMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, RetrievalLog, Scrubbing):
     """Memories in one SQLite file (WAL): FTS5 BM25 scoped per user, optional vectors, every browsing call.
 
     Open with ``await SqliteMemory.open(path, embedder=...)`` and close with ``await store.aclose()`` (or use
@@ -59,16 +61,18 @@ class SqliteMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, Scrub
     has no vector from the configured embedder's model and the current ``retrieval.embedding_text``.
     """
 
-    def __init__(self, pool: Pool, embedder: Embedder | None) -> None:
+    def __init__(self, pool: Pool, embedder: Embedder | None, *, track_retrievals: bool = True) -> None:
         self._pool = pool
         self._embedder = embedder
+        self._track = track_retrievals
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str], *, embedder: Embedder | None = None,
-                   fts_tokenizer: str = DEFAULT_TOKENIZER, busy_timeout_ms: int = 5000) -> SqliteMemory:
+                   fts_tokenizer: str = DEFAULT_TOKENIZER, busy_timeout_ms: int = 5000,
+                   track_retrievals: bool = True) -> SqliteMemory:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        store = cls(Pool(path, busy_timeout_ms=busy_timeout_ms), embedder)
+        store = cls(Pool(path, busy_timeout_ms=busy_timeout_ms), embedder, track_retrievals=track_retrievals)
         try:
             await store._prepare(fts_tokenizer)
         except BaseException:
@@ -228,6 +232,27 @@ class SqliteMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, Scrub
         return await self._pool.read(stats.largest, check_positive(n, "n"))
 
     # --- erasure --------------------------------------------------------------------------------------------
+    # --- retrievals -----------------------------------------------------------------------------------------
+    @property
+    def tracks_retrievals(self) -> bool:
+        return self._track
+
+    @property
+    def records_retrieval(self) -> bool:
+        return self._track
+
+    async def note_retrieved(self, ids: Sequence[str], at: dt.datetime) -> None:
+        await self._pool.write(stats.note_retrieved, list(ids), to_micros(at))
+
+    async def usage(self, ids: Sequence[str]) -> dict[str, Usage]:
+        return await self._pool.read(stats.usage, list(ids))
+
+    async def most_used(self, n: int = 10) -> list[UsedMemory]:
+        return await self._pool.read(stats.most_used, check_positive(n, "n"))
+
+    async def never_retrieved(self, n: int = 10) -> list[SizedMemory]:
+        return await self._pool.read(stats.never_retrieved, check_positive(n, "n"))
+
     async def scrub(self) -> None:
         """Leave no deleted memory's text in the file: the full-text index merged into one segment (the terms
         of deleted rows go; this SQLite's FTS5 has no 'secure-delete' option), every page rewritten from the
