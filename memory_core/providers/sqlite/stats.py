@@ -59,8 +59,10 @@ def largest(conn: sqlite3.Connection, n: int) -> list[SizedMemory]:
 # --- retrievals (memory_core.usage): one row per memory the agent's search returned ---------------------------
 
 def note_retrieved(conn: sqlite3.Connection, ids: Sequence[str], at_us: int) -> None:
-    conn.executemany("INSERT INTO retrievals (id, count, last_us) VALUES (?, 1, ?) ON CONFLICT (id) DO UPDATE "
-                     "SET count = count + 1, last_us = max(last_us, excluded.last_us)", [(i, at_us) for i in ids])
+    # Only memories that still exist: the write may come after a delete that was made meanwhile.
+    conn.executemany("INSERT INTO retrievals (id, count, last_us) SELECT id, 1, ? FROM memories WHERE id = ? "
+                     "ON CONFLICT (id) DO UPDATE SET count = count + 1, last_us = max(last_us, excluded.last_us)",
+                     [(at_us, i) for i in ids])
 
 
 def usage(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, Usage]:
