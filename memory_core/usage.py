@@ -9,11 +9,38 @@ reading in the dashboard does not. Usage goes with the memory: deleting it delet
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from pydantic import BaseModel
+
+log = logging.getLogger(__name__)
+
+
+class Deferred:
+    """Writes started after the agent's search has its answer (counts are not worth its time): a store awaits
+    :meth:`settled` before it reads counts, and at close. A write that fails is logged, never raised."""
+
+    def __init__(self) -> None:
+        self._running: set[asyncio.Task[Any]] = set()
+
+    def start(self, write: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(write)
+        self._running.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("retrieval counts not written: %s", task.exception())
+
+    async def settled(self) -> None:
+        if self._running:
+            await asyncio.wait(set(self._running))
 
 
 class Usage(BaseModel):

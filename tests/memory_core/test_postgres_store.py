@@ -21,7 +21,7 @@ from memory_core.config import MemdashConfig
 from memory_core.embedders.base import Embedder, normalise
 from memory_core.embedders.hashing import HashingEmbedderConfig
 from memory_core.errors import InvalidInputError, StoreUnavailableError
-from memory_core.interfaces import Capability
+from memory_core.interfaces import Capability, capabilities_of
 from memory_core.items import tokens
 from memory_core.models import MemoryItem
 from memory_core.providers.postgres import PostgresMemory, PostgresMemoryConfig, rows
@@ -317,3 +317,25 @@ async def test_an_ordinary_role_can_create_and_use_its_store(plain_server: Local
         await store.add_items([_item("u", "An ordinary role wrote this")])
         assert [i.memory for i in await store.search("ordinary role", user_id="u")] == ["An ordinary role wrote this"]
         assert await store.count_records(MemoryFilter(text_contains="ordinary")) == 1
+
+
+# --- which memories the agent uses ------------------------------------------------------------------------
+async def test_retrieval_counts_in_postgres_follow_the_agents_searches(pgvector_server: str) -> None:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    async with open_store(pgvector_server, schema=schema) as store:
+        assert Capability.RETRIEVALS in capabilities_of(store)
+        await store.add_items([_item("alice", "Alice drinks green tea"), _item("alice", "Alice plays chess")])
+        ids = {r.item.memory: r.id for r in (await store.list_records(MemoryFilter(user_id="alice"))).records}
+        tea, chess = ids["Alice drinks green tea"], ids["Alice plays chess"]
+        await store.search("green tea", top_k=1, user_id="alice")
+        await store.search("green tea", top_k=1, user_id="alice")
+        await store.search_records("chess", user_id="alice")  # an operator's search: not counted
+        used = await store.usage([tea, chess])
+        assert list(used) == [tea] and used[tea].retrievals == 2
+        assert [m.id for m in await store.most_used(3)] == [tea]
+    async with open_store(pgvector_server, schema=schema) as store:  # kept across connections
+        assert (await store.usage([tea]))[tea].retrievals == 2
+        await store.delete_records([tea])
+        assert await store.usage([tea]) == {}  # the counts go with the memory
+    async with open_store(pgvector_server, schema=schema, track_retrievals=False) as store:
+        assert Capability.RETRIEVALS not in capabilities_of(store)

@@ -50,6 +50,8 @@ class PostgresMemoryConfig(MemoryBaseConfig, name="postgres"):
     pool_min: int = Field(default=1, ge=0, description="Connections kept open.")
     pool_max: int = Field(default=10, ge=1, description="Most connections open at once.")
     connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to wait for a connection.")
+    track_retrievals: bool = Field(default=True, description="Count, per memory, how often the agent's search "
+                                                             "returned it and when it last did.")
 
     @model_validator(mode="after")
     def _pool_bounds(self) -> PostgresMemoryConfig:
@@ -67,7 +69,8 @@ class PostgresMemoryConfig(MemoryBaseConfig, name="postgres"):
 async def postgres(config: PostgresMemoryConfig, builder: MemoryBuilder) -> AsyncIterator[PostgresMemory]:
     embedder = await builder.get_embedder(config.embedder) if config.embedder else None
     store = await PostgresMemory.open(config.server(), schema=config.db_schema, language=config.language,
-                                      embedder=embedder, pool_min=config.pool_min, pool_max=config.pool_max)
+                                      embedder=embedder, pool_min=config.pool_min, pool_max=config.pool_max,
+                                      track_retrievals=config.track_retrievals)
     try:
         yield store
     finally:

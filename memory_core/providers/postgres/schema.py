@@ -50,6 +50,13 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "CREATE INDEX memories_metadata ON memories USING gin (metadata jsonb_path_ops)",
         "CREATE INDEX memories_trgm ON memories USING gin (memory_folded gin_trgm_ops)",
     )),
+    (2, "retrieval counts of the agent's search", (
+        """CREATE TABLE retrievals (
+            id text COLLATE "C" PRIMARY KEY REFERENCES memories (id) ON DELETE CASCADE,
+            count bigint NOT NULL,
+            last_at timestamptz NOT NULL)""",
+        "CREATE INDEX retrievals_most ON retrievals (count DESC, last_at DESC, id)",
+    )),
 )
 
 # An item whose analysed fields fingerprint memory_core.retrieval: when they change, every row is re-analysed.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -35,6 +36,8 @@ from memory_core.records import (
     utcnow,
 )
 from memory_core.retrieval import embedding_text
+from memory_core.stats import PREVIEW_CHARS, check_positive
+from memory_core.usage import Deferred, RetrievalLog, Usage, UsedMemory
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,12 +56,13 @@ def session_options(state: SchemaState) -> str:
     return " ".join(f"-c {o}" for o in options)
 
 
-class PostgresMemory(RecordSearch, MemoryEditor, MemoryBrowser, Scrubbing):
+class PostgresMemory(RecordSearch, MemoryEditor, MemoryBrowser, RetrievalLog, Scrubbing):
     """Build with :meth:`open`, release with :meth:`aclose` (the registered factory does both)."""
 
     def __init__(self, server: Server, pool: AsyncConnectionPool, state: SchemaState, language: str,
-                 embedder: Embedder | None) -> None:
+                 embedder: Embedder | None, *, track_retrievals: bool = True) -> None:
         self._server, self._pool, self._state = server, pool, state
+        self._track, self._counting = track_retrievals, Deferred()
         self._in_use = 0  # pooled connections handed out and not yet returned
         self._language = language
         self._embedder = embedder if state.vectors else None
@@ -69,7 +73,7 @@ class PostgresMemory(RecordSearch, MemoryEditor, MemoryBrowser, Scrubbing):
 
     @classmethod
     async def open(cls, server: Server, *, schema: str, language: str, embedder: Embedder | None,
-                   pool_min: int, pool_max: int) -> PostgresMemory:
+                   pool_min: int, pool_max: int, track_retrievals: bool = True) -> PostgresMemory:
         """Connect, migrate ``schema``, open the pool and embed rows that have no vector yet."""
         conn = await server.connect()
         try:
@@ -81,7 +85,8 @@ class PostgresMemory(RecordSearch, MemoryEditor, MemoryBrowser, Scrubbing):
         if state.vector_unavailable_reason:
             log.warning("postgres store at %s: %s", server.target, state.vector_unavailable_reason)
         pooled = Server(server.conninfo, server.connect_timeout, session_options(state))
-        store = cls(pooled, await pooled.open_pool(pool_min, pool_max), state, language, embedder)
+        store = cls(pooled, await pooled.open_pool(pool_min, pool_max), state, language, embedder,
+                    track_retrievals=track_retrievals)
         try:
             await store.backfill_vectors()
         except BaseException:
@@ -90,6 +95,7 @@ class PostgresMemory(RecordSearch, MemoryEditor, MemoryBrowser, Scrubbing):
         return store
 
     async def aclose(self) -> None:
+        await self._counting.settled()
         await self._pool.close()
 
     @property
@@ -272,6 +278,33 @@ class PostgresMemory(RecordSearch, MemoryEditor, MemoryBrowser, Scrubbing):
         if cur.rowcount != 1:
             raise VersionConflictError(record_id, expected_version, await self._get(record_id))
         return updated
+
+    # --- retrievals (memory_core.usage) -----------------------------------------------------------------------
+    @property
+    def tracks_retrievals(self) -> bool:
+        return self._track
+
+    async def note_retrieved(self, ids: Sequence[str], at: dt.datetime) -> None:
+        """Written after the search answered; only for memories that still exist."""
+        self._counting.start(self._write("counting retrievals", lambda c: c.execute(
+            "INSERT INTO retrievals (id, count, last_at) SELECT id, 1, %s FROM memories WHERE id = ANY(%s) "
+            "ON CONFLICT (id) DO UPDATE SET count = retrievals.count + 1, "
+            "last_at = greatest(retrievals.last_at, excluded.last_at)", (at, list(ids)))))
+
+    async def usage(self, ids: Sequence[str]) -> dict[str, Usage]:
+        await self._counting.settled()
+        rows = await self._read("reading retrieval counts", lambda c: self._fetch(
+            c, "SELECT id, count, last_at FROM retrievals WHERE id = ANY(%s)", ([str(i) for i in ids],)))
+        return {rid: Usage(retrievals=count, last_retrieved=last) for rid, count, last in rows}
+
+    async def most_used(self, n: int = 10) -> list[UsedMemory]:
+        await self._counting.settled()
+        rows = await self._read("reading retrieval counts", lambda c: self._fetch(
+            c, "SELECT m.id, m.user_id, left(coalesce(m.memory, ''), %s), r.count, r.last_at FROM retrievals r "
+               "JOIN memories m USING (id) ORDER BY r.count DESC, r.last_at DESC, m.id LIMIT %s",
+            (PREVIEW_CHARS, check_positive(n, "n"))))
+        return [UsedMemory(id=rid, user_id=uid, preview=text, retrievals=count, last_retrieved=last)
+                for rid, uid, text, count, last in rows]
 
     async def delete_records(self, record_ids: Sequence[str]) -> int:
         ids = [str(i) for i in record_ids]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import os
@@ -45,7 +44,7 @@ from memory_core.records import (
     utcnow,
 )
 from memory_core.stats import Bucket, GrowthPoint, HistogramBin, MemoryStats, SizedMemory, TagCount, check_positive
-from memory_core.usage import RetrievalLog, Usage, UsedMemory
+from memory_core.usage import Deferred, RetrievalLog, Usage, UsedMemory
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,7 @@ class SqliteMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, Retri
         self._pool = pool
         self._embedder = embedder
         self._track = track_retrievals
-        self._noting: set[asyncio.Task[None]] = set()  # retrieval counts being written after a search returned
+        self._counting = Deferred()  # retrieval counts being written after a search returned
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str], *, embedder: Embedder | None = None,
@@ -103,7 +102,7 @@ class SqliteMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, Retri
         """Close every connection (the embedder belongs to whoever passed it in); closing twice is harmless."""
         if self._pool.closed:
             return
-        await self._counted()
+        await self._counting.settled()
         try:
             await self._pool.on_writer(_execute, "PRAGMA optimize")
         except StoreUnavailableError as exc:  # opportunistic: another process may hold the write lock
@@ -245,31 +244,18 @@ class SqliteMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, Retri
         return self._track
 
     async def note_retrieved(self, ids: Sequence[str], at: dt.datetime) -> None:
-        """Written after the agent's search has its answer, not before (the counts are not worth its time)."""
-        task = asyncio.create_task(self._pool.write(stats.note_retrieved, list(ids), to_micros(at)))
-        self._noting.add(task)
-        task.add_done_callback(self._noted)
-
-    def _noted(self, task: asyncio.Task[None]) -> None:
-        self._noting.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("retrieval counts not written: %s", task.exception())
-
-    async def _counted(self) -> None:
-        """Wait for the retrieval counts still being written."""
-        if self._noting:
-            await asyncio.wait(set(self._noting))
+        self._counting.start(self._pool.write(stats.note_retrieved, list(ids), to_micros(at)))
 
     async def usage(self, ids: Sequence[str]) -> dict[str, Usage]:
-        await self._counted()
+        await self._counting.settled()
         return await self._pool.read(stats.usage, list(ids))
 
     async def most_used(self, n: int = 10) -> list[UsedMemory]:
-        await self._counted()
+        await self._counting.settled()
         return await self._pool.read(stats.most_used, check_positive(n, "n"))
 
     async def never_retrieved(self, n: int = 10) -> list[SizedMemory]:
-        await self._counted()
+        await self._counting.settled()
         return await self._pool.read(stats.never_retrieved, check_positive(n, "n"))
 
     async def scrub(self) -> None:
