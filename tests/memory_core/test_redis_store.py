@@ -28,6 +28,7 @@ from memory_core.errors import (
     StoreUnavailableError,
     UnsupportedError,
 )
+from memory_core.interfaces import Capability, capabilities_of
 from memory_core.models import MemoryItem
 from memory_core.providers.redis import RedisMemory
 from memory_core.providers.redis.schema import KeySpace, toolkit_index_args
@@ -531,3 +532,28 @@ async def test_any_user_id_and_tag_round_trip(redis_server: RedisServer, user: s
         await store.remove_items(user_id=other)
     finally:
         await store.aclose()
+
+
+async def test_retrieval_counts_in_redis_follow_the_agents_searches(server: RedisServer) -> None:
+    store = await _open(server, "other", embedder=None)
+    try:
+        assert Capability.RETRIEVALS in capabilities_of(store)
+        await store.add_items([MemoryItem(user_id="t", memory="Alice drinks green tea"),
+                               MemoryItem(user_id="t", memory="Alice plays chess")])
+        ids = {r.item.memory: r.id for r in (await store.list_records(MemoryFilter(user_id="t"))).records}
+        tea, chess = ids["Alice drinks green tea"], ids["Alice plays chess"]
+        await store.search("green tea", top_k=1, user_id="t")
+        await store.search("green tea", top_k=1, user_id="t")
+        await store.search_records("chess", user_id="t")  # an operator's search: not counted
+        used = await store.usage([tea, chess])
+        assert list(used) == [tea] and used[tea].retrievals == 2
+        assert [(m.id, m.retrievals) for m in await store.most_used(3)] == [(tea, 2)]
+        await store.delete_records([tea])
+        assert await store.usage([tea]) == {} and await store.most_used(3) == []
+    finally:
+        await store.aclose()
+    untracked = await _open(server, "other", embedder=None, track_retrievals=False)
+    try:
+        assert Capability.RETRIEVALS not in capabilities_of(untracked)
+    finally:
+        await untracked.aclose()

@@ -44,6 +44,8 @@ class RedisMemoryConfig(MemoryBaseConfig, name="redis_memory"):
     key_prefix: str = Field(default="nat", min_length=1, description="Key prefix to use for redis keys")
     embedder: str | None = Field(default=None, description="Name of an entry under `embedders:`; enables vector "
                                                            "search. Use the embedder the agent uses.")
+    track_retrievals: bool = Field(default=True, description="Count, per memory, how often the agent's search "
+                                                             "returned it and when it last did.")
 
 
 @register_memory(RedisMemoryConfig)
@@ -51,7 +53,8 @@ async def redis_memory(config: RedisMemoryConfig, builder: MemoryBuilder) -> Asy
     embedder = await builder.get_embedder(config.embedder) if config.embedder else None
     password = config.password.get_secret_value() if config.password else None
     store = await RedisMemory.open(host=config.host, port=config.port, db=config.db, password=password or None,
-                                   key_prefix=config.key_prefix, embedder=embedder)
+                                   key_prefix=config.key_prefix, embedder=embedder,
+                                   track_retrievals=config.track_retrievals)
     try:
         yield store
     finally:

@@ -153,8 +153,19 @@ class Documents:
         await self.scripts.insert(self.space.seq_key, keys, docs, replace=True, created_us=0)
 
     async def delete(self, keys: Sequence[str]) -> int:
-        """Delete keys in one atomic ``DEL``; returns how many existed."""
-        return int(await self.link.execute("DEL", *keys)) if keys else 0
+        """Delete documents and their retrieval counts in one transaction; returns how many existed."""
+        if not keys:
+            return 0
+        ids = [self.space.id_of(key) or key for key in keys]
+
+        async def transaction(client: Any) -> list[Any]:
+            pipe = client.pipeline(transaction=True)
+            pipe.execute_command("DEL", *keys)
+            pipe.execute_command("ZREM", self.space.retrievals_key, *ids)
+            pipe.execute_command("HDEL", self.space.retrieved_at_key, *ids)
+            return await pipe.execute()
+
+        return int((await self.link.run(transaction))[0])
 
     async def adopt(self, keys: Sequence[str] | None = None) -> None:
         """Give toolkit-written documents memdash's fields (timestamps = now, version 1, a seq); with no keys,

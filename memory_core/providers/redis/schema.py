@@ -52,6 +52,16 @@ class KeySpace:
         """Counter that gives each document a unique ``seq`` (the tie-breaker of keyset paging)."""
         return f"{self.prefix}:memdash:seq"
 
+    @property
+    def retrievals_key(self) -> str:
+        """Sorted set: memory id -> how often the agent's search returned it (memory_core.usage)."""
+        return f"{self.prefix}:memdash:retrievals"
+
+    @property
+    def retrieved_at_key(self) -> str:
+        """Hash: memory id -> when the agent's search last returned it (microseconds)."""
+        return f"{self.prefix}:memdash:retrieved_at"
+
     def key(self, record_id: str) -> str:
         return self.doc_prefix + record_id
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +24,7 @@ from memory_core.providers.common import (
     remove_target,
     search_args,
 )
-from memory_core.providers.redis import documents, query
+from memory_core.providers.redis import documents, query, usage
 from memory_core.providers.redis import reach as agent_reach
 from memory_core.providers.redis.access import CHUNK, Documents
 from memory_core.providers.redis.connection import Link
@@ -51,6 +52,8 @@ from memory_core.records import (
     to_micros,
     utcnow,
 )
+from memory_core.stats import check_positive
+from memory_core.usage import Deferred, RetrievalLog, Usage, UsedMemory
 
 _SCAN_BATCH = 256  # rows read per round when a filter is checked in Python
 
@@ -64,19 +67,22 @@ class InvalidKey:
     reason: str
 
 
-class RedisMemory(RecordSearch, MemoryEditor, MemoryBrowser, AgentReach):
+class RedisMemory(RecordSearch, MemoryEditor, MemoryBrowser, AgentReach, RetrievalLog):
     """Memories as ``{prefix}:memory:<id>`` RedisJSON documents, readable and writable by the toolkit's
     ``redis_memory`` store. Open with ``await RedisMemory.open(...)``, close with ``await store.aclose()``."""
 
-    def __init__(self, docs: Documents, embedder: Embedder | None, vectors: VectorIndex | None) -> None:
+    def __init__(self, docs: Documents, embedder: Embedder | None, vectors: VectorIndex | None, *,
+                 track_retrievals: bool = True) -> None:
         self._docs = docs
         self._space = docs.space
         self._embedder = embedder
         self._vectors = vectors
+        self._track, self._counting = track_retrievals, Deferred()
 
     @classmethod
     async def open(cls, *, host: str = "localhost", port: int = 6379, db: int = 0, password: str | None = None,
-                   key_prefix: str = "nat", embedder: Embedder | None = None) -> RedisMemory:
+                   key_prefix: str = "nat", embedder: Embedder | None = None,
+                   track_retrievals: bool = True) -> RedisMemory:
         """Connect, create missing indexes and wait until they cover every existing document."""
         if not key_prefix:
             raise InvalidInputError("key_prefix must not be empty")
@@ -89,9 +95,10 @@ class RedisMemory(RecordSearch, MemoryEditor, MemoryBrowser, AgentReach):
         except BaseException:
             await link.aclose()
             raise
-        return cls(Documents(link, space), embedder, vectors)
+        return cls(Documents(link, space), embedder, vectors, track_retrievals=track_retrievals)
 
     async def aclose(self) -> None:
+        await self._counting.settled()
         await self._docs.link.aclose()
 
     @property
@@ -292,6 +299,22 @@ class RedisMemory(RecordSearch, MemoryEditor, MemoryBrowser, AgentReach):
                 "this store has no embedder configured: a new text would be saved without a vector and the agent's "
                 "search could no longer find it. Give the store the agent's embedder (embedder: in its config) to "
                 "edit the text; tags and metadata can be edited as they are.")
+
+    # --- retrievals (memory_core.usage) ------------------------------------------------------------------------
+    @property
+    def tracks_retrievals(self) -> bool:
+        return self._track
+
+    async def note_retrieved(self, ids: Sequence[str], at: dt.datetime) -> None:
+        self._counting.start(usage.note(self._docs, list(ids), to_micros(at)))
+
+    async def usage(self, ids: Sequence[str]) -> dict[str, Usage]:
+        await self._counting.settled()
+        return await usage.usage(self._docs, list(ids))
+
+    async def most_used(self, n: int = 10) -> list[UsedMemory]:
+        await self._counting.settled()
+        return await usage.most_used(self._docs, check_positive(n, "n"))
 
     async def delete_records(self, record_ids: Sequence[str]) -> int:
         if isinstance(record_ids, str):
