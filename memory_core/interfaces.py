@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
 from memory_core.errors import NotFoundError
+from memory_core.life import HidesFromAgent
 from memory_core.models import MemoryItem
 from memory_core.reach import AgentReach
 from memory_core.records import (
@@ -104,11 +105,12 @@ class Capability(enum.StrEnum):
     STATS = "stats"  # aggregates computed by the store (memory_core.stats.MemoryStats)
     REACH = "reach"  # which memories the agent's own search can find (memory_core.reach.AgentReach)
     RETRIEVALS = "retrievals"  # per-memory counts of the agent's retrievals (memory_core.usage.RetrievalLog)
+    PAUSE = "pause"  # pause, resume and expire memories for the agent (memory_core.life.HidesFromAgent + UPDATE)
 
 
-# Everything a store can declare in ``capabilities``; STATS, REACH and RETRIEVALS follow from implementing
-# MemoryStats, AgentReach and RetrievalLog instead.
-BROWSE_ALL = frozenset(Capability) - {Capability.STATS, Capability.REACH, Capability.RETRIEVALS}
+# Everything a store can declare in ``capabilities``; STATS, REACH, RETRIEVALS and PAUSE follow from implementing
+# MemoryStats, AgentReach, RetrievalLog and HidesFromAgent instead.
+BROWSE_ALL = frozenset(Capability) - {Capability.STATS, Capability.REACH, Capability.RETRIEVALS, Capability.PAUSE}
 
 
 class MemoryBrowser(ABC):
@@ -187,11 +189,13 @@ class Scrubbing(ABC):
 def capabilities_of(editor: MemoryEditor) -> frozenset[Capability]:
     """What a store declares; an editor that is not a browser can only add, search and remove.
 
-    ``STATS``, ``REACH`` and ``RETRIEVALS`` are declared by implementing :class:`memory_core.stats.MemoryStats`,
-    :class:`memory_core.reach.AgentReach` and :class:`memory_core.usage.RetrievalLog` (tracking on), not in
-    ``capabilities``."""
+    ``STATS``, ``REACH``, ``RETRIEVALS`` and ``PAUSE`` are declared by implementing
+    :class:`memory_core.stats.MemoryStats`, :class:`memory_core.reach.AgentReach`,
+    :class:`memory_core.usage.RetrievalLog` (tracking on) and :class:`memory_core.life.HidesFromAgent` (with
+    ``UPDATE``), not in ``capabilities``."""
     if not isinstance(editor, MemoryBrowser):
         return frozenset()
     implemented = {Capability.STATS: isinstance(editor, MemoryStats), Capability.REACH: isinstance(editor, AgentReach),
-                   Capability.RETRIEVALS: isinstance(editor, RetrievalLog) and editor.tracks_retrievals}
+                   Capability.RETRIEVALS: isinstance(editor, RetrievalLog) and editor.tracks_retrievals,
+                   Capability.PAUSE: isinstance(editor, HidesFromAgent) and Capability.UPDATE in editor.capabilities}
     return (editor.capabilities - set(implemented)) | {c for c, offered in implemented.items() if offered}

@@ -33,6 +33,7 @@ CAN = {  # what each capability lets an operator do, in words, in the order the 
     Capability.PING: "report its health", Capability.STATS: "compute analytics",
     Capability.REACH: "tell which memories the agent's search cannot find",
     Capability.RETRIEVALS: "count how often the agent uses each memory",
+    Capability.PAUSE: "pause or expire a memory for the agent",
 }
 
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from memory_core.errors import InvalidInputError, StoreUnavailableError
 from memory_core.items import check_item, check_text
+from memory_core.life import HidesFromAgent, hidden_from_agent
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryPatch, MemoryRecord, ScoredRecord, utcnow
 from memory_core.usage import RetrievalLog
@@ -63,17 +64,28 @@ def kept(hits: Iterable[ScoredRecord], threshold: float | None) -> list[ScoredRe
     return [hit for hit in hits if is_hit(hit.score, threshold)]
 
 
-class RecordSearch:
+class RecordSearch(HidesFromAgent):
     """The toolkit's ``search`` for a store that implements ``search_records``: its hits' items, each carrying
     its score, in rank order (mixed in before ``MemoryEditor``, so every such store searches the same way); a
     store that is a :class:`~memory_core.usage.RetrievalLog` records the retrieval of each hit."""
 
     async def search(self, query: str, top_k: int = 5, **kwargs: Any) -> list[MemoryItem]:
-        hits = await self.search_records(query, user_id=kwargs.get("user_id"),  # type: ignore[attr-defined]
-                                         top_k=top_k, similarity_threshold=kwargs.get("similarity_threshold"))
+        hits = await self._agent_hits(query, top_k, kwargs.get("user_id"), kwargs.get("similarity_threshold"))
         if hits and isinstance(self, RetrievalLog) and self.tracks_retrievals:  # the agent's search: it counts
             await self.note_retrieved([hit.record.id for hit in hits], utcnow())
         return [with_score(hit.record.item, hit.score) for hit in hits]
+
+    async def _agent_hits(self, query: str, top_k: int, user_id: Any, threshold: Any) -> list[ScoredRecord]:
+        """The best ``top_k`` hits the agent may get: paused and expired memories left out (memory_core.life),
+        asking the store for twice as many each time they crowd the others out, until it has no more."""
+        asked, now = top_k, utcnow()
+        while True:
+            hits = await self.search_records(query, user_id=user_id, top_k=asked,  # type: ignore[attr-defined]
+                                             similarity_threshold=threshold)
+            shown = [hit for hit in hits if not hidden_from_agent(hit.record.item, now)]
+            if len(shown) >= top_k or len(hits) < asked or asked >= MAX_LIMIT:
+                return shown[:top_k]
+            asked = min(asked * 2, MAX_LIMIT)
 
 
 def with_score(item: MemoryItem, score: float) -> MemoryItem:

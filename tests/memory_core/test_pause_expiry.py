@@ -1,0 +1,101 @@
+"""Pause and expiry (memory_core.life) on every memdash store that declares ``Capability.PAUSE`` (in_memory,
+sqlite, postgres, redis; real servers): through the agent's own search a paused memory is never returned and
+comes back when resumed, an expired one is not returned, ``top_k`` still holds when paused memories outrank the
+rest, and an operator's search and listing still show them; an expiry already past is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from memory_core import life
+from memory_core.errors import InvalidInputError
+from memory_core.interfaces import Capability, capabilities_of
+from memory_core.models import MemoryItem
+from memory_core.providers.in_memory import InMemoryEditor
+from memory_core.providers.postgres import PostgresMemoryConfig
+from memory_core.providers.postgres.store import PostgresMemory
+from memory_core.providers.redis.store import RedisMemory
+from memory_core.providers.sqlite import SqliteMemory
+from memory_core.records import MemoryFilter, MemoryPatch
+
+pytestmark = pytest.mark.asyncio
+NOW = dt.datetime.now(dt.UTC)
+
+
+@pytest_asyncio.fixture(params=["in_memory", "sqlite", "postgres", "redis"])
+async def store(request, tmp_path: Path) -> AsyncIterator:
+    if request.param == "in_memory":
+        yield InMemoryEditor()
+    elif request.param == "sqlite":
+        async with await SqliteMemory.open(tmp_path / "s.sqlite3") as opened:
+            yield opened
+    elif request.param == "postgres":
+        config = PostgresMemoryConfig(dsn=request.getfixturevalue("pgvector_server"),
+                                      schema=f"t_{uuid.uuid4().hex[:12]}")
+        opened = await PostgresMemory.open(config.server(), schema=config.db_schema, language="english",
+                                           embedder=None, pool_min=1, pool_max=2)
+        yield opened
+        await opened.aclose()
+    else:
+        server = request.getfixturevalue("redis_server")
+        opened = await RedisMemory.open(port=server.port, key_prefix=f"life{uuid.uuid4().hex[:8]}")
+        yield opened
+        await opened.aclose()
+
+
+async def memories_of(store) -> dict[str, str]:
+    return {r.item.memory: r.id for r in (await store.list_records(MemoryFilter(user_id="alice"))).records}
+
+
+async def set_metadata(store, memory_id: str, change) -> None:
+    record = await store.get_record(memory_id)
+    await store.update_record(memory_id, MemoryPatch(metadata=change(record.item.metadata)),
+                              expected_version=record.version)
+
+
+async def agent_finds(store, query: str, top_k: int = 5) -> list[str]:
+    return [item.memory or "" for item in await store.search(query, top_k=top_k, user_id="alice")]
+
+
+async def test_pause_hides_a_memory_from_the_agent_until_resumed(store) -> None:
+    assert Capability.PAUSE in capabilities_of(store)
+    await store.add_items([MemoryItem(user_id="alice", memory="Alice drinks green tea"),
+                           MemoryItem(user_id="alice", memory="Alice drinks black tea sometimes")])
+    tea = (await memories_of(store))["Alice drinks green tea"]
+    await set_metadata(store, tea, lambda meta: life.paused_metadata(meta, True))
+    assert await agent_finds(store, "green tea") == ["Alice drinks black tea sometimes"]
+    operator = await store.search_records("green tea", user_id="alice", top_k=5)
+    assert "Alice drinks green tea" in [hit.record.item.memory for hit in operator]  # kept and browsable
+    await set_metadata(store, tea, lambda meta: life.paused_metadata(meta, False))
+    assert (await agent_finds(store, "green tea"))[0] == "Alice drinks green tea"
+
+
+async def test_expired_memories_are_not_returned_to_the_agent(store) -> None:
+    await store.add_items([MemoryItem(user_id="alice", memory="Alice is in Paris this week"),
+                           MemoryItem(user_id="alice", memory="Alice lives in Lisbon")])
+    trip = (await memories_of(store))["Alice is in Paris this week"]
+    await set_metadata(store, trip, lambda meta: {**meta, life.EXPIRES_AT: (NOW - dt.timedelta(hours=1)).isoformat()})
+    assert "Alice is in Paris this week" not in await agent_finds(store, "Alice Paris week")
+    assert trip in (await memories_of(store)).values()  # still there until the sweep moves it to the trash
+
+
+async def test_top_k_holds_when_paused_memories_outrank_the_rest(store) -> None:
+    await store.add_items([MemoryItem(user_id="alice", memory=f"tea note {n} tea tea") for n in range(6)]
+                          + [MemoryItem(user_id="alice", memory="a tea memory"),
+                             MemoryItem(user_id="alice", memory="another tea memory")])
+    for text, memory_id in (await memories_of(store)).items():
+        if text.startswith("tea note"):
+            await set_metadata(store, memory_id, lambda meta: life.paused_metadata(meta, True))
+    assert sorted(await agent_finds(store, "tea", top_k=2)) == ["a tea memory", "another tea memory"]
+
+
+async def test_an_expiry_already_past_is_refused_with_the_field_named() -> None:
+    with pytest.raises(InvalidInputError, match=r"expires_at: .* is already past"):
+        life.expiring_metadata({}, NOW - dt.timedelta(minutes=1), NOW)
+    assert life.expiring_metadata({"k": 1}, None, NOW) == {"k": 1}
