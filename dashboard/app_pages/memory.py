@@ -11,7 +11,7 @@ from dashboard import context
 from dashboard.components import dialogs, nav, page, undo
 from dashboard.components.conversation import conversation_view
 from dashboard.components.editors import metadata_editor, metadata_text, parse_metadata, tag_editor
-from dashboard.components.history_view import history_panel, origin, usage
+from dashboard.components.history_view import history_panel, life_panel, origin, usage
 from dashboard.components.memory_table import memory_link
 from dashboard.components.times import local_time
 from dashboard.components.url import param, set_params
@@ -221,6 +221,7 @@ def _show(store: str, record: MemoryRecord) -> None:
         st.info(escape_markdown(cannot_message(store, Capability.UPDATE)), icon=":material/block:")
     elif not editable:
         st.info("Your role can read memories, not edit them.")
+    life_panel(store, record, editable=editable)
     _editors(store, base, editable)
     st.subheader("Conversation", anchor=False)
     conversation_view(base.item.conversation)

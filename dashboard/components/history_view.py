@@ -5,6 +5,8 @@ refused if the memory changed meanwhile)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
@@ -12,10 +14,12 @@ from dashboard import context
 from dashboard.components import nav
 from dashboard.components.audit_view import diff_view
 from dashboard.components.page import flash
-from dashboard.components.times import local_time
+from dashboard.components.times import local_time, local_zone
 from dashboard.services import filters, history, insights
+from dashboard.services import life as services_life
 from dashboard.services.history import Version
 from dashboard.text import count_of, escape_markdown
+from memory_core import life as memory_life
 from memory_core import provenance
 from memory_core.errors import MemdashError, VersionConflictError
 from memory_core.interfaces import Capability
@@ -95,3 +99,53 @@ def _when(raw: object) -> str:
         return f"at {local_time(dt.datetime.fromisoformat(str(raw)))}" if raw else ""
     except ValueError:
         return f"at {raw}"
+
+
+def life_panel(store: str, record: MemoryRecord, *, editable: bool) -> None:
+    """Whether the agent gets this memory (paused, expiring, expired), and the controls to change it."""
+    hub = context.hub()
+    if not hub.can(store, Capability.PAUSE):
+        return
+    when, now = memory_life.expires_at(record.item), dt.datetime.now(dt.UTC)
+    if memory_life.is_paused(record.item):
+        st.warning("Paused: the agent's search does not return this memory until it is resumed.",
+                   icon=":material/pause_circle:")
+    if when is not None:
+        said = "Expired" if when <= now else "Expires"
+        st.caption(f"{said} {local_time(when)}" + (": the agent no longer gets it." if when <= now else "."))
+    if not editable:
+        return
+    with st.container(horizontal=True):
+        paused = memory_life.is_paused(record.item)
+        st.button("Resume for the agent" if paused else "Pause for the agent", key="life_pause",
+                  icon=":material/play_circle:" if paused else ":material/pause_circle:",
+                  on_click=_change, args=(store, lambda: services_life.set_paused(
+                      context.hub(), context.actor(), store, record, not paused), "Resumed" if paused else "Paused"))
+        with st.popover("Expiry", icon=":material/event_busy:"):
+            day = st.date_input("Expires on", key="life_day", value=None, format="YYYY-MM-DD",
+                                min_value=now.date())
+            st.button("Set", key="life_set", disabled=day is None, on_click=_expire, args=(store, record, day))
+            if when is not None:
+                st.button("Remove the expiry", key="life_clear", on_click=_change, args=(store, lambda: (
+                    services_life.set_expiry(context.hub(), context.actor(), store, record, None)), "Expiry removed"))
+
+
+def _expire(store: str, record: MemoryRecord, day: dt.date | None) -> None:
+    if day is None:
+        return
+    when = dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(local_zone()))
+    _change(store, lambda: services_life.set_expiry(context.hub(), context.actor(), store, record, when),
+            f"Expires {local_time(when)}")
+
+
+def _change(store: str, change: Callable[[], MemoryRecord], done: str) -> None:
+    try:
+        after = change()
+    except VersionConflictError:
+        flash("Nothing changed: this memory changed since you opened it. Look at it again.", "error")
+        return
+    except MemdashError as exc:
+        flash(f"Nothing changed: {escape_markdown(exc)}", "error")
+        return
+    st.session_state.pop("detail_base", None)  # the editors show the new metadata
+    flash(f"{escape_markdown(done)}: the memory is now version {after.version} (audited).")

@@ -82,7 +82,7 @@ def arguments(world, fn: Callable[..., Any], actor: Actor) -> dict[str, Any]:
         "finding": Finding(Kind.PERSONAL_DATA, "r2", record.version, "alice", "e-mail address", match="memory"),
         "found": Contradiction("Alice now drinks coffee.", SearchHit(item=record.item, score=0.5, id="r2"), "choice"),
         "turn": Turn(user_id="alice", message="I now drink coffee."),
-        "record": record,
+        "record": record, "paused": True, "when": dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
         "version": Version(entry=AuditEntry("update", "x", "main", "alice", "r2"), previous=None,
                            state={**record_to_dict(record), "memory": "an older text"}),
     }

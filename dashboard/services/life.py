@@ -1,0 +1,31 @@
+"""Pause, resume and expiry of a memory (memory_core.life): audited edits of its metadata, made against the
+version the operator saw; and the sweep that moves expired memories to the trash."""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing
+
+from dashboard.services import memories
+from memory_core import life
+from memory_core.access import Actor
+from memory_core.interfaces import Capability
+from memory_core.records import MemoryPatch, MemoryRecord, utcnow
+
+if typing.TYPE_CHECKING:
+    from dashboard.services.hub import StoreHub
+
+
+def set_paused(hub: StoreHub, actor: Actor, store: str, record: MemoryRecord, paused: bool) -> MemoryRecord:
+    """Pause (or resume) the memory for the agent; ``VersionConflictError`` if it changed since shown."""
+    hub.browser(store, Capability.PAUSE)
+    patch = MemoryPatch(metadata=life.paused_metadata(record.item.metadata, paused))
+    return memories.update_memory(hub, actor, store, record.id, patch, expected_version=record.version)
+
+
+def set_expiry(hub: StoreHub, actor: Actor, store: str, record: MemoryRecord,
+               when: dt.datetime | None) -> MemoryRecord:
+    """Give the memory an expiry time (None removes it); a time already past is refused."""
+    hub.browser(store, Capability.PAUSE)
+    patch = MemoryPatch(metadata=life.expiring_metadata(record.item.metadata, when, utcnow()))
+    return memories.update_memory(hub, actor, store, record.id, patch, expected_version=record.version)
