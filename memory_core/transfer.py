@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import MemoryBrowser
 from memory_core.items import check_record, new_id
+from memory_core.life import expires_at
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryFilter, MemoryRecord, Sort, SortField, utcnow
 
@@ -204,6 +205,13 @@ async def iter_records(browser: MemoryBrowser, flt: MemoryFilter, page_size: int
         if page.next_cursor is None:
             return
         cursor = page.next_cursor
+
+
+async def expired_ids(browser: MemoryBrowser, now: dt.datetime, *, user_id: str | None = None) -> list[str]:
+    """The ids of the memories (of ``user_id``, or of everyone) whose expiry time (:mod:`memory_core.life`) is
+    past: one read of them, for the sweep that moves them to the trash."""
+    return [record.id async for record in iter_records(browser, MemoryFilter(user_id=user_id))
+            if (when := expires_at(record.item)) is not None and when <= now]
 
 
 def _iso(value: dt.datetime) -> str:

@@ -10,10 +10,12 @@ from dashboard.components.audit_view import entry_link, memory_preview
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
 from dashboard.components.times import datetime_column
 from dashboard.components.url import param, set_params, sync_from_url
-from dashboard.services import audit, memories
+from dashboard.services import audit, life, memories
 from dashboard.text import count_of, escape_markdown, user_shown
 from memory_core.access import Role
 from memory_core.audit import AuditEntry
+from memory_core.errors import MemdashError
+from memory_core.interfaces import Capability
 
 
 def _user_filter() -> str:
@@ -48,6 +50,25 @@ def _restore_button(store: str, selected: list[AuditEntry]) -> None:
         entry_link(entry.seq or 0, f"Audit entry {entry.seq} (the delete)")
 
 
+def _sweep(store: str) -> None:
+    """Move the memories whose expiry time is past here (admins: it is a bulk delete)."""
+    if not context.hub().can(store, Capability.PAUSE) or context.actor().role_for(store) < Role.ADMIN:
+        return
+    st.button("Move expired memories here", key="trash_sweep", icon=":material/event_busy:", on_click=_swept,
+              args=(store,), help="Memories whose expiry time is past: the agent no longer gets them; this moves "
+                                  "them to the trash, restorable like any delete (memdash expire does the same).")
+
+
+def _swept(store: str) -> None:
+    try:
+        moved = life.sweep_expired(context.hub(), context.actor(), store)
+    except MemdashError as exc:
+        page.flash(f"Nothing was moved: {escape_markdown(exc)}", "error")
+        return
+    page.flash(f"Moved {count_of(moved, 'expired memory', 'expired memories')} to the trash." if moved
+               else "No memory has expired.", "success" if moved else "info")
+
+
 st.title("Trash")
 store = page.store_or_stop()
 hub = context.hub()
@@ -69,3 +90,4 @@ with page.reported():
                           labels=memories.user_labels(hub, store))
     _restore_button(store, selected)
     pager.controls(result.next_cursor)
+    _sweep(store)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import typing
+import uuid
 
 from dashboard.services import memories
 from memory_core import life
 from memory_core.access import Actor
 from memory_core.interfaces import Capability
 from memory_core.records import MemoryPatch, MemoryRecord, utcnow
+from memory_core.transfer import expired_ids
 
 if typing.TYPE_CHECKING:
     from dashboard.services.hub import StoreHub
@@ -29,3 +31,10 @@ def set_expiry(hub: StoreHub, actor: Actor, store: str, record: MemoryRecord,
     hub.browser(store, Capability.PAUSE)
     patch = MemoryPatch(metadata=life.expiring_metadata(record.item.metadata, when, utcnow()))
     return memories.update_memory(hub, actor, store, record.id, patch, expected_version=record.version)
+
+
+def sweep_expired(hub: StoreHub, actor: Actor, store: str) -> int:
+    """Move every memory of ``store`` whose expiry time is past to the trash (one audited delete batch)."""
+    browser = hub.browser(store, Capability.PAUSE)
+    ids = hub.runner.run(expired_ids(browser, utcnow()))
+    return memories.delete_memories(hub, actor, store, ids, batch=uuid.uuid4().hex) if ids else 0

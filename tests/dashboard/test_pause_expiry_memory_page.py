@@ -39,3 +39,18 @@ def test_an_expiry_date_is_set_and_removed(dash):
     assert agent_finds(dash, "green tea") == ["Alice drinks green tea"]  # not yet
     at.button(key="life_clear").click().run()
     assert life.expires_at(dash.get(tea).item) is None
+
+
+def test_the_trash_page_moves_expired_memories_there_and_they_can_be_restored(dash):
+    past = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat()
+    gone = dash.add(memory="Alice is in Paris this week", metadata={life.EXPIRES_AT: past})
+    kept = dash.add(memory="Alice lives in Lisbon", minutes=1)
+    at = ok(dash.app("trash").run())
+    at.button(key="trash_sweep").click().run()
+    assert "Moved 1 expired memory to the trash." in messages(ok(at), "success")
+    assert [r.id for r in dash.records(user_id="alice")] == [kept]
+    [deleted] = dash.hub.audit.entries(AuditQuery(operation="delete"))
+    assert deleted.memory_id == gone
+    assert at.dataframe[0].value.shape[0] == 1  # in the trash, restorable
+    at.button(key="trash_sweep").click().run()
+    assert "No memory has expired." in messages(ok(at), "info")
