@@ -62,4 +62,3 @@ def expiring_metadata(metadata: dict[str, Any], when: dt.datetime | None, now: d
         raise InvalidInputError(f"expires_at: {when.isoformat()} is already past; pick a later time, or delete "
                                 "the memory")
     return {**kept, EXPIRES_AT: when.astimezone(dt.UTC).isoformat(timespec="seconds")}
-

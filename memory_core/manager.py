@@ -491,4 +491,3 @@ def _digest(kind: str, topic: str, sources: Sequence[MemoryRecord], mode: str) -
     for record in sources:
         h.update(f"\0{record.id}:{record.version}".encode())
     return h.hexdigest()[:16]
-
