@@ -10,15 +10,32 @@ reading in the dashboard does not. Usage goes with the memory: deleting it delet
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import datetime as dt
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
 log = logging.getLogger(__name__)
+_COUNTING: contextvars.ContextVar[bool] = contextvars.ContextVar("memdash_count_retrievals", default=True)
+
+
+@contextlib.contextmanager
+def not_counted() -> Iterator[None]:
+    """Searches made inside are not the agent using memories (an operator previewing what the agent gets)."""
+    token = _COUNTING.set(False)
+    try:
+        yield
+    finally:
+        _COUNTING.reset(token)
+
+
+def counting() -> bool:
+    return _COUNTING.get()
 
 
 class Deferred:

@@ -42,6 +42,7 @@ from memory_core.transfer import (
     parse_csv,
     parse_jsonl,
 )
+from memory_core.usage import not_counted
 
 EXPORT_FORMATS = ("jsonl", "csv")
 BULK_CHUNK = 200
@@ -111,7 +112,12 @@ def agent_view(hub: StoreHub, store: str, *, user_id: str, query: str, top_k: in
     """What an agent's ``get_memory`` tool returns to its LLM for this user and query: the toolkit's 1.9 tool
     (:mod:`memory_core.tools`, its exact output string) on the same store, reading only."""
     tool = bind_tool(hub.editor(store), GetToolConfig(memory=store, user_id=user_id))
-    shown = hub.runner.run(tool.ainvoke({"query": query, "top_k": top_k}))
+
+    async def preview() -> str:
+        with not_counted():  # an operator looking is not the agent using the memories
+            return await tool.ainvoke({"query": query, "top_k": top_k})
+
+    shown = hub.runner.run(preview())
     hub.note_read(store, {user_id: 0}, "agent view")  # the tool's text does not say how many it holds
     return shown
 

@@ -14,7 +14,7 @@ from memory_core.items import check_item, check_text
 from memory_core.life import HidesFromAgent, hidden_from_agent
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryPatch, MemoryRecord, ScoredRecord, utcnow
-from memory_core.usage import RetrievalLog
+from memory_core.usage import RetrievalLog, counting
 
 MAX_LIMIT = 10_000  # results of one search or one page: more is a mistake (or an attack), never a need
 
@@ -71,7 +71,7 @@ class RecordSearch(HidesFromAgent):
 
     async def search(self, query: str, top_k: int = 5, **kwargs: Any) -> list[MemoryItem]:
         hits = await self._agent_hits(query, top_k, kwargs.get("user_id"), kwargs.get("similarity_threshold"))
-        if hits and isinstance(self, RetrievalLog) and self.tracks_retrievals:  # the agent's search: it counts
+        if hits and isinstance(self, RetrievalLog) and self.tracks_retrievals and counting():  # the agent's search
             await self.note_retrieved([hit.record.id for hit in hits], utcnow())
         return [with_score(hit.record.item, hit.score) for hit in hits]
 

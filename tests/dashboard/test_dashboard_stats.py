@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from dashboard.services import memories
 from tests.helpers.dashboard import HOSTILE, T0, assert_shown_as_text, messages, ok
 
 
@@ -109,3 +110,11 @@ def test_headline_counts_the_last_week_and_the_review_queue(dash):
     at.button(key="review_scan").click().run()
     at.switch_page("app_pages/stats.py").run()
     assert {m.label: m.value for m in ok(at).metric}["Flagged in review"] == "1"
+
+
+def test_an_operator_previewing_what_the_agent_gets_is_not_the_agent_using_it(dash):
+    tea = dash.add(user="alice", memory="Alice loves green tea.")
+    shown = memories.agent_view(dash.hub, "main", user_id="alice", query="green tea")
+    assert "Alice loves green tea." in shown
+    page = ok(dash.app("memory", id=tea).run())
+    assert "Never returned by the agent's search yet." in [c.value for c in page.caption]
