@@ -1,21 +1,50 @@
 """Provenance keys (memory_core.provenance): what memdash's add_memory tool stamps outside a toolkit workflow,
-the agent's own keys kept, and the keys kept by a store like any metadata (filterable by conversation)."""
+the agent's own keys kept, and the keys kept by every memdash store (in_memory, sqlite, postgres, redis; real
+servers) like any metadata, so the other memories of a conversation are found by a metadata filter."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from memory_core import provenance
 from memory_core.models import MemoryItem
 from memory_core.providers.in_memory import InMemoryEditor
+from memory_core.providers.postgres import PostgresMemoryConfig
+from memory_core.providers.postgres.store import PostgresMemory
+from memory_core.providers.redis.store import RedisMemory
+from memory_core.providers.sqlite import SqliteMemory
 from memory_core.records import MemoryFilter
 from memory_core.tools import AddToolConfig, bind_tool
 
-pytestmark = pytest.mark.asyncio
+
+@pytest_asyncio.fixture(params=["in_memory", "sqlite", "postgres", "redis"])
+async def store(request, tmp_path: Path) -> AsyncIterator:
+    if request.param == "in_memory":
+        yield InMemoryEditor()
+    elif request.param == "sqlite":
+        async with await SqliteMemory.open(tmp_path / "s.sqlite3") as opened:
+            yield opened
+    elif request.param == "postgres":
+        config = PostgresMemoryConfig(dsn=request.getfixturevalue("pgvector_server"),
+                                      schema=f"t_{uuid.uuid4().hex[:12]}")
+        opened = await PostgresMemory.open(config.server(), schema=config.db_schema, language="english",
+                                           embedder=None, pool_min=1, pool_max=2)
+        yield opened
+        await opened.aclose()
+    else:
+        server = request.getfixturevalue("redis_server")
+        opened = await RedisMemory.open(port=server.port, key_prefix=f"prov{uuid.uuid4().hex[:8]}")
+        yield opened
+        await opened.aclose()
 
 
+@pytest.mark.asyncio
 async def test_provenance_of_a_memory_added_through_memdashs_tool_outside_a_workflow() -> None:
     store = InMemoryEditor()
     add = bind_tool(store, AddToolConfig(memory="main", user_id="alice"))
@@ -29,6 +58,23 @@ async def test_provenance_of_a_memory_added_through_memdashs_tool_outside_a_work
         minutes=1)
     found = await store.list_records(MemoryFilter(metadata={provenance.CONVERSATION: "c-1"}))
     assert [r.item.memory for r in found.records] == ["Alice lives in Lisbon."]  # the agent's own key kept
+
+
+@pytest.mark.asyncio
+async def test_provenance_from_the_toolkits_context_round_trips_through_every_store(store, monkeypatch) -> None:
+    context = {provenance.CONVERSATION: "thread-7", provenance.WORKFLOW_RUN: "run-3",
+               provenance.FUNCTION: "travel_agent"}  # what the toolkit's Context says inside a workflow
+    monkeypatch.setattr(provenance, "toolkit_context", lambda: dict(context))
+    add = bind_tool(store, AddToolConfig(memory="main", user_id="alice"))
+    await add.ainvoke({"memory": "Alice flies to Oslo in May.", "metadata": {"app": {"name": "chat"}}})
+    monkeypatch.setattr(provenance, "toolkit_context", lambda: {**context, provenance.CONVERSATION: "thread-8"})
+    await add.ainvoke({"memory": "Alice prefers aisle seats."})
+    found = await store.list_records(MemoryFilter(user_id="alice", metadata={provenance.CONVERSATION: "thread-7"}))
+    [record] = found.records
+    meta = (await store.get_record(record.id)).item.metadata
+    assert record.item.memory == "Alice flies to Oslo in May." and meta["app"] == {"name": "chat"}
+    assert {key: meta[key] for key in context} == context
+    assert dt.datetime.fromisoformat(meta[provenance.WRITTEN_AT]) <= dt.datetime.now(dt.UTC)
 
 
 def test_the_items_own_provenance_wins() -> None:
