@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard import context
 from dashboard.components import nav
-from dashboard.components.audit_view import diff_view
+from dashboard.components.audit_view import diff_view, entry_link
 from dashboard.components.page import flash
 from dashboard.components.times import local_time, local_zone
 from dashboard.services import filters, history, insights
@@ -48,6 +48,8 @@ def _version(store: str, record: MemoryRecord, version: Version, *, editable: bo
              f"{escape_markdown(entry.actor)}, {local_time(entry.at)}")
     with st.expander(label, icon=":material/history:"):
         diff_view(version.previous, version.state, "before", f"version {version.number}")
+        if entry.seq is not None:
+            entry_link(entry.seq, "This change in the audit log (revert it there)")
         if editable and not history.same_content(version.state, record):
             st.button(f"Restore version {version.number}", key=f"history_restore_{entry.seq}",
                       icon=":material/restore:", on_click=_restore, args=(store, record, version))

@@ -59,6 +59,22 @@ def test_history_restores_an_earlier_version_as_one_audited_edit(dash):
     assert at.text_area(key="detail_memory").value == "Alice likes tea."  # the editors show the restored text
 
 
+def test_history_restore_is_undone_from_the_audit_log(dash):
+    memory_id = edited_twice(dash)
+    at = ok(dash.app("memory", id=memory_id).run())
+    restore_button(at, 1).click().run()
+    restore = max(dash.hub.audit.entries(AuditQuery(memory_id=memory_id)), key=lambda e: e.seq)
+    links = [link.proto for link in ok(at).get("page_link") if link.proto.label.startswith("This change in the")]
+    assert len(links) == 4 and any(f"entry={restore.seq}" in str(link) for link in links)
+    audit_page = ok(dash.app("audit", entry=str(restore.seq)).run())
+    audit_page.button(key="audit_revert").click().run()
+    ok(audit_page).button(key="audit_revert_confirm").click().run()
+    record = dash.get(memory_id)
+    assert (record.item.memory, record.item.tags, record.version) == ("Alice likes coffee.", ["drink", "morning"], 5)
+    entries = list(dash.hub.audit.entries(AuditQuery(memory_id=memory_id)))
+    assert len(entries) == 5 and max(entries, key=lambda e: e.seq).reverts == restore.seq
+
+
 def test_history_restore_is_refused_when_the_memory_changed_meanwhile(dash):
     memory_id = edited_twice(dash)
     at = ok(dash.app("memory", id=memory_id).run())
