@@ -44,14 +44,14 @@ def history_panel(store: str, record: MemoryRecord, *, editable: bool) -> None:
 def _version(store: str, record: MemoryRecord, version: Version, *, editable: bool) -> None:
     entry = version.entry
     now = " (now)" if version.number == record.version else ""
-    label = (f"Version {version.number}{now}: {WHAT.get(entry.operation, entry.operation)} by "
-             f"{escape_markdown(entry.actor)}, {local_time(entry.at)}")
-    with st.expander(label, icon=":material/history:"):
+    made = (f"{WHAT.get(entry.operation, entry.operation)} by {escape_markdown(entry.actor)}, {local_time(entry.at)}"
+            if entry else "written before the audit log")
+    with st.expander(f"Version {version.number}{now}: {made}", icon=":material/history:"):
         diff_view(version.previous, version.state, "before", f"version {version.number}")
-        if entry.seq is not None:
+        if entry and entry.seq is not None:
             entry_link(entry.seq, "This change in the audit log (revert it there)")
         if editable and not history.same_content(version.state, record):
-            st.button(f"Restore version {version.number}", key=f"history_restore_{entry.seq}",
+            st.button(f"Restore version {version.number}", key=f"history_restore_{entry.seq if entry else 0}",
                       icon=":material/restore:", on_click=_restore, args=(store, record, version))
 
 

@@ -27,9 +27,9 @@ CONTENT = ("memory", "tags", "metadata", "conversation")
 @dataclasses.dataclass(frozen=True)
 class Version:
     """The memory as one audited change left it (``state``), and as it was before (``previous``, None when the
-    change created it)."""
+    change created it). ``entry`` is None for the version the log first found, written before it recorded."""
 
-    entry: AuditEntry
+    entry: AuditEntry | None
     state: dict[str, Any]
     previous: dict[str, Any] | None
 
@@ -46,11 +46,15 @@ class History:
 
 def memory_history(hub: StoreHub, store: str, memory_id: str) -> History:
     """Every version of one memory the audit log recorded, oldest first (deletes and restores included in the
-    order they happened; a delete leaves no version of its own)."""
+    order they happened; a delete leaves no version of its own). A memory written before the log recorded it
+    starts with the version its first audited change found."""
     hub.require_read(store)
     entries = sorted(hub.audit.entries(AuditQuery(store=store, memory_id=memory_id)), key=lambda e: e.seq or 0)
     versions = [Version(entry=e, state=e.after, previous=e.before) for e in entries if e.after is not None]
-    return History(versions=versions, complete=bool(entries) and entries[0].before is None)
+    complete = bool(entries) and entries[0].before is None
+    if entries and not complete and entries[0].before is not None:
+        versions.insert(0, Version(entry=None, state=entries[0].before, previous=None))
+    return History(versions=versions, complete=complete)
 
 
 def same_content(state: dict[str, Any], record: MemoryRecord) -> bool:

@@ -87,7 +87,7 @@ def test_history_restore_is_refused_when_the_memory_changed_meanwhile(dash):
     assert len(list(dash.hub.audit.entries(AuditQuery(memory_id=memory_id)))) == 4
 
 
-def test_history_of_a_memory_written_before_the_audit_log_says_so(make_dash, tmp_path):
+def test_history_of_a_memory_written_before_the_audit_log_says_so_and_restores(make_dash, tmp_path):
     path = tmp_path / "old.sqlite3"
     when = dt.datetime(2023, 5, 1, 9, 30, tzinfo=dt.UTC)
     record = MemoryRecord(id="old-1", created_at=when, updated_at=when, version=2,
@@ -103,3 +103,11 @@ def test_history_of_a_memory_written_before_the_audit_log_says_so(make_dash, tmp
     assert any("written before the audit log recorded it: created 2023-05-01 09:30:00 UTC" in c.value
                for c in at.caption)
     assert versions(at) == []
+    memories.update_memory(dash.hub, LOCAL_ADMIN, "main", "old-1", MemoryPatch(memory="Alice lives in Lisbon."),
+                           expected_version=2)
+    at = ok(dash.app("memory", id="old-1").run())
+    assert [label.split(":")[0] for label in versions(at)] == ["Version 3 (now)", "Version 2"]
+    assert versions(at)[1] == "Version 2: written before the audit log"  # as the first audited edit found it
+    restore_button(at, 2).click().run()
+    assert "Restored version 2: the memory is now version 4." in messages(ok(at), "success")
+    assert dash.get("old-1").item.memory == "Alice lives in Porto."
