@@ -475,3 +475,51 @@ def test_times_read_in_the_operators_time_zone(playwright: Playwright, live: Das
         assert not exceptions(page)
     finally:
         context.close()
+
+
+# --- 11. a memory's history: restore what the agent first wrote, revert the restore, a stale restore refused ------
+
+def version_box(page: Page, label: str):
+    """The history's expander whose label starts with ``label``, opened."""
+    box = page.locator("[data-testid='stExpander']", has_text=label).first
+    box.locator("summary").click()
+    return box
+
+
+def test_history_restore_an_older_version_then_revert_it(person: Page, live: DashboardServer,
+                                                         ledger: Ledger) -> None:
+    target = "demo-13"  # bob, written by the agent before the audit log
+    original, monday = record_of(target).item.memory, "Bob blocks Monday mornings for pipeline reviews."
+    open_page(person, live.url(f"/memory?store=main&id={target}"))
+    caption_with(person, "This memory was written before the audit log recorded it")
+    key(person, "detail_memory").locator("textarea").fill(monday)
+    click(person, "detail_save")
+    assert success(person) == "Saved: this memory is now version 2."
+    ledger.step("edit", changed=[target], operations=["update"])
+
+    version_box(person, "Version 1: written before the audit log")
+    click(person, "history_restore_0")
+    assert success(person) == "Restored version 1: the memory is now version 3."
+    [restore] = ledger.step("restore version 1", changed=[target], operations=["update"])
+    assert (restore.before["memory"], restore.after["memory"]) == (monday, original)
+
+    box = version_box(person, "Version 3 (now)")
+    rerun(person, lambda: box.get_by_role("link", name="This change in the audit log (revert it there)").click())
+    click(person, "audit_revert")
+    assert original in dialog(person)
+    click(person, "audit_revert_confirm")
+    assert success(person) == "Reverted 1 change."
+    [back] = ledger.step("revert the restore", changed=[target], operations=["revert"])
+    assert (back.reverts, back.after["memory"]) == (restore.seq, monday)
+
+    open_page(person, live.url(f"/memory?store=main&id={target}"))
+    meanwhile = record_of(target).model_copy(update={"version": 9, "item": record_of(target).item.model_copy(
+        update={"memory": "Bob works from home on Fridays."})})
+    store_call(live.config, "main", lambda store: store.add_records([meanwhile]))  # another writer, meanwhile
+    ledger.state = ledger.records()
+    version_box(person, "Version 1: written before the audit log")
+    click(person, "history_restore_0")
+    expect(person.locator("[data-testid='stAlertContentError']").first).to_have_text(
+        "Not restored: this memory changed since you opened it (now version 9). Nothing was overwritten; look at "
+        "the history again.")
+    ledger.step("a restore from a stale page")
