@@ -47,6 +47,9 @@ def cmd_as_of(args: argparse.Namespace) -> int:
     noun = "memory" if len(found.records) == 1 else "memories"
     print(f"{len(found.records)} {noun} of user '{args.user}' as of {args.at.isoformat()} "
           f"({found.undone} audited changes since undone)", file=sys.stderr)
+    if found.log_starts is None or args.at < found.log_starts:
+        since = f"starts {found.log_starts.isoformat()}" if found.log_starts else "has no changes of this store"
+        print(f"the audit log {since}: memories deleted outside it before then are not known", file=sys.stderr)
     if found.unknown:
         print(f"{len(found.unknown)} changed since outside the audit log, written as they are now: "
               f"{', '.join(found.unknown)}", file=sys.stderr)

@@ -46,6 +46,10 @@ def _result(store: str, user: str, when: dt.datetime) -> None:
     if found.unknown:
         st.warning(f"{count_of(len(found.unknown), 'memory', 'memories')} changed since outside memdash's audit log "
                    "(written by the agent's own toolkit, say): shown as they are now.", icon=":material/help:")
+    if found.log_starts is None or when < found.log_starts:
+        since = f"starts {local_time(found.log_starts)}" if found.log_starts else "has no changes of this store yet"
+        st.warning(f"The audit log {since}: memories deleted outside it before then are not known, and those "
+                   "written before it are shown from their timestamps.", icon=":material/help:")
     if not found.records:
         st.info("No memories then. Try a later moment, or check the user id on the Users page.")
         return

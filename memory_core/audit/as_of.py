@@ -1,8 +1,8 @@
 """What a user's memories said at a moment: the records as they are now, with every audited change made after
 that moment undone (each memory as its first later change found it). Exact when every change since went
-through the audit log; a memory written or changed since by something else (the agent's own toolkit writing
-straight to the store) is dropped when it was created after the moment, and otherwise kept as it is now and
-named in ``unknown``."""
+through the audit log. What changed outside it (the agent's own toolkit writing straight to the store): a memory
+created after the moment is dropped, one changed after it is kept as known and named in ``unknown``; one deleted
+leaves nothing to show. ``log_starts``, the store's first audited change: before it only timestamps speak."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ class AsOf:
     records: list[MemoryRecord]  # as they were at ``when``, oldest first
     undone: int  # audited changes made after ``when``
     unknown: list[str]  # ids of memories changed after ``when`` outside the audit log, shown as they are now
+    log_starts: dt.datetime | None  # the store's first audited change (None: none yet)
 
 
 def as_of(log: AuditLog, store: str, user_id: str, when: dt.datetime, current: Iterable[MemoryRecord]) -> AsOf:
@@ -38,14 +39,13 @@ def as_of(log: AuditLog, store: str, user_id: str, when: dt.datetime, current: I
             state.pop(memory_id, None)
         else:
             state[memory_id] = before
-    touched = set(first_after)
     unknown = []
-    for record in list(state.values()):
-        if record.id in touched:
-            continue
+    for record in list(state.values()):  # what the log cannot have undone: changes outside it
         if record.created_at > when:
             del state[record.id]
         elif record.updated_at > when:
             unknown.append(record.id)
     records = sorted(state.values(), key=lambda r: (r.created_at, r.id))
-    return AsOf(when=when, records=records, undone=len(later), unknown=unknown)
+    first = next(iter(log.entries(AuditQuery(store=store))), None)
+    return AsOf(when=when, records=records, undone=len(later), unknown=unknown,
+                log_starts=first.at if first else None)

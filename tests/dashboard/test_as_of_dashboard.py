@@ -26,8 +26,17 @@ def test_as_of_shows_the_memories_as_they_were_and_downloads_them(dash):
                for c in at.caption)
     [download] = at.get("download_button")
     assert download.proto.label == "Download as JSONL"
+    assert messages(at, "warning") == []
     now = ok(dash.app("as_of", user="alice", at=dt.datetime.now(dt.UTC).isoformat()).run())
     assert now.dataframe[0].value["memory"].tolist() == ["Alice likes coffee."]
+
+
+def test_as_of_a_moment_before_the_audit_log_started_says_what_is_not_known(dash):
+    dash.add(memory="Alice likes tea.")
+    at = ok(dash.app("as_of", user="alice", at="2020-01-01T00:00:00Z").run())
+    [warning] = messages(at, "warning")
+    assert warning.startswith("The audit log starts ") and "deleted outside it before then are not known" in warning
+    assert any("0 memories of alice" in c.value for c in at.caption)
 
 
 def test_as_of_form_writes_the_moment_in_utc_and_bad_input_is_a_message(dash):

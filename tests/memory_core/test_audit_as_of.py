@@ -75,3 +75,22 @@ async def test_as_of_drops_memories_written_later_outside_the_log_and_names_thos
     found = as_of(log, "main", "a", old + dt.timedelta(days=1), current)
     assert [r.id for r in found.records] == ["edited", "kept"]
     assert found.unknown == ["edited"]
+    assert found.log_starts is None  # nothing audited yet: what was deleted meanwhile is not known
+
+
+async def test_as_of_a_memory_written_before_the_log_started_and_edited_through_it(tmp_path: Path) -> None:
+    store, log = InMemoryEditor(), SqliteAuditLog(tmp_path / "audit.sqlite3")
+    old = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    with audited():
+        await store.add_records([MemoryRecord(id="m", created_at=old, updated_at=old,
+                                              item=MemoryItem(user_id="a", memory="Lives in Porto."))])
+    before_log = tick()
+    await AuditedWriter(store, log, LOCAL_ADMIN, "main").update("m", MemoryPatch(memory="Lives in Lisbon."),
+                                                                 expected_version=1)
+    after_edit = tick()
+    current = [r async for r in iter_records(store, MemoryFilter(user_id="a"))]
+    then, now = (as_of(log, "main", "a", when, current) for when in (before_log, after_edit))
+    assert [r.item.memory for r in then.records] == ["Lives in Porto."] and then.unknown == []
+    assert [r.item.memory for r in now.records] == ["Lives in Lisbon."]
+    assert then.log_starts is not None and before_log < then.log_starts <= after_edit
+    assert [r.item.memory for r in (as_of(log, "main", "a", old - dt.timedelta(days=1), current)).records] == []
