@@ -548,6 +548,12 @@ async def test_retrieval_counts_in_redis_follow_the_agents_searches(server: Redi
         used = await store.usage([tea, chess])
         assert list(used) == [tea] and used[tea].retrievals == 2
         assert [(m.id, m.retrievals) for m in await store.most_used(3)] == [(tea, 2)]
+    finally:
+        await store.aclose()
+    store = await _open(server, "other", embedder=None)  # kept across connections
+    try:
+        await store.get_record(tea)  # an operator's read: not counted
+        assert (await store.usage([tea]))[tea].retrievals == 2
         await store.delete_records([tea])
         assert await store.usage([tea]) == {} and await store.most_used(3) == []
     finally:
