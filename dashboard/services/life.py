@@ -9,7 +9,7 @@ import uuid
 
 from dashboard.services import memories
 from memory_core import life
-from memory_core.access import Actor
+from memory_core.access import Actor, Role
 from memory_core.interfaces import Capability
 from memory_core.records import MemoryPatch, MemoryRecord, utcnow
 from memory_core.transfer import expired_ids
@@ -34,7 +34,9 @@ def set_expiry(hub: StoreHub, actor: Actor, store: str, record: MemoryRecord,
 
 
 def sweep_expired(hub: StoreHub, actor: Actor, store: str) -> int:
-    """Move every memory of ``store`` whose expiry time is past to the trash (one audited delete batch)."""
+    """Move every memory of ``store`` whose expiry time is past to the trash (one audited delete batch, admins:
+    it is a bulk delete), refused before anything is read for anyone else."""
+    memories.allow(hub, actor, Role.ADMIN, store, "move expired memories to the trash")
     browser = hub.browser(store, Capability.PAUSE)
     ids = hub.runner.run(expired_ids(browser, utcnow()))
     return memories.delete_memories(hub, actor, store, ids, batch=uuid.uuid4().hex) if ids else 0
