@@ -1,7 +1,8 @@
 """Pause and expiry (memory_core.life) on every memdash store that declares ``Capability.PAUSE`` (in_memory,
 sqlite, postgres, redis; real servers): through the agent's own search a paused memory is never returned and
 comes back when resumed, an expired one is not returned, ``top_k`` still holds when paused memories outrank the
-rest, and an operator's search and listing still show them; an expiry already past is refused."""
+rest, and an operator's search and listing still show them; the sweep (``transfer.expired_ids``) lists exactly the
+memories past their time; both states survive a JSONL export and import; an expiry already past is refused."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from memory_core.providers.postgres.store import PostgresMemory
 from memory_core.providers.redis.store import RedisMemory
 from memory_core.providers.sqlite import SqliteMemory
 from memory_core.records import MemoryFilter, MemoryPatch
+from memory_core.transfer import dump_jsonl_line, expired_ids, parse_jsonl
 
 pytestmark = pytest.mark.asyncio
 NOW = dt.datetime.now(dt.UTC)
@@ -76,7 +78,7 @@ async def test_pause_hides_a_memory_from_the_agent_until_resumed(store) -> None:
     assert (await agent_finds(store, "green tea"))[0] == "Alice drinks green tea"
 
 
-async def test_expired_memories_are_not_returned_to_the_agent(store) -> None:
+async def test_expiry_past_hides_a_memory_from_the_agent_but_keeps_it_listed(store) -> None:
     await store.add_items([MemoryItem(user_id="alice", memory="Alice is in Paris this week"),
                            MemoryItem(user_id="alice", memory="Alice lives in Lisbon")])
     trip = (await memories_of(store))["Alice is in Paris this week"]
@@ -85,7 +87,7 @@ async def test_expired_memories_are_not_returned_to_the_agent(store) -> None:
     assert trip in (await memories_of(store)).values()  # still there until the sweep moves it to the trash
 
 
-async def test_top_k_holds_when_paused_memories_outrank_the_rest(store) -> None:
+async def test_pause_keeps_top_k_when_paused_memories_outrank_the_rest(store) -> None:
     await store.add_items([MemoryItem(user_id="alice", memory=f"tea note {n} tea tea") for n in range(6)]
                           + [MemoryItem(user_id="alice", memory="a tea memory"),
                              MemoryItem(user_id="alice", memory="another tea memory")])
@@ -95,7 +97,37 @@ async def test_top_k_holds_when_paused_memories_outrank_the_rest(store) -> None:
     assert sorted(await agent_finds(store, "tea", top_k=2)) == ["a tea memory", "another tea memory"]
 
 
-async def test_an_expiry_already_past_is_refused_with_the_field_named() -> None:
+async def test_expiry_sweep_lists_only_the_memories_past_their_time(store) -> None:
+    await store.add_items([MemoryItem(user_id="alice", memory="Alice is in Paris this week"),
+                           MemoryItem(user_id="alice", memory="Alice has a dentist appointment next month"),
+                           MemoryItem(user_id="bob", memory="Bob lives in Lisbon")])
+    ids = await memories_of(store)
+    trip, dentist = ids["Alice is in Paris this week"], ids["Alice has a dentist appointment next month"]
+    await set_metadata(store, trip, lambda meta: {**meta, life.EXPIRES_AT: (NOW - dt.timedelta(hours=1)).isoformat()})
+    await set_metadata(store, dentist, lambda meta: life.expiring_metadata(meta, NOW + dt.timedelta(days=30), NOW))
+    assert await expired_ids(store, dt.datetime.now(dt.UTC)) == [trip]
+    assert set(await expired_ids(store, NOW + dt.timedelta(days=31))) == {trip, dentist}  # Bob's never expires
+    assert "Alice has a dentist appointment next month" in await agent_finds(store, "dentist appointment")
+
+
+async def test_pause_and_expiry_survive_an_export_and_import(store) -> None:
+    await store.add_items([MemoryItem(user_id="alice", memory="Alice drinks green tea"),
+                           MemoryItem(user_id="alice", memory="Alice has a dentist appointment next month")])
+    ids = await memories_of(store)
+    tea, dentist = ids["Alice drinks green tea"], ids["Alice has a dentist appointment next month"]
+    await set_metadata(store, tea, lambda meta: life.paused_metadata(meta, True))
+    await set_metadata(store, dentist, lambda meta: life.expiring_metadata(meta, NOW + dt.timedelta(days=30), NOW))
+    before = await store.get_records([tea, dentist])
+    exported = [dump_jsonl_line(record) for record in before.values()]
+    await store.delete_records([tea, dentist])
+    await store.add_records(parse_jsonl(exported).records)
+    restored = {key: record.item for key, record in (await store.get_records([tea, dentist])).items()}
+    assert life.is_paused(restored[tea]) and not life.is_paused(restored[dentist])
+    assert life.expires_at(restored[dentist]) == life.expires_at(before[dentist].item) is not None
+    assert await agent_finds(store, "green tea") == []
+
+
+async def test_expiry_already_past_is_refused_with_the_field_named() -> None:
     with pytest.raises(InvalidInputError, match=r"expires_at: .* is already past"):
         life.expiring_metadata({}, NOW - dt.timedelta(minutes=1), NOW)
     assert life.expiring_metadata({"k": 1}, None, NOW) == {"k": 1}
