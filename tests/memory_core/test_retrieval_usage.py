@@ -1,9 +1,10 @@
 """Which memories the agent uses (memory_core.usage): the agent's search — directly or through the add/get
 memory tools — counts each memory it returns, an operator's search and reads do not; counts survive reopening
-the file and go with a deleted memory; tracking can be turned off."""
+the file, start on a file of the schema before them and go with a deleted memory; tracking can be turned off."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from memory_core.audit.guard import audited
 from memory_core.interfaces import Capability, capabilities_of
 from memory_core.models import MemoryItem
 from memory_core.providers.in_memory import InMemoryEditor
-from memory_core.providers.sqlite import SqliteMemory
+from memory_core.providers.sqlite import SqliteMemory, schema
 from memory_core.records import MemoryFilter
 from memory_core.tools import GetToolConfig, bind_tool
 
@@ -72,6 +73,24 @@ async def test_retrieval_counts_survive_reopening_the_file(tmp_path: Path) -> No
         await store.search("tea", user_id="alice")
     async with await SqliteMemory.open(path) as store:
         assert (await store.usage([tea]))[tea].retrievals == 1
+
+
+async def test_retrieval_counting_starts_on_a_file_written_before_it(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    with sqlite3.connect(path) as conn:  # a schema 1 file: memdash before retrieval counts
+        for statement in schema.MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    async with await SqliteMemory.open(path) as store:
+        with audited():
+            await store.add_items([MemoryItem(user_id="alice", memory="Alice drinks green tea")])
+        [tea] = (await ids_by_text(store)).values()
+        await store.search("tea", user_id="alice")
+        assert (await store.usage([tea]))[tea].retrievals == 1
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+    conn.close()
 
 
 async def test_retrieval_tracking_can_be_turned_off(tmp_path: Path) -> None:
