@@ -61,8 +61,9 @@ def _validate(frame: pd.DataFrame, gen: int) -> tuple[MemoryItem | None, dict[st
 
 
 def _added(store: str) -> None:
-    """The last add's outcome, above the new, empty form."""
-    added = st.session_state.pop("add_done", None)
+    """The last add's outcome, above the new, empty form, until the next add: a run that a second click causes
+    (a double click) must not wipe it."""
+    added = st.session_state.get("add_done")
     if added:
         memory_id, item = added
         text = escape_markdown(truncate(item_text(item), 120))

@@ -350,6 +350,13 @@ def test_an_import_whose_ids_collide_with_each_other_writes_nothing(person: Page
 
 # --- 6. add twice ----------------------------------------------------------------------------------------------------
 
+def wait_until_stored(ledger: Ledger, memory: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not any(r.get("memory") == memory for r in ledger.records().values()):
+        assert time.monotonic() < deadline, f"{memory!r} was never stored"
+        time.sleep(0.5)
+
+
 def test_add_twice_and_a_double_click_adds_once(person: Page, live: DashboardServer, ledger: Ledger) -> None:
     open_page(person, live.url("/add?store=main&user=dmitri"))
     key(person, "add_memory_0").locator("textarea").fill("Dmitri is learning Estonian.")
@@ -367,6 +374,7 @@ def test_add_twice_and_a_double_click_adds_once(person: Page, live: DashboardSer
     # the typed text reaches the server first (on blur), so the double click is all the next runs are about
     rerun(person, lambda: key(person, "add_metadata_1").locator("textarea").blur())
     rerun(person, lambda: person.get_by_role("button", name="Add memory").dblclick())
+    wait_until_stored(ledger, "Dmitri prefers calls after 10 am.")  # a slow machine is not a lost add
     time.sleep(1)  # a second run, if the double click caused one, has finished
     rerun(person, lambda: None)
     [second] = ledger.step("a double click on the second add", added=1, operations=["add"])
