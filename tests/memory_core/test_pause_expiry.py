@@ -7,7 +7,6 @@ memories past their time; both states survive a JSONL export and import; an expi
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,37 +17,18 @@ from memory_core import life
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import Capability, capabilities_of
 from memory_core.models import MemoryItem
-from memory_core.providers.in_memory import InMemoryEditor
-from memory_core.providers.postgres import PostgresMemoryConfig
-from memory_core.providers.postgres.store import PostgresMemory
-from memory_core.providers.redis.store import RedisMemory
-from memory_core.providers.sqlite import SqliteMemory
 from memory_core.records import MemoryFilter, MemoryPatch
 from memory_core.transfer import dump_jsonl_line, expired_ids, parse_jsonl
+from tests.helpers.memdash_stores import KINDS, memdash_store
 
 pytestmark = pytest.mark.asyncio
 NOW = dt.datetime.now(dt.UTC)
 
 
-@pytest_asyncio.fixture(params=["in_memory", "sqlite", "postgres", "redis"])
+@pytest_asyncio.fixture(params=KINDS)
 async def store(request, tmp_path: Path) -> AsyncIterator:
-    if request.param == "in_memory":
-        yield InMemoryEditor()
-    elif request.param == "sqlite":
-        async with await SqliteMemory.open(tmp_path / "s.sqlite3") as opened:
-            yield opened
-    elif request.param == "postgres":
-        config = PostgresMemoryConfig(dsn=request.getfixturevalue("pgvector_server"),
-                                      schema=f"t_{uuid.uuid4().hex[:12]}")
-        opened = await PostgresMemory.open(config.server(), schema=config.db_schema, language="english",
-                                           embedder=None, pool_min=1, pool_max=2)
+    async with memdash_store(request.param, request, tmp_path) as opened:
         yield opened
-        await opened.aclose()
-    else:
-        server = request.getfixturevalue("redis_server")
-        opened = await RedisMemory.open(port=server.port, key_prefix=f"life{uuid.uuid4().hex[:8]}")
-        yield opened
-        await opened.aclose()
 
 
 async def memories_of(store) -> dict[str, str]:

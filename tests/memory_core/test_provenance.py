@@ -5,7 +5,6 @@ servers) like any metadata, so the other memories of a conversation are found by
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,33 +14,15 @@ import pytest_asyncio
 from memory_core import provenance
 from memory_core.models import MemoryItem
 from memory_core.providers.in_memory import InMemoryEditor
-from memory_core.providers.postgres import PostgresMemoryConfig
-from memory_core.providers.postgres.store import PostgresMemory
-from memory_core.providers.redis.store import RedisMemory
-from memory_core.providers.sqlite import SqliteMemory
 from memory_core.records import MemoryFilter
 from memory_core.tools import AddToolConfig, bind_tool
+from tests.helpers.memdash_stores import KINDS, memdash_store
 
 
-@pytest_asyncio.fixture(params=["in_memory", "sqlite", "postgres", "redis"])
+@pytest_asyncio.fixture(params=KINDS)
 async def store(request, tmp_path: Path) -> AsyncIterator:
-    if request.param == "in_memory":
-        yield InMemoryEditor()
-    elif request.param == "sqlite":
-        async with await SqliteMemory.open(tmp_path / "s.sqlite3") as opened:
-            yield opened
-    elif request.param == "postgres":
-        config = PostgresMemoryConfig(dsn=request.getfixturevalue("pgvector_server"),
-                                      schema=f"t_{uuid.uuid4().hex[:12]}")
-        opened = await PostgresMemory.open(config.server(), schema=config.db_schema, language="english",
-                                           embedder=None, pool_min=1, pool_max=2)
+    async with memdash_store(request.param, request, tmp_path) as opened:
         yield opened
-        await opened.aclose()
-    else:
-        server = request.getfixturevalue("redis_server")
-        opened = await RedisMemory.open(port=server.port, key_prefix=f"prov{uuid.uuid4().hex[:8]}")
-        yield opened
-        await opened.aclose()
 
 
 @pytest.mark.asyncio
