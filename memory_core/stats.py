@@ -76,13 +76,8 @@ class MemoryStats(ABC):
     async def largest(self, n: int = 10) -> list[SizedMemory]:
         """The ``n`` largest memories (see the module doc for size), largest first, ties by id."""
 
-    @property
-    def records_retrieval(self) -> bool:
-        """Whether the store records when memories are retrieved."""
-        return False
-
     async def never_retrieved(self, n: int = 10) -> list[SizedMemory]:
-        """Memories no search has returned; only where :attr:`records_retrieval`."""
+        """Memories no search has returned; only where the store counts retrievals (``Capability.RETRIEVALS``)."""
         raise UnsupportedError("this store does not record retrievals, so it cannot say which memories were "
                                "never retrieved")
 

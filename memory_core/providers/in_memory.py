@@ -182,10 +182,6 @@ class InMemoryEditor(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, Ret
 
 
     # --- retrievals ------------------------------------------------------------------------------------------
-    @property
-    def records_retrieval(self) -> bool:
-        return True
-
     async def note_retrieved(self, ids: Sequence[str], at: dt.datetime) -> None:
         async with self._lock:
             for rid in ids:

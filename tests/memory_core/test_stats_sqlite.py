@@ -109,7 +109,7 @@ async def test_computed_without_reading_records(stores, monkeypatch):
 
 async def test_never_retrieved_agrees_with_the_reference_and_bad_arguments_are_refused(stores):
     reference, sqlite = stores
-    assert sqlite.records_retrieval and reference.records_retrieval
+    assert Capability.RETRIEVALS in capabilities_of(sqlite) and Capability.RETRIEVALS in capabilities_of(reference)
     assert await sqlite.never_retrieved(5) == await reference.never_retrieved(5)
     with pytest.raises(InvalidInputError):
         await sqlite.top_tags(0)

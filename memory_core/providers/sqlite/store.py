@@ -239,10 +239,6 @@ class SqliteMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, Retri
     def tracks_retrievals(self) -> bool:
         return self._track
 
-    @property
-    def records_retrieval(self) -> bool:
-        return self._track
-
     async def note_retrieved(self, ids: Sequence[str], at: dt.datetime) -> None:
         self._counting.start(self._pool.write(stats.note_retrieved, list(ids), to_micros(at)))
 
