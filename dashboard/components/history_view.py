@@ -1,6 +1,7 @@
-"""The Memory page's history: where the memory came from (its provenance), each version the audit log recorded,
-newest first, with its diff, who made it and when, and a button to restore an earlier one (an audited edit,
-refused if the memory changed meanwhile)."""
+"""The Memory page's account of a memory's life: where it came from (its provenance), how often the agent used
+it, pause and expiry for the agent, and each version the audit log recorded, newest first, with its diff, who
+made it and when, and a button to restore an earlier one (an audited edit, refused if the memory changed
+meanwhile)."""
 
 from __future__ import annotations
 
