@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 from memory_core.errors import InvalidInputError
-from memory_core.records import MemoryRecord, RecordPage, Sort, decode_cursor, encode_cursor
+from memory_core.records import MemoryRecord, RecordPage, Sort, decode_cursor, encode_cursor, require_time_sort
 
 
 def page_locally(records: list[MemoryRecord], sort: Sort, limit: int, cursor: str | None) -> RecordPage:
     """Sort ``records`` and page on ``(timestamp, id)`` keys, so pages stay stable while memories are added."""
+    require_time_sort(sort)
     def key(record: MemoryRecord) -> tuple[str, str]:
         return getattr(record, sort.field.value).astimezone(dt.UTC).isoformat(timespec="microseconds"), record.id
 

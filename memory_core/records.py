@@ -13,7 +13,7 @@ import typing
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from memory_core.errors import InvalidInputError
+from memory_core.errors import InvalidInputError, UnsupportedError
 from memory_core.models import MemoryItem
 
 
@@ -61,6 +61,12 @@ class ScoredRecord(BaseModel):
 class SortField(enum.StrEnum):
     CREATED = "created_at"
     UPDATED = "updated_at"
+    RETRIEVALS = "retrievals"  # how often the agent's search returned the memory (``Capability.BROWSE_BY_USE``)
+
+
+TIME_FIELDS = (SortField.CREATED, SortField.UPDATED)
+BY_USE = ("the agent's use of memories (how often its search returned each) is not recorded by this store, "
+          "so it cannot filter or sort by it")
 
 
 class Sort(BaseModel):
@@ -84,6 +90,8 @@ class MemoryFilter(BaseModel):
     created_to: dt.datetime | None = None
     updated_from: dt.datetime | None = None
     updated_to: dt.datetime | None = None
+    #: ``True``: the agent's search returned it at least once; ``False``: never (``Capability.BROWSE_BY_USE``).
+    retrieved: bool | None = None
 
     @field_validator("metadata")
     @classmethod
@@ -101,8 +109,17 @@ class MemoryFilter(BaseModel):
                 raise ValueError(f"{name} range is empty: from {lo.isoformat()} is after to {hi.isoformat()}")
         return self
 
-    def matches(self, record: MemoryRecord) -> bool:
-        """Reference semantics of every filter field; stores translate the same rules to their query language."""
+    def matches(self, record: MemoryRecord, retrievals: int | None = None) -> bool:
+        """Reference semantics of every filter field; stores translate the same rules to their query language.
+
+        ``retrievals`` is how often the agent's search returned the record; a filter on it (``retrieved``) is
+        refused with ``UnsupportedError`` when the caller cannot say, never ignored.
+        """
+        if self.retrieved is not None:
+            if retrievals is None:
+                raise UnsupportedError(BY_USE)
+            if (retrievals > 0) != self.retrieved:
+                return False
         item = record.item
         checks = (
             self.user_id is None or item.user_id == self.user_id,
@@ -114,6 +131,18 @@ class MemoryFilter(BaseModel):
             _in_range(record.updated_at, self.updated_from, self.updated_to),
         )
         return all(checks)
+
+
+def by_use(flt: MemoryFilter, sort: Sort) -> bool:
+    """Whether a listing filters or sorts by the agent's use of memories."""
+    return flt.retrieved is not None or sort.field is SortField.RETRIEVALS
+
+
+def require_time_sort(sort: Sort) -> Sort:
+    """``sort`` when it is by a timestamp; ``UnsupportedError`` for a sort only stores that count uses have."""
+    if sort.field not in TIME_FIELDS:
+        raise UnsupportedError(BY_USE)
+    return sort
 
 
 def _in_range(value: dt.datetime, lo: dt.datetime | None, hi: dt.datetime | None) -> bool:

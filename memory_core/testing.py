@@ -31,6 +31,10 @@ Sections:
   methods. Each test needs some :class:`~memory_core.interfaces.Capability`; when the store does not
   declare it, the test is skipped with "store does not declare <capability>". That is the only skip.
   ``add_records`` (lossless import) needs ``import`` (and ``get`` to check what was written).
+* **The agent's use** (``test_use_*``): what the agent's own ``search`` returns decides the retrieval counts
+  (``retrievals``) and what ``browse_by_use`` lists and sorts by; a store without ``browse_by_use`` refuses that
+  filter and sort rather than ignoring them; paused and expired memories are never returned to the agent and
+  ``top_k`` still holds (``pause``).
 
 Every test writes under fresh user ids (``<user_prefix>-<random>-<name>``) and removes those users'
 memories afterwards, so the suite can run against a shared or remote store. Overridable hooks:
@@ -51,11 +55,13 @@ from typing import Any, ClassVar
 import pytest
 import pytest_asyncio
 
-from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
+from memory_core import life
+from memory_core.errors import InvalidInputError, NotFoundError, UnsupportedError, VersionConflictError
 from memory_core.interfaces import Capability, MemoryEditor, capabilities_of
 from memory_core.models import MemoryItem
 from memory_core.reach import AgentReach
 from memory_core.records import (
+    TIME_FIELDS,
     MemoryFilter,
     MemoryPatch,
     MemoryRecord,
@@ -63,6 +69,7 @@ from memory_core.records import (
     Sort,
     SortField,
 )
+from memory_core.usage import not_counted
 
 __all__ = ["MemoryStoreConformance", "Users"]
 
@@ -469,7 +476,7 @@ class MemoryStoreConformance:
         assert len(seen) == len(set(seen)), "a row appeared on two pages"
         assert before <= set(seen), f"{len(before - set(seen))} rows that existed before paging were missed"
 
-    @pytest.mark.parametrize("field", list(SortField), ids=[f.value for f in SortField])
+    @pytest.mark.parametrize("field", TIME_FIELDS, ids=[f.value for f in TIME_FIELDS])
     async def test_browse_sort_by_timestamp(self, editor: Any, users: Users, field: SortField) -> None:
         _require(editor, Capability.LIST)
         alice = users("alice")
@@ -790,3 +797,96 @@ class MemoryStoreConformance:
         items = await self._search(editor, exact, alice, top_k=2)
         assert _memories(items) == [h.record.item.memory for h in hits], "search and search_records disagree"
         assert [i.similarity_score for i in items] == pytest.approx([h.score for h in hits])
+
+    # --- the agent's use (memory_core.usage, memory_core.life) ------------------------------------------
+    async def _by_text(self, editor: Any, user_id: str) -> dict[str | None, str]:
+        return {memory: record.id for memory, record in (await self._records(editor, user_id, "")).items()}
+
+    async def _set_metadata(self, editor: Any, memory_id: str, change: Any) -> None:
+        record = await editor.get_record(memory_id)
+        await editor.update_record(memory_id, MemoryPatch(metadata=change(record.item.metadata)),
+                                   expected_version=record.version)
+        await self.settle()
+
+    async def test_use_counts_only_the_agents_own_search(self, editor: Any, users: Users) -> None:
+        _require(editor, Capability.RETRIEVALS, Capability.LIST)
+        alice = users("alice")
+        await self._add(editor, [MemoryItem(user_id=alice, memory="Alice drinks green tea"),
+                                 MemoryItem(user_id=alice, memory="Alice plays chess on Sundays")])
+        ids = await self._by_text(editor, alice)
+        tea, chess = ids["Alice drinks green tea"], ids["Alice plays chess on Sundays"]
+        for _ in range(2):
+            assert _memories(await self._search(editor, "green tea", alice, top_k=1)) == ["Alice drinks green tea"]
+        with not_counted():  # an operator previewing what the agent gets
+            await self._search(editor, "chess", alice, top_k=1)
+        await _list_all(editor, MemoryFilter(user_id=alice))
+        usage = await editor.usage([tea, chess])
+        assert list(usage) == [tea] and usage[tea].retrievals == 2, f"usage after two agent searches: {usage}"
+
+    async def test_use_browse_filters_and_sorts_by_the_agents_use_or_refuses(self, editor: Any,
+                                                                           users: Users) -> None:
+        _require(editor, Capability.LIST)
+        alice, bob = users("alice"), users("bob")
+        texts = ["Alice drinks green tea", "Alice rides a red bicycle", "Alice has a cat", "Alice plays piano"]
+        await self._add(editor, [MemoryItem(user_id=alice, memory=text) for text in texts]
+                        + [MemoryItem(user_id=bob, memory="Bob drinks green tea")])
+        flt, by_use = MemoryFilter(user_id=alice), Sort(field=SortField.RETRIEVALS)
+        if Capability.BROWSE_BY_USE not in capabilities_of(editor):
+            for call in (editor.list_records(flt.model_copy(update={"retrieved": False})),
+                         editor.count_records(flt.model_copy(update={"retrieved": True})),
+                         editor.list_records(flt, sort=by_use)):
+                with pytest.raises(UnsupportedError):  # never answered as if the filter were not there
+                    await call
+            return
+        for query, times in (("green tea", 3), ("red bicycle", 1)):
+            for _ in range(times):
+                await self._search(editor, query, alice, top_k=1)
+        ids = await self._by_text(editor, alice)
+        used = {ids["Alice drinks green tea"], ids["Alice rides a red bicycle"]}
+        for retrieved, expected in ((True, used), (False, set(ids.values()) - used)):
+            narrowed = flt.model_copy(update={"retrieved": retrieved})
+            assert {r.id for r in await _list_all(editor, narrowed, limit=1)} == expected, f"retrieved={retrieved}"
+            assert await editor.count_records(narrowed) == len(expected)
+        assert await _list_all(editor, MemoryFilter(user_id=bob, retrieved=True)) == []
+        most_first = [r.id for r in await _list_all(editor, flt, by_use, limit=1)]
+        assert most_first[:2] == [ids["Alice drinks green tea"], ids["Alice rides a red bicycle"]]
+        least_first = [r.id for r in await _list_all(editor, flt, Sort(field=SortField.RETRIEVALS,
+                                                                        descending=False), limit=3)]
+        assert least_first == most_first[::-1], "ascending is not the reverse of descending"
+
+    async def test_use_paused_memory_is_hidden_from_the_agent_until_resumed(self, editor: Any,
+                                                                             users: Users) -> None:
+        _require(editor, Capability.PAUSE, Capability.LIST, Capability.SEARCH_RECORDS)
+        alice = users("alice")
+        await self._add(editor, [MemoryItem(user_id=alice, memory="Alice drinks green tea"),
+                                 MemoryItem(user_id=alice, memory="Alice drinks black tea sometimes")])
+        tea = (await self._by_text(editor, alice))["Alice drinks green tea"]
+        await self._set_metadata(editor, tea, lambda meta: life.paused_metadata(meta, True))
+        assert _memories(await self._search(editor, "green tea", alice)) == ["Alice drinks black tea sometimes"]
+        operator = await editor.search_records("green tea", user_id=alice, top_k=5)
+        assert "Alice drinks green tea" in [hit.record.item.memory for hit in operator]  # kept and browsable
+        await self._set_metadata(editor, tea, lambda meta: life.paused_metadata(meta, False))
+        assert _memories(await self._search(editor, "green tea", alice))[0] == "Alice drinks green tea"
+
+    async def test_use_expired_memory_is_hidden_from_the_agent_but_kept(self, editor: Any, users: Users) -> None:
+        _require(editor, Capability.PAUSE, Capability.LIST)
+        alice = users("alice")
+        await self._add(editor, [MemoryItem(user_id=alice, memory="Alice is in Paris this week"),
+                                 MemoryItem(user_id=alice, memory="Alice lives in Lisbon")])
+        trip = (await self._by_text(editor, alice))["Alice is in Paris this week"]
+        past = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
+        await self._set_metadata(editor, trip, lambda meta: {**meta, life.EXPIRES_AT: past})
+        assert "Alice is in Paris this week" not in _memories(await self._search(editor, "Alice Paris week", alice))
+        assert trip in (await self._by_text(editor, alice)).values()  # until the sweep moves it to the trash
+
+    async def test_use_top_k_holds_when_paused_memories_outrank_the_rest(self, editor: Any, users: Users) -> None:
+        _require(editor, Capability.PAUSE, Capability.LIST)
+        alice = users("alice")
+        await self._add(editor, [MemoryItem(user_id=alice, memory=f"tea note {n} tea tea") for n in range(6)]
+                        + [MemoryItem(user_id=alice, memory="a tea memory"),
+                           MemoryItem(user_id=alice, memory="another tea memory")])
+        for text, memory_id in (await self._by_text(editor, alice)).items():
+            if text and text.startswith("tea note"):
+                await self._set_metadata(editor, memory_id, lambda meta: life.paused_metadata(meta, True))
+        found = _memories(await self._search(editor, "tea", alice, top_k=2))
+        assert sorted(m or "" for m in found) == ["a tea memory", "another tea memory"]

@@ -81,6 +81,12 @@ class RetrievalLog(ABC):
         """Whether this store records retrievals (its configuration can turn it off)."""
         return True
 
+    @property
+    def browses_by_use(self) -> bool:
+        """Whether ``list_records``/``count_records`` take ``MemoryFilter.retrieved`` and ``SortField.RETRIEVALS``
+        (``Capability.BROWSE_BY_USE``); a store that cannot refuses them with ``UnsupportedError``."""
+        return False
+
     @abstractmethod
     async def note_retrieved(self, ids: Sequence[str], at: dt.datetime) -> None:
         """One more retrieval, at ``at``, of each memory in ``ids`` (one search's results)."""

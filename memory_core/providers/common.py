@@ -9,12 +9,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from memory_core.errors import InvalidInputError, StoreUnavailableError
+from memory_core.errors import InvalidInputError, StoreUnavailableError, UnsupportedError
 from memory_core.items import check_item, check_text
 from memory_core.life import HidesFromAgent, hidden_from_agent
 from memory_core.models import MemoryItem
-from memory_core.records import MemoryPatch, MemoryRecord, ScoredRecord, utcnow
-from memory_core.usage import RetrievalLog, counting
+from memory_core.records import BY_USE, MemoryFilter, MemoryPatch, MemoryRecord, ScoredRecord, Sort, by_use, utcnow
+from memory_core.usage import Deferred, RetrievalLog, counting
 
 MAX_LIMIT = 10_000  # results of one search or one page: more is a mistake (or an attack), never a need
 
@@ -51,6 +51,15 @@ def remove_target(kwargs: dict[str, Any]) -> tuple[str, list[str] | str]:
         check_text(user_id, "the user_id")
         return "user", user_id
     raise InvalidInputError("remove_items needs memory_id=... or user_id=...")
+
+
+async def ready_for_use(flt: MemoryFilter, sort: Sort, tracking: bool, writes: Deferred) -> None:
+    """Before a listing by the agent's use (:func:`memory_core.records.by_use`): refused when the store does not
+    count retrievals (never answered as if nothing were used), else waits for the counts still being written."""
+    if by_use(flt, sort):
+        if not tracking:
+            raise UnsupportedError(BY_USE)
+        await writes.settled()
 
 
 def is_hit(score: float | None, threshold: float | None) -> bool:

@@ -9,7 +9,8 @@ import asyncio
 import datetime as dt
 import math
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 from memory_core.errors import NotFoundError, VersionConflictError
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
@@ -23,6 +24,7 @@ from memory_core.records import (
     RecordPage,
     ScoredRecord,
     Sort,
+    SortField,
     UserPage,
     UserSummary,
     decode_cursor,
@@ -113,8 +115,9 @@ class InMemoryEditor(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, Ret
     async def list_records(self, filter: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
                            cursor: str | None = None) -> RecordPage:
         check_limit(limit)
-        key = lambda r: (_sort_time(getattr(r, sort.field.value)), r.id)  # noqa: E731
-        rows = sorted((r for r in self._records.values() if filter.matches(r)), key=key, reverse=sort.descending)
+        key = self._sort_key(sort)
+        rows = sorted((r for r in self._records.values() if self._matches(filter, r)), key=key,
+                      reverse=sort.descending)
         if cursor:
             last = tuple(decode_cursor(cursor))
             rows = [r for r in rows if (key(r) < last if sort.descending else key(r) > last)]
@@ -123,7 +126,19 @@ class InMemoryEditor(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, Ret
         return RecordPage(records=[r.model_copy(deep=True) for r in page], next_cursor=nxt)
 
     async def count_records(self, filter: MemoryFilter) -> int:
-        return sum(1 for r in self._records.values() if filter.matches(r))
+        return sum(1 for r in self._records.values() if self._matches(filter, r))
+
+    def _retrievals(self, record: MemoryRecord) -> int:
+        used = self._usage.get(record.id)
+        return used.retrievals if used else 0
+
+    def _matches(self, flt: MemoryFilter, record: MemoryRecord) -> bool:
+        return flt.matches(record, self._retrievals(record))
+
+    def _sort_key(self, sort: Sort) -> Callable[[MemoryRecord], tuple[Any, str]]:
+        if sort.field is SortField.RETRIEVALS:
+            return lambda r: (self._retrievals(r), r.id)
+        return lambda r: (_sort_time(getattr(r, sort.field.value)), r.id)
 
     async def get_record(self, record_id: str) -> MemoryRecord:
         if record_id not in self._records:
@@ -182,6 +197,10 @@ class InMemoryEditor(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, Ret
 
 
     # --- retrievals ------------------------------------------------------------------------------------------
+    @property
+    def browses_by_use(self) -> bool:
+        return True
+
     async def note_retrieved(self, ids: Sequence[str], at: dt.datetime) -> None:
         async with self._lock:
             for rid in ids:

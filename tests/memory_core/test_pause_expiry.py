@@ -1,8 +1,8 @@
 """Pause and expiry (memory_core.life) on every memdash store that declares ``Capability.PAUSE`` (in_memory,
-sqlite, postgres, redis; real servers): through the agent's own search a paused memory is never returned and
-comes back when resumed, an expired one is not returned, ``top_k`` still holds when paused memories outrank the
-rest, and an operator's search and listing still show them; the sweep (``transfer.expired_ids``) lists exactly the
-memories past their time; both states survive a JSONL export and import; an expiry already past is refused."""
+sqlite, postgres, redis; real servers): the sweep (``transfer.expired_ids``) lists exactly the memories past their
+time; both states survive a JSONL export and import; an expiry already past is refused. What the agent's own
+search returns (paused and expired memories left out, ``top_k`` kept) is in the conformance suite
+(``memory_core.testing``, ``test_use_*``), run on every store's own test module."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import pytest_asyncio
 
 from memory_core import life
 from memory_core.errors import InvalidInputError
-from memory_core.interfaces import Capability, capabilities_of
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryFilter, MemoryPatch
 from memory_core.transfer import dump_jsonl_line, expired_ids, parse_jsonl
@@ -43,38 +42,6 @@ async def set_metadata(store, memory_id: str, change) -> None:
 
 async def agent_finds(store, query: str, top_k: int = 5) -> list[str]:
     return [item.memory or "" for item in await store.search(query, top_k=top_k, user_id="alice")]
-
-
-async def test_pause_hides_a_memory_from_the_agent_until_resumed(store) -> None:
-    assert Capability.PAUSE in capabilities_of(store)
-    await store.add_items([MemoryItem(user_id="alice", memory="Alice drinks green tea"),
-                           MemoryItem(user_id="alice", memory="Alice drinks black tea sometimes")])
-    tea = (await memories_of(store))["Alice drinks green tea"]
-    await set_metadata(store, tea, lambda meta: life.paused_metadata(meta, True))
-    assert await agent_finds(store, "green tea") == ["Alice drinks black tea sometimes"]
-    operator = await store.search_records("green tea", user_id="alice", top_k=5)
-    assert "Alice drinks green tea" in [hit.record.item.memory for hit in operator]  # kept and browsable
-    await set_metadata(store, tea, lambda meta: life.paused_metadata(meta, False))
-    assert (await agent_finds(store, "green tea"))[0] == "Alice drinks green tea"
-
-
-async def test_expiry_past_hides_a_memory_from_the_agent_but_keeps_it_listed(store) -> None:
-    await store.add_items([MemoryItem(user_id="alice", memory="Alice is in Paris this week"),
-                           MemoryItem(user_id="alice", memory="Alice lives in Lisbon")])
-    trip = (await memories_of(store))["Alice is in Paris this week"]
-    await set_metadata(store, trip, lambda meta: {**meta, life.EXPIRES_AT: (NOW - dt.timedelta(hours=1)).isoformat()})
-    assert "Alice is in Paris this week" not in await agent_finds(store, "Alice Paris week")
-    assert trip in (await memories_of(store)).values()  # still there until the sweep moves it to the trash
-
-
-async def test_pause_keeps_top_k_when_paused_memories_outrank_the_rest(store) -> None:
-    await store.add_items([MemoryItem(user_id="alice", memory=f"tea note {n} tea tea") for n in range(6)]
-                          + [MemoryItem(user_id="alice", memory="a tea memory"),
-                             MemoryItem(user_id="alice", memory="another tea memory")])
-    for text, memory_id in (await memories_of(store)).items():
-        if text.startswith("tea note"):
-            await set_metadata(store, memory_id, lambda meta: life.paused_metadata(meta, True))
-    assert sorted(await agent_finds(store, "tea", top_k=2)) == ["a tea memory", "another tea memory"]
 
 
 async def test_expiry_sweep_lists_only_the_memories_past_their_time(store) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from memory_core.errors import InvalidInputError
-from memory_core.records import MemoryFilter, MemoryRecord, Sort, decode_cursor, encode_cursor
+from memory_core.records import MemoryFilter, Sort, SortField, decode_cursor, encode_cursor
 
 
 def like_escape(text: str) -> str:
@@ -42,33 +42,48 @@ def where(flt: MemoryFilter) -> tuple[list[str], list[Any]]:
             add(f"{column} >= %s", lo)
         if hi is not None:
             add(f"{column} <= %s", hi)
+    if flt.retrieved is not None:
+        add(("" if flt.retrieved else "NOT ") + "EXISTS (SELECT 1 FROM retrievals r WHERE r.id = memories.id)")
     return clauses, params
+
+
+def sort_column(sort: Sort) -> str:
+    """The sort key of a row of ``memories`` (selected last, for the next page's cursor)."""
+    if sort.field is SortField.RETRIEVALS:
+        return "coalesce((SELECT r.count FROM retrievals r WHERE r.id = memories.id), 0)"
+    return sort.field.value
 
 
 def page_query(flt: MemoryFilter, sort: Sort, limit: int, cursor: str | None,
                columns: str) -> tuple[str, list[Any]]:
-    """One keyset page (plus one row, to know whether another page follows)."""
+    """One keyset page (plus one row, to know whether another page follows); each row ends with its sort key."""
     clauses, params = where(flt)
-    column = sort.field.value
+    column = sort_column(sort)
     if cursor:
-        when, rid = _decode(cursor)
+        key, rid = _decode(cursor, sort)
         clauses.append(f"({column}, id) {'<' if sort.descending else '>'} (%s, %s)")
-        params.extend([when, rid])
+        params.extend([key, rid])
     direction = "DESC" if sort.descending else "ASC"
     condition = " AND ".join(clauses) or "TRUE"
-    query = (f"SELECT {columns} FROM memories WHERE {condition} "
+    query = (f"SELECT {columns}, {column} FROM memories WHERE {condition} "
              f"ORDER BY {column} {direction}, id {direction} LIMIT %s")
     return query, [*params, limit + 1]
 
 
-def cursor_after(record: MemoryRecord, sort: Sort) -> str:
-    return encode_cursor(getattr(record, sort.field.value).isoformat(), record.id)
+def cursor_after(row: tuple[Any, ...]) -> str:
+    """The cursor after a row of :func:`page_query` (its id first, its sort key last)."""
+    key = row[-1]
+    return encode_cursor(key.isoformat() if isinstance(key, dt.datetime) else key, row[0])
 
 
-def _decode(cursor: str) -> tuple[dt.datetime, str]:
+def _decode(cursor: str, sort: Sort) -> tuple[dt.datetime | int, str]:
     values = decode_cursor(cursor)
     try:
-        when, rid = values
-        return dt.datetime.fromisoformat(when), str(rid)
+        key, rid = values
+        if sort.field is SortField.RETRIEVALS:
+            if isinstance(key, bool) or not isinstance(key, int):
+                raise ValueError(key)
+            return key, str(rid)
+        return dt.datetime.fromisoformat(key), str(rid)
     except (TypeError, ValueError):
         raise InvalidInputError(f"invalid page cursor {cursor!r}") from None

@@ -17,7 +17,7 @@ from memory_core.errors import InvalidInputError, NotFoundError, VersionConflict
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor, Scrubbing
 from memory_core.items import new_id, validate_items, validate_records
 from memory_core.models import MemoryItem
-from memory_core.providers.common import RecordSearch, check_limit, remove_target, search_args
+from memory_core.providers.common import RecordSearch, check_limit, ready_for_use, remove_target, search_args
 from memory_core.providers.postgres import filters, rows
 from memory_core.providers.postgres.connection import Server
 from memory_core.providers.postgres.schema import SchemaState, migrate
@@ -235,14 +235,16 @@ class PostgresMemory(RecordSearch, MemoryEditor, MemoryBrowser, RetrievalLog, Sc
     async def list_records(self, filter: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
                            cursor: str | None = None) -> RecordPage:
         check_limit(limit)
+        await ready_for_use(filter, sort, self._track, self._counting)
         query, params = filters.page_query(filter, sort, limit, cursor, rows.RECORD_COLUMNS)
-        found = [rows.to_record(r) for r in await self._read("listing memories",
-                                                              lambda c: self._fetch(c, query, params))]
+        found = await self._read("listing memories", lambda c: self._fetch(c, query, params))
         more = len(found) > limit
         page = found[:limit]
-        return RecordPage(records=page, next_cursor=filters.cursor_after(page[-1], sort) if more else None)
+        return RecordPage(records=[rows.to_record(r) for r in page],
+                          next_cursor=filters.cursor_after(page[-1]) if more else None)
 
     async def count_records(self, filter: MemoryFilter) -> int:
+        await ready_for_use(filter, Sort(), self._track, self._counting)
         clauses, params = filters.where(filter)
         query = f"SELECT count(*) FROM memories WHERE {' AND '.join(clauses) or 'TRUE'}"
         found = await self._read("counting memories", lambda c: self._fetch(c, query, params))
@@ -283,6 +285,10 @@ class PostgresMemory(RecordSearch, MemoryEditor, MemoryBrowser, RetrievalLog, Sc
     @property
     def tracks_retrievals(self) -> bool:
         return self._track
+
+    @property
+    def browses_by_use(self) -> bool:
+        return True
 
     async def note_retrieved(self, ids: Sequence[str], at: dt.datetime) -> None:
         """Written after the search answered; only for memories that still exist."""

@@ -63,7 +63,7 @@ def filter_query(flt: MemoryFilter, separator: str) -> tuple[str | None, bool]:
     record can match); ``exact`` when it selects exactly the matching records (no metadata or text filter, no
     tag the index alters)."""
     clauses: list[str] = []
-    exact = not flt.metadata and not flt.text_contains
+    exact = not flt.metadata and not flt.text_contains and flt.retrieved is None  # matches() refuses `retrieved`
     if flt.user_id is not None:
         if not flt.user_id.strip():  # a blank user id: no stored memory has one
             return None, True

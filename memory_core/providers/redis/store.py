@@ -49,6 +49,7 @@ from memory_core.records import (
     decode_cursor,
     encode_cursor,
     from_micros,
+    require_time_sort,
     to_micros,
     utcnow,
 )
@@ -223,6 +224,7 @@ class RedisMemory(RecordSearch, MemoryEditor, MemoryBrowser, AgentReach, Retriev
         """Keyset pages over ``(sort field, seq)`` from memdash's index; filters the index cannot express
         exactly are checked in Python on batches, so deep pages cost the same as the first."""
         check_limit(limit)
+        require_time_sort(sort)
         await self._docs.adopt()
         base, exact = query.filter_query(filter, SEPARATOR)
         if base is None:

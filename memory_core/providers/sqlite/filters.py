@@ -7,11 +7,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from memory_core.errors import InvalidInputError
-from memory_core.records import MemoryFilter, Sort, decode_cursor, encode_cursor, to_micros
+from memory_core.records import MemoryFilter, Sort, SortField, decode_cursor, encode_cursor, to_micros
 
 _INT64 = 2**63
 _NUMERIC = "('integer', 'real', 'true', 'false')"
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-.:/@ ]+")
+_USED = "EXISTS (SELECT 1 FROM retrievals r WHERE r.id = m.id)"
 
 
 def contains(text: str | None, folded_needle: str) -> bool:
@@ -44,6 +45,8 @@ def where(f: MemoryFilter, is_common: Callable[[Sequence[str]], bool] = lambda t
             add(f"m.{column} >= ?", to_micros(lo))
         if hi is not None:
             add(f"m.{column} <= ?", to_micros(hi))
+    if f.retrieved is not None:
+        add(_USED if f.retrieved else f"NOT {_USED}")
     return " AND ".join(clauses) or "1", params
 
 
@@ -76,9 +79,16 @@ def _metadata(key: str, value: Any) -> tuple[Any, ...]:
     return head + " AND j.value = ?)", key, value
 
 
+def sort_column(sort: Sort) -> str:
+    """The sort key of a row of ``memories m``, an integer (selected last, for the next page's cursor)."""
+    if sort.field is SortField.RETRIEVALS:
+        return "coalesce((SELECT r.count FROM retrievals r WHERE r.id = m.id), 0)"
+    return f"m.{'created_us' if sort.field is SortField.CREATED else 'updated_us'}"
+
+
 def keyset(sort: Sort, cursor: str | None) -> tuple[str, str, list[Any]]:
     """``(extra WHERE expression or "", ORDER BY expression, params)`` for a keyset page."""
-    column = f"m.{'created_us' if sort.field.value == 'created_at' else 'updated_us'}"
+    column = sort_column(sort)
     direction = "DESC" if sort.descending else "ASC"
     order = f"{column} {direction}, m.id {direction}"
     if not cursor:
@@ -89,6 +99,6 @@ def keyset(sort: Sort, cursor: str | None) -> tuple[str, str, list[Any]]:
     return f"({column}, m.id) {'<' if sort.descending else '>'} (?, ?)", order, values
 
 
-def next_cursor(sort: Sort, row: tuple[Any, ...]) -> str:
-    """Cursor after a row selected with ``RECORD_COLUMNS``."""
-    return encode_cursor(row[7] if sort.field.value == "created_at" else row[8], row[1])
+def next_cursor(row: tuple[Any, ...]) -> str:
+    """Cursor after a row selected as ``RECORD_COLUMNS, sort_column(sort)``."""
+    return encode_cursor(row[-1], row[1])

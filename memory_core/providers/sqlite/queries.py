@@ -60,11 +60,11 @@ def page(conn: sqlite3.Connection, f: MemoryFilter, sort: Sort, limit: int,
     after, order, after_params = filters.keyset(sort, cursor)
     if after:
         clause, params = f"{clause} AND {after}", [*params, *after_params]
-    rows = conn.execute(f"SELECT {RECORD_COLUMNS} FROM memories m WHERE {clause} ORDER BY {order} LIMIT ?",
-                        (*params, limit + 1)).fetchall()
+    rows = conn.execute(f"SELECT {RECORD_COLUMNS}, {filters.sort_column(sort)} FROM memories m WHERE {clause} "
+                        f"ORDER BY {order} LIMIT ?", (*params, limit + 1)).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
-    return [row_record(r) for r in rows], filters.next_cursor(sort, rows[-1]) if more else None
+    return [row_record(r) for r in rows], filters.next_cursor(rows[-1]) if more else None
 
 
 def _tagged_rows(conn: sqlite3.Connection, tags: Sequence[str]) -> int:

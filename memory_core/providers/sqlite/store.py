@@ -23,6 +23,7 @@ from memory_core.providers.common import (
     checked_vectors,
     kept,
     patched_item,
+    ready_for_use,
     remove_target,
     search_args,
 )
@@ -181,10 +182,12 @@ class SqliteMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, Retri
     async def list_records(self, filter: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
                            cursor: str | None = None) -> RecordPage:
         check_limit(limit)
+        await ready_for_use(filter, sort, self._track, self._counting)
         records, next_cursor = await self._pool.read(queries.page, filter, sort, limit, cursor)
         return RecordPage(records=records, next_cursor=next_cursor)
 
     async def count_records(self, filter: MemoryFilter) -> int:
+        await ready_for_use(filter, Sort(), self._track, self._counting)
         return await self._pool.read(queries.count, filter)
 
     async def get_record(self, record_id: str) -> MemoryRecord:
@@ -238,6 +241,10 @@ class SqliteMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, Retri
     @property
     def tracks_retrievals(self) -> bool:
         return self._track
+
+    @property
+    def browses_by_use(self) -> bool:
+        return True
 
     async def note_retrieved(self, ids: Sequence[str], at: dt.datetime) -> None:
         self._counting.start(self._pool.write(stats.note_retrieved, list(ids), to_micros(at)))
