@@ -258,7 +258,7 @@ async def test_memdash_memories_answer_the_toolkits_query(server: RedisServer) -
             found = _toolkit_search(client, "bees in the garden", "alice", 3)
         assert len(keys) == 2 and all(len(k.split(":")[-1]) == 8 for k in keys)
         assert set(doc) == {"conversation", "user_id", "tags", "metadata", "memory", "embedding", "created_at",
-                            "updated_at", "version", "seq", "user_key"}
+                            "updated_at", "version", "seq", "user_key", "size"}
         assert [i for i, _ in found] == [item]
         # memdash's score for the same hit is the cosine: 1 - squared L2 / 2
         hit = (await store.search_records("bees in the garden", user_id="alice"))[0]

@@ -18,7 +18,7 @@ from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, Memory
 from memory_core.items import new_id, validate_items, validate_records
 from memory_core.models import MemoryItem
 from memory_core.providers.common import RecordSearch, check_limit, ready_for_use, remove_target, search_args
-from memory_core.providers.postgres import filters, rows
+from memory_core.providers.postgres import filters, rows, stats
 from memory_core.providers.postgres.connection import Server
 from memory_core.providers.postgres.schema import SchemaState, migrate
 from memory_core.providers.postgres.search import FUZZY_THRESHOLD, SearchPlan, ranked
@@ -36,7 +36,16 @@ from memory_core.records import (
     utcnow,
 )
 from memory_core.retrieval import embedding_text
-from memory_core.stats import PREVIEW_CHARS, check_positive
+from memory_core.stats import (
+    PREVIEW_CHARS,
+    Bucket,
+    GrowthPoint,
+    HistogramBin,
+    MemoryStats,
+    SizedMemory,
+    TagCount,
+    check_positive,
+)
 from memory_core.usage import Deferred, RetrievalLog, Usage, UsedMemory
 
 log = logging.getLogger(__name__)
@@ -56,7 +65,7 @@ def session_options(state: SchemaState) -> str:
     return " ".join(f"-c {o}" for o in options)
 
 
-class PostgresMemory(RecordSearch, MemoryEditor, MemoryBrowser, RetrievalLog, Scrubbing):
+class PostgresMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, RetrievalLog, Scrubbing):
     """Build with :meth:`open`, release with :meth:`aclose` (the registered factory does both)."""
 
     def __init__(self, server: Server, pool: AsyncConnectionPool, state: SchemaState, language: str,
@@ -280,6 +289,30 @@ class PostgresMemory(RecordSearch, MemoryEditor, MemoryBrowser, RetrievalLog, Sc
         if cur.rowcount != 1:
             raise VersionConflictError(record_id, expected_version, await self._get(record_id))
         return updated
+
+    # --- statistics (SQL aggregates, memory_core.stats) ---------------------------------------------------
+    async def user_histogram(self, bins: int = 10) -> list[HistogramBin]:
+        check_positive(bins, "bins")
+        return await self._read("computing statistics", lambda c: stats.user_histogram(c, bins))
+
+    async def top_tags(self, n: int = 10) -> list[TagCount]:
+        check_positive(n, "n")
+        return await self._read("computing statistics", lambda c: stats.top_tags(c, n))
+
+    async def growth(self, bucket: Bucket = Bucket.DAY) -> list[GrowthPoint]:
+        bucket = Bucket(bucket)
+        return await self._read("computing statistics", lambda c: stats.growth(c, bucket))
+
+    async def largest(self, n: int = 10) -> list[SizedMemory]:
+        check_positive(n, "n")
+        return await self._read("computing statistics", lambda c: stats.largest(c, n))
+
+    async def never_retrieved(self, n: int = 10) -> list[SizedMemory]:
+        if not self._track:
+            return await super().never_retrieved(n)
+        check_positive(n, "n")
+        await self._counting.settled()
+        return await self._read("computing statistics", lambda c: stats.never_retrieved(c, n))
 
     # --- retrievals (memory_core.usage) -----------------------------------------------------------------------
     @property

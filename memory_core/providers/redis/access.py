@@ -176,6 +176,12 @@ class Documents:
         for start in range(0, len(keys), CHUNK):
             await self.scripts.stamp(self.space.seq_key, keys[start:start + CHUNK], now)
 
+    async def measure(self) -> None:
+        """Give documents written before memdash stored sizes their ``size`` (the statistics sort by it)."""
+        keys = [row["__key"] async for row in self.rows("ismissing(@size)", "@__key")]
+        for start in range(0, len(keys), CHUNK):
+            await self.scripts.measure(keys[start:start + CHUNK])
+
     async def scan(self) -> AsyncIterator[list[str]]:
         """Every key under the memory prefix, in ``SCAN`` batches (not through an index)."""
         pattern = "".join("\\" + c if c in "*?[]\\" else c for c in self.space.doc_prefix) + "*"

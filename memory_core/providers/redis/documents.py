@@ -2,9 +2,10 @@
 
 A document holds the toolkit's fields ``conversation, user_id, tags, metadata, memory, embedding`` and, when
 memdash wrote or adopted it, ``created_at`` and ``updated_at`` (integer microseconds since the epoch, UTC),
-``version``, ``seq`` (the unique tie-breaker of keyset paging) and ``user_key`` (the SHA-1 of the user id:
-a tag any user id can be queried by exactly, control characters and all). The record id is the key's last
-part.
+``version``, ``seq`` (the unique tie-breaker of keyset paging), ``user_key`` (the SHA-1 of the user id:
+a tag any user id can be queried by exactly, control characters and all) and ``size`` (characters of the text
+and conversation, :func:`memory_core.stats.item_size`, which the statistics sort by). The record id is the
+key's last part.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from memory_core.errors import InvalidInputError
 from memory_core.items import check_item
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryRecord, from_micros
+from memory_core.stats import item_size
 
 EXTRA_FIELDS = ("created_at", "updated_at", "version", "seq")
 ITEM_FIELDS = ("conversation", "user_id", "tags", "metadata", "memory")
@@ -37,7 +39,8 @@ def encode(item: MemoryItem, *, created_us: int, updated_us: int, version: int,
                            "metadata": item.metadata, "memory": item.memory}
     if vector is not None:
         doc["embedding"] = [float(x) for x in vector]
-    doc.update(created_at=created_us, updated_at=updated_us, version=version, user_key=user_key(item.user_id))
+    doc.update(created_at=created_us, updated_at=updated_us, version=version, user_key=user_key(item.user_id),
+               size=item_size(item))
     return doc
 
 

@@ -99,6 +99,7 @@ BROWSE_FIELDS: tuple[tuple[Any, ...], ...] = (
     ("$.updated_at", "AS", "updated_at", "NUMERIC", "SORTABLE"),
     ("$.seq", "AS", "seq", "NUMERIC", "INDEXMISSING", "SORTABLE"),
     ("$.user_key", "AS", "user_key", "TAG", "CASESENSITIVE"),
+    ("$.size", "AS", "size", "NUMERIC", "INDEXMISSING", "SORTABLE"),
 )
 
 

@@ -45,18 +45,36 @@ redis.call('JSON.SET', KEYS[1], '$', ARGV[2])
 return 'ok'
 """
 
+# size(key): characters (not bytes) of $.memory plus those of every $.conversation[*].content, as
+# memory_core.stats.item_size counts them: UTF-8 bytes that do not continue a character.
+SIZE_OF = """
+local function chars(text)
+  if type(text) ~= 'string' then return 0 end
+  local _, n = string.gsub(text, '[^\\128-\\191]', '')
+  return n
+end
+local function size(key)
+  local total = 0
+  for _, path in ipairs({'$.memory', '$.conversation[*].content'}) do
+    for _, text in ipairs(cjson.decode(redis.call('JSON.GET', key, path))) do total = total + chars(text) end
+  end
+  return total
+end
+"""
+
 # KEYS[1] sequence counter, KEYS[2..] documents; ARGV[1] now. Gives JSON objects that lack memdash's fields
 # and have a string user_id (written by the toolkit) created_at = updated_at = now, version 1 (keeping any of
-# them already there), a seq and user_key = sha1(user_id), in one JSON.MERGE per document (one reindex);
+# them already there), a seq, user_key = sha1(user_id) and size, in one JSON.MERGE per document (one reindex);
 # returns how many it stamped.
-STAMP = """
+STAMP = SIZE_OF + """
 local stamped = 0
 for i = 2, #KEYS do
   local ok, seq = pcall(redis.call, 'JSON.GET', KEYS[i], '$.seq')
   if ok and seq == '[]' and redis.call('JSON.TYPE', KEYS[i]) == 'object'
       and redis.call('JSON.TYPE', KEYS[i], '$.user_id')[1] == 'string' then
     local user = cjson.decode(redis.call('JSON.GET', KEYS[i], '$.user_id'))[1]
-    local fields = {'"seq":' .. redis.call('INCR', KEYS[1]), '"user_key":"' .. redis.sha1hex(user) .. '"'}
+    local fields = {'"seq":' .. redis.call('INCR', KEYS[1]), '"user_key":"' .. redis.sha1hex(user) .. '"',
+                    '"size":' .. size(KEYS[i])}
     for name, value in pairs({created_at = ARGV[1], updated_at = ARGV[1], version = '1'}) do
       if redis.call('JSON.GET', KEYS[i], '$.' .. name) == '[]' then
         table.insert(fields, '"' .. name .. '":' .. value)
@@ -81,6 +99,21 @@ return 'ok'
 """
 
 
+# KEYS documents written before memdash stored sizes. Sets $.size where it is missing on a JSON
+# object; returns how many it measured.
+MEASURE = SIZE_OF + """
+local measured = 0
+for i = 1, #KEYS do
+  local ok, found = pcall(redis.call, 'JSON.GET', KEYS[i], '$.size')
+  if ok and found == '[]' and redis.call('JSON.TYPE', KEYS[i]) == 'object' then
+    redis.call('JSON.SET', KEYS[i], '$.size', size(KEYS[i]))
+    measured = measured + 1
+  end
+end
+return measured
+"""
+
+
 class Scripts:
     """The scripts, registered once per client (EVALSHA, falling back to EVAL)."""
 
@@ -90,6 +123,7 @@ class Scripts:
         self._update = link.client.register_script(UPDATE)
         self._stamp = link.client.register_script(STAMP)
         self._vector = link.client.register_script(VECTOR)
+        self._measure = link.client.register_script(MEASURE)
 
     async def insert(self, seq_key: str, keys: Sequence[str], docs: Sequence[str], *, replace: bool,
                      created_us: int) -> list[int]:
@@ -102,6 +136,9 @@ class Scripts:
 
     async def stamp(self, seq_key: str, keys: Sequence[str], now_us: int) -> int:
         return int(await self._call(self._stamp, [seq_key, *keys], [now_us]))
+
+    async def measure(self, keys: Sequence[str]) -> int:
+        return int(await self._call(self._measure, list(keys), []))
 
     async def set_vector(self, key: str, version: int, vector: str) -> str:
         return await self._call(self._vector, [key], [version, vector])

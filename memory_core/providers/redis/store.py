@@ -24,7 +24,7 @@ from memory_core.providers.common import (
     remove_target,
     search_args,
 )
-from memory_core.providers.redis import documents, query, usage
+from memory_core.providers.redis import documents, query, stats, usage
 from memory_core.providers.redis import reach as agent_reach
 from memory_core.providers.redis.access import CHUNK, Documents
 from memory_core.providers.redis.connection import Link
@@ -53,7 +53,15 @@ from memory_core.records import (
     to_micros,
     utcnow,
 )
-from memory_core.stats import check_positive
+from memory_core.stats import (
+    Bucket,
+    GrowthPoint,
+    HistogramBin,
+    MemoryStats,
+    SizedMemory,
+    TagCount,
+    check_positive,
+)
 from memory_core.usage import Deferred, RetrievalLog, Usage, UsedMemory
 
 _SCAN_BATCH = 256  # rows read per round when a filter is checked in Python
@@ -68,7 +76,7 @@ class InvalidKey:
     reason: str
 
 
-class RedisMemory(RecordSearch, MemoryEditor, MemoryBrowser, AgentReach, RetrievalLog):
+class RedisMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, AgentReach, RetrievalLog):
     """Memories as ``{prefix}:memory:<id>`` RedisJSON documents, readable and writable by the toolkit's
     ``redis_memory`` store. Open with ``await RedisMemory.open(...)``, close with ``await store.aclose()``."""
 
@@ -92,11 +100,13 @@ class RedisMemory(RecordSearch, MemoryEditor, MemoryBrowser, AgentReach, Retriev
             await link.execute("PING")
             space = KeySpace(key_prefix)
             await ensure_browse_index(link, space)
+            docs = Documents(link, space)
+            await docs.measure()
             vectors = await vector_index(link, space, embedder.dimension) if embedder else None
         except BaseException:
             await link.aclose()
             raise
-        return cls(Documents(link, space), embedder, vectors, track_retrievals=track_retrievals)
+        return cls(docs, embedder, vectors, track_retrievals=track_retrievals)
 
     async def aclose(self) -> None:
         await self._counting.settled()
@@ -114,8 +124,7 @@ class RedisMemory(RecordSearch, MemoryEditor, MemoryBrowser, AgentReach, Retriev
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        missing = {Capability.STATS} | (set() if self._embedder else {Capability.VECTOR_SEARCH})
-        return BROWSE_ALL - missing
+        return BROWSE_ALL - (set() if self._embedder else {Capability.VECTOR_SEARCH})
 
     async def ping(self) -> None:
         await self._docs.link.execute("PING")
@@ -301,6 +310,35 @@ class RedisMemory(RecordSearch, MemoryEditor, MemoryBrowser, AgentReach, Retriev
                 "this store has no embedder configured: a new text would be saved without a vector and the agent's "
                 "search could no longer find it. Give the store the agent's embedder (embedder: in its config) to "
                 "edit the text; tags and metadata can be edited as they are.")
+
+    # --- statistics (computed by the server, memory_core.stats) -----------------------------------------------
+    async def user_histogram(self, bins: int = 10) -> list[HistogramBin]:
+        check_positive(bins, "bins")
+        await self._docs.adopt()
+        return await stats.user_histogram(self._docs, bins)
+
+    async def top_tags(self, n: int = 10) -> list[TagCount]:
+        check_positive(n, "n")
+        await self._docs.adopt()
+        return await stats.top_tags(self._docs, n)
+
+    async def growth(self, bucket: Bucket = Bucket.DAY) -> list[GrowthPoint]:
+        bucket = Bucket(bucket)
+        await self._docs.adopt()
+        return await stats.growth(self._docs, bucket)
+
+    async def largest(self, n: int = 10) -> list[SizedMemory]:
+        check_positive(n, "n")
+        await self._docs.adopt()
+        return await stats.largest(self._docs, n)
+
+    async def never_retrieved(self, n: int = 10) -> list[SizedMemory]:
+        if not self._track:
+            return await super().never_retrieved(n)
+        check_positive(n, "n")
+        await self._counting.settled()
+        await self._docs.adopt()
+        return await stats.never_retrieved(self._docs, n)
 
     # --- retrievals (memory_core.usage) ------------------------------------------------------------------------
     @property
