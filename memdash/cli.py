@@ -22,7 +22,7 @@ from memory_core.auth_settings import NO_AUTH_ENV
 from memory_core.builder import MemoryBuilder
 from memory_core.config import CONFIG_ENV, MemdashConfig, load_config
 from memory_core.demo import DATASETS, seed, seed_if_empty
-from memory_core.errors import ConfigError, MemdashError
+from memory_core.errors import AuditLogError, ConfigError, MemdashError
 from memory_core.interfaces import Capability, MemoryBrowser, capabilities_of
 from memory_core.memdash_section import check_memdash_section, seed_settings
 from memory_core.reach import AgentReach, Reach
@@ -144,11 +144,14 @@ def cmd_stores(args: argparse.Namespace) -> int:
 def _audit_line(config: MemdashConfig) -> str:
     """Where this config's audit log lives, and how many entries it holds."""
     settings = safety_settings(config)
-    if not settings.audit_path.exists():
+    if settings.audit_path is not None and not settings.audit_path.exists():
         return f"audit log: {settings.audit_path} (not created yet: the first change creates it)"
-    log = settings.open_audit_log()
     try:
-        return f"audit log: {settings.audit_path} ({log.count(AuditQuery()):,} entries)"
+        log = settings.open_audit_log()
+    except AuditLogError as exc:
+        return f"audit log: {exc}"
+    try:
+        return f"audit log: {settings.audit_location} ({log.count(AuditQuery()):,} entries)"
     finally:
         log.close()
 

@@ -6,7 +6,8 @@ that refuses to open later.
 memdash:
   seed: {store: demo, data: demo}        # memdash run fills this store when it is empty
   auth: {...}                            # sign-in (memory_core.auth_settings)
-  audit: {path: memdash-audit.sqlite3}   # the audit log (memory_core.audit.settings)
+  state: {_type: postgres, dsn: ...}     # the audit log and accounts in PostgreSQL, for several processes
+  audit: {path: memdash-audit.sqlite3}   # the audit log's file when the state is sqlite (memory_core.audit.settings)
   trash: {retention_days: 30}
   snapshots: {path: snapshots}           # the Playground's demo snapshots
   eval: {history: eval-history.jsonl}    # the retrieval evaluation's history
@@ -24,7 +25,7 @@ from memory_core.auth_settings import auth_settings
 from memory_core.config import MemdashConfig, section_error
 from memory_core.demo import DATASETS
 
-KEYS = ("seed", "auth", "audit", "trash", "snapshots", "eval")
+KEYS = ("seed", "auth", "state", "audit", "trash", "snapshots", "eval")
 SNAPSHOTS_DIR = "snapshots"
 _PATHS = {"snapshots": "path", "eval": "history"}  # sections that hold one file or folder path
 

@@ -78,10 +78,11 @@ with st.container(border=True):
     st.subheader("Audit log", anchor=False)
     with page.reported():
         safety = catalog.safety_status(hub)
-        st.text(f"file: {safety.path}")
+        st.text(f"{'PostgreSQL' if safety.shared else 'file'}: {safety.path}")
+        where = ("memdash.state (shared by every memdash process of this config)" if safety.shared
+                 else "memdash.audit.path (relative to the config file)")
         st.caption(f"{count_of(safety.entries, 'entry', 'entries')} · deleted memories stay restorable from the "
-                   f"Trash page for {safety.retention_days} days · set in memdash.audit.path (relative to the config "
-                   "file)")
+                   f"Trash page for {safety.retention_days} days · set in {where}")
         if safety.entries == 0 and any(s.memories for s in statuses):
             st.warning("This audit log is empty although the stores hold memories: changes made before it was "
                        "created, or recorded in another audit log, are not in it. If this config was copied from "

@@ -34,6 +34,7 @@ CAN = {  # what each capability lets an operator do, in words, in the order the 
     Capability.REACH: "tell which memories the agent's search cannot find",
     Capability.RETRIEVALS: "count how often the agent uses each memory",
     Capability.PAUSE: "pause or expire a memory for the agent",
+    Capability.BROWSE_BY_USE: "list and sort memories by how often the agent used them",
 }
 
 
@@ -108,16 +109,18 @@ def _reach(editor: Any) -> AgentReach:
 
 @dataclasses.dataclass(frozen=True)
 class SafetyStatus:
-    path: Path
+    path: str  # its file, or its PostgreSQL server and schema
     entries: int
     retention_days: int
+    shared: bool = False  # in the PostgreSQL state every memdash process of the config writes to
 
 
 def safety_status(hub: StoreHub) -> SafetyStatus:
     """Where the audit log lives and how much it holds (``AuditLogError`` when it cannot be opened)."""
     audit_log = hub.audit
     assert hub.safety is not None  # hub.audit raised otherwise
-    return SafetyStatus(hub.safety.audit_path, audit_log.count(AuditQuery()), hub.safety.retention_days)
+    return SafetyStatus(hub.safety.audit_location, audit_log.count(AuditQuery()), hub.safety.retention_days,
+                        shared=hub.safety.postgres is not None)
 
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@/\s]+@")

@@ -16,21 +16,35 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
-from memory_core.audit.log import READ, AuditEntry, AuditLog, AuditPage, AuditQuery, Erasure
+from memory_core.audit.log import AuditEntry, AuditLog, AuditPage, AuditQuery, Erasure
+from memory_core.audit.rows import (
+    COLUMNS,
+    ENTRY_COLUMNS,
+    ERASURE_COLUMNS,
+    NO_CURSOR,
+    USER_CONTENT,
+    added_counts,
+    below,
+    checked_limit,
+    content_row,
+    entry_row,
+    micros,
+    now,
+    paged,
+    to_entry,
+    to_erasure,
+    trash_sql,
+    where_clause,
+)
 from memory_core.errors import AuditLogError, InvalidInputError, NotFoundError
-from memory_core.records import decode_cursor, encode_cursor
 
 SCHEMA_VERSION = 2
-COLUMNS = "seq, at_us, actor, operation, store, user_id, memory_id, before, after, batch, reverts, note"
-ENTRY_COLUMNS = "at_us, actor, operation, store, user_id, memory_id, batch, reverts"
 ENTRIES_TABLE = """
 CREATE TABLE IF NOT EXISTS {name} (
     seq       INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -108,21 +122,6 @@ _FROM_V1 = [
     "DROP TABLE audit_entries",  # its triggers and indexes go with it; DROP fires no trigger
     "ALTER TABLE audit_entries_v2 RENAME TO audit_entries",
 ]
-_FILTERS = (("store", "store = ?"), ("user_id", "user_id = ?"), ("memory_id", "memory_id = ?"),
-            ("operation", "operation = ?"), ("actor", "actor = ?"), ("batch", "batch = ?"),
-            ("reverts", "reverts = ?"))
-_TRASH = """
-SELECT {columns} FROM audit_log e
-WHERE e.store = ? AND e.before IS NOT NULL AND e.after IS NULL AND e.at_us >= ? {user} AND e.seq < ?
-  AND NOT EXISTS (SELECT 1 FROM audit_entries r WHERE r.reverts = e.seq)
-  AND NOT EXISTS (SELECT 1 FROM audit_entries l WHERE l.store = e.store AND l.memory_id = e.memory_id
-                  AND l.seq > e.seq)
-ORDER BY e.seq DESC LIMIT ?
-"""
-_USER_CONTENT = "FROM audit_entries e JOIN audit_content c ON c.seq = e.seq WHERE e.store = ? AND e.user_id = ?"
-_ERASURE_COLUMNS = "id, store, user_key, actor, started_us, finished_us, receipt, counts"
-_NO_CURSOR = 2**63 - 1
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 class SqliteAuditLog(AuditLog):
@@ -188,43 +187,43 @@ class SqliteAuditLog(AuditLog):
         """Insert entries and their content inside the caller's transaction (the write lock is held, so the
         numbers are consecutive)."""
         self._conn.executemany(f"INSERT INTO audit_entries (seq, {ENTRY_COLUMNS}) VALUES "
-                               "(NULL, ?, ?, ?, ?, ?, ?, ?, ?)", [_row(entry) for entry in entries])
+                               "(NULL, ?, ?, ?, ?, ?, ?, ?, ?)", [entry_row(entry) for entry in entries])
         last = self._conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         seqs = list(range(last - len(entries) + 1, last + 1))
-        content = [(seq, *_content(entry)) for seq, entry in zip(seqs, entries, strict=True)]
+        content = [(seq, *content_row(entry)) for seq, entry in zip(seqs, entries, strict=True)]
         self._conn.executemany("INSERT INTO audit_content (seq, before, after, note) VALUES (?, ?, ?, ?)",
                                [row for row in content if any(value is not None for value in row[1:])])
         return seqs
 
     def get(self, seq: int) -> AuditEntry:
-        if not 0 < seq < _NO_CURSOR:  # beyond SQLite's integers: no such entry, not an OverflowError
+        if not 0 < seq < NO_CURSOR:  # beyond SQLite's integers: no such entry, not an OverflowError
             raise NotFoundError(f"no audit entry number {seq}")
         with self._locked("read"):
             row = self._conn.execute(f"SELECT {COLUMNS} FROM audit_log WHERE seq = ?", (seq,)).fetchone()
         if row is None:
             raise NotFoundError(f"no audit entry number {seq}")
-        return _entry(row)
+        return to_entry(row)
 
     def page(self, query: AuditQuery, *, limit: int = 50, cursor: str | None = None) -> AuditPage:
-        where, params = _where(query)
+        where, params = where_clause(query)
         sql = f"SELECT {COLUMNS} FROM audit_log WHERE {where} AND seq < ? ORDER BY seq DESC LIMIT ?"
         with self._locked("read"):
-            rows = self._conn.execute(sql, (*params, _after(cursor), _limit(limit) + 1)).fetchall()
-        return _paged([_entry(row) for row in rows], limit)
+            rows = self._conn.execute(sql, (*params, below(cursor), checked_limit(limit) + 1)).fetchall()
+        return paged([to_entry(row) for row in rows], limit)
 
     def count(self, query: AuditQuery) -> int:
-        where, params = _where(query)
+        where, params = where_clause(query)
         with self._locked("read"):
             return self._conn.execute(f"SELECT count(*) FROM audit_entries WHERE {where}", params).fetchone()[0]
 
     def entries(self, query: AuditQuery) -> Iterator[AuditEntry]:
-        where, params = _where(query)
+        where, params = where_clause(query)
         after = 0
         while True:
             sql = f"SELECT {COLUMNS} FROM audit_log WHERE {where} AND seq > ? ORDER BY seq LIMIT 500"
             with self._locked("read"):
                 rows = self._conn.execute(sql, (*params, after)).fetchall()
-            yield from (_entry(row) for row in rows)
+            yield from (to_entry(row) for row in rows)
             if len(rows) < 500:
                 return
             after = rows[-1][0]
@@ -241,13 +240,12 @@ class SqliteAuditLog(AuditLog):
 
     def trash(self, store: str, *, since: dt.datetime, user_id: str | None = None, limit: int = 50,
               cursor: str | None = None) -> AuditPage:
-        sql = _TRASH.format(columns=", ".join(f"e.{c.strip()}" for c in COLUMNS.split(",")),
-                            user="AND e.user_id = ?" if user_id is not None else "")
-        params = (store, _micros(since), *([user_id] if user_id is not None else []), _after(cursor),
-                  _limit(limit) + 1)
+        sql = trash_sql(user_id)
+        params = (store, micros(since), *([user_id] if user_id is not None else []), below(cursor),
+                  checked_limit(limit) + 1)
         with self._locked("read"):
             rows = self._conn.execute(sql, params).fetchall()
-        return _paged([_entry(row) for row in rows], limit)
+        return paged([to_entry(row) for row in rows], limit)
 
     # --- erasure ------------------------------------------------------------------------------------------
     def user_key(self, store: str, user_id: str) -> str:
@@ -258,31 +256,31 @@ class SqliteAuditLog(AuditLog):
             return _content_counts(self._conn, store, user_id)
 
     def erasures(self, store: str, user_id: str) -> list[Erasure]:
-        sql = (f"SELECT {_ERASURE_COLUMNS} FROM audit_erasures WHERE store = ? AND (user_key = ? OR "
+        sql = (f"SELECT {ERASURE_COLUMNS} FROM audit_erasures WHERE store = ? AND (user_key = ? OR "
                "(user_id = ? AND finished_us IS NULL)) ORDER BY id")
         with self._locked("read"):
             rows = self._conn.execute(sql, (store, self.user_key(store, user_id), user_id)).fetchall()
-        return [_erasure(row) for row in rows]
+        return [to_erasure(row) for row in rows]
 
     def start_erasure(self, store: str, user_id: str, actor: str) -> Erasure:
         if not user_id:
             raise InvalidInputError("a user id is needed")
         with self._locked("write to"), self._transaction():
-            row = self._conn.execute(f"SELECT {_ERASURE_COLUMNS} FROM audit_erasures WHERE store = ? AND user_id = ? "
+            row = self._conn.execute(f"SELECT {ERASURE_COLUMNS} FROM audit_erasures WHERE store = ? AND user_id = ? "
                                      "AND finished_us IS NULL", (store, user_id)).fetchone()
             if row is None:
                 self._conn.execute("INSERT INTO audit_erasures (store, user_id, user_key, actor, started_us) "
                                    "VALUES (?, ?, ?, ?, ?)",
-                                   (store, user_id, self.user_key(store, user_id), actor, _micros(_now())))
-                row = self._conn.execute(f"SELECT {_ERASURE_COLUMNS} FROM audit_erasures WHERE id = "
+                                   (store, user_id, self.user_key(store, user_id), actor, micros(now())))
+                row = self._conn.execute(f"SELECT {ERASURE_COLUMNS} FROM audit_erasures WHERE id = "
                                          "last_insert_rowid()").fetchone()
-        return _erasure(row)
+        return to_erasure(row)
 
     def erase_content(self, erasure: Erasure, user_id: str) -> dict[str, int]:
         with self._locked("erase content in"), self._transaction():
             self._running(erasure, user_id)
             counts = _content_counts(self._conn, erasure.store, user_id)
-            self._conn.execute(f"DELETE FROM audit_content WHERE seq IN (SELECT e.seq {_USER_CONTENT})",
+            self._conn.execute(f"DELETE FROM audit_content WHERE seq IN (SELECT e.seq {USER_CONTENT})",
                                (erasure.store, user_id))
             self._add_counts(erasure, counts)
         return counts
@@ -295,7 +293,7 @@ class SqliteAuditLog(AuditLog):
         with self._locked("write to"), self._transaction():
             [seq] = self._insert([receipt])
             self._conn.execute("UPDATE audit_erasures SET user_id = NULL, finished_us = ?, receipt = ? WHERE id = ?",
-                               (_micros(receipt.at), seq, erasure.id))
+                               (micros(receipt.at), seq, erasure.id))
         return seq
 
     def compact(self) -> None:
@@ -314,11 +312,8 @@ class SqliteAuditLog(AuditLog):
     def _add_counts(self, erasure: Erasure, counts: dict[str, int]) -> None:
         self._running(erasure)
         raw = self._conn.execute("SELECT counts FROM audit_erasures WHERE id = ?", (erasure.id,)).fetchone()[0]
-        total = json.loads(raw)
-        for place, n in counts.items():
-            total[place] = total.get(place, 0) + n
-        self._conn.execute("UPDATE audit_erasures SET counts = ? WHERE id = ?",
-                           (json.dumps(total, sort_keys=True), erasure.id))
+        self._conn.execute("UPDATE audit_erasures SET counts = ? WHERE id = ?", (added_counts(raw, counts),
+                                                                                 erasure.id))
 
     def close(self) -> None:
         with self._lock:
@@ -367,93 +362,9 @@ def _statements(script: str) -> list[str]:
     return [part.strip() for part in script.split(";\n") if part.strip()]
 
 
-def _where(query: AuditQuery) -> tuple[str, list[Any]]:
-    clauses: list[str] = ["operation = ?" if query.reads else "operation != ?"]
-    params: list[Any] = [READ]
-    if query.stores is not None:
-        clauses.append(f"store IN ({', '.join('?' * len(query.stores))})" if query.stores else "0")
-        params.extend(query.stores)
-    for field, clause in _FILTERS:
-        value = getattr(query, field)
-        if value is not None:
-            clauses.append(clause)
-            params.append(value)
-    if query.since is not None:
-        clauses.append("at_us >= ?")
-        params.append(_micros(query.since))
-    if query.until is not None:
-        clauses.append("at_us <= ?")
-        params.append(_micros(query.until))
-    return " AND ".join(clauses), params
-
-
-def _paged(entries: list[AuditEntry], limit: int) -> AuditPage:
-    more = len(entries) > limit
-    entries = entries[:limit]
-    return AuditPage(entries=entries, next_cursor=encode_cursor(entries[-1].seq) if more else None)
-
-
-def _after(cursor: str | None) -> int:
-    """The ``seq`` a page continues below (``seq < value``)."""
-    if cursor is None:
-        return _NO_CURSOR
-    values = decode_cursor(cursor)
-    if len(values) != 1 or not isinstance(values[0], int) or isinstance(values[0], bool):
-        raise InvalidInputError(f"invalid page cursor {cursor!r}")
-    return values[0]
-
-
-def _limit(limit: int) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
-    return limit
-
-
-def _micros(when: dt.datetime) -> int:
-    if when.tzinfo is None:
-        raise InvalidInputError("audit times need a timezone")
-    return (when - _EPOCH) // dt.timedelta(microseconds=1)
-
-
-def _json(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _row(entry: AuditEntry) -> tuple[Any, ...]:
-    return (_micros(entry.at), entry.actor, entry.operation, entry.store, entry.user_id, entry.memory_id,
-            entry.batch, entry.reverts)
-
-
-def _content(entry: AuditEntry) -> tuple[str | None, str | None, str | None]:
-    return _json(entry.before), _json(entry.after), entry.note
-
-
 def _content_counts(conn: sqlite3.Connection, store: str, user_id: str) -> dict[str, int]:
-    counts = dict(conn.execute(f"SELECT e.operation, count(*) {_USER_CONTENT} GROUP BY e.operation",
+    counts = dict(conn.execute(f"SELECT e.operation, count(*) {USER_CONTENT} GROUP BY e.operation",
                                (store, user_id)).fetchall())
-    removals = conn.execute(f"SELECT count(*) {_USER_CONTENT} AND c.before IS NOT NULL AND c.after IS NULL",
+    removals = conn.execute(f"SELECT count(*) {USER_CONTENT} AND c.before IS NOT NULL AND c.after IS NULL",
                             (store, user_id)).fetchone()[0]
     return counts | ({"removal": removals} if removals else {})
-
-
-def _erasure(row: tuple[Any, ...]) -> Erasure:
-    erasure_id, store, user_key, actor, started_us, finished_us, receipt, counts = row
-    return Erasure(id=erasure_id, store=store, user_key=user_key, actor=actor, started=_from_micros(started_us),
-                   finished=_from_micros(finished_us) if finished_us is not None else None, receipt=receipt,
-                   counts=json.loads(counts))
-
-
-def _from_micros(micros: int) -> dt.datetime:
-    return _EPOCH + dt.timedelta(microseconds=micros)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _entry(row: tuple[Any, ...]) -> AuditEntry:
-    seq, at_us, actor, operation, store, user_id, memory_id, before, after, batch, reverts, note = row
-    return AuditEntry(operation=operation, actor=actor, store=store, user_id=user_id, memory_id=memory_id,
-                      before=json.loads(before) if before is not None else None,
-                      after=json.loads(after) if after is not None else None, batch=batch, reverts=reverts,
-                      note=note, at=_EPOCH + dt.timedelta(microseconds=at_us), seq=seq)
