@@ -19,18 +19,29 @@ from memory_core.items import item_text
 from memory_core.records import MemoryFilter, MemoryRecord
 
 SORT_LABELS = {"updated_desc": "Updated, newest first", "updated_asc": "Updated, oldest first",
-               "created_desc": "Created, newest first", "created_asc": "Created, oldest first"}
+               "created_desc": "Created, newest first", "created_asc": "Created, oldest first",
+               "most_used": "Most used by the agent", "least_used": "Least used by the agent"}
+USE_LABELS = {"": "Any", "yes": "Returned at least once", "never": "Never returned"}
 
 
-def _view_controls() -> None:
-    """Sort and page size, bound to ``?sort=`` and ``?size=``."""
-    sync_from_url("browse_view", {"browse_sort": param("sort") if param("sort") in SORT_LABELS else "updated_desc",
-                                  "browse_size": page_size()})
-    left, right, _ = st.columns([2, 1, 3])
-    left.selectbox("Sort by", list(SORT_LABELS), format_func=SORT_LABELS.get, key="browse_sort",
+def _view_controls(by_use: bool) -> None:
+    """Sort, page size and (where the store counts the agent's use) the use filter, bound to ``?sort=``,
+    ``?size=`` and ``?used=``."""
+    sorts = [name for name in SORT_LABELS if by_use or name not in filters.BY_USE_SORTS]
+    values = {"browse_sort": param("sort") if param("sort") in sorts else "updated_desc", "browse_size": page_size()}
+    if by_use:
+        values["browse_used"] = param("used") if param("used") in USE_LABELS else ""
+    sync_from_url("browse_view", values)
+    left, right, use, _ = st.columns([2, 1, 2, 1])
+    left.selectbox("Sort by", sorts, format_func=SORT_LABELS.get, key="browse_sort",
                    on_change=lambda: set_params({"sort": st.session_state.browse_sort}))
     right.selectbox("Rows per page", PAGE_SIZES, key="browse_size",
                     on_change=lambda: set_params({"size": str(st.session_state.browse_size)}))
+    if by_use:
+        use.selectbox("By the agent's search", list(USE_LABELS), format_func=USE_LABELS.get, key="browse_used",
+                      help="Memories the agent's own search returned at least once, or never (an operator's "
+                      "searches and reads do not count)",
+                      on_change=lambda: set_params({"used": st.session_state.browse_used or None}))
 
 
 def _empty_message(store: str, flt: MemoryFilter, first_page: bool) -> None:
@@ -76,8 +87,8 @@ hub = context.hub()
 page.show_flash()
 undo.banner()
 filter_form()
-_view_controls()
 with page.reported():
+    _view_controls(hub.can(store, Capability.BROWSE_BY_USE))
     try:
         flt, sort = filters.filter_from_params(st.query_params), filters.sort_from_params(st.query_params)
     except InvalidInputError as exc:

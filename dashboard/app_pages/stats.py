@@ -13,6 +13,7 @@ from dashboard.components.times import datetime_column
 from dashboard.services import insights
 from dashboard.services.insights import StoreStatistics
 from dashboard.text import escape_markdown
+from memory_core.interfaces import Capability
 from memory_core.stats import Bucket
 
 _COUNT_AXIS = alt.Axis(format="d", tickMinStep=1)  # counts: no 0.2-memory ticks
@@ -101,10 +102,18 @@ def _usage(store: str, stats: StoreStatistics) -> None:
         _used_table(store, "stats_most_used", pd.DataFrame(
             [m.model_dump() for m in stats.most_used],
             columns=["preview", "user_id", "retrievals", "last_retrieved", "id"]), stats.most_used)
+        _browse_by_use(store, "Browse every memory, most used first", {"sort": "most_used"})
     with right:
         st.subheader("Never retrieved")
         _used_table(store, "stats_never", pd.DataFrame([m.model_dump() for m in stats.never_retrieved],
                                                        columns=["preview", "user_id", "id"]), stats.never_retrieved)
+        _browse_by_use(store, "Browse every memory the agent never got", {"used": "never"})
+
+
+def _browse_by_use(store: str, label: str, params: dict[str, str]) -> None:
+    if context.hub().can(store, Capability.BROWSE_BY_USE):
+        st.page_link(nav.BROWSE.link, label=label, query_params={"store": store, **params},
+                     icon=":material/manage_search:")
 
 
 def _used_table(store: str, key: str, frame: pd.DataFrame, rows: list) -> None:

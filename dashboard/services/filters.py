@@ -20,15 +20,20 @@ SORTS = {
     "updated_asc": Sort(field=SortField.UPDATED, descending=False),
     "created_desc": Sort(field=SortField.CREATED, descending=True),
     "created_asc": Sort(field=SortField.CREATED, descending=False),
+    "most_used": Sort(field=SortField.RETRIEVALS, descending=True),
+    "least_used": Sort(field=SortField.RETRIEVALS, descending=False),
 }
+BY_USE_SORTS = ("most_used", "least_used")
+USED = {"yes": True, "never": False}  # ?used=: returned by the agent's search at least once, or never
 FILTER_KEYS = ("user", "tags", "tags_mode", "meta", "text", "created_from", "created_to", "updated_from",
-               "updated_to")
+               "updated_to", "used")
 
 
 def filter_from_params(params: Mapping[str, str | Sequence[str]]) -> MemoryFilter:
     """A MemoryFilter from query parameters: ``user``, ``tags=a,b``, ``tags_mode=any|all``,
     ``meta=key:value`` (repeatable; the value is JSON when it parses as a JSON scalar), ``text``,
-    ``created_from``/``created_to``/``updated_from``/``updated_to`` as ISO dates or datetimes."""
+    ``created_from``/``created_to``/``updated_from``/``updated_to`` as ISO dates or datetimes, ``used=yes|never``
+    (the agent's search returned the memory at least once, or never)."""
     tags = [t.strip() for t in _one(params, "tags").split(",") if t.strip()]
     mode = _one(params, "tags_mode") or "any"
     if mode not in ("any", "all"):
@@ -38,6 +43,7 @@ def filter_from_params(params: Mapping[str, str | Sequence[str]]) -> MemoryFilte
         "tags_any" if mode == "any" else "tags_all": tuple(tags),
         "metadata": dict(_meta(m) for m in _all(params, "meta")),
         "text_contains": _one(params, "text") or None,
+        "retrieved": _used(_one(params, "used")),
     }
     for key in ("created_from", "created_to", "updated_from", "updated_to"):
         values[key] = when_param(key, _one(params, key), end_of_day=key.endswith("_to"))
@@ -64,7 +70,15 @@ def filter_to_params(flt: MemoryFilter) -> dict[str, str | list[str]]:
         value = getattr(flt, key)
         if value is not None:
             params[key] = value.isoformat()
+    if flt.retrieved is not None:
+        params["used"] = "yes" if flt.retrieved else "never"
     return params
+
+
+def _used(raw: str) -> bool | None:
+    if raw and raw not in USED:
+        raise InvalidInputError(f"used must be 'yes' or 'never', not {raw!r}")
+    return USED.get(raw)
 
 
 def sort_from_params(params: Mapping[str, str | Sequence[str]]) -> Sort:

@@ -170,8 +170,9 @@ _CANNOT = {
     Capability.UPDATE: "edit memories",
     Capability.DELETE_BY_IDS: "delete single memories",
     Capability.SEARCH_RECORDS: "link search results to their memories",
+    Capability.BROWSE_BY_USE: "list or sort memories by the agent's use: it does not record which memories the "
+                              "agent's search returned",
 }
-
 
 
 def cannot_message(store: str, capability: Capability) -> str:

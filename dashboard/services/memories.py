@@ -32,6 +32,7 @@ from memory_core.records import (
     Sort,
     SortField,
     UserPage,
+    by_use,
 )
 from memory_core.tools import GetToolConfig, bind_tool
 from memory_core.transfer import (
@@ -68,12 +69,16 @@ def lister(hub: StoreHub, store: str, flt: MemoryFilter) -> MemoryBrowser:
 def list_memories(hub: StoreHub, store: str, flt: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
                   cursor: str | None = None) -> RecordPage:
     browser = lister(hub, store, flt)
+    if by_use(flt, sort):
+        hub.browser(store, Capability.BROWSE_BY_USE)
     page = hub.runner.run(browser.list_records(flt, sort=sort, limit=limit, cursor=cursor))
     hub.note_read(store, dict(collections.Counter(r.user_id for r in page.records)), "browse")
     return page
 
 
 def count_memories(hub: StoreHub, store: str, flt: MemoryFilter) -> int:
+    if flt.retrieved is not None:
+        hub.browser(store, Capability.BROWSE_BY_USE)
     return hub.runner.run(hub.browser(store, Capability.COUNT).count_records(flt))
 
 

@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -26,7 +27,7 @@ from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_p
 
 from memory_core.demo import demo_ages, demo_items
 from memory_core.models import MemoryItem
-from memory_core.records import MemoryRecord
+from memory_core.records import MemoryFilter, MemoryRecord
 from tests.helpers.browser import (
     DashboardServer,
     Ledger,
@@ -531,3 +532,34 @@ def test_history_restore_an_older_version_then_revert_it(person: Page, live: Das
         "Not restored: this memory changed since you opened it (now version 9). Nothing was overwritten; look at "
         "the history again.")
     ledger.step("a restore from a stale page")
+
+
+# --- clean up what the agent never uses ------------------------------------------------------------------------------
+
+def test_delete_exactly_the_memories_the_agent_never_got(person: Page, live: DashboardServer, ledger: Ledger) -> None:
+    """Browse one user's memories the agent's search never returned (one choice, kept in the URL) and delete that
+    filter's memories: exactly those go, the ones the agent used stay, the audit log holds one delete for each."""
+    async def agent_searches(store: Any) -> list[str]:
+        for query in ("jazz", "chess"):
+            await store.search(query, top_k=3, user_id="pat")  # the agent's own search counts
+        used = await store.list_records(MemoryFilter(user_id="pat", retrieved=True), limit=100)
+        return [r.id for r in used.records]
+
+    used = store_call(live.config, "main", agent_searches)
+    never = sorted(i for i, state in ledger.state.items() if state["user_id"] == "pat" and i not in used)
+    assert len(used) == 6 and len(never) >= 20
+    open_page(person, live.url("/?store=main&user=pat"))
+    key(person, "browse_used").click()
+    rerun(person, lambda: person.get_by_role("option", name="Never returned", exact=True).click())
+    assert "used=never" in person.url
+    caption_with(person, f"of {len(never)} matching")
+    assert set(shown_ids(person, ledger)) <= set(never)
+    rerun(person, lambda: person.get_by_text("Bulk actions", exact=True).click())
+    rerun(person, lambda: person.get_by_text("Everything matching the filter", exact=True).click())
+    rerun(person, lambda: person.get_by_role("button", name="Delete…", exact=True).click())
+    assert f"Delete {len(never)} memories matching the filter?" in dialog(person)
+    ledger.step("open the dialog")
+    click(person, "bulk_confirm")
+    assert success(person) == f"Deleted {len(never)} memories."
+    ledger.step("delete what the agent never got", changed=never, operations=["delete"] * len(never))
+    assert sorted(i for i, state in ledger.records().items() if state["user_id"] == "pat") == sorted(used)
