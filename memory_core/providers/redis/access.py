@@ -25,7 +25,7 @@ class Documents:
     def __init__(self, link: Link, space: KeySpace) -> None:
         self.link = link
         self.space = space
-        self.scripts = Scripts(link)
+        self.scripts = Scripts(link, space)
         self.invalid_seen: dict[str, str] = {}
 
     # --- reads -----------------------------------------------------------------------------------------
@@ -135,37 +135,30 @@ class Documents:
         return int(reply["total_results"])
 
     # --- writes ----------------------------------------------------------------------------------------
-    async def insert_new(self, docs: Sequence[str], created_us: int) -> None:
-        """Store new documents under fresh ``{prefix}:memory:<8 hex>`` keys, as the toolkit names them, but
-        never over an existing key: taken ids are drawn again and the batch is written whole or not at all."""
+    async def insert_new(self, docs: Sequence[str], users: Sequence[str], created_us: int) -> None:
+        """Store new documents (of ``users``) under fresh ``{prefix}:memory:<8 hex>`` keys, as the toolkit names
+        them, but never over an existing key: taken ids are drawn again and the batch is written whole or not
+        at all."""
         ids = [secrets.token_hex(4) for _ in docs]
         for _ in range(_ID_ATTEMPTS):
-            taken = await self.scripts.insert(self.space.seq_key, [self.space.key(i) for i in ids], docs,
-                                              replace=False, created_us=created_us)
+            taken = await self.scripts.insert([self.space.key(i) for i in ids], docs, users, replace=False,
+                                              created_us=created_us)
             if not taken:
                 return
             for position in taken:
                 ids[position - 1] = secrets.token_hex(4)
         raise StoreUnavailableError(f"no free memory id under {self.space.doc_prefix} after {_ID_ATTEMPTS} draws")
 
-    async def replace(self, keys: Sequence[str], docs: Sequence[str]) -> None:
-        """Write documents under these keys, replacing what is there, in one atomic call."""
-        await self.scripts.insert(self.space.seq_key, keys, docs, replace=True, created_us=0)
+    async def replace(self, keys: Sequence[str], docs: Sequence[str], users: Sequence[str]) -> None:
+        """Write documents (of ``users``) under these keys, replacing what is there, in one atomic call."""
+        await self.scripts.insert(keys, docs, users, replace=True, created_us=0)
 
     async def delete(self, keys: Sequence[str]) -> int:
-        """Delete documents and their retrieval counts in one transaction; returns how many existed."""
+        """Delete documents, their retrieval counts and their users' counts in one script; returns how many
+        existed."""
         if not keys:
             return 0
-        ids = [self.space.id_of(key) or key for key in keys]
-
-        async def transaction(client: Any) -> list[Any]:
-            pipe = client.pipeline(transaction=True)
-            pipe.execute_command("DEL", *keys)
-            pipe.execute_command("ZREM", self.space.retrievals_key, *ids)
-            pipe.execute_command("HDEL", self.space.retrieved_at_key, *ids)
-            return await pipe.execute()
-
-        return int((await self.link.run(transaction))[0])
+        return await self.scripts.delete(keys, [self.space.id_of(key) or key for key in keys])
 
     async def adopt(self, keys: Sequence[str] | None = None) -> None:
         """Give toolkit-written documents memdash's fields (timestamps = now, version 1, a seq); with no keys,
@@ -174,7 +167,7 @@ class Documents:
             keys = [row["__key"] async for row in self.rows("ismissing(@seq)", "@__key")]
         now = to_micros(utcnow())
         for start in range(0, len(keys), CHUNK):
-            await self.scripts.stamp(self.space.seq_key, keys[start:start + CHUNK], now)
+            await self.scripts.stamp(keys[start:start + CHUNK], now)
 
     async def measure(self) -> None:
         """Give documents written before memdash stored sizes their ``size`` (the statistics sort by it)."""

@@ -62,6 +62,21 @@ class KeySpace:
         """Hash: memory id -> when the agent's search last returned it (microseconds)."""
         return f"{self.prefix}:memdash:retrieved_at"
 
+    @property
+    def users_key(self) -> str:
+        """Sorted set of every user with a counted document, all scores 0: ordered by user id (``BYLEX``)."""
+        return f"{self.prefix}:memdash:users"
+
+    @property
+    def user_counts_key(self) -> str:
+        """Hash: user id -> how many documents with a ``seq`` it has (a user leaves :attr:`users_key` at 0)."""
+        return f"{self.prefix}:memdash:user_counts"
+
+    @property
+    def users_built_key(self) -> str:
+        """Set once :attr:`users_key` was built from the index; the write scripts keep it since."""
+        return f"{self.prefix}:memdash:users_built"
+
     def key(self, record_id: str) -> str:
         return self.doc_prefix + record_id
 

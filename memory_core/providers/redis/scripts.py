@@ -6,17 +6,40 @@ from collections.abc import Sequence
 from typing import Any
 
 from memory_core.providers.redis.connection import Link
+from memory_core.providers.redis.schema import KeySpace
 
-# KEYS[1] sequence counter, KEYS[2..] documents; ARGV[1] 'new' | 'replace', ARGV[2] the batch's created_at,
-# ARGV[3..] each document's JSON object without "seq". 'new' writes nothing when a key is taken and returns
-# the positions of the taken keys; keys already holding this batch (a retried call) count as written.
-INSERT = """
-local n = #KEYS - 1
+# Functions of the scripts that keep the users' sorted set and counts (schema.KeySpace.users_key): a document
+# is counted for its user while it has a "seq" (written by memdash, or adopted); a user is in the set while
+# counted documents are.
+USERS = """
+local function counted_user(key)
+  local ok, seq = pcall(redis.call, 'JSON.GET', key, '$.seq')
+  if not ok or not seq or seq == '[]' then return nil end
+  local user = cjson.decode(redis.call('JSON.GET', key, '$.user_id'))[1]
+  if type(user) == 'string' then return user end
+  return nil
+end
+local function count(users, counts, user, delta)
+  if redis.call('HINCRBY', counts, user, delta) > 0 then
+    redis.call('ZADD', users, 0, user)
+  else
+    redis.call('HDEL', counts, user)
+    redis.call('ZREM', users, user)
+  end
+end
+"""
+
+# KEYS[1] sequence counter, KEYS[2] users, KEYS[3] user counts, KEYS[4..] documents; ARGV[1] 'new' | 'replace',
+# ARGV[2] the batch's created_at, then each document's JSON object without "seq", then each document's user.
+# 'new' writes nothing when a key is taken and returns the positions of the taken keys; keys already holding
+# this batch (a retried call) count as written.
+INSERT = USERS + """
+local n = #KEYS - 3
 if ARGV[1] == 'new' then
   local taken, mine = {}, 0
   for i = 1, n do
-    if redis.call('EXISTS', KEYS[i + 1]) == 1 then
-      local ok, created = pcall(redis.call, 'JSON.GET', KEYS[i + 1], '$.created_at')
+    if redis.call('EXISTS', KEYS[i + 3]) == 1 then
+      local ok, created = pcall(redis.call, 'JSON.GET', KEYS[i + 3], '$.created_at')
       if ok and created == '[' .. ARGV[2] .. ']' then mine = mine + 1 else table.insert(taken, i) end
     end
   end
@@ -25,10 +48,30 @@ if ARGV[1] == 'new' then
 end
 local first = redis.call('INCRBY', KEYS[1], n) - n
 for i = 1, n do
+  local before = counted_user(KEYS[i + 3])
+  if before then count(KEYS[2], KEYS[3], before, -1) end
   local doc = ARGV[i + 2]
-  redis.call('JSON.SET', KEYS[i + 1], '$', string.sub(doc, 1, -2) .. ',"seq":' .. (first + i) .. '}')
+  redis.call('JSON.SET', KEYS[i + 3], '$', string.sub(doc, 1, -2) .. ',"seq":' .. (first + i) .. '}')
+  count(KEYS[2], KEYS[3], ARGV[n + i + 2], 1)
 end
 return {}
+"""
+
+# KEYS[1] users, KEYS[2] user counts, KEYS[3] retrieval counts, KEYS[4] last retrievals, KEYS[5..] documents;
+# ARGV the documents' ids. Deletes the documents with their retrieval counts; returns how many existed.
+DELETE = USERS + """
+local deleted = 0
+for i = 5, #KEYS do
+  local user = counted_user(KEYS[i])
+  if user then count(KEYS[1], KEYS[2], user, -1) end
+  deleted = deleted + redis.call('DEL', KEYS[i])
+end
+for first = 1, #ARGV, 1000 do  -- unpack() is limited to a few thousand values
+  local last = math.min(first + 999, #ARGV)
+  redis.call('ZREM', KEYS[3], unpack(ARGV, first, last))
+  redis.call('HDEL', KEYS[4], unpack(ARGV, first, last))
+end
+return deleted
 """
 
 # KEYS[1] document; ARGV[1] expected version, ARGV[2] new document, ARGV[3] its updated_at.
@@ -62,13 +105,13 @@ local function size(key)
 end
 """
 
-# KEYS[1] sequence counter, KEYS[2..] documents; ARGV[1] now. Gives JSON objects that lack memdash's fields
-# and have a string user_id (written by the toolkit) created_at = updated_at = now, version 1 (keeping any of
-# them already there), a seq, user_key = sha1(user_id) and size, in one JSON.MERGE per document (one reindex);
-# returns how many it stamped.
-STAMP = SIZE_OF + """
+# KEYS[1] sequence counter, KEYS[2] users, KEYS[3] user counts, KEYS[4..] documents; ARGV[1] now. Gives JSON
+# objects that lack memdash's fields and have a string user_id (written by the toolkit) created_at = updated_at
+# = now, version 1 (keeping any of them already there), a seq, user_key = sha1(user_id) and size, in one
+# JSON.MERGE per document (one reindex), and counts them for their user; returns how many it stamped.
+STAMP = SIZE_OF + USERS + """
 local stamped = 0
-for i = 2, #KEYS do
+for i = 4, #KEYS do
   local ok, seq = pcall(redis.call, 'JSON.GET', KEYS[i], '$.seq')
   if ok and seq == '[]' and redis.call('JSON.TYPE', KEYS[i]) == 'object'
       and redis.call('JSON.TYPE', KEYS[i], '$.user_id')[1] == 'string' then
@@ -81,6 +124,7 @@ for i = 2, #KEYS do
       end
     end
     redis.call('JSON.MERGE', KEYS[i], '$', '{' .. table.concat(fields, ',') .. '}')
+    count(KEYS[2], KEYS[3], user, 1)
     stamped = stamped + 1
   end
 end
@@ -115,27 +159,37 @@ return measured
 
 
 class Scripts:
-    """The scripts, registered once per client (EVALSHA, falling back to EVAL)."""
+    """The scripts of one key prefix, registered once per client (EVALSHA, falling back to EVAL)."""
 
-    def __init__(self, link: Link) -> None:
+    def __init__(self, link: Link, space: KeySpace) -> None:
         self._link = link
+        self._space = space
+        self._users = [space.users_key, space.user_counts_key]
         self._insert = link.client.register_script(INSERT)
+        self._delete = link.client.register_script(DELETE)
         self._update = link.client.register_script(UPDATE)
         self._stamp = link.client.register_script(STAMP)
         self._vector = link.client.register_script(VECTOR)
         self._measure = link.client.register_script(MEASURE)
 
-    async def insert(self, seq_key: str, keys: Sequence[str], docs: Sequence[str], *, replace: bool,
+    async def insert(self, keys: Sequence[str], docs: Sequence[str], users: Sequence[str], *, replace: bool,
                      created_us: int) -> list[int]:
-        """Write the documents; returns the 1-based positions of taken keys (nothing written then)."""
-        args = ["replace" if replace else "new", created_us, *docs]
-        return list(await self._call(self._insert, [seq_key, *keys], args))
+        """Write the documents (of these users); returns the 1-based positions of taken keys (nothing written
+        then)."""
+        args = ["replace" if replace else "new", created_us, *docs, *users]
+        return list(await self._call(self._insert, [self._space.seq_key, *self._users, *keys], args))
+
+    async def delete(self, keys: Sequence[str], ids: Sequence[str]) -> int:
+        """Delete the documents and the retrieval counts of ``ids``; returns how many documents existed."""
+        space = self._space
+        return int(await self._call(self._delete, [*self._users, space.retrievals_key, space.retrieved_at_key,
+                                                   *keys], list(ids)))
 
     async def update(self, key: str, expected_version: int, doc: str, updated_us: int) -> str:
         return await self._call(self._update, [key], [expected_version, doc, updated_us])
 
-    async def stamp(self, seq_key: str, keys: Sequence[str], now_us: int) -> int:
-        return int(await self._call(self._stamp, [seq_key, *keys], [now_us]))
+    async def stamp(self, keys: Sequence[str], now_us: int) -> int:
+        return int(await self._call(self._stamp, [self._space.seq_key, *self._users, *keys], [now_us]))
 
     async def measure(self, keys: Sequence[str]) -> int:
         return int(await self._call(self._measure, list(keys), []))

@@ -24,7 +24,7 @@ from memory_core.providers.common import (
     remove_target,
     search_args,
 )
-from memory_core.providers.redis import documents, query, stats, usage
+from memory_core.providers.redis import documents, query, stats, usage, users
 from memory_core.providers.redis import reach as agent_reach
 from memory_core.providers.redis.access import CHUNK, Documents
 from memory_core.providers.redis.connection import Link
@@ -45,10 +45,8 @@ from memory_core.records import (
     ScoredRecord,
     Sort,
     UserPage,
-    UserSummary,
     decode_cursor,
     encode_cursor,
-    from_micros,
     require_time_sort,
     to_micros,
     utcnow,
@@ -102,6 +100,7 @@ class RedisMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, AgentR
             await ensure_browse_index(link, space)
             docs = Documents(link, space)
             await docs.measure()
+            await users.build(docs)
             vectors = await vector_index(link, space, embedder.dimension) if embedder else None
         except BaseException:
             await link.aclose()
@@ -139,7 +138,7 @@ class RedisMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, AgentR
         docs = [documents.dumps(documents.encode(item, created_us=now, updated_us=now, version=1, vector=vector),
                                 f"item {position}")
                 for position, (item, vector) in enumerate(zip(valid, vectors, strict=True))]
-        await self._docs.insert_new(docs, now)
+        await self._docs.insert_new(docs, [item.user_id for item in valid], now)
 
     async def remove_items(self, **kwargs) -> None:
         """Delete by ``memory_id``/``memory_ids``, else every memory of ``user_id`` (only that user's)."""
@@ -208,25 +207,12 @@ class RedisMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, AgentR
 
     # --- browsing ------------------------------------------------------------------------------------------
     async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:
+        """A ``ZRANGE ... BYLEX`` of the users' sorted set, then each listed user's count and last activity from
+        the index: the cost follows the page, not the store."""
         check_limit(limit)
         await self._docs.adopt()
-        after = _user_cursor(cursor) if cursor else ""
-        in_server = query.expressible(prefix + after)  # else the prefix and cursor are applied here
-        steps: list[object] = ["GROUPBY", 1, "@user_id", "REDUCE", "COUNT", 0, "AS", "count",
-                               "REDUCE", "MAX", 1, "@updated_at", "AS", "last", "FILTER", "exists(@user_id)"]
-        if prefix and in_server:
-            steps += ["FILTER", f"startswith(@user_id, {query.literal(prefix)})"]
-        if after and in_server:
-            steps += ["FILTER", f"@user_id > {query.literal(after)}"]
-        if in_server:  # SORTBY without MAX would stop at 10 rows; every group comes back unsorted otherwise
-            steps += ["SORTBY", 2, "@user_id", "ASC", "MAX", limit + 1]
-        reply = await self._docs.link.query("FT.AGGREGATE", self._space.browse_index, "*", *steps)
-        rows = sorted((r.get("extra_attributes", {}) for r in reply.get("results", [])), key=lambda r: r["user_id"])
-        users = [UserSummary(user_id=row["user_id"], memory_count=int(row["count"]),
-                             last_activity=from_micros(int(float(row["last"]))) if row.get("last") else None)
-                 for row in rows if row["user_id"].startswith(prefix) and row["user_id"] > after]
-        more = len(users) > limit
-        return UserPage(users=users[:limit], next_cursor=encode_cursor(users[limit - 1].user_id) if more else None)
+        found, more = await users.page(self._docs, prefix, _user_cursor(cursor) if cursor else "", limit)
+        return UserPage(users=found, next_cursor=encode_cursor(found[-1].user_id) if more else None)
 
     async def list_records(self, filter: MemoryFilter, *, sort: Sort = Sort(), limit: int = 50,
                            cursor: str | None = None) -> RecordPage:
@@ -370,7 +356,7 @@ class RedisMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, AgentR
                                                  vector=vector), f"record {r.id}")
                 for r, vector in zip(latest, vectors, strict=True)]
         if docs:
-            await self._docs.replace([self._space.key(r.id) for r in latest], docs)
+            await self._docs.replace([self._space.key(r.id) for r in latest], docs, [r.user_id for r in latest])
 
     async def invalid_keys(self, limit: int = 1000) -> list[InvalidKey]:
         """Keys under the memory prefix that hold no valid memory document (found by ``SCAN``, not the index:

@@ -1,0 +1,91 @@
+"""The users of a key prefix without grouping every document: a sorted set of user ids (all scores 0, so ordered
+by id and paged with ``ZRANGE ... BYLEX``) and a hash of their document counts, both kept by the write scripts
+(:mod:`.scripts`) in the same script as the documents, built from the index once per prefix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from memory_core.providers.redis import query
+from memory_core.providers.redis.access import Documents
+from memory_core.providers.redis.connection import QUERY_TIMEOUT_MS
+from memory_core.records import UserSummary, from_micros
+
+_TOP = b"\xff"  # above every byte of UTF-8 text: the end of a prefix's range
+
+
+async def build(docs: Documents) -> None:
+    """Fill the users' set and counts from the index when this prefix has none yet (first open by a memdash that
+    keeps them); every memdash write keeps them from then on."""
+    space = docs.space
+    if await docs.link.execute("EXISTS", space.users_built_key):
+        return
+    await docs.adopt()
+    counts = await _counted(docs)
+
+    async def transaction(client: Any) -> list[Any]:
+        pipe = client.pipeline(transaction=True)
+        pipe.delete(space.users_key, space.user_counts_key)
+        if counts:
+            pipe.hset(space.user_counts_key, mapping=counts)
+            pipe.zadd(space.users_key, dict.fromkeys(counts, 0))
+        pipe.set(space.users_built_key, 1)
+        return await pipe.execute()
+
+    await docs.link.run(transaction)
+
+
+async def _counted(docs: Documents) -> dict[str, int]:
+    """Documents with a ``seq`` per user, grouped by the server and read through a cursor."""
+    index = docs.space.browse_index
+    reply = await docs.link.query("FT.AGGREGATE", index, "-ismissing(@seq)", "GROUPBY", 1, "@user_id",
+                                  "REDUCE", "COUNT", 0, "AS", "n", "FILTER", "exists(@user_id)",
+                                  "WITHCURSOR", "COUNT", 1000)
+    counts: dict[str, int] = {}
+    while True:
+        body, cursor = reply
+        for row in body.get("results", []):
+            found = row.get("extra_attributes", {})
+            counts[found["user_id"]] = int(found["n"])
+        if not cursor:
+            return counts
+        reply = await docs.link.execute("FT.CURSOR", "READ", index, cursor)
+
+
+async def page(docs: Documents, prefix: str, after: str, limit: int) -> tuple[list[UserSummary], bool]:
+    """The first ``limit`` users whose id starts with ``prefix`` and sorts after ``after``, and whether more
+    follow. Users whose documents were all deleted behind memdash's back (by the toolkit) are skipped."""
+    low = b"(" + after.encode() if after and after >= prefix else b"[" + prefix.encode()
+    high = b"(" + prefix.encode() + _TOP if prefix else b"+"
+    found: list[UserSummary] = []
+    while len(found) <= limit:
+        names = await docs.link.execute("ZRANGE", docs.space.users_key, low, high, "BYLEX", "LIMIT", 0, limit + 1)
+        found += await summaries(docs, names)
+        if len(names) <= limit:
+            break
+        low = b"(" + names[-1].encode()
+    return found[:limit], len(found) > limit
+
+
+async def summaries(docs: Documents, names: Sequence[str]) -> list[UserSummary]:
+    """Count and last activity of each user, from the index (one pipelined aggregate per user, exact for any
+    id), in the order given; users without documents are left out."""
+    async def pipelined(client: Any) -> list[Any]:
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            pipe.execute_command("FT.AGGREGATE", docs.space.browse_index, query.user_match(name), "GROUPBY", 0,
+                                 "REDUCE", "COUNT", 0, "AS", "n", "REDUCE", "MAX", 1, "@updated_at", "AS", "last",
+                                 "TIMEOUT", QUERY_TIMEOUT_MS, "DIALECT", 2)
+        return await pipe.execute()
+
+    replies = await docs.link.run(pipelined) if names else []
+    found = []
+    for name, reply in zip(names, replies, strict=True):
+        rows = reply.get("results", [])
+        row = rows[0].get("extra_attributes", {}) if rows else {}
+        if int(row.get("n") or 0):
+            last = row.get("last")
+            found.append(UserSummary(user_id=name, memory_count=int(row["n"]),
+                                     last_activity=from_micros(int(float(last))) if last not in (None, "") else None))
+    return found
