@@ -3,7 +3,8 @@
 The mode comes from the config memdash was started with (``MEMDASH_CONFIG``), never from a config a session
 opens later: ``off`` when asked explicitly (``memdash run --no-auth`` / ``MEMDASH_NO_AUTH=1`` /
 ``memdash.auth.mode: "off"``), else ``oidc`` when ``.streamlit/secrets.toml`` has an ``[auth]`` section, else
-``local`` when ``memdash.auth.users_file`` is set, else none: the dashboard refuses to open.
+``local`` when ``memdash.auth.users_file`` is set or the state is in PostgreSQL (its accounts), else none: the
+dashboard refuses to open.
 
 - oidc: Streamlit's ``st.login``; the identity is ``st.user`` (Streamlit's signed HttpOnly cookie).
 - local: a password form; the signed-in name lives in ``st.session_state``, on the server, for this browser
@@ -24,11 +25,13 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.services.accounts import PostgresAccounts, state_accounts
 from dashboard.services.users_file import LocalUser, load_users, verify
 from memory_core.access import LOCAL_ADMIN, Actor, PermissionDenied
+from memory_core.audit.settings import postgres_state
 from memory_core.auth_settings import NO_AUTH_ENV, AuthMode, AuthSettings, auth_settings
 from memory_core.config import CONFIG_ENV, load_config
-from memory_core.errors import ConfigError
+from memory_core.errors import ConfigError, MemdashError
 
 PASSWORD_CHECKS = threading.BoundedSemaphore(2)  # each Argon2 check holds 64 MiB: two at a time, whatever comes
 CHECK_WAIT_S = 10.0  # how long a sign-in waits for its turn before it is asked to try again
@@ -59,6 +62,27 @@ def startup_settings() -> AuthSettings:
 @functools.lru_cache(maxsize=4)
 def _settings_of(path: str, mtime: int) -> AuthSettings:
     return auth_settings(load_config(path))
+
+
+def startup_state_accounts() -> PostgresAccounts | None:
+    """The accounts in the PostgreSQL state of the config memdash was started with (``None``: no such state)."""
+    path = os.environ.get(CONFIG_ENV)
+    state = _state_of(path, _mtime(path)) if path else None
+    return state_accounts(state) if state is not None else None
+
+
+@functools.lru_cache(maxsize=4)
+def _state_of(path: str, mtime: int) -> Any:
+    return postgres_state(load_config(path))
+
+
+def startup_users(settings: AuthSettings) -> dict[str, LocalUser]:
+    """The local accounts: the users file (read again when it changes), else the PostgreSQL state's (read on each
+    call: another process may have changed them)."""
+    if settings.users_file is not None:
+        return local_users(settings.users_file)
+    accounts = startup_state_accounts()
+    return accounts.load() if accounts else {}
 
 
 @functools.lru_cache(maxsize=4)
@@ -100,9 +124,10 @@ def access() -> Access:
         return Access(AuthMode.OFF, LOCAL_ADMIN)
     try:
         settings = startup_settings()
+        local = settings.users_file is not None or startup_state_accounts() is not None
     except ConfigError as exc:
         return Access(None, problem=f"the config memdash was started with is wrong: {exc}")
-    mode = settings.mode or (AuthMode.OIDC if oidc_secrets() else AuthMode.LOCAL if settings.users_file else None)
+    mode = settings.mode or (AuthMode.OIDC if oidc_secrets() else AuthMode.LOCAL if local else None)
     if mode is AuthMode.OFF:
         return Access(mode, LOCAL_ADMIN)
     if mode is AuthMode.OIDC:
@@ -125,14 +150,17 @@ def _oidc_access(settings: AuthSettings) -> Access:
 
 
 def _local_access(settings: AuthSettings) -> Access:
-    if settings.users_file is None:
-        return Access(AuthMode.LOCAL, problem="mode local needs memdash.auth.users_file in the config")
+    state = startup_state_accounts() if settings.users_file is None else None
+    if settings.users_file is None and state is None:
+        return Access(AuthMode.LOCAL, problem="mode local needs memdash.auth.users_file (or a PostgreSQL "
+                                              "memdash.state) in the config")
     try:
-        users = local_users(settings.users_file)
-    except ConfigError as exc:
+        users = startup_users(settings)
+    except MemdashError as exc:
         return Access(AuthMode.LOCAL, problem=str(exc))
     if not users:
-        return Access(AuthMode.LOCAL, problem=f"the users file {settings.users_file} has no users yet")
+        where = f"the users file {settings.users_file}" if state is None else f"the PostgreSQL state {state.where}"
+        return Access(AuthMode.LOCAL, problem=f"{where} has no users yet")
     name, fingerprint = st.session_state.get(SESSION_KEY) or (None, None)
     user = users.get(name) if name else None
     if user is None or user.fingerprint != fingerprint:  # removed, or its password changed since
@@ -159,7 +187,6 @@ def sign_in_local(name: str, password: str) -> float:
 
     Raises ``PermissionDenied`` for a wrong name or password (the message does not say which)."""
     settings = startup_settings()
-    assert settings.users_file is not None
     client = client_address()
     wait = throttle().wait(name, client)
     if wait:
@@ -167,7 +194,7 @@ def sign_in_local(name: str, password: str) -> float:
     if not PASSWORD_CHECKS.acquire(timeout=CHECK_WAIT_S):
         raise PermissionDenied("too many sign-ins at this moment: try again in a few seconds")
     try:
-        user = verify(local_users(settings.users_file), name, password)
+        user = verify(startup_users(settings), name, password)
     finally:
         PASSWORD_CHECKS.release()
     if user is None:

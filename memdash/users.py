@@ -1,7 +1,8 @@
-"""``memdash user add|remove|list``: the local accounts the dashboard signs in with (:mod:`dashboard.users_file`).
+"""``memdash user add|remove|list``: the dashboard's local accounts (:mod:`dashboard.services.accounts`).
 
-The file is ``--users-file F``, or ``memdash.auth.users_file`` of ``--config FILE``. Passwords are asked twice on
-the terminal, or read as one line from standard input with ``--password-stdin``; they are never arguments.
+They are in ``--users-file F``, or where ``--config FILE`` keeps them: its ``memdash.auth.users_file``, else its
+PostgreSQL state (``memdash.state``). Passwords are asked twice on the terminal, or read as one line from standard
+input with ``--password-stdin``; they are never arguments.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dashboard.services.users_file import load_users, new_user, save_users
+from dashboard.services.accounts import Accounts, FileAccounts, accounts_of
+from dashboard.services.users_file import new_user
 from memory_core.access import Role
-from memory_core.auth_settings import auth_settings
 from memory_core.config import load_config
-from memory_core.errors import InvalidInputError, MemdashError, NotFoundError
+from memory_core.errors import InvalidInputError, MemdashError
 
 ROLES = [role.name.lower() for role in Role]
 
@@ -42,7 +43,8 @@ def _action(actions: Any, name: str, handler: Any, help_text: str) -> argparse.A
     parser = actions.add_parser(name, help=help_text, description=help_text)
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--users-file", metavar="F", help="the users file (created if missing)")
-    where.add_argument("--config", metavar="FILE", help="use memdash.auth.users_file of this config")
+    where.add_argument("--config", metavar="FILE", help="the accounts of this config (its memdash.auth.users_file, "
+                       "else its PostgreSQL memdash.state)")
     parser.set_defaults(handler=handler)
     return parser
 
@@ -57,27 +59,27 @@ def _store_role(raw: str) -> tuple[str, Role]:
         raise argparse.ArgumentTypeError(f"{raw!r}: {exc}") from None
 
 
-def users_path(args: argparse.Namespace) -> Path:
-    """The users file named by ``--users-file``, or by the config's ``memdash.auth.users_file``."""
+def accounts(args: argparse.Namespace) -> Accounts:
+    """The accounts named by ``--users-file``, or kept where the config says."""
     if args.users_file:
-        return Path(args.users_file)
-    path = auth_settings(load_config(args.config)).users_file
-    if path is None:
-        raise MemdashError(f"{args.config}: no memdash.auth.users_file set; add it or pass --users-file F")
-    return path
+        return FileAccounts(Path(args.users_file))
+    found = accounts_of(load_config(args.config))
+    if found is None:
+        raise MemdashError(f"{args.config}: no memdash.auth.users_file and no PostgreSQL memdash.state set; add one "
+                           "or pass --users-file F")
+    return found
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    path = users_path(args)
+    where = accounts(args)
     stores = dict(args.store)
     if args.config:
         _check_stores(args.config, stores)
-    users = load_users(path)
-    if args.name in users and not args.replace:
-        raise InvalidInputError(f"user '{args.name}' exists in {path}; pass --replace to change it")
-    users[args.name] = new_user(args.name, _password(args.password_stdin), Role.parse(args.role), stores)
-    save_users(path, users)
-    print(f"{'replaced' if args.replace else 'added'} user '{args.name}' ({args.role}) in {path}")
+    if not args.replace and args.name in where.load():  # said before the password is asked
+        raise InvalidInputError(f"user '{args.name}' exists in {where.where}; pass --replace to change it")
+    user = new_user(args.name, _password(args.password_stdin), Role.parse(args.role), stores)
+    where.put(user, replace=args.replace)
+    print(f"{'replaced' if args.replace else 'added'} user '{args.name}' ({args.role}) in {where.where}")
     return 0
 
 
@@ -101,20 +103,17 @@ def _password(from_stdin: bool) -> str:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    path = users_path(args)
-    users = load_users(path)
-    if users.pop(args.name, None) is None:
-        raise NotFoundError(f"no user '{args.name}' in {path}")
-    save_users(path, users)
-    print(f"removed user '{args.name}' from {path}")
+    where = accounts(args)
+    where.remove(args.name)
+    print(f"removed user '{args.name}' from {where.where}")
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    path = users_path(args)
-    users = load_users(path)
+    where = accounts(args)
+    users = where.load()
     if not users:
-        print(f"{path}: no users")
+        print(f"{where.where}: no users")
     for user in users.values():
         stores = ", ".join(f"{store}={role.name.lower()}" for store, role in user.stores)
         print(f"{user.name}\t{user.role.name.lower()}" + (f"\t{stores}" if stores else ""))

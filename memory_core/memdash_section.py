@@ -53,8 +53,10 @@ def check_memdash_section(config: MemdashConfig) -> None:
         raise section_error(config, f"unknown key '{unknown[0]}'; allowed: {', '.join(KEYS)}",
                             ("memdash", unknown[0]))
     seed_settings(config)
-    safety_settings(config)
-    auth_settings(config)
+    safety, auth = safety_settings(config), auth_settings(config)
+    if safety.postgres is not None and auth.users_file is not None:
+        raise section_error(config, "the local accounts are in the PostgreSQL state (memdash.state): remove "
+                            "users_file and add them with memdash user add --config", ("memdash", "auth", "users_file"))
     for key, field in _PATHS.items():
         _path_section(config, key, field)
 

@@ -68,10 +68,11 @@ def load_users(path: Path) -> dict[str, LocalUser]:
     users = data.get("users") if isinstance(data, dict) else None
     if not isinstance(users, dict):
         raise ConfigError('users file must be a JSON object {"users": {NAME: {...}}}', file=str(path))
-    return {name: _user(path, name, entry) for name, entry in users.items()}
+    return {name: user_from_json(str(path), name, entry) for name, entry in users.items()}
 
 
-def _user(path: Path, name: str, entry: Any) -> LocalUser:
+def user_from_json(where: str, name: str, entry: Any) -> LocalUser:
+    """One account of a users file (or of the PostgreSQL state, ``where``); ``ConfigError`` naming it if wrong."""
     try:
         if not isinstance(entry, dict) or not isinstance(entry.get("password_hash"), str):
             raise ValueError("needs a password_hash and a role")
@@ -81,7 +82,7 @@ def _user(path: Path, name: str, entry: Any) -> LocalUser:
         return LocalUser(name=name, password_hash=entry["password_hash"], role=Role.parse(entry.get("role")),
                          stores=tuple((str(s), Role.parse(r)) for s, r in stores.items()))
     except ValueError as exc:
-        raise ConfigError(f"user '{name}': {exc}", file=str(path), field=f"users.{name}") from None
+        raise ConfigError(f"user '{name}': {exc}", file=where, field=f"users.{name}") from None
 
 
 def save_users(path: Path, users: Mapping[str, LocalUser]) -> None:

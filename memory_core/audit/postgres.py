@@ -84,6 +84,10 @@ CREATE TABLE "{s}".audit_erasures (
     counts      text NOT NULL DEFAULT '{{}}'
 );
 CREATE TABLE "{s}".audit_meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE "{s}".accounts (    -- the dashboard's local accounts (dashboard.services.accounts), not audit entries
+    name    text PRIMARY KEY,
+    account text NOT NULL        -- JSON: password_hash (argon2id), role, stores
+);
 CREATE VIEW "{s}".audit_log AS
 SELECT e.seq, e.at_us, e.actor, e.operation, e.store, e.user_id, e.memory_id, c.before, c.after, e.batch, e.reverts,
        c.note
@@ -138,13 +142,14 @@ GRANT USAGE ON SCHEMA "{s}" TO "{r}";
 GRANT SELECT, INSERT ON "{s}".audit_entries, "{s}".audit_content, "{s}".audit_erasures, "{s}".audit_meta TO "{r}";
 GRANT SELECT ON "{s}".audit_log TO "{r}";
 GRANT DELETE ON "{s}".audit_content TO "{r}";
-GRANT UPDATE (user_id, finished_us, receipt, counts) ON "{s}".audit_erasures TO "{r}"
+GRANT UPDATE (user_id, finished_us, receipt, counts) ON "{s}".audit_erasures TO "{r}";
+GRANT SELECT, INSERT, UPDATE, DELETE ON "{s}".accounts TO "{r}"
 """
 
 
 def grant_statements(schema: str, role: str) -> list[str]:
-    """What a role that owns nothing needs to run memdash on an existing audit log: read and append entries,
-    remove content during a recorded erasure (the trigger still checks), and update a running erasure."""
+    """What a role that owns nothing needs to run memdash on an existing state: read and append entries, remove
+    content during a recorded erasure (the trigger still checks), update a running erasure, manage accounts."""
     return [part.strip() for part in _GRANTS.format(s=_identifier(schema), r=role.replace('"', '""')).split(";\n")]
 
 

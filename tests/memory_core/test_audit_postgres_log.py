@@ -111,6 +111,8 @@ def test_postgres_a_role_owning_nothing_runs_memdash_but_cannot_touch_the_trigge
     finally:
         app.close()
     with raw(pgvector_server, schema, user=app_role) as conn:
+        conn.execute("INSERT INTO accounts (name, account) VALUES ('dee', '{}')")  # the accounts are its to manage
+        conn.execute("DELETE FROM accounts WHERE name = 'dee'")
         for sql in ["ALTER TABLE audit_entries DISABLE TRIGGER audit_no_update",
                     "DROP TRIGGER audit_no_delete ON audit_entries", "DROP TABLE audit_content",
                     "SET session_replication_role = replica", "UPDATE audit_entries SET actor = 'mallory'",
