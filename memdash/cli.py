@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from memdash import as_of, backup, evaluate, expire, forget, person, reads
+from memdash import as_of, backup, evaluate, expire, forget, person, reads, state
 from memory_core.audit import AuditQuery, safety_settings
 from memory_core.audit.writer import cli_writer
 from memory_core.auth_settings import NO_AUTH_ENV
@@ -238,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     expire.add_commands(sub)
     forget.add_commands(sub)
     reads.add_commands(sub)
+    state.add_commands(sub)
     evaluate.add_commands(sub)
     _dashboard_commands(sub)
     return parser

@@ -31,7 +31,7 @@ def cmd_expire(args: argparse.Namespace) -> int:
 
 async def _expire(config: str, store: str) -> int:
     async with cli_writer(load_config(config), store) as writer:
-        if Capability.PAUSE not in capabilities_of(writer.reader):
-            raise SystemExit(f"store '{store}' keeps no expiry times (it cannot pause or expire memories)")
+        if Capability.EXPIRE not in capabilities_of(writer.reader):
+            raise SystemExit(f"store '{store}' keeps no expiry times (it cannot expire memories)")
         ids = await expired_ids(writer.reader, utcnow())
         return await writer.delete(ids, batch=uuid.uuid4().hex) if ids else 0

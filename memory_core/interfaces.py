@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
 from memory_core.errors import NotFoundError
-from memory_core.life import HidesFromAgent
+from memory_core.life import ExpiresForAgent, HidesFromAgent
 from memory_core.models import MemoryItem
 from memory_core.reach import AgentReach
 from memory_core.records import (
@@ -105,15 +105,16 @@ class Capability(enum.StrEnum):
     STATS = "stats"  # aggregates computed by the store (memory_core.stats.MemoryStats)
     REACH = "reach"  # which memories the agent's own search can find (memory_core.reach.AgentReach)
     RETRIEVALS = "retrievals"  # per-memory counts of the agent's retrievals (memory_core.usage.RetrievalLog)
-    PAUSE = "pause"  # pause, resume and expire memories for the agent (memory_core.life.HidesFromAgent + UPDATE)
+    PAUSE = "pause"  # pause and resume memories for the agent (memory_core.life.HidesFromAgent + UPDATE)
+    EXPIRE = "expire"  # an expiry time after which no agent gets a memory (memory_core.life.ExpiresForAgent + UPDATE)
     # list and count by the agent's use: MemoryFilter.retrieved, SortField.RETRIEVALS (RetrievalLog.browses_by_use)
     BROWSE_BY_USE = "browse_by_use"
 
 
-# Everything a store can declare in ``capabilities``; STATS, REACH, RETRIEVALS, PAUSE and BROWSE_BY_USE follow
-# from implementing MemoryStats, AgentReach, RetrievalLog and HidesFromAgent instead.
+# Everything a store can declare in ``capabilities``; STATS, REACH, RETRIEVALS, PAUSE, EXPIRE and BROWSE_BY_USE
+# follow from implementing MemoryStats, AgentReach, RetrievalLog, HidesFromAgent and ExpiresForAgent instead.
 BROWSE_ALL = frozenset(Capability) - {Capability.STATS, Capability.REACH, Capability.RETRIEVALS, Capability.PAUSE,
-                                      Capability.BROWSE_BY_USE}
+                                      Capability.EXPIRE, Capability.BROWSE_BY_USE}
 
 
 class MemoryBrowser(ABC):
@@ -192,15 +193,17 @@ class Scrubbing(ABC):
 def capabilities_of(editor: MemoryEditor) -> frozenset[Capability]:
     """What a store declares; an editor that is not a browser can only add, search and remove.
 
-    ``STATS``, ``REACH``, ``RETRIEVALS`` (``BROWSE_BY_USE``) and ``PAUSE`` are declared by implementing
+    ``STATS``, ``REACH``, ``RETRIEVALS`` (``BROWSE_BY_USE``), ``PAUSE`` and ``EXPIRE`` are declared by implementing
     :class:`memory_core.stats.MemoryStats`, :class:`memory_core.reach.AgentReach`,
-    :class:`memory_core.usage.RetrievalLog` (tracking on; its ``browses_by_use``) and
-    :class:`memory_core.life.HidesFromAgent` (with ``UPDATE``), not in ``capabilities``."""
+    :class:`memory_core.usage.RetrievalLog` (tracking on; its ``browses_by_use``),
+    :class:`memory_core.life.HidesFromAgent` and :class:`~memory_core.life.ExpiresForAgent` (with ``UPDATE``),
+    not in ``capabilities``."""
     if not isinstance(editor, MemoryBrowser):
         return frozenset()
     implemented = {Capability.STATS: isinstance(editor, MemoryStats), Capability.REACH: isinstance(editor, AgentReach),
                    Capability.RETRIEVALS: isinstance(editor, RetrievalLog) and editor.tracks_retrievals,
                    Capability.BROWSE_BY_USE: isinstance(editor, RetrievalLog) and editor.tracks_retrievals
                    and editor.browses_by_use,
-                   Capability.PAUSE: isinstance(editor, HidesFromAgent) and Capability.UPDATE in editor.capabilities}
+                   Capability.PAUSE: isinstance(editor, HidesFromAgent) and Capability.UPDATE in editor.capabilities,
+                   Capability.EXPIRE: isinstance(editor, ExpiresForAgent) and Capability.UPDATE in editor.capabilities}
     return (editor.capabilities - set(implemented)) | {c for c, offered in implemented.items() if offered}

@@ -19,9 +19,15 @@ PAUSED = "memdash_paused"
 EXPIRES_AT = "memdash_expires_at"
 
 
-class HidesFromAgent:
+class ExpiresForAgent:
+    """A store where a memory past its expiry time is never returned to any agent, whichever client searches (the
+    service's own expiry, mapped from ``memdash_expires_at``); with ``UPDATE`` it offers ``Capability.EXPIRE``."""
+
+
+class HidesFromAgent(ExpiresForAgent):
     """A store whose agent search leaves out paused and expired memories (memdash's own stores, through
-    ``RecordSearch``); with ``UPDATE`` it offers ``Capability.PAUSE`` (pause, resume, expiry)."""
+    ``RecordSearch``, the only way agents read them); with ``UPDATE`` it offers ``Capability.PAUSE`` and
+    ``Capability.EXPIRE``."""
 
 
 def expires_at(item: MemoryItem) -> dt.datetime | None:

@@ -33,8 +33,8 @@ Sections:
   ``add_records`` (lossless import) needs ``import`` (and ``get`` to check what was written).
 * **The agent's use** (``test_use_*``): what the agent's own ``search`` returns decides the retrieval counts
   (``retrievals``) and what ``browse_by_use`` lists and sorts by; a store without ``browse_by_use`` refuses that
-  filter and sort rather than ignoring them; paused and expired memories are never returned to the agent and
-  ``top_k`` still holds (``pause``).
+  filter and sort rather than ignoring them; paused memories (``pause``) and expired ones (``expire``) are never
+  returned to the agent, and ``top_k`` still holds.
 
 Every test writes under fresh user ids (``<user_prefix>-<random>-<name>``) and removes those users'
 memories afterwards, so the suite can run against a shared or remote store. Overridable hooks:
@@ -869,7 +869,7 @@ class MemoryStoreConformance:
         assert _memories(await self._search(editor, "green tea", alice))[0] == "Alice drinks green tea"
 
     async def test_use_expired_memory_is_hidden_from_the_agent_but_kept(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.PAUSE, Capability.LIST)
+        _require(editor, Capability.EXPIRE, Capability.LIST)
         alice = users("alice")
         await self._add(editor, [MemoryItem(user_id=alice, memory="Alice is in Paris this week"),
                                  MemoryItem(user_id=alice, memory="Alice lives in Lisbon")])

@@ -52,7 +52,7 @@ def _restore_button(store: str, selected: list[AuditEntry]) -> None:
 
 def _sweep(store: str) -> None:
     """Move the memories whose expiry time is past here (admins: it is a bulk delete)."""
-    if not context.hub().can(store, Capability.PAUSE) or context.actor().role_for(store) < Role.ADMIN:
+    if not context.hub().can(store, Capability.EXPIRE) or context.actor().role_for(store) < Role.ADMIN:
         return
     st.button("Move expired memories here", key="trash_sweep", icon=":material/event_busy:", on_click=_swept,
               args=(store,), help="Memories whose expiry time is past: the agent no longer gets them; this moves "

@@ -107,7 +107,8 @@ def _when(raw: object) -> str:
 def life_panel(store: str, record: MemoryRecord, *, editable: bool) -> None:
     """Whether the agent gets this memory (paused, expiring, expired), and the controls to change it."""
     hub = context.hub()
-    if not hub.can(store, Capability.PAUSE):
+    pausable = hub.can(store, Capability.PAUSE)
+    if not pausable and not hub.can(store, Capability.EXPIRE):
         return
     when, now = memory_life.expires_at(record.item), dt.datetime.now(dt.UTC)
     if memory_life.is_paused(record.item):
@@ -119,11 +120,8 @@ def life_panel(store: str, record: MemoryRecord, *, editable: bool) -> None:
     if not editable:
         return
     with st.container(horizontal=True):
-        paused = memory_life.is_paused(record.item)
-        st.button("Resume for the agent" if paused else "Pause for the agent", key="life_pause",
-                  icon=":material/play_circle:" if paused else ":material/pause_circle:",
-                  on_click=_change, args=(store, lambda: services_life.set_paused(
-                      context.hub(), context.actor(), store, record, not paused), "Resumed" if paused else "Paused"))
+        if pausable:
+            _pause_button(store, record)
         with st.popover("Expiry", icon=":material/event_busy:"):
             day = st.date_input("Expires on", key="life_day", value=None, format="YYYY-MM-DD",
                                 min_value=now.date())
@@ -131,6 +129,14 @@ def life_panel(store: str, record: MemoryRecord, *, editable: bool) -> None:
             if when is not None:
                 st.button("Remove the expiry", key="life_clear", on_click=_change, args=(store, lambda: (
                     services_life.set_expiry(context.hub(), context.actor(), store, record, None)), "Expiry removed"))
+
+
+def _pause_button(store: str, record: MemoryRecord) -> None:
+    paused = memory_life.is_paused(record.item)
+    st.button("Resume for the agent" if paused else "Pause for the agent", key="life_pause",
+              icon=":material/play_circle:" if paused else ":material/pause_circle:",
+              on_click=_change, args=(store, lambda: services_life.set_paused(
+                  context.hub(), context.actor(), store, record, not paused), "Resumed" if paused else "Paused"))
 
 
 def _expire(store: str, record: MemoryRecord, day: dt.date | None) -> None:

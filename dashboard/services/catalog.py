@@ -33,7 +33,8 @@ CAN = {  # what each capability lets an operator do, in words, in the order the 
     Capability.PING: "report its health", Capability.STATS: "compute analytics",
     Capability.REACH: "tell which memories the agent's search cannot find",
     Capability.RETRIEVALS: "count how often the agent uses each memory",
-    Capability.PAUSE: "pause or expire a memory for the agent",
+    Capability.PAUSE: "pause a memory for the agent",
+    Capability.EXPIRE: "give a memory an expiry date after which no agent gets it",
     Capability.BROWSE_BY_USE: "list and sort memories by how often the agent used them",
 }
 

@@ -28,7 +28,7 @@ def set_paused(hub: StoreHub, actor: Actor, store: str, record: MemoryRecord, pa
 def set_expiry(hub: StoreHub, actor: Actor, store: str, record: MemoryRecord,
                when: dt.datetime | None) -> MemoryRecord:
     """Give the memory an expiry time (None removes it); a time already past is refused."""
-    hub.browser(store, Capability.PAUSE)
+    hub.browser(store, Capability.EXPIRE)
     patch = MemoryPatch(metadata=life.expiring_metadata(record.item.metadata, when, utcnow()))
     return memories.update_memory(hub, actor, store, record.id, patch, expected_version=record.version)
 
@@ -37,6 +37,6 @@ def sweep_expired(hub: StoreHub, actor: Actor, store: str) -> int:
     """Move every memory of ``store`` whose expiry time is past to the trash (one audited delete batch, admins:
     it is a bulk delete), refused before anything is read for anyone else."""
     memories.allow(hub, actor, Role.ADMIN, store, "move expired memories to the trash")
-    browser = hub.browser(store, Capability.PAUSE)
+    browser = hub.browser(store, Capability.EXPIRE)
     ids = hub.runner.run(expired_ids(browser, utcnow()))
     return memories.delete_memories(hub, actor, store, ids, batch=uuid.uuid4().hex) if ids else 0

@@ -327,6 +327,12 @@ class PostgresAuditLog(AuditLog):
             raise AuditLogError(f"the audit log at {self.where} could not be compacted: only the owner of "
                                 f"{self.schema}.audit_content may VACUUM FULL it (run it as that role)")
 
+    def grant(self, role: str) -> None:
+        """Give ``role`` what the dashboard needs and nothing more (:func:`grant_statements`); run as the owner."""
+        with self._transaction("grant access to") as conn:
+            for statement in grant_statements(self.schema, role):
+                conn.execute(statement)
+
     def close(self) -> None:
         self._pool.close()
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from memory_core.errors import InvalidInputError, StoreUnavailableError, UnsupportedError
 from memory_core.items import check_item, check_text
-from memory_core.life import HidesFromAgent, hidden_from_agent
+from memory_core.life import hidden_from_agent
 from memory_core.models import MemoryItem
 from memory_core.records import BY_USE, MemoryFilter, MemoryPatch, MemoryRecord, ScoredRecord, Sort, by_use, utcnow
 from memory_core.usage import Deferred, RetrievalLog, counting
@@ -73,10 +73,12 @@ def kept(hits: Iterable[ScoredRecord], threshold: float | None) -> list[ScoredRe
     return [hit for hit in hits if is_hit(hit.score, threshold)]
 
 
-class RecordSearch(HidesFromAgent):
+class RecordSearch:
     """The toolkit's ``search`` for a store that implements ``search_records``: its hits' items, each carrying
-    its score, in rank order (mixed in before ``MemoryEditor``, so every such store searches the same way); a
-    store that is a :class:`~memory_core.usage.RetrievalLog` records the retrieval of each hit."""
+    its score, in rank order (mixed in before ``MemoryEditor``, so every such store searches the same way), paused
+    and expired memories left out (a store whose agents read only through here declares it as
+    :class:`~memory_core.life.HidesFromAgent`); a store that is a :class:`~memory_core.usage.RetrievalLog` records
+    the retrieval of each hit."""
 
     async def search(self, query: str, top_k: int = 5, **kwargs: Any) -> list[MemoryItem]:
         hits = await self._agent_hits(query, top_k, kwargs.get("user_id"), kwargs.get("similarity_threshold"))

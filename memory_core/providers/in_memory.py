@@ -15,6 +15,7 @@ from typing import Any
 from memory_core.errors import NotFoundError, VersionConflictError
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.items import item_text, new_id, tokens, validate_items, validate_records
+from memory_core.life import HidesFromAgent
 from memory_core.models import MemoryItem
 from memory_core.providers.common import RecordSearch, check_limit, kept, remove_target, search_args
 from memory_core.records import (
@@ -54,7 +55,7 @@ class InMemoryConfig(MemoryBaseConfig, name="in_memory"):
     """A process-local store; everything is lost when the process ends."""
 
 
-class InMemoryEditor(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, RetrievalLog):
+class InMemoryEditor(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, MemoryStats, RetrievalLog):
     """Dictionary-backed store. A lock makes each mutation atomic with respect to the others."""
 
     def __init__(self) -> None:

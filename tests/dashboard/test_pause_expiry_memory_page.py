@@ -54,3 +54,26 @@ def test_the_trash_page_moves_expired_memories_there_and_they_can_be_restored(da
     assert at.dataframe[0].value.shape[0] == 1  # in the trash, restorable
     at.button(key="trash_sweep").click().run()
     assert "No memory has expired." in messages(ok(at), "info")
+
+
+def test_a_mem0_memory_gets_an_expiry_date_mem0_enforces_and_no_pause(make_dash):
+    """Mem0 has no pause an agent searching it directly would obey: only the expiry control, sent as Mem0's own
+    expiration_date (docs/stores/mem0.md)."""
+    from dashboard.services import memories
+    from memory_core.access import LOCAL_ADMIN
+    from memory_core.models import MemoryItem
+    from tests.helpers.fake_mem0 import FakeMem0
+
+    with FakeMem0("m0-key") as mem0:
+        dash = make_dash({"m": {"_type": "mem0_memory", "host": mem0.url, "api_key": "m0-key", "timeout": 5}})
+        memories.add_memory(dash.hub, LOCAL_ADMIN, "m", MemoryItem(user_id="alice", memory="Alice is in Paris"))
+        [memory_id] = mem0.project.memories
+        at = ok(dash.app("memory", store="m", id=memory_id).run())
+        assert "life_pause" not in [b.key for b in at.button]
+        later = dt.date.today() + dt.timedelta(days=30)
+        at.date_input(key="life_day").set_value(later).run()
+        at.button(key="life_set").click().run()
+        assert any(c.value.startswith("Expires ") for c in ok(at).caption)
+        assert mem0.project.memories[memory_id]["expiration_date"] in (str(later - dt.timedelta(days=1)), str(later))
+        [edit] = dash.hub.audit.entries(AuditQuery(memory_id=memory_id, operation="update"))
+        assert life.EXPIRES_AT in edit.after["metadata"]

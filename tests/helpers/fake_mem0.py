@@ -205,7 +205,8 @@ class Project:
     def add(self, text: str, scope: dict[str, Any], metadata: Any, messages: list[Any]) -> dict[str, Any]:
         when = now()
         mem = {"id": str(uuid.uuid4()), "memory": text, **{f: scope.get(f) for f in ENTITY_FIELDS},
-               "metadata": metadata, "categories": [], "created_at": when, "updated_at": when}
+               "metadata": metadata, "categories": [], "created_at": when, "updated_at": when,
+               "expiration_date": scope.get("expiration_date")}
         self.memories[mem["id"]] = mem
         self._event(mem, "ADD", None, messages)
         for field in ENTITY_FIELDS:
@@ -213,12 +214,14 @@ class Project:
                 self._touch(ENTITY_TYPES[field], scope[field], when)
         return mem
 
-    def update(self, mem: dict[str, Any], text: str | None, metadata: Any) -> None:
+    def update(self, mem: dict[str, Any], text: str | None, metadata: Any, changes: dict[str, Any]) -> None:
         old = mem["memory"]
         if text is not None:
             mem["memory"] = text
         if metadata is not None:
             mem["metadata"] = metadata
+        if "expiration_date" in changes:
+            mem["expiration_date"] = changes["expiration_date"]
         mem["updated_at"] = now()
         self._event(mem, "UPDATE", old, [])
 
@@ -232,9 +235,10 @@ class Project:
             raise ApiError(404, NOT_FOUND)
         return mem
 
-    def select(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
-        """Matching memories, newest first (the platform's listing order)."""
-        found = [m for m in self.memories.values() if matches(m, flt)]
+    def select(self, flt: dict[str, Any], *, show_expired: bool = False) -> list[dict[str, Any]]:
+        """Matching memories, newest first (the platform's listing order); those past their expiration date only
+        with ``show_expired`` (search and list hide them, get does not)."""
+        found = [m for m in self.memories.values() if matches(m, flt) and (show_expired or not expired(m))]
         return sorted(found, key=lambda m: m["created_at"], reverse=True)
 
     def _event(self, mem: dict[str, Any], event: str, old: str | None, messages: list[Any]) -> None:
@@ -253,6 +257,14 @@ class Project:
         entity["updated_at"] = stamp(when)
 
 
+def expired(mem: dict[str, Any]) -> bool:
+    """Past its ``expiration_date`` (visible through that UTC day); a date that does not parse never expires."""
+    try:
+        return dt.date.fromisoformat(str(mem.get("expiration_date") or "")) < dt.datetime.now(dt.UTC).date()
+    except ValueError:
+        return False
+
+
 # --- response shapes ------------------------------------------------------------------------------------
 
 
@@ -261,7 +273,7 @@ def listed(mem: dict[str, Any]) -> dict[str, Any]:
     return {"id": mem["id"], "memory": mem["memory"], "user_id": mem["user_id"], "agent_id": mem["agent_id"],
             "app_id": mem["app_id"], "session_id": mem["run_id"], "metadata": mem["metadata"],
             "categories": mem["categories"], "created_at": stamp(mem["created_at"]),
-            "updated_at": stamp(mem["updated_at"]), "expiration_date": None}
+            "updated_at": stamp(mem["updated_at"]), "expiration_date": mem.get("expiration_date")}
 
 
 def searched(mem: dict[str, Any], value: float, *, run_key: str = "run_id") -> dict[str, Any]:
@@ -386,7 +398,8 @@ class Api:
         page, size = paging(query, body)
         if not 1 <= size <= 200:
             raise ApiError(400, {"error": "page_size must be between 1 and 200"})
-        return page_of([listed(m) for m in self.project.select(flt)], page, size, self.fake.origin + "/v3/memories/")
+        shown = self.project.select(flt, show_expired=body.get("show_expired") is True)
+        return page_of([listed(m) for m in shown], page, size, self.fake.origin + "/v3/memories/")
 
     # searching
     def _ranked(self, body: Any, flt: dict[str, Any], threshold: float, top_k: int) -> list[tuple[dict, float]]:
@@ -438,7 +451,7 @@ class Api:
             raise ApiError(400, {"error": "At least one of text, metadata, timestamp or expiration_date is required"})
         if "text" in body and not isinstance(body["text"], str):
             raise ApiError(400, {"text": ["Not a valid string."]})
-        self.project.update(mem, body.get("text"), body.get("metadata"))
+        self.project.update(mem, body.get("text"), body.get("metadata"), body)
         return listed(mem)
 
     def delete(self, match: re.Match[str], query: dict[str, str], body: Any) -> Any:
@@ -472,7 +485,7 @@ class Api:
     def batch_update(self, match: re.Match[str], query: dict[str, str], body: Any) -> Any:
         rows = [r for r in self._batch(body, "updated") if r["memory_id"] in self.project.memories]
         for row in rows:
-            self.project.update(self.project.memories[row["memory_id"]], row.get("text"), row.get("metadata"))
+            self.project.update(self.project.memories[row["memory_id"]], row.get("text"), row.get("metadata"), row)
         return {"message": f"Successfully updated {len(rows)} memories"}
 
     def batch_delete(self, match: re.Match[str], query: dict[str, str], body: Any) -> Any:

@@ -4,6 +4,7 @@ semantics."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import socket
 import time
@@ -15,6 +16,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from memory_core import life
 from memory_core.builder import MemoryBuilder
 from memory_core.config import parse_config
 from memory_core.errors import (
@@ -25,11 +27,12 @@ from memory_core.errors import (
     UnsupportedError,
     VersionConflictError,
 )
-from memory_core.interfaces import BROWSE_ALL, Capability
+from memory_core.interfaces import BROWSE_ALL, Capability, capabilities_of
 from memory_core.models import MemoryItem
 from memory_core.providers.mem0 import Mem0Memory, codec, store
 from memory_core.records import MemoryFilter, MemoryPatch, Sort, SortField
 from memory_core.testing import MemoryStoreConformance
+from memory_core.transfer import expired_ids
 from tests.helpers.fake_mem0 import FakeMem0
 
 KEY = "m0-test-key"
@@ -458,3 +461,34 @@ async def test_batch_delete_counts_only_memories_that_existed(mem0: FakeMem0) ->
         assert await built.delete_records([ids[0], ids[0], ids[1], "not-an-id"]) == 2
     [batch] = mem0.calls_to("DELETE", "/v1/batch/")
     assert sorted(m["memory_id"] for m in batch.body["memories"]) == sorted(ids[:2])
+
+
+# --- expiry: Mem0's own expiration_date ------------------------------------------------------------------------
+
+
+async def test_an_expiry_is_mem0s_own_expiration_date_which_every_client_obeys(mem0: FakeMem0) -> None:
+    now = dt.datetime.now(dt.UTC)
+    when = dt.datetime.combine(now.date() + dt.timedelta(days=2), dt.time(8), tzinfo=dt.UTC)
+    async with opened(mem0.url) as built:
+        assert {Capability.EXPIRE} <= capabilities_of(built) and Capability.PAUSE not in capabilities_of(built)
+        await built.add_items([MemoryItem(user_id="u", memory="Alice is in Paris this week")])
+        [trip] = (await built.list_records(MemoryFilter(user_id="u"))).records
+        trip = await built.update_record(trip.id, MemoryPatch(metadata=life.expiring_metadata({}, when, now)),
+                                         expected_version=trip.version)
+        day = when.date().isoformat()  # visible through that UTC day, hidden from the next midnight: never earlier
+        assert mem0.calls_to("PUT", rf"/v1/memories/{trip.id}/")[-1].body["expiration_date"] == day
+        assert life.expires_at(trip.item) == when
+
+        mem0.project.memories[trip.id]["expiration_date"] = str(now.date() - dt.timedelta(days=1))  # days went by
+        with _raw(mem0) as raw:  # the toolkit's mem0 plugin searches Mem0 directly
+            found = raw.post("/v3/memories/search/", json={"query": "Paris", "filters": {"user_id": "u"}}).json()
+        assert found["results"] == []
+        [listed] = (await built.list_records(MemoryFilter(user_id="u"))).records  # operators still see it...
+        assert life.expires_at(listed.item) == dt.datetime.combine(now.date(), dt.time(), tzinfo=dt.UTC)
+        assert await expired_ids(built, now) == [trip.id]  # ...and the sweep moves it to the trash
+
+        back = await built.update_record(listed.id, MemoryPatch(metadata=life.expiring_metadata({}, None, now)),
+                                         expected_version=listed.version)
+        assert mem0.calls_to("PUT", rf"/v1/memories/{trip.id}/")[-1].body["expiration_date"] is None
+        assert life.expires_at(back.item) is None
+        assert [i.memory for i in await built.search("Paris", top_k=3, user_id="u")] == ["Alice is in Paris this week"]

@@ -11,6 +11,11 @@ What a ``MemoryItem`` has beyond that travels in the memory's metadata under ``_
 ``version`` counts memdash's updates; a text that no longer matches ``digest`` was edited elsewhere (Mem0's
 dashboard, its SDK) and reads as one version later. A memory without ``_memdash`` (written by another
 client) reads like the toolkit reads it: Mem0's text, its ``categories`` as tags, ``input`` as conversation.
+
+An expiry time (``memdash_expires_at``, :mod:`memory_core.life`) is also sent as Mem0's own ``expiration_date``,
+the last UTC day the memory is visible, so Mem0 hides it from every client's search from the next UTC midnight:
+at the expiry time or up to a day later, never earlier. A memory given an ``expiration_date`` elsewhere reads
+with ``memdash_expires_at`` at the end of that day.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
+from memory_core import life
 from memory_core.errors import InvalidInputError
 from memory_core.items import item_text
 from memory_core.models import MemoryItem
@@ -75,7 +81,35 @@ def add_body(item: MemoryItem, *, infer: bool) -> dict[str, Any]:
                             "metadata": {**metadata, ENVELOPE: envelope}}
     if run_id is not None:
         body["run_id"] = run_id
+    if (day := expiration_date(item)) is not None:
+        body["expiration_date"] = day
     return body
+
+
+def expiration_date(item: MemoryItem) -> str | None:
+    """Mem0's ``expiration_date`` for the item's expiry time: the last UTC day before that time."""
+    when = life.expires_at(item)
+    return None if when is None else (when - dt.timedelta(microseconds=1)).astimezone(dt.UTC).date().isoformat()
+
+
+def _expires_from(row: dict[str, Any]) -> str | None:
+    """The expiry time Mem0's ``expiration_date`` means (the next UTC midnight); ``None`` for none or a value Mem0
+    cannot parse either (it fails open: such a memory never expires)."""
+    try:
+        day = dt.date.fromisoformat(str(row.get("expiration_date") or ""))
+    except ValueError:
+        return None
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    return end.isoformat(timespec="seconds")
+
+
+def _follow_expiration(metadata: dict[str, Any], row: dict[str, Any]) -> None:
+    """``metadata``'s expiry time made to agree with Mem0's ``expiration_date`` (changed or cleared elsewhere)."""
+    native = _expires_from(row)
+    if native is None:
+        metadata.pop(life.EXPIRES_AT, None)
+    elif expiration_date(MemoryItem(user_id="-", metadata=metadata)) != row["expiration_date"]:
+        metadata[life.EXPIRES_AT] = native
 
 
 def update_body(row: dict[str, Any], item: MemoryItem, version: int) -> dict[str, Any]:
@@ -89,6 +123,8 @@ def update_body(row: dict[str, Any], item: MemoryItem, version: int) -> dict[str
     body: dict[str, Any] = {"metadata": {**metadata, ENVELOPE: envelope}}
     if text != row.get("memory"):
         body["text"] = text
+    if (day := expiration_date(item)) != (row.get("expiration_date") or None):
+        body["expiration_date"] = day  # None makes it permanent again
     return body
 
 
@@ -108,6 +144,8 @@ def record(row: dict[str, Any], user_id: str | None = None) -> MemoryRecord:
     envelope = envelope if isinstance(envelope, dict) else None
     if _run_id(row):
         metadata["run_id"] = _run_id(row)
+    if "expiration_date" in row:  # Mem0's own date is what every client's search obeys
+        _follow_expiration(metadata, row)
     text = str(row.get("memory") or "")
     if envelope:
         tags, conversation = envelope.get("tags") or [], envelope.get("conversation")

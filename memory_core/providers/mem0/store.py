@@ -28,6 +28,7 @@ from memory_core.errors import (
 )
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.items import validate_items
+from memory_core.life import ExpiresForAgent
 from memory_core.models import MemoryItem
 from memory_core.paging import page_locally
 from memory_core.providers.common import RecordSearch, check_limit, kept, remove_target, search_args
@@ -71,7 +72,7 @@ def _canonical(record_id: str) -> str | None:
         return None
 
 
-class Mem0Memory(RecordSearch, MemoryEditor, MemoryBrowser):
+class Mem0Memory(RecordSearch, ExpiresForAgent, MemoryEditor, MemoryBrowser):
     """One Mem0 project, reached through :class:`Mem0Http`."""
 
     def __init__(self, http: Mem0Http, *, infer: bool = False, max_concurrency: int = 8,
@@ -149,7 +150,7 @@ class Mem0Memory(RecordSearch, MemoryEditor, MemoryBrowser):
 
     async def count_records(self, filter: MemoryFilter) -> int:
         if filter == MemoryFilter(user_id=filter.user_id):
-            answer = await self._http.call("count", "POST", "/v3/memories/", json={"filters": _scope(filter.user_id)},
+            answer = await self._http.call("count", "POST", "/v3/memories/", json=_listing(filter.user_id),
                                            params={"page": 1, "page_size": 1})
             return self._count(answer)
         return sum(1 for r in await self._scan(filter.user_id) if filter.matches(r))
@@ -235,7 +236,7 @@ class Mem0Memory(RecordSearch, MemoryEditor, MemoryBrowser):
         found: dict[str, MemoryRecord] = {}
         for page in itertools.count(1):
             try:
-                answer = await self._http.call("list", "POST", "/v3/memories/", json={"filters": _scope(user_id)},
+                answer = await self._http.call("list", "POST", "/v3/memories/", json=_listing(user_id),
                                                params={"page": page, "page_size": LIST_PAGE})
             except NotFoundError:
                 if page == 1:
@@ -299,6 +300,11 @@ class Mem0Memory(RecordSearch, MemoryEditor, MemoryBrowser):
 def _scope(user_id: str | None) -> dict[str, Any]:
     return {"user_id": user_id} if user_id is not None else ALL_USERS
 
+
+def _listing(user_id: str | None) -> dict[str, Any]:
+    """A listing's body: expired memories too (Mem0 hides them by default), so operators see them and the sweep
+    (``memdash expire``) moves them to the trash."""
+    return {"filters": _scope(user_id), "show_expired": True}
 
 
 def _user_after(cursor: str) -> str:

@@ -16,6 +16,7 @@ from memory_core.embedders.base import Embedder
 from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor, Scrubbing
 from memory_core.items import new_id, validate_items, validate_records
+from memory_core.life import HidesFromAgent
 from memory_core.models import MemoryItem
 from memory_core.providers.common import RecordSearch, check_limit, ready_for_use, remove_target, search_args
 from memory_core.providers.postgres import filters, rows, stats
@@ -65,7 +66,7 @@ def session_options(state: SchemaState) -> str:
     return " ".join(f"-c {o}" for o in options)
 
 
-class PostgresMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, RetrievalLog, Scrubbing):
+class PostgresMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, MemoryStats, RetrievalLog, Scrubbing):
     """Build with :meth:`open`, release with :meth:`aclose` (the registered factory does both)."""
 
     def __init__(self, server: Server, pool: AsyncConnectionPool, state: SchemaState, language: str,

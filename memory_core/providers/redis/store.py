@@ -14,6 +14,7 @@ from memory_core.embedders.base import Embedder
 from memory_core.errors import InvalidInputError, NotFoundError, UnsupportedError, VersionConflictError
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor
 from memory_core.items import validate_items, validate_records
+from memory_core.life import HidesFromAgent
 from memory_core.models import MemoryItem
 from memory_core.providers.common import (
     RecordSearch,
@@ -74,7 +75,7 @@ class InvalidKey:
     reason: str
 
 
-class RedisMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, AgentReach, RetrievalLog):
+class RedisMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, MemoryStats, AgentReach, RetrievalLog):
     """Memories as ``{prefix}:memory:<id>`` RedisJSON documents, readable and writable by the toolkit's
     ``redis_memory`` store. Open with ``await RedisMemory.open(...)``, close with ``await store.aclose()``."""
 

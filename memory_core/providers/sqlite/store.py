@@ -16,6 +16,7 @@ from memory_core.embedders.base import Embedder
 from memory_core.errors import InvalidInputError, NotFoundError, StoreUnavailableError, VersionConflictError
 from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor, Scrubbing
 from memory_core.items import new_id, validate_items, validate_records
+from memory_core.life import HidesFromAgent
 from memory_core.models import MemoryItem
 from memory_core.providers.common import (
     RecordSearch,
@@ -53,7 +54,7 @@ DEFAULT_TOKENIZER = "porter unicode61 remove_diacritics 2"
 _EMBED_BATCH = 256
 
 
-class SqliteMemory(RecordSearch, MemoryEditor, MemoryBrowser, MemoryStats, RetrievalLog, Scrubbing):
+class SqliteMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, MemoryStats, RetrievalLog, Scrubbing):
     """Memories in one SQLite file (WAL): FTS5 BM25 scoped per user, optional vectors, every browsing call.
 
     Open with ``await SqliteMemory.open(path, embedder=...)`` and close with ``await store.aclose()`` (or use
