@@ -1,9 +1,11 @@
 """Latency and ingest rate of the ``sqlite`` store against raw SQLite FTS5 on the same rows, same process.
 
-``python -m bench.latency [--sizes 10000,100000] [--users 1000] [--queries 300] [--data DIR] [--json OUT]``
+``python -m bench.latency [--sizes 10000,100000] [--users 1000 | --per-user 1000] [--queries 300] [--data DIR]
+[--json OUT]``
 
 For each size, LoCoMo-like chat turns (deterministic synthetic sentences, or the turn texts of the LoCoMo
-files in ``--data``) are spread over ``--users`` users and written twice: through ``add_items`` into a
+files in ``--data``) are spread over ``--users`` users (or over size / ``--per-user`` users, so that only the
+other users' data grows with the size) and written twice: through ``add_items`` into a
 memdash store, and by a raw ``executemany`` into a table whose insert trigger fills an FTS5 index (same
 tokenizer, same batch size, one transaction per batch; the two alternate batch by batch so both see the
 same machine load). Then every query, a question about one of its user's memories, is run four ways in
@@ -15,14 +17,16 @@ turn:
 
 Both raw queries use ``retrieval.fts_query`` for the terms. Latencies are wall-clock per call, medians
 (p50) and p95, plus the median CPU time of the process per call (robust on a busy machine); ratios are
-against (b). ``--browse`` adds one page of ``list_records``/``list_users`` and a
-``count_records``.
+against (b), and each size's p50 is compared with the first size's. ``--browse`` adds one page of
+``list_records``/``list_users`` and a ``count_records``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import hashlib
 import itertools
 import json
 import random
@@ -39,7 +43,6 @@ from memory_core import retrieval
 from memory_core.embedders.hashing import HashingEmbedder, HashingEmbedderConfig
 from memory_core.models import MemoryItem
 from memory_core.providers.sqlite import SqliteMemory
-from memory_core.providers.sqlite.codec import owner_token
 from memory_core.providers.sqlite.store import DEFAULT_TOKENIZER
 from memory_core.records import MemoryFilter, Sort
 
@@ -124,6 +127,12 @@ def make_queries(items: list[MemoryItem], count: int, seed: int = 13) -> list[tu
 
 # --- raw baseline ------------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=65536)
+def owner_token(user_id: str) -> str:
+    """The raw baseline's one FTS5 token per user: digits only, so no tokenizer or stemmer alters it."""
+    return str(int.from_bytes(hashlib.blake2b(user_id.encode(), digest_size=12).digest(), "big"))
+
+
 class RawFts:
     """A plain table with an FTS5 insert trigger, the way one would write it by hand."""
 
@@ -202,7 +211,8 @@ async def ingest(store: SqliteMemory, raw: RawFts, items: list[MemoryItem]) -> t
 
 async def run_size(size: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     texts = locomo_texts(args.data, size) if args.data else synthetic_texts(size)
-    items = make_items(texts, args.users)
+    users = max(1, size // args.per_user) if args.per_user else args.users
+    items = make_items(texts, users)
     queries = make_queries(items, args.queries)
     store_path, raw = folder / f"memdash-{size}.db", RawFts(folder / f"raw-{size}.db")
     methods: dict[str, Callable[[str, str], Any]] = {
@@ -211,7 +221,7 @@ async def run_size(size: int, args: argparse.Namespace, folder: Path) -> dict[st
     }
     async with await SqliteMemory.open(store_path) as bm25:
         ours, theirs = await ingest(bm25, raw, items)
-        result: dict[str, Any] = {"size": size, "users": args.users, "ingest": {
+        result: dict[str, Any] = {"size": size, "users": users, "ingest": {
             "add_items_per_s": size / ours, "raw_executemany_per_s": size / theirs, "ratio": theirs / ours}}
         methods["memdash_bm25"] = lambda u, q: bm25.search(q, top_k=TOP_K, user_id=u)
         untracked = await SqliteMemory.open(store_path, track_retrievals=False)  # the same file, nothing counted
@@ -264,6 +274,10 @@ _LABELS = {
 }
 
 
+_SHORT = {"raw_global_then_filter": "(a)", "raw_user_scoped": "(b)", "memdash_bm25": "BM25",
+          "memdash_bm25_untracked": "BM25 not counted", "memdash_hybrid": "hybrid"}
+
+
 def report(results: list[dict[str, Any]]) -> str:
     lines = [f"{'rows':>9} {'users':>6}  {'search, top_k=5':<44}{'p50 ms':>8}{'p95 ms':>8}{'p50 vs (b)':>12}"
              f"{'cpu p50 ms':>12}{'cpu vs (b)':>12}"]
@@ -273,6 +287,11 @@ def report(results: list[dict[str, Any]]) -> str:
             lines.append(f"{r['size']:>9,} {r['users']:>6}  {_LABELS[name]:<44}{s['p50_ms']:>8.2f}{s['p95_ms']:>8.2f}"
                          f"{s['p50_ms'] / base['p50_ms']:>11.2f}x{s['cpu_p50_ms']:>12.2f}"
                          f"{s['cpu_p50_ms'] / base['cpu_p50_ms']:>11.2f}x")
+    first = results[0]
+    for r in results[1:]:
+        growth = ", ".join(f"{_SHORT[name]} {s['p50_ms'] / first['search'][name]['p50_ms']:.2f}x"
+                           for name, s in r["search"].items())
+        lines.append(f"{r['size']:>9,}  p50 vs {first['size']:,} rows: {growth}")
     for r in results:
         tracked, untracked = (r["search"][k]["p50_ms"] for k in ("memdash_bm25", "memdash_bm25_untracked"))
         lines.append(f"{r['size']:>9,}  counting retrievals costs the agent's search {tracked / untracked - 1:+.1%} "
@@ -299,6 +318,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated store sizes (rows)")
     parser.add_argument("--users", type=int, default=1000, help="users the rows are spread over")
+    parser.add_argument("--per-user", type=int, help="rows per user instead: size / this many users at each size")
     parser.add_argument("--queries", type=int, default=300, help="queries per size (the first --warmup not timed)")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--dim", type=int, default=384, help="hashing embedder dimension for hybrid search")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -16,15 +14,6 @@ RECORD_COLUMNS = "m.rid, m.id, m.user_id, m.memory, m.conversation, m.tags, m.me
                  "m.updated_us, m.version"
 INSERT_MEMORY = ("INSERT INTO memories (rid, id, user_id, memory, conversation, tags, metadata, created_us, "
                  "updated_us, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-
-
-@functools.lru_cache(maxsize=65536)
-def owner_token(user_id: str) -> str:
-    """The single FTS5 token that scopes a user's rows: digits only, so no tokenizer or stemmer alters it.
-
-    A 96-bit hash keeps it short; searches still check ``user_id`` on the rows they return.
-    """
-    return str(int.from_bytes(hashlib.blake2b(user_id.encode(), digest_size=12).digest(), "big"))
 
 
 def memory_row(rid: int, record_id: str, item: MemoryItem, created_us: int, updated_us: int,

@@ -117,7 +117,7 @@ def candidates(conn: sqlite3.Connection, user_id: str, query: str, pool: int,
     for chunk in _chunks(rids):
         found += conn.execute(
             f"SELECT {RECORD_COLUMNS} FROM memories m WHERE m.rid IN ({', '.join('?' * len(chunk))}) "
-            "AND m.user_id = ?", (*chunk, user_id)).fetchall()
+            "AND +m.user_id = ?", (*chunk, user_id)).fetchall()  # + : by rowid, not the user index
     result = []
     for row in found:
         record = row_record(row)

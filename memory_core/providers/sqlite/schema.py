@@ -2,7 +2,7 @@
 
 ``PRAGMA user_version`` is the schema version; ``MIGRATIONS[n]`` takes a file from version ``n`` to ``n + 1``.
 The full-text index is not versioned here: its layout follows :mod:`memory_core.retrieval` and is rebuilt
-by :mod:`.index` whenever it changes.
+by :mod:`.index` whenever it changes (v3, which gave each user a token space, has it rebuilt).
 """
 
 from __future__ import annotations
@@ -51,7 +51,21 @@ _V2 = (  # which memories the agent's search returned (memory_core.usage); the c
     END""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+_V3 = (  # per-user token spaces of the text index (index.py): each user's key, gone with the user's last memory
+    "CREATE TABLE fts_owners (key INTEGER PRIMARY KEY, user_id TEXT NOT NULL UNIQUE)",
+    "DROP TRIGGER memories_deleted",
+    """CREATE TRIGGER memories_deleted AFTER DELETE ON memories BEGIN
+        DELETE FROM memory_tags WHERE rid = old.rid;
+        DELETE FROM vectors WHERE rid = old.rid;
+        DELETE FROM memories_fts WHERE rowid = old.rid;
+        DELETE FROM retrievals WHERE id = old.id;
+        DELETE FROM fts_owners WHERE user_id = old.user_id
+            AND NOT EXISTS (SELECT 1 FROM memories WHERE user_id = old.user_id);
+    END""",
+    "DELETE FROM meta WHERE key = 'fts_layout'",  # the index is rebuilt in the new layout on this open
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
