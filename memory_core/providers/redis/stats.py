@@ -19,6 +19,7 @@ _DAY_US = 86_400_000_000
 _PER_USER = ("GROUPBY", 1, "@user_id", "REDUCE", "COUNT", 0, "AS", "n", "FILTER", "exists(@user_id)")
 _DAY = f"floor(@created_at / {_DAY_US})"
 _BUCKET = {Bucket.DAY: _DAY, Bucket.WEEK: f"floor(({_DAY} + 3) / 7)"}
+_HAS_SIZE = "@size:[-inf +inf]"
 
 
 def _rows(reply: dict[str, Any]) -> list[dict[str, Any]]:
@@ -75,15 +76,21 @@ async def _sized(docs: Documents, found: Sequence[tuple[str, int]]) -> list[Size
             for key, size in found if key in records]
 
 
-async def _ordered(docs: Documents, limit: int, *order: str) -> list[tuple[str, int]]:
-    """``(key, size)`` of the first ``limit`` documents in ``order`` (ties by key, that is by id)."""
-    found = await _aggregate(docs, "LOAD", 2, "@__key", "@size", "SORTBY", len(order) + 2, *order, "@__key", "ASC",
-                             "MAX", limit, where="@size:[-inf +inf]")
+async def _ordered(docs: Documents, limit: int, field: str, direction: str) -> list[tuple[str, int]]:
+    """``(key, size)`` of the first ``limit`` documents by ``field`` (ties by key, that is by id). The server
+    first finds the ``limit``-th value from the sortable field alone; only documents up to it load their key."""
+    edge = await _aggregate(docs, "SORTBY", 2, f"@{field}", direction, "MAX", limit, where=_HAS_SIZE)
+    if not edge:
+        return []
+    bound = float(edge[-1][field])
+    where = f"@{field}:[{bound!r} +inf]" if direction == "DESC" else f"@{field}:[-inf {bound!r}]"
+    found = await _aggregate(docs, "LOAD", 2, "@__key", "@size", "SORTBY", 4, f"@{field}", direction, "@__key", "ASC",
+                             "MAX", limit, where=f"{_HAS_SIZE} {where}")
     return [(r["__key"], int(float(r["size"]))) for r in found]
 
 
 async def largest(docs: Documents, n: int) -> list[SizedMemory]:
-    return await _sized(docs, await _ordered(docs, n, "@size", "DESC"))
+    return await _sized(docs, await _ordered(docs, n, "size", "DESC"))
 
 
 async def never_retrieved(docs: Documents, n: int) -> list[SizedMemory]:
@@ -91,7 +98,7 @@ async def never_retrieved(docs: Documents, n: int) -> list[SizedMemory]:
     counts' sorted set, ``k`` growing until ``n`` are found or every memory was checked."""
     limit, unused = 4 * n, []
     while True:
-        oldest = await _ordered(docs, limit, "@created_at", "ASC")
+        oldest = await _ordered(docs, limit, "created_at", "ASC")
         ids = [docs.space.id_of(key) or key for key, _ in oldest]
         scores = await docs.link.execute("ZMSCORE", docs.space.retrievals_key, *ids) if ids else []
         unused = [pair for pair, score in zip(oldest, scores, strict=True) if score is None]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from memory_core.providers.redis import query
+from memory_core.providers.redis import documents, query
 from memory_core.providers.redis.access import Documents
 from memory_core.providers.redis.connection import QUERY_TIMEOUT_MS
 from memory_core.records import UserSummary, from_micros
@@ -69,23 +69,38 @@ async def page(docs: Documents, prefix: str, after: str, limit: int) -> tuple[li
 
 
 async def summaries(docs: Documents, names: Sequence[str]) -> list[UserSummary]:
-    """Count and last activity of each user, from the index (one pipelined aggregate per user, exact for any
-    id), in the order given; users without documents are left out."""
+    """Count and last activity of each user from the index, in the order given; users without documents are
+    left out. One aggregate groups the users' documents by their sortable ``user_id``; a user it does not
+    name (no documents left, or an id the tag field stores otherwise) is asked alone by its exact ``user_key``."""
+    keys = "|".join(documents.user_key(name) for name in names)
+    found = await _grouped(docs, f"@user_key:{{{keys}}}") if names else {}
+    missing = [name for name in names if name not in found]
+
     async def pipelined(client: Any) -> list[Any]:
         pipe = client.pipeline(transaction=False)
-        for name in names:
-            pipe.execute_command("FT.AGGREGATE", docs.space.browse_index, query.user_match(name), "GROUPBY", 0,
-                                 "REDUCE", "COUNT", 0, "AS", "n", "REDUCE", "MAX", 1, "@updated_at", "AS", "last",
+        for name in missing:
+            pipe.execute_command("FT.AGGREGATE", docs.space.browse_index, query.user_match(name), *_SUMMARY,
                                  "TIMEOUT", QUERY_TIMEOUT_MS, "DIALECT", 2)
         return await pipe.execute()
 
-    replies = await docs.link.run(pipelined) if names else []
-    found = []
-    for name, reply in zip(names, replies, strict=True):
+    for name, reply in zip(missing, await docs.link.run(pipelined) if missing else [], strict=True):
         rows = reply.get("results", [])
-        row = rows[0].get("extra_attributes", {}) if rows else {}
-        if int(row.get("n") or 0):
-            last = row.get("last")
-            found.append(UserSummary(user_id=name, memory_count=int(row["n"]),
-                                     last_activity=from_micros(int(float(last))) if last not in (None, "") else None))
-    return found
+        if rows:
+            found[name] = rows[0].get("extra_attributes", {})
+    return [_summary(name, found[name]) for name in names if int(found.get(name, {}).get("n") or 0)]
+
+
+_SUMMARY = ("GROUPBY", 0, "REDUCE", "COUNT", 0, "AS", "n", "REDUCE", "MAX", 1, "@updated_at", "AS", "last")
+
+
+async def _grouped(docs: Documents, where: str) -> dict[str, dict[str, Any]]:
+    reply = await docs.link.query("FT.AGGREGATE", docs.space.browse_index, where, "GROUPBY", 1, "@user_id",
+                                  *_SUMMARY[2:])
+    rows = (row.get("extra_attributes", {}) for row in reply.get("results", []))
+    return {row["user_id"]: row for row in rows if row.get("user_id") is not None}
+
+
+def _summary(name: str, row: dict[str, Any]) -> UserSummary:
+    last = row.get("last")
+    return UserSummary(user_id=name, memory_count=int(row["n"]),
+                       last_activity=from_micros(int(float(last))) if last not in (None, "") else None)
