@@ -147,10 +147,12 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON "{s}".accounts TO "{r}"
 """
 
 
-def grant_statements(schema: str, role: str) -> list[str]:
+def grant_statements(schema: str, role: str, *, maintain: bool = False) -> list[str]:
     """What a role that owns nothing needs to run memdash on an existing state: read and append entries, remove
-    content during a recorded erasure (the trigger still checks), update a running erasure, manage accounts."""
-    return [part.strip() for part in _GRANTS.format(s=_identifier(schema), r=role.replace('"', '""')).split(";\n")]
+    content during a recorded erasure (the trigger still checks), update a running erasure, manage accounts; with
+    ``maintain`` (PostgreSQL 17+), ``VACUUM FULL`` the content table, so an erasure leaves nothing in its files."""
+    statements = _GRANTS + (';\nGRANT MAINTAIN ON "{s}".audit_content TO "{r}"' if maintain else "")
+    return [part.strip() for part in statements.format(s=_identifier(schema), r=role.replace('"', '""')).split(";\n")]
 
 
 class PostgresAuditLog(AuditLog):
@@ -317,20 +319,22 @@ class PostgresAuditLog(AuditLog):
         return seq
 
     def compact(self) -> None:
-        """Rewrite the content table so erased content is in no live file of the database (``VACUUM FULL``; its
-        owner only). The server's WAL archive and base backups keep what they hold until they expire."""
+        """Rewrite the content table so erased content is in no live file of the database (``VACUUM FULL``: its
+        owner, or a role granted MAINTAIN on PostgreSQL 17+). WAL archives and base backups keep what they hold."""
         skipped: list[str] = []
         with self._failures("compact"), self._pool.connection() as conn:
             conn.add_notice_handler(lambda notice: skipped.append(notice.message_primary or ""))
             conn.execute("VACUUM FULL audit_content")
         if any("skipping" in message for message in skipped):
             raise AuditLogError(f"the audit log at {self.where} could not be compacted: only the owner of "
-                                f"{self.schema}.audit_content may VACUUM FULL it (run it as that role)")
+                                f"{self.schema}.audit_content, or a role granted MAINTAIN on it (PostgreSQL 17+), may "
+                                "VACUUM FULL it; the erasure resumes when run again by such a role")
 
     def grant(self, role: str) -> None:
         """Give ``role`` what the dashboard needs and nothing more (:func:`grant_statements`); run as the owner."""
         with self._transaction("grant access to") as conn:
-            for statement in grant_statements(self.schema, role):
+            maintain = conn.info.server_version >= 170000  # the MAINTAIN privilege came with PostgreSQL 17
+            for statement in grant_statements(self.schema, role, maintain=maintain):
                 conn.execute(statement)
 
     def close(self) -> None:
