@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+import time
 import unicodedata
-import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -26,8 +27,10 @@ MAX_VERSION = 2**63 - 1  # what every store's integer column holds
 
 
 def new_id() -> str:
-    """A new record id: 32 hex digits, time-ordered enough for humans, unique for machines."""
-    return uuid.uuid4().hex
+    """A new record id: 32 hex digits, time-ordered enough for humans, unique for machines: the first 12 are
+    the time in milliseconds (ids written together sort together, so a store's id index grows at one end
+    instead of on every page: bench.latency's ingest), the other 20 random (80 bits)."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 def validate_items(items: Sequence[Any]) -> list[MemoryItem]:

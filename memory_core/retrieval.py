@@ -8,6 +8,7 @@ measured by ``bench/locomo.py``. Nothing here may fit a particular data set: onl
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -155,6 +156,7 @@ def absolute_evidence(candidate: Candidate, query_words: set[str]) -> float:
 _SUFFIXES = ("ing", "ies", "ied", "ed", "es", "ly", "s")
 
 
+@functools.lru_cache(maxsize=65536)  # rank() folds every word of every candidate, mostly the same words
 def fold(word: str) -> str:
     """A light stem so "running", "runs" and "run" (or "liked", "likes", "like") count as one word: drop one
     suffix, a final "e" and a doubled final consonant. Approximate; the index itself stems properly."""
