@@ -5,6 +5,10 @@ when it last did (``Capability.RETRIEVALS``, reported by :func:`memory_core.inte
 Only the toolkit-facing ``search`` counts (:class:`memory_core.providers.common.RecordSearch` calls
 :meth:`RetrievalLog.note_retrieved` once per search with the ids it returns); an operator's search, listing or
 reading in the dashboard does not. Usage goes with the memory: deleting it deletes its counts.
+
+Optionally (``retrieval_log: N`` in a store's config) a store also keeps each memory's last ``N`` retrievals:
+when, the rank it was returned at, and a hash of the query (:func:`query_hash`; the query's text only with
+``retrieval_log_queries: true``), deleted with the memory like its counts.
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import datetime as dt
+import hashlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 log = logging.getLogger(__name__)
 _COUNTING: contextvars.ContextVar[bool] = contextvars.ContextVar("memdash_count_retrievals", default=True)
@@ -60,6 +66,56 @@ class Deferred:
             await asyncio.wait(set(self._running))
 
 
+MAX_LOG = 1000  # retrievals kept per memory, at most
+
+
+def query_hash(query: str) -> str:
+    """A short digest of a query (the same words, whatever their case and spacing, give the same hash), to tell
+    retrievals by the same query apart from others without keeping what was asked."""
+    return hashlib.sha256(" ".join(query.casefold().split()).encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass(frozen=True)
+class LogSettings:
+    """The detailed retrieval log of a store: each memory's last ``keep`` retrievals (0: none), with the query's
+    text when ``queries``."""
+
+    keep: int = 0
+    queries: bool = False
+
+    def events(self, ids: Sequence[str], query: str) -> list[tuple[str, int, str, str | None]]:
+        """``(memory id, rank from 1, query hash, query text or None)`` for one search's results."""
+        digest, text = query_hash(query), query if self.queries else None
+        return [(rid, rank, digest, text) for rank, rid in enumerate(ids, 1)]
+
+
+NO_LOG = LogSettings()
+
+
+class UsageConfig(BaseModel):
+    """The usage settings every memdash store's config takes (mixed into it)."""
+
+    track_retrievals: bool = Field(default=True, description="Count, per memory, how often the agent's search "
+                                                             "returned it and when it last did.")
+    retrieval_log: int = Field(default=0, ge=0, le=MAX_LOG, description="Also keep each memory's last N "
+                               "retrievals: when, the rank it was returned at and a hash of the query (0: counts "
+                               "only).")
+    retrieval_log_queries: bool = Field(default=False, description="Keep the query's text in the retrieval log "
+                                        "too (off: only its hash; queries may hold what users said).")
+
+    def log_settings(self) -> LogSettings:
+        return LogSettings(self.retrieval_log if self.track_retrievals else 0, self.retrieval_log_queries)
+
+
+class Retrieval(BaseModel):
+    """One retrieval of a memory, from the detailed log."""
+
+    at: dt.datetime
+    rank: int
+    query_hash: str
+    query: str | None = None
+
+
 class Usage(BaseModel):
     retrievals: int
     last_retrieved: dt.datetime
@@ -87,9 +143,19 @@ class RetrievalLog(ABC):
         (``Capability.BROWSE_BY_USE``); a store that cannot refuses them with ``UnsupportedError``."""
         return False
 
+    @property
+    def retrieval_log(self) -> LogSettings:
+        """The detailed log this store keeps (``keep == 0``: none)."""
+        return NO_LOG
+
     @abstractmethod
-    async def note_retrieved(self, ids: Sequence[str], at: dt.datetime) -> None:
-        """One more retrieval, at ``at``, of each memory in ``ids`` (one search's results)."""
+    async def note_retrieved(self, ids: Sequence[str], at: dt.datetime, query: str = "") -> None:
+        """One more retrieval, at ``at``, of each memory in ``ids`` (one search's results, best first, for
+        ``query``)."""
+
+    async def retrievals(self, memory_id: str, n: int = 20) -> list[Retrieval]:
+        """The memory's last ``n`` logged retrievals, newest first (none when the store keeps no log)."""
+        return []
 
     @abstractmethod
     async def usage(self, ids: Sequence[str]) -> dict[str, Usage]:

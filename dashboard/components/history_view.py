@@ -9,13 +9,14 @@ import datetime as dt
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import context
 from dashboard.components import nav
 from dashboard.components.audit_view import diff_view, entry_link
 from dashboard.components.page import flash
-from dashboard.components.times import local_time, local_zone
+from dashboard.components.times import datetime_column, local_time, local_zone
 from dashboard.services import filters, history, insights
 from dashboard.services import life as services_life
 from dashboard.services.history import Version
@@ -95,6 +96,13 @@ def usage(store: str, record: MemoryRecord) -> None:
     used = insights.usage_of(hub, store, record.id)
     st.caption("Never returned by the agent's search yet." if used is None else
                f"Used by the agent {count_of(used.retrievals, 'time')}, last on {local_time(used.last_retrieved)}.")
+    logged = insights.retrievals_of(hub, store, record.id)
+    if logged:
+        with st.expander(f"The agent's last {count_of(len(logged), 'retrieval')}", icon=":material/manage_search:"):
+            st.dataframe(pd.DataFrame([{"at": r.at, "rank": r.rank, "query": r.query or f"#{r.query_hash}"}
+                                       for r in logged]), hide_index=True,
+                         column_config={"at": datetime_column("When"), "rank": st.column_config.NumberColumn("Rank"),
+                                        "query": st.column_config.TextColumn("Query (or its hash)", width="large")})
 
 
 def _when(raw: object) -> str:

@@ -23,7 +23,7 @@ from memory_core.evaluation import EvalReport, GoldenQuery, append_history, eval
 from memory_core.interfaces import Capability, capabilities_of
 from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord, utcnow
 from memory_core.stats import Bucket, GrowthPoint, HistogramBin, MemoryStats, SizedMemory, TagCount
-from memory_core.usage import Usage, UsedMemory
+from memory_core.usage import Retrieval, Usage, UsedMemory
 
 NO_STATS = "store '{store}' cannot compute statistics"
 
@@ -59,11 +59,20 @@ def store_statistics(hub: StoreHub, store: str, *, bins: int = 10, top: int = 10
                            most_used=used)
 
 
-def note_agent_retrieval(hub: StoreHub, store: str, ids: list[str]) -> None:
-    """The Playground's agent retrieved ``ids``: counted like any agent's search, where the store counts."""
+def note_agent_retrieval(hub: StoreHub, store: str, ids: list[str], query: str) -> None:
+    """The Playground's agent retrieved ``ids`` for ``query``: counted (and logged) like any agent's search, where
+    the store counts."""
     if ids and hub.can(store, Capability.RETRIEVALS):
         log = hub.editor(store)
-        hub.runner.run(log.note_retrieved(ids, utcnow()))  # type: ignore[attr-defined]
+        hub.runner.run(log.note_retrieved(ids, utcnow(), query))  # type: ignore[attr-defined]
+
+
+def retrievals_of(hub: StoreHub, store: str, memory_id: str, n: int = 20) -> list[Retrieval] | None:
+    """The memory's last logged retrievals, newest first; None where the store keeps no detailed log."""
+    log = hub.browser(store, Capability.RETRIEVALS)
+    if not log.retrieval_log.keep:  # type: ignore[attr-defined]
+        return None
+    return hub.runner.run(log.retrievals(memory_id, n))  # type: ignore[attr-defined]
 
 
 def usage_of(hub: StoreHub, store: str, memory_id: str) -> Usage | None:

@@ -111,7 +111,8 @@ class TracingEditor(MemoryEditor):
         hits = await asyncio.to_thread(memories.search_memories, self.hub, self.store, user_id=kwargs["user_id"],
                                        query=query, top_k=top_k, threshold=kwargs.get("similarity_threshold"))
         self.retrieved.extend(hits)
-        await asyncio.to_thread(insights.note_agent_retrieval, self.hub, self.store, [h.id for h in hits if h.id])
+        await asyncio.to_thread(insights.note_agent_retrieval, self.hub, self.store, [h.id for h in hits if h.id],
+                                query)
         return [hit.item.model_copy(update={"similarity_score": hit.score}) for hit in hits]
 
     async def add_items(self, items: list[MemoryItem], **kwargs: Any) -> None:

@@ -83,7 +83,7 @@ class RecordSearch:
     async def search(self, query: str, top_k: int = 5, **kwargs: Any) -> list[MemoryItem]:
         hits = await self._agent_hits(query, top_k, kwargs.get("user_id"), kwargs.get("similarity_threshold"))
         if hits and isinstance(self, RetrievalLog) and self.tracks_retrievals and counting():  # the agent's search
-            await self.note_retrieved([hit.record.id for hit in hits], utcnow())
+            await self.note_retrieved([hit.record.id for hit in hits], utcnow(), query)
         return [with_score(hit.record.item, hit.score) for hit in hits]
 
     async def _agent_hits(self, query: str, top_k: int, user_id: Any, threshold: Any) -> list[ScoredRecord]:

@@ -6,6 +6,7 @@ For tests, demos and plugin authors reading a complete, small implementation. No
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import math
 from collections import Counter
@@ -48,19 +49,21 @@ from memory_core.stats import (
     week_start,
 )
 from memory_core.typed import MemoryBaseConfig
-from memory_core.usage import RetrievalLog, Usage, UsedMemory
+from memory_core.usage import NO_LOG, LogSettings, Retrieval, RetrievalLog, Usage, UsageConfig, UsedMemory
 
 
-class InMemoryConfig(MemoryBaseConfig, name="in_memory"):
+class InMemoryConfig(MemoryBaseConfig, UsageConfig, name="in_memory"):
     """A process-local store; everything is lost when the process ends."""
 
 
 class InMemoryEditor(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, MemoryStats, RetrievalLog):
     """Dictionary-backed store. A lock makes each mutation atomic with respect to the others."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, track_retrievals: bool = True, retrieval_log: LogSettings = NO_LOG) -> None:
         self._records: dict[str, MemoryRecord] = {}
         self._usage: dict[str, Usage] = {}  # only memories in _records count (a deleted one's usage is gone)
+        self._events: dict[str, collections.deque[Retrieval]] = {}  # the detailed log, goes with the memory too
+        self._track, self._log = track_retrievals, retrieval_log
         self._lock = asyncio.Lock()
 
     @property
@@ -87,6 +90,7 @@ class InMemoryEditor(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, 
             for rid in doomed:
                 self._records.pop(rid, None)
                 self._usage.pop(rid, None)
+                self._events.pop(rid, None)
 
     # --- browsing ------------------------------------------------------------------------------------
     async def search_records(self, query: str, *, user_id: str | None, top_k: int = 5,
@@ -163,6 +167,7 @@ class InMemoryEditor(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, 
         async with self._lock:
             for rid in record_ids:
                 self._usage.pop(rid, None)
+                self._events.pop(rid, None)
             return sum(self._records.pop(rid, None) is not None for rid in record_ids)
 
     async def add_records(self, records: Sequence[MemoryRecord]) -> None:
@@ -202,13 +207,28 @@ class InMemoryEditor(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, 
     def browses_by_use(self) -> bool:
         return True
 
-    async def note_retrieved(self, ids: Sequence[str], at: dt.datetime) -> None:
+    @property
+    def tracks_retrievals(self) -> bool:
+        return self._track
+
+    @property
+    def retrieval_log(self) -> LogSettings:
+        return self._log
+
+    async def note_retrieved(self, ids: Sequence[str], at: dt.datetime, query: str = "") -> None:
         async with self._lock:
             for rid in ids:
                 if rid in self._records:
                     seen = self._usage.get(rid)
                     self._usage[rid] = Usage(retrievals=(seen.retrievals if seen else 0) + 1,
                                              last_retrieved=max(at, seen.last_retrieved) if seen else at)
+            for rid, rank, digest, text in self._log.events(ids, query) if self._log.keep else ():
+                if rid in self._records:
+                    log = self._events.setdefault(rid, collections.deque(maxlen=self._log.keep))
+                    log.appendleft(Retrieval(at=at, rank=rank, query_hash=digest, query=text))
+
+    async def retrievals(self, memory_id: str, n: int = 20) -> list[Retrieval]:
+        return list(self._events.get(memory_id, ()))[:check_positive(n, "n")]
 
     async def usage(self, ids: Sequence[str]) -> dict[str, Usage]:
         return {rid: self._usage[rid] for rid in ids if rid in self._usage}
@@ -253,4 +273,4 @@ def _bm25(query: list[str], records: list[MemoryRecord], k1: float = 1.2, b: flo
 
 @register_memory(InMemoryConfig)
 async def in_memory_store(config: InMemoryConfig, builder: object) -> AsyncIterator[InMemoryEditor]:
-    yield InMemoryEditor()
+    yield InMemoryEditor(track_retrievals=config.track_retrievals, retrieval_log=config.log_settings())

@@ -118,3 +118,19 @@ def test_an_operator_previewing_what_the_agent_gets_is_not_the_agent_using_it(da
     assert "Alice loves green tea." in shown
     page = ok(dash.app("memory", id=tea).run())
     assert "Never returned by the agent's search yet." in [c.value for c in page.caption]
+
+
+def test_the_memory_page_lists_the_agents_last_retrievals_where_the_store_logs_them(make_dash, tmp_path):
+    dash = make_dash({"db": {"_type": "sqlite", "path": str(tmp_path / "s.sqlite3"), "retrieval_log": 5}})
+    seed(dash, "db")
+    for query in ("long", "long memory"):
+        dash.hub.runner.run(dash.hub.editor("db").search(query, top_k=1, user_id="u5"))  # the agent's search
+    at = ok(dash.app("memory", store="db", id="5-0").run())
+    [box] = [e for e in at.expander if e.label == "The agent's last 2 retrievals"]
+    logged = box.dataframe[0].value
+    assert logged["rank"].tolist() == [1, 1]
+    assert all(q.startswith("#") and len(q) == 17 for q in logged["query"])  # hashes: no query text by default
+    plain = make_dash({"db": {"_type": "sqlite", "path": str(tmp_path / "p.sqlite3")}})
+    seed(plain, "db")
+    page = ok(plain.app("memory", store="db", id="5-0").run())
+    assert not [e for e in page.expander if "retrievals" in e.label]  # counts only: no log to show

@@ -28,6 +28,7 @@ from memory_core.providers.postgres.connection import Server, build_conninfo
 from memory_core.providers.postgres.store import PostgresMemory
 from memory_core.registry import register_memory
 from memory_core.typed import MemoryBaseConfig
+from memory_core.usage import UsageConfig
 
 if typing.TYPE_CHECKING:
     from memory_core.builder import MemoryBuilder
@@ -35,7 +36,7 @@ if typing.TYPE_CHECKING:
 __all__ = ["PostgresMemory", "PostgresMemoryConfig"]
 
 
-class PostgresMemoryConfig(MemoryBaseConfig, name="postgres"):
+class PostgresMemoryConfig(MemoryBaseConfig, UsageConfig, name="postgres"):
     """A store in a PostgreSQL database (pg_trgm required; pgvector for vector search)."""
 
     dsn: str = Field(description="libpq connection string or URI, e.g. postgresql://user@host:5432/db.")
@@ -50,8 +51,6 @@ class PostgresMemoryConfig(MemoryBaseConfig, name="postgres"):
     pool_min: int = Field(default=1, ge=0, description="Connections kept open.")
     pool_max: int = Field(default=10, ge=1, description="Most connections open at once.")
     connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to wait for a connection.")
-    track_retrievals: bool = Field(default=True, description="Count, per memory, how often the agent's search "
-                                                             "returned it and when it last did.")
 
     @model_validator(mode="after")
     def _pool_bounds(self) -> PostgresMemoryConfig:
@@ -70,7 +69,7 @@ async def postgres(config: PostgresMemoryConfig, builder: MemoryBuilder) -> Asyn
     embedder = await builder.get_embedder(config.embedder) if config.embedder else None
     store = await PostgresMemory.open(config.server(), schema=config.db_schema, language=config.language,
                                       embedder=embedder, pool_min=config.pool_min, pool_max=config.pool_max,
-                                      track_retrievals=config.track_retrievals)
+                                      track_retrievals=config.track_retrievals, retrieval_log=config.log_settings())
     try:
         yield store
     finally:

@@ -57,6 +57,16 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             last_at timestamptz NOT NULL)""",
         "CREATE INDEX retrievals_most ON retrievals (count DESC, last_at DESC, id)",
     )),
+    (3, "the detailed retrieval log", (
+        """CREATE TABLE retrieval_events (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            id text COLLATE "C" NOT NULL REFERENCES memories (id) ON DELETE CASCADE,
+            at timestamptz NOT NULL,
+            rank integer NOT NULL,
+            query_hash text NOT NULL,
+            query text)""",
+        "CREATE INDEX retrieval_events_id ON retrieval_events (id, seq DESC)",
+    )),
 )
 
 # An item whose analysed fields fingerprint memory_core.retrieval: when they change, every row is re-analysed.

@@ -47,7 +47,7 @@ from memory_core.stats import (
     TagCount,
     check_positive,
 )
-from memory_core.usage import Deferred, RetrievalLog, Usage, UsedMemory
+from memory_core.usage import NO_LOG, Deferred, LogSettings, Retrieval, RetrievalLog, Usage, UsedMemory
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -70,9 +70,10 @@ class PostgresMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, 
     """Build with :meth:`open`, release with :meth:`aclose` (the registered factory does both)."""
 
     def __init__(self, server: Server, pool: AsyncConnectionPool, state: SchemaState, language: str,
-                 embedder: Embedder | None, *, track_retrievals: bool = True) -> None:
+                 embedder: Embedder | None, *, track_retrievals: bool = True,
+                 retrieval_log: LogSettings = NO_LOG) -> None:
         self._server, self._pool, self._state = server, pool, state
-        self._track, self._counting = track_retrievals, Deferred()
+        self._track, self._log, self._counting = track_retrievals, retrieval_log, Deferred()
         self._in_use = 0  # pooled connections handed out and not yet returned
         self._language = language
         self._embedder = embedder if state.vectors else None
@@ -83,7 +84,8 @@ class PostgresMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, 
 
     @classmethod
     async def open(cls, server: Server, *, schema: str, language: str, embedder: Embedder | None,
-                   pool_min: int, pool_max: int, track_retrievals: bool = True) -> PostgresMemory:
+                   pool_min: int, pool_max: int, track_retrievals: bool = True,
+                   retrieval_log: LogSettings = NO_LOG) -> PostgresMemory:
         """Connect, migrate ``schema``, open the pool and embed rows that have no vector yet."""
         conn = await server.connect()
         try:
@@ -96,7 +98,7 @@ class PostgresMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, 
             log.warning("postgres store at %s: %s", server.target, state.vector_unavailable_reason)
         pooled = Server(server.conninfo, server.connect_timeout, session_options(state))
         store = cls(pooled, await pooled.open_pool(pool_min, pool_max), state, language, embedder,
-                    track_retrievals=track_retrievals)
+                    track_retrievals=track_retrievals, retrieval_log=retrieval_log)
         try:
             await store.backfill_vectors()
         except BaseException:
@@ -324,12 +326,37 @@ class PostgresMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, 
     def browses_by_use(self) -> bool:
         return True
 
-    async def note_retrieved(self, ids: Sequence[str], at: dt.datetime) -> None:
+    @property
+    def retrieval_log(self) -> LogSettings:
+        return self._log
+
+    async def note_retrieved(self, ids: Sequence[str], at: dt.datetime, query: str = "") -> None:
         """Written after the search answered; only for memories that still exist."""
-        self._counting.start(self._write("counting retrievals", lambda c: c.execute(
-            "INSERT INTO retrievals (id, count, last_at) SELECT id, 1, %s FROM memories WHERE id = ANY(%s) "
-            "ON CONFLICT (id) DO UPDATE SET count = retrievals.count + 1, "
-            "last_at = greatest(retrievals.last_at, excluded.last_at)", (at, list(ids)))))
+        events = self._log.events(ids, query) if self._log.keep else []
+
+        async def write(c: Conn) -> None:
+            await c.execute("INSERT INTO retrievals (id, count, last_at) SELECT id, 1, %s FROM memories "
+                            "WHERE id = ANY(%s) ON CONFLICT (id) DO UPDATE SET count = retrievals.count + 1, "
+                            "last_at = greatest(retrievals.last_at, excluded.last_at)", (at, list(ids)))
+            if events:
+                await c.execute(
+                    "INSERT INTO retrieval_events (id, at, rank, query_hash, query) SELECT e.id, %s, e.rank, "
+                    "e.query_hash, e.query FROM unnest(%s::text[], %s::int[], %s::text[], %s::text[]) "
+                    "AS e (id, rank, query_hash, query) JOIN memories m ON m.id = e.id",
+                    (at, *map(list, zip(*events, strict=True))))
+                await c.execute("DELETE FROM retrieval_events d USING (SELECT seq, row_number() OVER (PARTITION BY "
+                                "id ORDER BY at DESC, seq DESC) AS newest FROM retrieval_events WHERE id = ANY(%s)) "
+                                "old WHERE d.seq = old.seq AND old.newest > %s", (list(ids), self._log.keep))
+
+        self._counting.start(self._write("counting retrievals", write))
+
+    async def retrievals(self, memory_id: str, n: int = 20) -> list[Retrieval]:
+        await self._counting.settled()
+        rows = await self._read("reading the retrieval log", lambda c: self._fetch(
+            c, "SELECT at, rank, query_hash, query FROM retrieval_events WHERE id = %s ORDER BY at DESC, seq DESC "
+               "LIMIT %s",
+            (memory_id, check_positive(n, "n"))))
+        return [Retrieval(at=at, rank=rank, query_hash=digest, query=text) for at, rank, digest, text in rows]
 
     async def usage(self, ids: Sequence[str]) -> dict[str, Usage]:
         await self._counting.settled()

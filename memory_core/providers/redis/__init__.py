@@ -27,6 +27,7 @@ from pydantic import Field, SecretStr
 from memory_core.providers.redis.store import InvalidKey, RedisMemory
 from memory_core.registry import register_memory
 from memory_core.typed import MemoryBaseConfig
+from memory_core.usage import UsageConfig
 
 if typing.TYPE_CHECKING:
     from memory_core.builder import MemoryBuilder
@@ -34,7 +35,7 @@ if typing.TYPE_CHECKING:
 __all__ = ["InvalidKey", "RedisMemory", "RedisMemoryConfig"]
 
 
-class RedisMemoryConfig(MemoryBaseConfig, name="redis_memory"):
+class RedisMemoryConfig(MemoryBaseConfig, UsageConfig, name="redis_memory"):
     """The toolkit's ``redis_memory`` fields, in its order; ``embedder`` is optional here."""
 
     host: str = Field(default="localhost", description="Redis server host")
@@ -44,8 +45,6 @@ class RedisMemoryConfig(MemoryBaseConfig, name="redis_memory"):
     key_prefix: str = Field(default="nat", min_length=1, description="Key prefix to use for redis keys")
     embedder: str | None = Field(default=None, description="Name of an entry under `embedders:`; enables vector "
                                                            "search. Use the embedder the agent uses.")
-    track_retrievals: bool = Field(default=True, description="Count, per memory, how often the agent's search "
-                                                             "returned it and when it last did.")
 
 
 @register_memory(RedisMemoryConfig)
@@ -54,7 +53,7 @@ async def redis_memory(config: RedisMemoryConfig, builder: MemoryBuilder) -> Asy
     password = config.password.get_secret_value() if config.password else None
     store = await RedisMemory.open(host=config.host, port=config.port, db=config.db, password=password or None,
                                    key_prefix=config.key_prefix, embedder=embedder,
-                                   track_retrievals=config.track_retrievals)
+                                   track_retrievals=config.track_retrievals, retrieval_log=config.log_settings())
     try:
         yield store
     finally:

@@ -63,6 +63,11 @@ class KeySpace:
         return f"{self.prefix}:memdash:retrieved_at"
 
     @property
+    def retrieval_log_key(self) -> str:
+        """Hash: memory id -> its last retrievals, newest first, as JSON (the detailed log, memory_core.usage)."""
+        return f"{self.prefix}:memdash:retrieval_log"
+
+    @property
     def users_key(self) -> str:
         """Sorted set of every user with a counted document, all scores 0: ordered by user id (``BYLEX``)."""
         return f"{self.prefix}:memdash:users"

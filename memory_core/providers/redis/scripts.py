@@ -57,11 +57,12 @@ end
 return {}
 """
 
-# KEYS[1] users, KEYS[2] user counts, KEYS[3] retrieval counts, KEYS[4] last retrievals, KEYS[5..] documents;
-# ARGV the documents' ids. Deletes the documents with their retrieval counts; returns how many existed.
+# KEYS[1] users, KEYS[2] user counts, KEYS[3] retrieval counts, KEYS[4] last retrievals, KEYS[5] retrieval log,
+# KEYS[6..] documents; ARGV the documents' ids. Deletes the documents with their retrieval counts and log; returns
+# how many existed.
 DELETE = USERS + """
 local deleted = 0
-for i = 5, #KEYS do
+for i = 6, #KEYS do
   local user = counted_user(KEYS[i])
   if user then count(KEYS[1], KEYS[2], user, -1) end
   deleted = deleted + redis.call('DEL', KEYS[i])
@@ -70,6 +71,7 @@ for first = 1, #ARGV, 1000 do  -- unpack() is limited to a few thousand values
   local last = math.min(first + 999, #ARGV)
   redis.call('ZREM', KEYS[3], unpack(ARGV, first, last))
   redis.call('HDEL', KEYS[4], unpack(ARGV, first, last))
+  redis.call('HDEL', KEYS[5], unpack(ARGV, first, last))
 end
 return deleted
 """
@@ -180,10 +182,10 @@ class Scripts:
         return list(await self._call(self._insert, [self._space.seq_key, *self._users, *keys], args))
 
     async def delete(self, keys: Sequence[str], ids: Sequence[str]) -> int:
-        """Delete the documents and the retrieval counts of ``ids``; returns how many documents existed."""
+        """Delete the documents, the retrieval counts and log of ``ids``; returns how many documents existed."""
         space = self._space
         return int(await self._call(self._delete, [*self._users, space.retrievals_key, space.retrieved_at_key,
-                                                   *keys], list(ids)))
+                                                   space.retrieval_log_key, *keys], list(ids)))
 
     async def update(self, key: str, expected_version: int, doc: str, updated_us: int) -> str:
         return await self._call(self._update, [key], [expected_version, doc, updated_us])

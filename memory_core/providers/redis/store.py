@@ -61,7 +61,7 @@ from memory_core.stats import (
     TagCount,
     check_positive,
 )
-from memory_core.usage import Deferred, RetrievalLog, Usage, UsedMemory
+from memory_core.usage import NO_LOG, Deferred, LogSettings, Retrieval, RetrievalLog, Usage, UsedMemory
 
 _SCAN_BATCH = 256  # rows read per round when a filter is checked in Python
 
@@ -80,17 +80,17 @@ class RedisMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, Mem
     ``redis_memory`` store. Open with ``await RedisMemory.open(...)``, close with ``await store.aclose()``."""
 
     def __init__(self, docs: Documents, embedder: Embedder | None, vectors: VectorIndex | None, *,
-                 track_retrievals: bool = True) -> None:
+                 track_retrievals: bool = True, retrieval_log: LogSettings = NO_LOG) -> None:
         self._docs = docs
         self._space = docs.space
         self._embedder = embedder
         self._vectors = vectors
-        self._track, self._counting = track_retrievals, Deferred()
+        self._track, self._log, self._counting = track_retrievals, retrieval_log, Deferred()
 
     @classmethod
     async def open(cls, *, host: str = "localhost", port: int = 6379, db: int = 0, password: str | None = None,
                    key_prefix: str = "nat", embedder: Embedder | None = None,
-                   track_retrievals: bool = True) -> RedisMemory:
+                   track_retrievals: bool = True, retrieval_log: LogSettings = NO_LOG) -> RedisMemory:
         """Connect, create missing indexes and wait until they cover every existing document."""
         if not key_prefix:
             raise InvalidInputError("key_prefix must not be empty")
@@ -106,7 +106,7 @@ class RedisMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, Mem
         except BaseException:
             await link.aclose()
             raise
-        return cls(docs, embedder, vectors, track_retrievals=track_retrievals)
+        return cls(docs, embedder, vectors, track_retrievals=track_retrievals, retrieval_log=retrieval_log)
 
     async def aclose(self) -> None:
         await self._counting.settled()
@@ -332,8 +332,16 @@ class RedisMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, Mem
     def tracks_retrievals(self) -> bool:
         return self._track
 
-    async def note_retrieved(self, ids: Sequence[str], at: dt.datetime) -> None:
-        self._counting.start(usage.note(self._docs, list(ids), to_micros(at)))
+    @property
+    def retrieval_log(self) -> LogSettings:
+        return self._log
+
+    async def note_retrieved(self, ids: Sequence[str], at: dt.datetime, query: str = "") -> None:
+        self._counting.start(usage.note(self._docs, list(ids), to_micros(at), query, self._log))
+
+    async def retrievals(self, memory_id: str, n: int = 20) -> list[Retrieval]:
+        await self._counting.settled()
+        return await usage.retrievals(self._docs, memory_id, check_positive(n, "n"))
 
     async def usage(self, ids: Sequence[str]) -> dict[str, Usage]:
         await self._counting.settled()

@@ -23,6 +23,7 @@ from pydantic import Field
 from memory_core.providers.sqlite.store import DEFAULT_TOKENIZER, SqliteMemory
 from memory_core.registry import register_memory
 from memory_core.typed import MemoryBaseConfig
+from memory_core.usage import UsageConfig
 
 if typing.TYPE_CHECKING:
     from memory_core.builder import MemoryBuilder
@@ -30,7 +31,7 @@ if typing.TYPE_CHECKING:
 __all__ = ["SqliteMemory", "SqliteMemoryConfig"]
 
 
-class SqliteMemoryConfig(MemoryBaseConfig, name="sqlite"):
+class SqliteMemoryConfig(MemoryBaseConfig, UsageConfig, name="sqlite"):
     """A store in one SQLite file."""
 
     path: str = Field(default="memdash.db", description="The database file; a relative path is relative to the "
@@ -42,8 +43,6 @@ class SqliteMemoryConfig(MemoryBaseConfig, name="sqlite"):
                                                                       "index on open.")
     busy_timeout_ms: int = Field(default=5000, ge=0, description="How long a write waits for another process's "
                                                                  "write to finish.")
-    track_retrievals: bool = Field(default=True, description="Count, per memory, how often the agent's search "
-                                                             "returned it and when it last did.")
 
 
 @register_memory(SqliteMemoryConfig)
@@ -51,7 +50,7 @@ async def sqlite_memory(config: SqliteMemoryConfig, builder: MemoryBuilder) -> A
     embedder = await builder.get_embedder(config.embedder) if config.embedder else None
     store = await SqliteMemory.open(builder.resolve_path(config.path), embedder=embedder,
                                     fts_tokenizer=config.fts_tokenizer, busy_timeout_ms=config.busy_timeout_ms,
-                                    track_retrievals=config.track_retrievals)
+                                    track_retrievals=config.track_retrievals, retrieval_log=config.log_settings())
     try:
         yield store
     finally:

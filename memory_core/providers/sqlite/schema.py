@@ -65,7 +65,23 @@ _V3 = (  # per-user token spaces of the text index (index.py): each user's key, 
     "DELETE FROM meta WHERE key = 'fts_layout'",  # the index is rebuilt in the new layout on this open
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+_V4 = (  # the detailed retrieval log (memory_core.usage.LogSettings): each memory's last retrievals, gone with it
+    """CREATE TABLE retrieval_events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, at_us INTEGER NOT NULL,
+        rank INTEGER NOT NULL, query_hash TEXT NOT NULL, query TEXT)""",
+    "CREATE INDEX retrieval_events_id ON retrieval_events (id, seq)",
+    "DROP TRIGGER memories_deleted",
+    """CREATE TRIGGER memories_deleted AFTER DELETE ON memories BEGIN
+        DELETE FROM memory_tags WHERE rid = old.rid;
+        DELETE FROM vectors WHERE rid = old.rid;
+        DELETE FROM memories_fts WHERE rowid = old.rid;
+        DELETE FROM retrievals WHERE id = old.id;
+        DELETE FROM retrieval_events WHERE id = old.id;
+        DELETE FROM fts_owners WHERE user_id = old.user_id
+            AND NOT EXISTS (SELECT 1 FROM memories WHERE user_id = old.user_id);
+    END""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -18,7 +18,7 @@ from memory_core.stats import (
     bin_width,
     histogram,
 )
-from memory_core.usage import Usage, UsedMemory
+from memory_core.usage import LogSettings, Retrieval, Usage, UsedMemory
 
 _PER_USER = "SELECT count(*) AS n FROM memories GROUP BY user_id"
 _DAY = {
@@ -58,11 +58,27 @@ def largest(conn: sqlite3.Connection, n: int) -> list[SizedMemory]:
 
 # --- retrievals (memory_core.usage): one row per memory the agent's search returned ---------------------------
 
-def note_retrieved(conn: sqlite3.Connection, ids: Sequence[str], at_us: int) -> None:
+_NEWEST = "at_us DESC, seq DESC"  # searches' writes may land out of order: the log is in the searches' order
+
+
+def note_retrieved(conn: sqlite3.Connection, ids: Sequence[str], at_us: int, query: str, log: LogSettings) -> None:
     # Only memories that still exist: the write may come after a delete that was made meanwhile.
     conn.executemany("INSERT INTO retrievals (id, count, last_us) SELECT id, 1, ? FROM memories WHERE id = ? "
                      "ON CONFLICT (id) DO UPDATE SET count = count + 1, last_us = max(last_us, excluded.last_us)",
                      [(at_us, i) for i in ids])
+    if log.keep:
+        events = log.events(ids, query)
+        conn.executemany("INSERT INTO retrieval_events (id, at_us, rank, query_hash, query) SELECT id, ?, ?, ?, ? "
+                         "FROM memories WHERE id = ?", [(at_us, rank, digest, text, rid)
+                                                        for rid, rank, digest, text in events])
+        conn.executemany("DELETE FROM retrieval_events WHERE id = ? AND seq NOT IN (SELECT seq FROM retrieval_events "
+                         f"WHERE id = ? ORDER BY {_NEWEST} LIMIT ?)", [(rid, rid, log.keep) for rid in ids])
+
+
+def retrievals(conn: sqlite3.Connection, memory_id: str, n: int) -> list[Retrieval]:
+    rows = conn.execute("SELECT at_us, rank, query_hash, query FROM retrieval_events WHERE id = ? "
+                        f"ORDER BY {_NEWEST} LIMIT ?", (memory_id, n))
+    return [Retrieval(at=from_micros(at), rank=rank, query_hash=digest, query=text) for at, rank, digest, text in rows]
 
 
 def usage(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, Usage]:

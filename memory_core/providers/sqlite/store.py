@@ -46,7 +46,7 @@ from memory_core.records import (
     utcnow,
 )
 from memory_core.stats import Bucket, GrowthPoint, HistogramBin, MemoryStats, SizedMemory, TagCount, check_positive
-from memory_core.usage import Deferred, RetrievalLog, Usage, UsedMemory
+from memory_core.usage import NO_LOG, Deferred, LogSettings, Retrieval, RetrievalLog, Usage, UsedMemory
 
 log = logging.getLogger(__name__)
 
@@ -63,19 +63,21 @@ class SqliteMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, Me
     has no vector from the configured embedder's model and the current ``retrieval.embedding_text``.
     """
 
-    def __init__(self, pool: Pool, embedder: Embedder | None, *, track_retrievals: bool = True) -> None:
+    def __init__(self, pool: Pool, embedder: Embedder | None, *, track_retrievals: bool = True,
+                 retrieval_log: LogSettings = NO_LOG) -> None:
         self._pool = pool
         self._embedder = embedder
-        self._track = track_retrievals
+        self._track, self._log = track_retrievals, retrieval_log
         self._counting = Deferred()  # retrieval counts being written after a search returned
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str], *, embedder: Embedder | None = None,
                    fts_tokenizer: str = DEFAULT_TOKENIZER, busy_timeout_ms: int = 5000,
-                   track_retrievals: bool = True) -> SqliteMemory:
+                   track_retrievals: bool = True, retrieval_log: LogSettings = NO_LOG) -> SqliteMemory:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        store = cls(Pool(path, busy_timeout_ms=busy_timeout_ms), embedder, track_retrievals=track_retrievals)
+        store = cls(Pool(path, busy_timeout_ms=busy_timeout_ms), embedder, track_retrievals=track_retrievals,
+                    retrieval_log=retrieval_log)
         try:
             await store._prepare(fts_tokenizer)
         except BaseException:
@@ -247,8 +249,16 @@ class SqliteMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, Me
     def browses_by_use(self) -> bool:
         return True
 
-    async def note_retrieved(self, ids: Sequence[str], at: dt.datetime) -> None:
-        self._counting.start(self._pool.write(stats.note_retrieved, list(ids), to_micros(at)))
+    @property
+    def retrieval_log(self) -> LogSettings:
+        return self._log
+
+    async def note_retrieved(self, ids: Sequence[str], at: dt.datetime, query: str = "") -> None:
+        self._counting.start(self._pool.write(stats.note_retrieved, list(ids), to_micros(at), query, self._log))
+
+    async def retrievals(self, memory_id: str, n: int = 20) -> list[Retrieval]:
+        await self._counting.settled()
+        return await self._pool.read(stats.retrievals, memory_id, check_positive(n, "n"))
 
     async def usage(self, ids: Sequence[str]) -> dict[str, Usage]:
         await self._counting.settled()
