@@ -13,8 +13,10 @@ three ways in turn, in this process and over the same server:
 * raw SQL, memdash's own statement (full text + trigrams [+ vectors]), rows fetched, no Python ranking;
 * memdash ``search`` (statement, ranking, ``MemoryItem`` results).
 
-Latencies are wall-clock per call: p50 and p95 in ms. ``--hybrid`` adds the ``hashing`` embedder (HNSW index
-built during the import).
+Latencies are wall-clock per call: p50 and p95 in ms. ``--hybrid`` adds the ``hashing`` embedder: the import
+then runs inside ``store.bulk_loading()`` (rows written without the HNSW index, which is built once at the end);
+``--baseline`` first imports the same batches into a second schema the old way, each row inserted into the
+HNSW graph as it is written, for the ratio of the two rates in the same run.
 """
 
 from __future__ import annotations
@@ -111,19 +113,25 @@ def batches(rows: int, users: int, seed: int = 11) -> tuple[list[list[MemoryItem
     return chunks, sample
 
 
-async def ingest(store: PostgresMemory, chunks: list[list[MemoryItem]], dsn: str) -> dict[str, float]:
+async def ingest(store: PostgresMemory, chunks: list[list[MemoryItem]], dsn: str, *,
+                 bulk: bool = True) -> dict[str, float]:
+    """Import the batches (inside ``bulk_loading()`` unless ``bulk`` is off: the HNSW graph grows row by row)."""
     rows = sum(len(c) for c in chunks)
     start = time.perf_counter()
-    for n, chunk in enumerate(chunks):
-        await store.add_items(chunk)
-        if n % 10 == 9:
-            print(f"  {sum(len(c) for c in chunks[:n + 1]):,} rows", file=sys.stderr, flush=True)
+    async with store.bulk_loading() if bulk else contextlib.nullcontext():
+        for n, chunk in enumerate(chunks):
+            await store.add_items(chunk)
+            if n % 10 == 9:
+                print(f"  {sum(len(c) for c in chunks[:n + 1]):,} rows", file=sys.stderr, flush=True)
+        written = time.perf_counter()
     seconds = time.perf_counter() - start
+    index_s = time.perf_counter() - written  # the HNSW build at the end of a bulk load
     start = time.perf_counter()
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
         await conn.execute(f"SET search_path TO {store.search_path}")
         await conn.execute("ANALYZE memories")
-    return {"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds, "analyze_s": time.perf_counter() - start}
+    return {"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds, "index_s": index_s,
+            "analyze_s": time.perf_counter() - start}
 
 
 async def measure(store: PostgresMemory, raw: psycopg.AsyncConnection, queries: list[tuple[str, str]],
@@ -177,12 +185,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         config = PostgresMemoryConfig(dsn=dsn, schema=f"bench_{args.rows}", language=args.language)
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:  # start empty
             await conn.execute(f"DROP SCHEMA IF EXISTS {config.db_schema} CASCADE")
+        result: dict[str, Any] = {"rows": args.rows, "users": args.users, "hybrid": args.hybrid}
+        if args.baseline:
+            result["ingest_baseline"] = await baseline_import(dsn, config, embedder, chunks)
         store = await PostgresMemory.open(config.server(), schema=config.db_schema, language=config.language,
                                           embedder=embedder, pool_min=1, pool_max=4)
         try:
             print(f"importing {args.rows:,} rows...", file=sys.stderr, flush=True)
-            result: dict[str, Any] = {"rows": args.rows, "users": args.users, "hybrid": args.hybrid,
-                                      "ingest": await ingest(store, chunks, dsn)}
+            result["ingest"] = await ingest(store, chunks, dsn)
             async with await psycopg.AsyncConnection.connect(dsn, autocommit=True, options=RAW_OPTIONS) as raw:
                 await raw.execute(f"SET search_path TO {store.search_path}")
                 cur = await raw.execute("SHOW server_version")
@@ -193,6 +203,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             await store.aclose()
     return result
+
+
+async def baseline_import(dsn: str, config: PostgresMemoryConfig, embedder: HashingEmbedder | None,
+                          chunks: list[list[MemoryItem]]) -> dict[str, float]:
+    """The same import into ``<schema>_old`` the way it was before bulk loads, then that schema dropped."""
+    schema = f"{config.db_schema}_old"
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    store = await PostgresMemory.open(config.server(), schema=schema, language=config.language, embedder=embedder,
+                                      pool_min=1, pool_max=4)
+    try:
+        print(f"importing {sum(len(c) for c in chunks):,} rows the old way...", file=sys.stderr, flush=True)
+        return await ingest(store, chunks, dsn, bulk=False)
+    finally:
+        await store.aclose()
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            await conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 _LABELS = {"raw_fts": "raw SQL: tsvector only, user filter, top 5",
@@ -206,8 +233,15 @@ def report(r: dict[str, Any]) -> str:
     lines += p50_p95_table("search, top_k=5", r["search"], _LABELS)
     lines += ["", *p50_p95_table("browse (one page of 50)", r["browse"])]
     ingest = r["ingest"]
-    lines += ["", f"import: add_items in batches of {BATCH:,} (COPY): {ingest['rows_per_s']:,.0f} rows/s "
-              f"({ingest['seconds']:.1f} s), then ANALYZE {ingest['analyze_s']:.1f} s"]
+    how = "inside bulk_loading(), index built at the end" if r["hybrid"] else "COPY"
+    built = f", of which the index build {ingest['index_s']:.1f} s" if r["hybrid"] else ""
+    lines += ["", f"import: add_items in batches of {BATCH:,} ({how}): {ingest['rows_per_s']:,.0f} rows/s "
+              f"({ingest['seconds']:.1f} s{built}), then ANALYZE {ingest['analyze_s']:.1f} s"]
+    if "ingest_baseline" in r:
+        old = r["ingest_baseline"]
+        lines += [f"import the old way (each row inserted into the HNSW graph), same batches, same run: "
+                  f"{old['rows_per_s']:,.0f} rows/s ({old['seconds']:.1f} s): bulk load "
+                  f"{ingest['rows_per_s'] / old['rows_per_s']:.2f}x"]
     return "\n".join(lines)
 
 
@@ -221,6 +255,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--language", default="english", help="text search configuration")
     parser.add_argument("--hybrid", action="store_true", help="also embed (hashing) and search vectors")
     parser.add_argument("--dim", type=int, default=384, help="hashing embedder dimension for --hybrid")
+    parser.add_argument("--baseline", action="store_true", help="also import the old way (HNSW row by row) first")
     parser.add_argument("--json", help="also write the results as JSON to this file")
     return parser.parse_args(argv)
 

@@ -26,6 +26,7 @@ from memory_core.retrieval import FTS_COLUMNS
 log = logging.getLogger(__name__)
 
 HNSW_MAX_DIMENSION = 2000  # pgvector's limit for an HNSW index on `vector`
+HNSW_INDEX = "memories_embedding"
 
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "memories and settings tables with their indexes", (
@@ -227,10 +228,31 @@ async def _ensure_vectors(conn: psycopg.AsyncConnection, schema: str, embedder: 
         await conn.execute("ALTER TABLE memories DROP COLUMN IF EXISTS embedding")
         await conn.execute(sql.SQL("ALTER TABLE memories ADD COLUMN embedding vector({})").format(
             sql.Literal(embedder.dimension)))
-        if embedder.dimension <= HNSW_MAX_DIMENSION:
-            await conn.execute("CREATE INDEX memories_embedding ON memories USING hnsw (embedding vector_cosine_ops)")
         # finds the rows still to embed without scanning the table
         await conn.execute("CREATE INDEX memories_unembedded ON memories (id) WHERE embedding IS NULL")
         await _put_setting(conn, "embedding", space)
         log.info("postgres vector column made for %s (%d dimensions)", embedder.model_id, embedder.dimension)
+    if embedder.dimension <= HNSW_MAX_DIMENSION:
+        await _ensure_hnsw(conn)
     return None
+
+
+def hnsw_statement(*, concurrently: bool) -> str:
+    """The HNSW index over ``embedding`` (cosine); ``concurrently`` builds it without blocking reads or writes."""
+    return (f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}IF NOT EXISTS {HNSW_INDEX} "
+            "ON memories USING hnsw (embedding vector_cosine_ops)")
+
+
+async def hnsw_valid(conn: psycopg.AsyncConnection) -> bool:
+    """Whether the HNSW index is there and usable (a cut-off concurrent build leaves an invalid one)."""
+    cur = await conn.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", (HNSW_INDEX,))
+    found = await cur.fetchone()
+    return bool(found and found[0])
+
+
+async def _ensure_hnsw(conn: psycopg.AsyncConnection) -> None:
+    """Build the HNSW index when it is missing or invalid (a bulk load cut off before building it again)."""
+    if await hnsw_valid(conn):
+        return
+    await conn.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")
+    await conn.execute(hnsw_statement(concurrently=False))

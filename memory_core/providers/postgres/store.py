@@ -21,7 +21,14 @@ from memory_core.models import MemoryItem
 from memory_core.providers.common import RecordSearch, check_limit, ready_for_use, remove_target, search_args
 from memory_core.providers.postgres import filters, rows, stats
 from memory_core.providers.postgres.connection import Server
-from memory_core.providers.postgres.schema import SchemaState, migrate
+from memory_core.providers.postgres.schema import (
+    HNSW_INDEX,
+    HNSW_MAX_DIMENSION,
+    SchemaState,
+    hnsw_statement,
+    hnsw_valid,
+    migrate,
+)
 from memory_core.providers.postgres.search import FUZZY_THRESHOLD, SearchPlan, ranked
 from memory_core.records import (
     MemoryFilter,
@@ -53,6 +60,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Conn = psycopg.AsyncConnection
 _BACKFILL_BATCH = 256
+# maintenance_work_mem of a bulk load's index build, on its own connection: pgvector builds the graph in memory
+# while it fits (about 300,000 vectors of 384 dimensions), then goes on much slower on disk
+BUILD_MEMORY = "512MB"
 
 
 def session_options(state: SchemaState) -> str:
@@ -383,6 +393,34 @@ class PostgresMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, 
 
     async def add_records(self, records: Sequence[MemoryRecord]) -> None:
         await self._insert("importing memories", validate_records(records), replace=True)
+
+    @contextlib.asynccontextmanager
+    async def bulk_loading(self) -> AsyncIterator[None]:
+        """Write many batches without the HNSW index: it is dropped on entry and built once on the way out
+        (``CREATE INDEX CONCURRENTLY``, reads and writes go on meanwhile), instead of each row being inserted
+        into the graph. Vector search stays exact in between; a process that dies inside leaves the index to
+        the next :meth:`open`, which builds it."""
+        if self._embedder is None or self._embedder.dimension > HNSW_MAX_DIMENSION:
+            yield
+            return
+        await self._read("dropping the vector index for a bulk load",
+                         lambda c: c.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}"))
+        try:
+            yield
+        finally:
+            await self._build_vector_index()
+
+    async def _build_vector_index(self) -> None:
+        """The HNSW index built at once, on a connection of its own with room to build the graph in memory."""
+        try:
+            async with await self._server.connect() as conn:
+                if await hnsw_valid(conn):  # another process's bulk load built it meanwhile
+                    return
+                await conn.execute(f"SET maintenance_work_mem = '{BUILD_MEMORY}'")
+                await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {HNSW_INDEX}")  # an invalid leftover
+                await conn.execute(hnsw_statement(concurrently=True))
+        except psycopg.Error as exc:
+            raise self._server.unavailable("building the vector index (the next start builds it)", exc) from None
 
     async def _insert(self, doing: str, records: list[MemoryRecord], *, replace: bool) -> None:
         """Write ``records`` in one transaction (COPY); ``replace`` first drops rows with the same ids."""
