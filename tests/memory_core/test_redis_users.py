@@ -32,13 +32,13 @@ async def test_redis_users_follow_every_write(redis_server: RedisServer) -> None
     store = await RedisMemory.open(port=redis_server.port, key_prefix=prefix)
     try:
         await store.add_items([MemoryItem(user_id=u, memory="m") for u in ("ann", "bob", "bob", "Émile", "ann2",
-                                                                              " padded ", "sep\x1fid")])
+                                                                              " padded ", "padded", "sep\x1fid")])
         with redis_server.client() as client:  # the toolkit adds one for a new user
             client.execute_command("JSON.SET", f"{prefix}:memory:0badc0de", "$", json.dumps(
                 {"conversation": None, "user_id": "cy", "tags": [], "metadata": {}, "memory": "x"}))
-        assert await _counts(store) == {" padded ": 1, "ann": 1, "ann2": 1, "bob": 2, "cy": 1, "sep\x1fid": 1,
-                                        "Émile": 1}
-        assert await _all_pages(store) == [" padded ", "ann", "ann2", "bob", "cy", "sep\x1fid", "Émile"]
+        assert await _counts(store) == {" padded ": 1, "ann": 1, "ann2": 1, "bob": 2, "cy": 1, "padded": 1,
+                                        "sep\x1fid": 1, "Émile": 1}
+        assert await _all_pages(store) == [" padded ", "ann", "ann2", "bob", "cy", "padded", "sep\x1fid", "Émile"]
         assert await _all_pages(store, prefix="ann", limit=1) == ["ann", "ann2"]
         bob = (await store.list_records(MemoryFilter(user_id="bob"))).records
         now = utcnow()  # an import over bob's id moves that memory to ann
@@ -47,9 +47,9 @@ async def test_redis_users_follow_every_write(redis_server: RedisServer) -> None
         await store.delete_records([bob[1].id])
         await store.remove_items(user_id="cy")
         await store.remove_items(user_id=" padded ")
-        assert await _counts(store) == {"ann": 2, "ann2": 1, "sep\x1fid": 1, "Émile": 1}
+        assert await _counts(store) == {"ann": 2, "ann2": 1, "padded": 1, "sep\x1fid": 1, "Émile": 1}
         with redis_server.client() as client:
-            assert client.zrange(f"{prefix}:memdash:users", 0, -1) == ["ann", "ann2", "sep\x1fid", "Émile"]
+            assert client.zrange(f"{prefix}:memdash:users", 0, -1) == ["ann", "ann2", "padded", "sep\x1fid", "Émile"]
     finally:
         await store.aclose()
 

@@ -10,6 +10,7 @@ from typing import Any
 from memory_core.providers.redis import documents, query
 from memory_core.providers.redis.access import Documents
 from memory_core.providers.redis.connection import QUERY_TIMEOUT_MS
+from memory_core.providers.redis.schema import SEPARATOR
 from memory_core.records import UserSummary, from_micros
 
 _TOP = b"\xff"  # above every byte of UTF-8 text: the end of a prefix's range
@@ -70,10 +71,12 @@ async def page(docs: Documents, prefix: str, after: str, limit: int) -> tuple[li
 
 async def summaries(docs: Documents, names: Sequence[str]) -> list[UserSummary]:
     """Count and last activity of each user from the index, in the order given; users without documents are
-    left out. One aggregate groups the users' documents by their sortable ``user_id``; a user it does not
-    name (no documents left, or an id the tag field stores otherwise) is asked alone by its exact ``user_key``."""
-    keys = "|".join(documents.user_key(name) for name in names)
-    found = await _grouped(docs, f"@user_key:{{{keys}}}") if names else {}
+    left out. One aggregate groups the users' documents by their sortable ``user_id``, for the ids the tag field
+    stores unchanged; any other user (an id with blanks at its ends or the separator, or none of whose documents
+    is left) is asked alone by its exact ``user_key``."""
+    exact = [name for name in names if query.tag_exact(name, SEPARATOR)]
+    keys = "|".join(documents.user_key(name) for name in exact)
+    found = await _grouped(docs, f"@user_key:{{{keys}}}") if exact else {}
     missing = [name for name in names if name not in found]
 
     async def pipelined(client: Any) -> list[Any]:
