@@ -28,8 +28,10 @@ Sections:
   higher = more similar; ``remove_items`` takes ``memory_id`` first, then ``user_id``; a batch with
   one bad item writes nothing).
 * **Browsing** (``test_browse_*``) checks the optional :class:`~memory_core.interfaces.MemoryBrowser`
-  methods. Each test needs some :class:`~memory_core.interfaces.Capability`; when the store does not
-  declare it, the test is skipped with "store does not declare <capability>". That is the only skip.
+  methods. Each test needs some :class:`~memory_core.interfaces.Capability` (:func:`needs`). A subclass that
+  states its store's ``capabilities`` gets only the tests the store can run, plus one checking the store
+  declares exactly that; without it, a test whose capability the store lacks is skipped with "store does not
+  declare <capability>".
   ``add_records`` (lossless import) needs ``import`` (and ``get`` to check what was written).
 * **The agent's use** (``test_use_*``): what the agent's own ``search`` returns decides the retrieval counts
   (``retrievals``) and what ``browse_by_use`` lists and sorts by; a store without ``browse_by_use`` refuses that
@@ -46,10 +48,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import math
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, ClassVar
 
 import pytest
@@ -89,6 +92,33 @@ class Users:
         if user_id not in self.created:
             self.created.append(user_id)
         return user_id
+
+
+Test = Callable[..., Awaitable[None]]
+_IDS = frozenset({Capability.LIST, Capability.SEARCH_RECORDS})  # either tells the suite a memory's id
+
+
+def needs(*capabilities: Capability, ids: bool = False) -> Callable[[Test], Test]:
+    """Mark a suite test as needing ``capabilities`` (``ids``: a way to learn memory ids, ``list`` or
+    ``search_records``). A subclass that declares :attr:`MemoryStoreConformance.capabilities` does not get the
+    tests its store cannot run; in one that does not, they are skipped when the store lacks them."""
+    def mark(test: Test) -> Test:
+        @functools.wraps(test)
+        async def run(self: Any, *args: Any, **kwargs: Any) -> None:
+            _require(kwargs["editor"], *capabilities)
+            if ids:
+                _require_ids(kwargs["editor"])
+            await test(self, *args, **kwargs)
+
+        run.needs = (frozenset(capabilities), ids)  # type: ignore[attr-defined]
+        return run
+    return mark
+
+
+def _runs_on(test: object, declared: frozenset[Capability]) -> bool:
+    """Whether a store declaring ``declared`` can run ``test`` (see :func:`needs`)."""
+    needed, ids = getattr(test, "needs", (frozenset(), False))
+    return needed <= declared and (not ids or bool(declared & _IDS))
 
 
 def _require(editor: MemoryEditor, *needed: Capability) -> None:
@@ -156,6 +186,10 @@ class MemoryStoreConformance:
     #: spaces, and the composed and decomposed forms of an accented letter (memdash's own stores analyse text
     #: with ``memory_core.items.tokens``; a hosted service analyses it its own way).
     finds_words_in_every_script: bool = True
+    #: What the store declares (``capabilities_of``), stated by the test module: the suite then generates only the
+    #: tests the store can run, and checks the store declares exactly this. ``None``: every test is generated and
+    #: those needing what the store lacks are skipped when they run.
+    capabilities: ClassVar[frozenset[Capability] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -163,6 +197,20 @@ class MemoryStoreConformance:
             if not name.startswith("test_") or not callable(getattr(MemoryStoreConformance, name, None)):
                 raise TypeError(f"{cls.__name__}.not_applicable names {name!r}, which is no test of the suite")
             setattr(cls, name, None)  # pytest collects only callables: the test does not exist for this store
+        suite = [name for name in vars(MemoryStoreConformance) if name.startswith("test_")]
+        if cls.capabilities is None:
+            cls.test_capabilities_are_the_declared_ones = None  # type: ignore[assignment]
+        else:
+            for name in suite:
+                if not _runs_on(getattr(MemoryStoreConformance, name), cls.capabilities):
+                    setattr(cls, name, None)
+        if not cls.finds_words_in_every_script:  # this store analyses text its own way
+            cls.test_toolkit_search_finds_a_word_in_any_script = None  # type: ignore[assignment]
+
+    async def test_capabilities_are_the_declared_ones(self, editor: MemoryEditor) -> None:
+        assert capabilities_of(editor) == self.capabilities, (
+            f"the store declares {sorted(c.value for c in capabilities_of(editor))}, the test module says "
+            f"{sorted(c.value for c in self.capabilities or ())}")
 
     async def settle(self) -> None:
         """Called after each write, before reading it back. Override for eventually consistent stores."""
@@ -231,8 +279,8 @@ class MemoryStoreConformance:
             {"owner": "alice"}]
         assert {"owner": "bob"} in [r.metadata for r in await self._search(editor, same, bob)]
 
+    @needs(ids=True)
     async def test_toolkit_remove_by_memory_id(self, editor: MemoryEditor, users: Users) -> None:
-        _require_ids(editor)
         alice = users("alice")
         keep, drop = "Alice plays the cello on Sundays", "Alice is allergic to peanuts"
         await self._add(editor, [MemoryItem(user_id=alice, memory=keep), MemoryItem(user_id=alice, memory=drop)])
@@ -332,8 +380,6 @@ class MemoryStoreConformance:
             assert (found.tags, found.metadata) == (["标签", "🏷️"], {"note": text, "עברית": "✓"})
 
     async def test_toolkit_search_finds_a_word_in_any_script(self, editor: MemoryEditor, users: Users) -> None:
-        if not self.finds_words_in_every_script:
-            pytest.skip("this store analyses text its own way (declared by finds_words_in_every_script)")
         alice = users("alice")
         zoe = "Zoe\u0308 runs the cafe\u0301 on Rue de l'E\u0301glise"  # decomposed accents
         texts = {"京都": "我喜欢在京都喝抹茶", "タワー": "東京タワーは赤い", "서울": "저는 서울에서 살아요",
@@ -445,14 +491,14 @@ class MemoryStoreConformance:
         assert (again.tags, again.metadata) == (["boat"], {"run_id": "r1"})
 
     # --- browsing -------------------------------------------------------------------------------------
+    @needs(Capability.PING)
     async def test_browse_ping(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.PING)
         assert await editor.ping() is None
 
     @pytest.mark.parametrize("descending", [True, False], ids=["desc", "asc"])
+    @needs(Capability.LIST)
     async def test_browse_paging_is_stable_while_rows_are_added(self, editor: Any, users: Users,
                                                                 descending: bool) -> None:
-        _require(editor, Capability.LIST)
         alice = users("alice")
         for batch in range(3):
             await self._add(editor, [MemoryItem(user_id=alice, memory=f"Paging row {batch}-{i}") for i in range(4)])
@@ -477,8 +523,8 @@ class MemoryStoreConformance:
         assert before <= set(seen), f"{len(before - set(seen))} rows that existed before paging were missed"
 
     @pytest.mark.parametrize("field", TIME_FIELDS, ids=[f.value for f in TIME_FIELDS])
+    @needs(Capability.LIST)
     async def test_browse_sort_by_timestamp(self, editor: Any, users: Users, field: SortField) -> None:
-        _require(editor, Capability.LIST)
         alice = users("alice")
         await self._add(editor, [MemoryItem(user_id=alice, memory=f"Older row {i}") for i in range(3)])
         await self._add(editor, [MemoryItem(user_id=alice, memory=f"Newer row {i}") for i in range(3)])
@@ -506,9 +552,9 @@ class MemoryStoreConformance:
             else:
                 assert touched.id in newest_first[3:], "updating a record must not change its created_at"
 
+    @needs(Capability.LIST)
     async def test_browse_filters_match_reference(self, editor: Any, users: Users) -> None:
         """Every MemoryFilter field gives the ids that ``MemoryFilter.matches`` selects."""
-        _require(editor, Capability.LIST)
         alice, bob = users("alice"), users("bob")
         run = {"suite_run": users.prefix}
         chat = [{"role": "user", "content": "I love apples"}]
@@ -571,8 +617,8 @@ class MemoryStoreConformance:
                 problems.append(f"{shown(flt)}: count_records is not {len(expected)}")
         assert not problems, "filters disagree with MemoryFilter.matches:\n" + "\n".join(problems)
 
+    @needs(Capability.LIST, Capability.COUNT)
     async def test_browse_count_equals_listing(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.LIST, Capability.COUNT)
         alice, bob = users("alice"), users("bob")
         run = {"suite_run": users.prefix}
         await self._add(editor, [MemoryItem(user_id=alice, memory=f"Count row {i}", tags=["even" if i % 2 else "odd"],
@@ -586,9 +632,8 @@ class MemoryStoreConformance:
         assert counts == [len(await _list_all(editor, flt)) for flt in filters]
         assert counts[:3] == [7, 3, 2]
 
+    @needs(Capability.GET, ids=True)
     async def test_browse_get_record(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.GET)
-        _require_ids(editor)
         alice = users("alice")
         item = MemoryItem(user_id=alice, memory="Alice's bike is a blue Brompton", tags=["bike"],
                           metadata={"k": "v"})
@@ -601,9 +646,8 @@ class MemoryStoreConformance:
         with pytest.raises(NotFoundError):
             await editor.get_record(uuid.uuid4().hex)
 
+    @needs(Capability.GET, Capability.UPDATE, ids=True)
     async def test_browse_update_record(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.GET, Capability.UPDATE)
-        _require_ids(editor)
         alice = users("alice")
         old, new = "Alice drives a blue bicycle", "Alice rides a red scooter"
         await self._add(editor, [MemoryItem(user_id=alice, memory=old, tags=["transport"], metadata={"k": "v"})])
@@ -620,11 +664,10 @@ class MemoryStoreConformance:
         assert new in _memories(await self._search(editor, "red scooter", alice))
         assert old not in _memories(await self._search(editor, "blue bicycle", alice))
 
+    @needs(Capability.GET, Capability.UPDATE, ids=True)
     async def test_browse_updates_keep_a_findable_memory_findable(self, editor: Any, users: Users) -> None:
         """Whatever an operator changes, a memory the agent's search found before is found after, by its
         current text (and a store that can tell what the agent's own search finds reports it as before)."""
-        _require(editor, Capability.GET, Capability.UPDATE)
-        _require_ids(editor)
         alice = users("alice")
         text = "Alice collects antique barometers"
         await self._add(editor, [MemoryItem(user_id=alice, memory=text, tags=["hobby"]),
@@ -644,9 +687,8 @@ class MemoryStoreConformance:
             if reach:
                 assert await reach.unfindable_reason(record.id) == reason, after
 
+    @needs(Capability.UPDATE, ids=True)
     async def test_browse_update_with_stale_version_conflicts(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.UPDATE)
-        _require_ids(editor)
         alice = users("alice")
         await self._add(editor, [MemoryItem(user_id=alice, memory="Alice's desk is on floor 3")])
         record = (await self._records(editor, alice, "desk floor"))["Alice's desk is on floor 3"]
@@ -662,9 +704,8 @@ class MemoryStoreConformance:
         await self.settle()
         assert _memories(await self._search(editor, "desk floor", alice)) == ["Alice's desk is on floor 4"]
 
+    @needs(Capability.UPDATE, ids=True)
     async def test_browse_update_of_deleted_record(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.UPDATE)
-        _require_ids(editor)
         alice = users("alice")
         await self._add(editor, [MemoryItem(user_id=alice, memory="Alice's old phone number")])
         record = (await self._records(editor, alice, "old phone number"))["Alice's old phone number"]
@@ -678,9 +719,8 @@ class MemoryStoreConformance:
         await self.settle()
         assert await self._search(editor, "phone number", alice) == [], "the update brought the record back"
 
+    @needs(Capability.DELETE_BY_IDS, ids=True)
     async def test_browse_delete_records_counts_existing(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.DELETE_BY_IDS)
-        _require_ids(editor)
         alice = users("alice")
         texts = ["Alice's cat is called Miso", "Alice's dog is called Tofu", "Alice's fish is called Nori"]
         await self._add(editor, [MemoryItem(user_id=alice, memory=t) for t in texts])
@@ -695,8 +735,8 @@ class MemoryStoreConformance:
             with pytest.raises(NotFoundError):
                 await editor.get_record(gone[0])
 
+    @needs(Capability.IMPORT, Capability.GET)
     async def test_browse_add_records_is_lossless(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.IMPORT, Capability.GET)
         alice, bob = users("alice"), users("bob")
         utc, plus2 = dt.UTC, dt.timezone(dt.timedelta(hours=2))
         records = [
@@ -720,8 +760,8 @@ class MemoryStoreConformance:
                                                                                descending=False))
             assert [r.id for r in listed] == [records[1].id, records[0].id], "created_at order across time zones"
 
+    @needs(Capability.IMPORT, Capability.GET)
     async def test_browse_add_records_batch_is_atomic(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.IMPORT, Capability.GET)
         alice = users("alice")
         when = dt.datetime(2024, 5, 6, tzinfo=dt.UTC)
         good = _record(alice, "A good imported memory", created=when)
@@ -732,8 +772,8 @@ class MemoryStoreConformance:
         with pytest.raises(NotFoundError):
             await editor.get_record(good.id)
 
+    @needs(Capability.IMPORT, Capability.GET)
     async def test_browse_get_records_finds_the_existing_ones(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.IMPORT, Capability.GET)
         alice = users("alice")
         when = dt.datetime(2024, 5, 6, tzinfo=dt.UTC)
         records = [_record(alice, f"Looked up in bulk {i}", created=when) for i in range(3)]
@@ -745,8 +785,8 @@ class MemoryStoreConformance:
                          records[0].id: await editor.get_record(records[0].id)}
         assert await editor.get_records([]) == {}
 
+    @needs(Capability.IMPORT, Capability.GET)
     async def test_browse_add_records_checks_ids_and_versions(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.IMPORT, Capability.GET)
         alice = users("alice")
         good = _record(alice, "A good record beside bad ones", created=dt.datetime(2024, 5, 6, tzinfo=dt.UTC))
         for bad in (good.model_copy(update={"id": uuid.uuid4().hex, "version": 0}),
@@ -757,8 +797,8 @@ class MemoryStoreConformance:
         with pytest.raises(NotFoundError):
             await editor.get_record(good.id)
 
+    @needs(Capability.LIST_USERS)
     async def test_browse_list_users(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.LIST_USERS)
         counts = {users("a"): 3, users("b"): 1, users("c"): 2}
         for user_id, n in counts.items():
             await self._add(editor, [MemoryItem(user_id=user_id, memory=f"Memory {i} of {user_id}") for i in range(n)])
@@ -777,8 +817,8 @@ class MemoryStoreConformance:
         only_b = await editor.list_users(prefix=users("b"))
         assert [u.user_id for u in only_b.users] == [users("b")]
 
+    @needs(Capability.SEARCH_RECORDS)
     async def test_browse_search_records(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.SEARCH_RECORDS)
         alice, bob = users("alice"), users("bob")
         exact = "Alice's sister lives in Montreal"
         await self._add(editor, [MemoryItem(user_id=alice, memory=exact),
@@ -808,8 +848,8 @@ class MemoryStoreConformance:
                                    expected_version=record.version)
         await self.settle()
 
+    @needs(Capability.RETRIEVALS, Capability.LIST)
     async def test_use_counts_only_the_agents_own_search(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.RETRIEVALS, Capability.LIST)
         alice = users("alice")
         await self._add(editor, [MemoryItem(user_id=alice, memory="Alice drinks green tea"),
                                  MemoryItem(user_id=alice, memory="Alice plays chess on Sundays")])
@@ -823,9 +863,9 @@ class MemoryStoreConformance:
         usage = await editor.usage([tea, chess])
         assert list(usage) == [tea] and usage[tea].retrievals == 2, f"usage after two agent searches: {usage}"
 
+    @needs(Capability.LIST)
     async def test_use_browse_filters_and_sorts_by_the_agents_use_or_refuses(self, editor: Any,
                                                                            users: Users) -> None:
-        _require(editor, Capability.LIST)
         alice, bob = users("alice"), users("bob")
         texts = ["Alice drinks green tea", "Alice rides a red bicycle", "Alice has a cat", "Alice plays piano"]
         await self._add(editor, [MemoryItem(user_id=alice, memory=text) for text in texts]
@@ -854,9 +894,9 @@ class MemoryStoreConformance:
                                                                         descending=False), limit=3)]
         assert least_first == most_first[::-1], "ascending is not the reverse of descending"
 
+    @needs(Capability.PAUSE, Capability.LIST, Capability.SEARCH_RECORDS)
     async def test_use_paused_memory_is_hidden_from_the_agent_until_resumed(self, editor: Any,
                                                                              users: Users) -> None:
-        _require(editor, Capability.PAUSE, Capability.LIST, Capability.SEARCH_RECORDS)
         alice = users("alice")
         await self._add(editor, [MemoryItem(user_id=alice, memory="Alice drinks green tea"),
                                  MemoryItem(user_id=alice, memory="Alice drinks black tea sometimes")])
@@ -868,8 +908,8 @@ class MemoryStoreConformance:
         await self._set_metadata(editor, tea, lambda meta: life.paused_metadata(meta, False))
         assert _memories(await self._search(editor, "green tea", alice))[0] == "Alice drinks green tea"
 
+    @needs(Capability.EXPIRE, Capability.LIST)
     async def test_use_expired_memory_is_hidden_from_the_agent_but_kept(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.EXPIRE, Capability.LIST)
         alice = users("alice")
         await self._add(editor, [MemoryItem(user_id=alice, memory="Alice is in Paris this week"),
                                  MemoryItem(user_id=alice, memory="Alice lives in Lisbon")])
@@ -879,8 +919,8 @@ class MemoryStoreConformance:
         assert "Alice is in Paris this week" not in _memories(await self._search(editor, "Alice Paris week", alice))
         assert trip in (await self._by_text(editor, alice)).values()  # until the sweep moves it to the trash
 
+    @needs(Capability.PAUSE, Capability.LIST)
     async def test_use_top_k_holds_when_paused_memories_outrank_the_rest(self, editor: Any, users: Users) -> None:
-        _require(editor, Capability.PAUSE, Capability.LIST)
         alice = users("alice")
         await self._add(editor, [MemoryItem(user_id=alice, memory=f"tea note {n} tea tea") for n in range(6)]
                         + [MemoryItem(user_id=alice, memory="a tea memory"),

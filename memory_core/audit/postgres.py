@@ -51,7 +51,10 @@ except ImportError:  # pragma: no cover - the [postgres] extra is missing
 
 SCHEMA_VERSION = 1
 IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_APPEND_ONLY = "the audit log is append-only: "
+_INSERT_ENTRIES = (f"INSERT INTO audit_entries ({ENTRY_COLUMNS}) SELECT * FROM unnest(%s::bigint[], %s::text[], "
+                   "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[]) RETURNING seq")
+_INSERT_CONTENT = ("INSERT INTO audit_content (seq, before, after, note) SELECT * FROM unnest(%s::bigint[], "
+                   "%s::text[], %s::text[], %s::text[])")
 # {s} is the schema (checked against IDENTIFIER, quoted); the functions run with it as their search path.
 _SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS "{s}";
@@ -166,7 +169,8 @@ class PostgresAuditLog(AuditLog):
         self._conninfo = conninfo
         self.where = describe(conninfo, self.schema)
         kwargs = {"autocommit": True, "connect_timeout": max(1, round(connect_timeout)),
-                  "application_name": "memdash-audit", "options": f"-c search_path={self.schema}"}
+                  "application_name": "memdash-audit",  # custom plans: a generic one scanned the whole log
+                  "options": f"-c search_path={self.schema} -c plan_cache_mode=force_custom_plan"}
         self._pool = ConnectionPool(conninfo, kwargs=kwargs, min_size=1, max_size=max_connections, open=False,
                                     check=ConnectionPool.check_connection, timeout=connect_timeout,
                                     name="memdash-audit")
@@ -217,17 +221,15 @@ class PostgresAuditLog(AuditLog):
             return self._insert(conn, entries)
 
     def _insert(self, conn: Any, entries: Sequence[AuditEntry]) -> list[int]:
-        """Insert entries and their content inside the caller's transaction; their numbers in order."""
-        seqs = []
-        with conn.cursor() as cur:
-            for entry in entries:
-                cur.execute(f"INSERT INTO audit_entries ({ENTRY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-                            "RETURNING seq", entry_row(entry))
-                seqs.append(cur.fetchone()[0])
-            content = [(seq, *content_row(entry)) for seq, entry in zip(seqs, entries, strict=True)]
-            rows = [row for row in content if any(value is not None for value in row[1:])]
-            if rows:
-                cur.executemany("INSERT INTO audit_content (seq, before, after, note) VALUES (%s, %s, %s, %s)", rows)
+        """Insert entries and their content inside the caller's transaction, one statement each; their numbers in
+        order. The identity column numbers the rows in the order ``unnest`` yields them (the entries' order), so
+        the numbers sorted are the entries' even when another process appends at the same moment."""
+        columns = [list(column) for column in zip(*(entry_row(entry) for entry in entries), strict=True)]
+        seqs = sorted(row[0] for row in conn.execute(_INSERT_ENTRIES, columns).fetchall())
+        content = [(seq, *content_row(entry)) for seq, entry in zip(seqs, entries, strict=True)]
+        rows = [row for row in content if any(value is not None for value in row[1:])]
+        if rows:
+            conn.execute(_INSERT_CONTENT, [list(column) for column in zip(*rows, strict=True)])
         return seqs
 
     def get(self, seq: int) -> AuditEntry:

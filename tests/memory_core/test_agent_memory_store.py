@@ -16,6 +16,7 @@ import pytest_asyncio
 from memory_core.builder import MemoryBuilder
 from memory_core.config import parse_config
 from memory_core.errors import InvalidInputError, VersionConflictError
+from memory_core.interfaces import Capability
 from memory_core.models import MemoryItem
 from memory_core.providers.agent_memory import AgentMemoryServer
 from memory_core.records import MemoryFilter, MemoryPatch
@@ -34,6 +35,9 @@ async def store(ams_url: str) -> AsyncIterator[AgentMemoryServer]:  # noqa: F811
 
 
 class TestAgentMemoryConformance(MemoryStoreConformance):
+    capabilities = frozenset({Capability.COUNT, Capability.DELETE_BY_IDS, Capability.GET, Capability.LIST,
+        Capability.LIST_ALL_USERS, Capability.PING, Capability.SEARCH_RECORDS, Capability.UPDATE,
+        Capability.VECTOR_SEARCH})
     not_applicable: ClassVar[dict[str, str]] = {  # not generated here; each names what is tested instead
         "test_toolkit_add_then_search_finds_it": f"{NOT_KEPT} (test_text_topics_and_server_fields_round_trip)",
         "test_toolkit_users_are_isolated": f"{NOT_KEPT} (isolation: test_users_are_isolated_even_by_case)",

@@ -207,3 +207,26 @@ def test_postgres_an_unreachable_log_is_an_audit_error_without_the_password(clos
                        ) as info:
         PostgresAuditLog(dsn, connect_timeout=2)
     assert "s3cret-pw" not in str(info.value)
+
+
+def test_postgres_batches_appended_at_once_keep_each_entry_with_its_own_content(pgvector_server: str,
+                                                                              schema: str) -> None:
+    """Four writers append batches at the same moment: numbers interleave, yet every entry's content is its own."""
+    logs = [PostgresAuditLog(pgvector_server, schema=schema) for _ in range(4)]
+
+    def write(n: int) -> list[int]:
+        return [seq for batch in range(15) for seq in logs[n].append(
+            [AuditEntry("update", f"w{n}", "main", "u", f"m{batch}-{k}", after={"by": f"w{n}", "k": k},
+                        note=f"w{n}/m{batch}-{k}") for k in range(40)])]
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            returned = list(pool.map(write, range(4)))
+        entries = list(logs[0].entries(AuditQuery()))
+    finally:
+        for log in logs:
+            log.close()
+    assert len(entries) == 4 * 15 * 40 and sorted(s for seqs in returned for s in seqs) == [e.seq for e in entries]
+    assert all(e.note == f"{e.actor}/{e.memory_id}" and e.after["by"] == e.actor for e in entries)
+    for n, seqs in enumerate(returned):  # append returned each writer's own numbers, in its order
+        assert seqs == sorted(seqs) and {e.actor for e in entries if e.seq in set(seqs)} == {f"w{n}"}

@@ -13,7 +13,7 @@ import pytest_asyncio
 
 from memory_core.builder import MemoryBuilder
 from memory_core.config import parse_config
-from memory_core.interfaces import MemoryEditor
+from memory_core.interfaces import Capability, MemoryEditor
 from memory_core.models import MemoryItem
 from memory_core.providers.in_memory import InMemoryEditor
 from memory_core.testing import MemoryStoreConformance
@@ -36,6 +36,10 @@ class ToolkitOnly(MemoryEditor):
 
 
 class TestInMemoryStore(MemoryStoreConformance):
+    capabilities = frozenset({Capability.BROWSE_BY_USE, Capability.COUNT, Capability.DELETE_BY_IDS, Capability.EXPIRE,
+        Capability.GET, Capability.IMPORT, Capability.LIST, Capability.LIST_ALL_USERS, Capability.LIST_USERS,
+        Capability.PAUSE, Capability.PING, Capability.RETRIEVALS, Capability.SEARCH_RECORDS, Capability.STATS,
+        Capability.TEXT_SEARCH, Capability.UPDATE})
     @pytest_asyncio.fixture
     async def editor(self) -> AsyncIterator[MemoryEditor]:
         async with MemoryBuilder(parse_config("memory:\n  m:\n    _type: in_memory\n")) as builder:
@@ -43,6 +47,7 @@ class TestInMemoryStore(MemoryStoreConformance):
 
 
 class TestToolkitOnlyStore(MemoryStoreConformance):
+    capabilities = frozenset()  # the toolkit's three methods only
     @pytest_asyncio.fixture
     async def editor(self) -> AsyncIterator[MemoryEditor]:
         async with MemoryBuilder(parse_config("memory:\n  m:\n    _type: in_memory\n")) as builder:

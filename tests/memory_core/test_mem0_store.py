@@ -70,6 +70,9 @@ def _raw(server: FakeMem0) -> httpx.Client:
 
 
 class TestMem0Conformance(MemoryStoreConformance):
+    capabilities = frozenset({Capability.COUNT, Capability.DELETE_BY_IDS, Capability.EXPIRE, Capability.GET,
+        Capability.LIST, Capability.LIST_ALL_USERS, Capability.LIST_USERS, Capability.PING, Capability.SEARCH_RECORDS,
+        Capability.TEXT_SEARCH, Capability.UPDATE, Capability.VECTOR_SEARCH})
     finds_words_in_every_script = False  # the service analyses text its own way
 
     @pytest_asyncio.fixture

@@ -87,6 +87,10 @@ async def _count(dsn: str, schema: str, where: str = "TRUE", password: str | Non
 
 # --- the conformance suite ----------------------------------------------------------------------------
 class TestPgvectorConformance(MemoryStoreConformance):
+    capabilities = frozenset({Capability.BROWSE_BY_USE, Capability.COUNT, Capability.DELETE_BY_IDS, Capability.EXPIRE,
+        Capability.GET, Capability.IMPORT, Capability.LIST, Capability.LIST_ALL_USERS, Capability.LIST_USERS,
+        Capability.PAUSE, Capability.PING, Capability.RETRIEVALS, Capability.SEARCH_RECORDS, Capability.STATS,
+        Capability.TEXT_SEARCH, Capability.UPDATE, Capability.VECTOR_SEARCH})
     """PostgreSQL 18 with pgvector: full text, trigrams and vectors (hashing embedder)."""
 
     @pytest.fixture
@@ -98,6 +102,10 @@ class TestPgvectorConformance(MemoryStoreConformance):
 
 
 class TestPlainConformance(MemoryStoreConformance):
+    capabilities = frozenset({Capability.BROWSE_BY_USE, Capability.COUNT, Capability.DELETE_BY_IDS, Capability.EXPIRE,
+        Capability.GET, Capability.IMPORT, Capability.LIST, Capability.LIST_ALL_USERS, Capability.LIST_USERS,
+        Capability.PAUSE, Capability.PING, Capability.RETRIEVALS, Capability.SEARCH_RECORDS, Capability.STATS,
+        Capability.TEXT_SEARCH, Capability.UPDATE})
     """PostgreSQL 15 without pgvector, an embedder configured all the same: vector search stays off."""
 
     @pytest.fixture

@@ -57,6 +57,10 @@ def _config(port: int, prefix: str, *, embedder: bool, password: str | None = No
 
 
 class TestRedisConformanceHybrid(MemoryStoreConformance):
+    capabilities = frozenset({Capability.COUNT, Capability.DELETE_BY_IDS, Capability.EXPIRE, Capability.GET,
+        Capability.IMPORT, Capability.LIST, Capability.LIST_ALL_USERS, Capability.LIST_USERS, Capability.PAUSE,
+        Capability.PING, Capability.REACH, Capability.RETRIEVALS, Capability.SEARCH_RECORDS, Capability.STATS,
+        Capability.TEXT_SEARCH, Capability.UPDATE, Capability.VECTOR_SEARCH})
     """With an embedder: full text and KNN fused."""
 
     finds_words_in_every_script = False  # RediSearch tokenizes the toolkit's $.memory field itself (docs/stores.md)
@@ -68,6 +72,10 @@ class TestRedisConformanceHybrid(MemoryStoreConformance):
 
 
 class TestRedisConformanceText(MemoryStoreConformance):
+    capabilities = frozenset({Capability.COUNT, Capability.DELETE_BY_IDS, Capability.EXPIRE, Capability.GET,
+        Capability.IMPORT, Capability.LIST, Capability.LIST_ALL_USERS, Capability.LIST_USERS, Capability.PAUSE,
+        Capability.PING, Capability.REACH, Capability.RETRIEVALS, Capability.SEARCH_RECORDS, Capability.STATS,
+        Capability.TEXT_SEARCH, Capability.UPDATE})
     """Without an embedder: full text only."""
 
     finds_words_in_every_script = False  # RediSearch tokenizes the toolkit's $.memory field itself (docs/stores.md)

@@ -473,6 +473,10 @@ async def test_config_builds_the_store_with_a_named_embedder(tmp_path: Path) -> 
 # --- the shared conformance suite --------------------------------------------------------------------------
 
 class TestSqliteConformance(MemoryStoreConformance):
+    capabilities = frozenset({Capability.BROWSE_BY_USE, Capability.COUNT, Capability.DELETE_BY_IDS, Capability.EXPIRE,
+        Capability.GET, Capability.IMPORT, Capability.LIST, Capability.LIST_ALL_USERS, Capability.LIST_USERS,
+        Capability.PAUSE, Capability.PING, Capability.RETRIEVALS, Capability.SEARCH_RECORDS, Capability.STATS,
+        Capability.TEXT_SEARCH, Capability.UPDATE})
     @pytest.fixture
     async def editor(self, tmp_path: Path) -> AsyncIterator[SqliteMemory]:
         config = parse_config(f"memory:\n  m:\n    _type: sqlite\n    path: {tmp_path}/m.db\n")
@@ -481,6 +485,10 @@ class TestSqliteConformance(MemoryStoreConformance):
 
 
 class TestSqliteHybridConformance(MemoryStoreConformance):
+    capabilities = frozenset({Capability.BROWSE_BY_USE, Capability.COUNT, Capability.DELETE_BY_IDS, Capability.EXPIRE,
+        Capability.GET, Capability.IMPORT, Capability.LIST, Capability.LIST_ALL_USERS, Capability.LIST_USERS,
+        Capability.PAUSE, Capability.PING, Capability.RETRIEVALS, Capability.SEARCH_RECORDS, Capability.STATS,
+        Capability.TEXT_SEARCH, Capability.UPDATE, Capability.VECTOR_SEARCH})
     @pytest.fixture
     async def editor(self, tmp_path: Path) -> AsyncIterator[SqliteMemory]:
         config = parse_config("embedders:\n  h:\n    _type: hashing\n"

@@ -71,6 +71,9 @@ def _facts(server: FakeZep, user_id: str) -> list[str]:
 
 
 class TestZepConformance(MemoryStoreConformance):
+    capabilities = frozenset({Capability.COUNT, Capability.DELETE_BY_IDS, Capability.GET, Capability.LIST,
+        Capability.LIST_ALL_USERS, Capability.LIST_USERS, Capability.PING, Capability.SEARCH_RECORDS,
+        Capability.TEXT_SEARCH, Capability.VECTOR_SEARCH})
     not_applicable: ClassVar[dict[str, str]] = {  # not generated here; each names what is tested instead
         "test_toolkit_add_then_search_finds_it": NOT_KEPT,
         "test_toolkit_users_are_isolated": f"{NOT_KEPT} (isolation: test_users_are_isolated)",

@@ -341,22 +341,29 @@ class PostgresMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, 
         return self._log
 
     async def note_retrieved(self, ids: Sequence[str], at: dt.datetime, query: str = "") -> None:
-        """Written after the search answered; only for memories that still exist."""
+        """Written after the search answered; only for memories that still exist. A memory being deleted meanwhile
+        is skipped, not waited for, and rows are locked in id order: an operator's delete never deadlocks with it."""
         events = self._log.events(ids, query) if self._log.keep else []
 
         async def write(c: Conn) -> None:
-            await c.execute("INSERT INTO retrievals (id, count, last_at) SELECT id, 1, %s FROM memories "
-                            "WHERE id = ANY(%s) ON CONFLICT (id) DO UPDATE SET count = retrievals.count + 1, "
-                            "last_at = greatest(retrievals.last_at, excluded.last_at)", (at, list(ids)))
-            if events:
-                await c.execute(
-                    "INSERT INTO retrieval_events (id, at, rank, query_hash, query) SELECT e.id, %s, e.rank, "
-                    "e.query_hash, e.query FROM unnest(%s::text[], %s::int[], %s::text[], %s::text[]) "
-                    "AS e (id, rank, query_hash, query) JOIN memories m ON m.id = e.id",
-                    (at, *map(list, zip(*events, strict=True))))
+            cur = await c.execute("SELECT id FROM memories WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE SKIP LOCKED",
+                                  (list(ids),))
+            kept = [row[0] for row in await cur.fetchall()]
+            if not kept:
+                return
+            await c.execute("INSERT INTO retrievals (id, count, last_at) SELECT unnest(%s::text[]), 1, %s "
+                            "ON CONFLICT (id) DO UPDATE SET count = retrievals.count + 1, "
+                            "last_at = greatest(retrievals.last_at, excluded.last_at)", (kept, at))
+            locked = set(kept)
+            logged = [event for event in events if event[0] in locked]
+            if logged:
+                await c.execute("INSERT INTO retrieval_events (id, at, rank, query_hash, query) SELECT e.id, %s, "
+                                "e.rank, e.query_hash, e.query FROM unnest(%s::text[], %s::int[], %s::text[], "
+                                "%s::text[]) AS e (id, rank, query_hash, query)",
+                                (at, *map(list, zip(*logged, strict=True))))
                 await c.execute("DELETE FROM retrieval_events d USING (SELECT seq, row_number() OVER (PARTITION BY "
                                 "id ORDER BY at DESC, seq DESC) AS newest FROM retrieval_events WHERE id = ANY(%s)) "
-                                "old WHERE d.seq = old.seq AND old.newest > %s", (list(ids), self._log.keep))
+                                "old WHERE d.seq = old.seq AND old.newest > %s", (kept, self._log.keep))
 
         self._counting.start(self._write("counting retrievals", write))
 
