@@ -75,6 +75,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"  {name}: {embedder.type}")
     if settings:
         print(f"seed: data set '{settings.data}' into store '{settings.store}' when it is empty")
+    safety = safety_settings(config)
+    shared = "PostgreSQL, shared by every memdash process of this config" if safety.postgres else "SQLite, one process"
+    print(f"state ({shared}): audit log at {safety.audit_location}")
     for warning in config.warnings:
         print(f"warning: {warning}")
     return 0

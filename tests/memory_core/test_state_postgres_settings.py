@@ -87,6 +87,9 @@ def test_state_postgres_the_hub_and_the_command_write_to_one_log(tmp_path: Path,
     assert not (tmp_path / "memdash-audit.sqlite3").exists()  # nothing beside the config
     assert cli.main(["stores", "--config", str(path)]) == 0
     assert f"(schema {schema}) (1 entries)" in capsys.readouterr().out
+    assert cli.main(["check", "--config", str(path)]) == 0
+    assert "state (PostgreSQL, shared by every memdash process of this config): audit log at postgresql " \
+           "postgres@" in capsys.readouterr().out
     log = PostgresAuditLog(pgvector_server, schema=schema)
     try:
         [entry] = log.entries(AuditQuery())
