@@ -1,5 +1,5 @@
-"""Several dashboard processes on one PostgreSQL store and one PostgreSQL state: rounds in which every process
-loads the same version of a memory and saves at the same moment. Exactly one save wins each round, every other
+"""Several dashboard processes on one PostgreSQL (or Redis) store and one PostgreSQL state: rounds in which every
+process loads the same version of a memory and saves at the same moment. Exactly one save wins each round, every other
 one is a version conflict (nothing overwritten silently), and the one audit log holds exactly the winning saves,
 each built on the previous one, whichever process made it."""
 
@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from dashboard.services import memories
@@ -19,6 +20,7 @@ from memory_core.audit import AuditQuery
 from memory_core.errors import VersionConflictError
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryPatch
+from tests.helpers.servers_redis import RedisServer, redis_server  # noqa: F401
 
 PROCESSES, ROUNDS = 3, 15
 
@@ -44,12 +46,19 @@ def editor_process(config: str, memory_id: str, n: int, barrier: Any, results: A
         hub.close()
 
 
-def test_state_postgres_processes_one_win_per_round_every_conflict_detected(tmp_path: Path,
-                                                                            pgvector_server: str) -> None:
+@pytest.mark.parametrize("store", ["postgres", "redis"])
+def test_state_postgres_processes_one_win_per_round_every_conflict_detected(tmp_path: Path, pgvector_server: str,
+                                                                            request: pytest.FixtureRequest,
+                                                                            store: str) -> None:
     suffix = uuid.uuid4().hex[:8]
+    if store == "postgres":
+        main = {"_type": "postgres", "dsn": pgvector_server, "schema": f"store_{suffix}"}
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        main = {"_type": "redis_memory", "port": server.port, "key_prefix": f"p{suffix}"}
     config = tmp_path / "memdash.yml"
     config.write_text(yaml.safe_dump({
-        "memory": {"main": {"_type": "postgres", "dsn": pgvector_server, "schema": f"store_{suffix}"}},
+        "memory": {"main": main},
         "memdash": {"state": {"_type": "postgres", "dsn": pgvector_server, "schema": f"state_{suffix}"}}}))
     setup = StoreHub(str(config))
     try:
@@ -71,7 +80,8 @@ def test_state_postgres_processes_one_win_per_round_every_conflict_detected(tmp_
         setup.close()
     wins = sorted((r, text) for r, _, outcome, text in outcomes if outcome == "won")
     conflicts = [ok for _, _, outcome, ok in outcomes if outcome == "conflict"]
-    print(f"\n{PROCESSES} processes x {ROUNDS} rounds: {len(wins)} saves won, {len(conflicts)} conflicts detected")
+    print(f"\n{store}: {PROCESSES} processes x {ROUNDS} rounds: {len(wins)} saves won, {len(conflicts)} conflicts "
+          "detected")
     assert [r for r, _ in wins] == list(range(ROUNDS))  # exactly one win each round
     assert len(conflicts) == (PROCESSES - 1) * ROUNDS and all(conflicts)  # each with the winner's version
     assert final.version == 1 + ROUNDS and final.item.memory == wins[-1][1]
