@@ -2,7 +2,8 @@
 
 :mod:`~memory_core.audit.log` holds the entry model and the :class:`AuditLog` interface,
 :mod:`~memory_core.audit.sqlite` the SQLite implementation (used whatever the memory store is),
-:mod:`~memory_core.audit.settings` the ``memdash: {audit:, trash:}`` config.
+:mod:`~memory_core.audit.postgres` the PostgreSQL one that several dashboard processes share,
+:mod:`~memory_core.audit.settings` the ``memdash: {state:, audit:, trash:}`` config.
 """
 
 from memory_core.audit.log import OPERATIONS, AuditEntry, AuditLog, AuditPage, AuditQuery, Change

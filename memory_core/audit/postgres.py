@@ -183,11 +183,6 @@ class PostgresAuditLog(AuditLog):
                 raise
             raise AuditLogError(f"cannot open the audit log at {self.where}: {self._scrub(exc)}") from None
 
-    @property
-    def path(self) -> str:
-        """Where the log is, for messages (the SQLite log's file path)."""
-        return self.where
-
     def _setup(self) -> bytes:
         with self._pool.connection() as conn:
             if self._version(conn) != SCHEMA_VERSION:
