@@ -3,6 +3,8 @@ file beside the config; a hub and the command line write to the PostgreSQL audit
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -96,3 +98,19 @@ def test_state_postgres_the_hub_and_the_command_write_to_one_log(tmp_path: Path,
         assert (entry.operation, entry.user_id, entry.after["memory"]) == ("add", "alice", "likes tea")
     finally:
         log.close()
+
+
+def test_state_postgres_without_psycopg_says_which_extra_to_install(tmp_path: Path) -> None:
+    path = config_file(tmp_path, {"state": {"_type": "postgres", "dsn": "postgresql://db/memdash"}})
+    script = ("import sys\n"
+              "class Blocked:\n"
+              "    def find_spec(self, name, path=None, target=None):\n"
+              "        if name.split('.')[0] in {'psycopg', 'psycopg_pool'}:\n"
+              "            raise ImportError(name + ' is not installed (blocked by the test)')\n"
+              "sys.meta_path.insert(0, Blocked())\n"
+              "from memdash import cli\n"
+              f"sys.exit(cli.main(['check', '--config', {str(path)!r}]))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "field 'memdash.state.dsn'" in done.stderr and "pip install 'memdash[postgres]'" in done.stderr
+    assert "Traceback" not in done.stderr
