@@ -9,14 +9,14 @@ from dashboard.components.filter_form import filter_form
 from dashboard.components.memory_table import memory_link, memory_table
 from dashboard.components.pager import PAGE_SIZES, Pager, page_size
 from dashboard.components.url import param, set_params, sync_from_url
-from dashboard.services import filters, memories
+from dashboard.services import filters, insights, memories
 from dashboard.services.hub import StoreHub
 from dashboard.text import count_of, escape_markdown
 from memory_core import identity
 from memory_core.errors import InvalidInputError
 from memory_core.interfaces import Capability
 from memory_core.items import item_text
-from memory_core.records import MemoryFilter, MemoryRecord
+from memory_core.records import MemoryFilter, MemoryRecord, by_use
 
 SORT_LABELS = {"updated_desc": "Updated, newest first", "updated_asc": "Updated, oldest first",
                "created_desc": "Created, newest first", "created_asc": "Created, oldest first",
@@ -107,8 +107,9 @@ with page.reported():
         _empty_message(store, flt, pager.number == 1)
         selected = []
     else:
+        uses = insights.uses_of(hub, store, [r.id for r in result.records]) if by_use(flt, sort) else None
         selected = memory_table(result.records, key=f"browse_table_{pager.page_id}", store=store,
-                                labels=memories.user_labels(hub, store))
+                                labels=memories.user_labels(hub, store), uses=uses)
         _selected_links(store, selected)
     if result.records or pager.number > 1:  # an empty first page has nothing to page through ("Page 1 of 0")
         pager.controls(result.next_cursor, note=shown + total)

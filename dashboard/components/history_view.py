@@ -101,7 +101,8 @@ def usage(store: str, record: MemoryRecord) -> None:
         with st.expander(f"The agent's last {count_of(len(logged), 'retrieval')}", icon=":material/manage_search:"):
             st.dataframe(pd.DataFrame([{"at": r.at, "rank": r.rank, "query": r.query or f"#{r.query_hash}"}
                                        for r in logged]), hide_index=True,
-                         column_config={"at": datetime_column("When"), "rank": st.column_config.NumberColumn("Rank"),
+                         column_config={"at": datetime_column("When", seconds=True),
+                                        "rank": st.column_config.NumberColumn("Rank"),
                                         "query": st.column_config.TextColumn("Query (or its hash)", width="large")})
 
 

@@ -17,15 +17,17 @@ from memory_core.records import MemoryRecord
 
 MEMORY_PAGE = nav.MEMORY.link
 # what an operator reads first comes first; the id last (copyable, and on the Memory page)
-COLUMNS = ("memory", "user_id", "tags", "metadata", "created_at", "updated_at", "version", "turns", "id")
+COLUMNS = ("memory", "user_id", "used", "tags", "metadata", "created_at", "updated_at", "version", "turns", "id")
 
 
-def records_frame(records: Sequence[MemoryRecord], labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+def records_frame(records: Sequence[MemoryRecord], labels: Mapping[str, str] | None = None,
+                  uses: Mapping[str, int] | None = None) -> pd.DataFrame:
     """Table rows: long text cut to one line (the full text is on the Memory page); a user's label beside the id;
-    tags as a list (chips); metadata as ``key: value`` pairs."""
+    tags as a list (chips); metadata as ``key: value`` pairs; with ``uses``, how often the agent got each."""
     rows = [{
         "memory": truncate(item_text(r.item), 160),  # a conversation-only item shows its messages
         "user_id": user_shown(r.user_id, labels),
+        "used": (uses or {}).get(r.id, 0),
         "tags": [truncate(tag, 40) for tag in r.item.tags[:12]],
         "metadata": truncate(metadata_text(r.item.metadata), 100),
         "created_at": r.created_at,
@@ -34,7 +36,7 @@ def records_frame(records: Sequence[MemoryRecord], labels: Mapping[str, str] | N
         "turns": len(r.item.conversation or []),
         "id": r.id,
     } for r in records]
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    return pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "used" or uses is not None])
 
 
 def metadata_text(metadata: Mapping[str, object]) -> str:
@@ -43,20 +45,23 @@ def metadata_text(metadata: Mapping[str, object]) -> str:
                       for key, value in metadata.items())
 
 
-def memory_table(records: Sequence[MemoryRecord], *, key: str, store: str, labels: Mapping[str, str] | None = None
-                 ) -> list[MemoryRecord]:
+def memory_table(records: Sequence[MemoryRecord], *, key: str, store: str, labels: Mapping[str, str] | None = None,
+                 uses: Mapping[str, int] | None = None) -> list[MemoryRecord]:
     """Show ``records`` with multi-row selection; returns the selected records. A click on a memory's text
-    opens it on the Memory page (one click); ticks select rows for the bulk actions.
+    opens it on the Memory page (one click); ticks select rows for the bulk actions. ``uses``: a column of how
+    often the agent's search returned each (when the page is filtered or sorted by it).
 
     Streamlit selects row positions, so the table's key names the memories it shows (ids and versions): when
     they change (an edit, a delete, a re-sort, another operator's change), it is a new table with nothing
     selected, and a tick can never land on a memory other than the one it was given to."""
     event = st.dataframe(
-        records_frame(records, labels), key=f"{key}_{_content_key(records)}", on_select="rerun",
+        records_frame(records, labels, uses), key=f"{key}_{_content_key(records)}", on_select="rerun",
         selection_mode=["multi-row", "single-cell"], hide_index=True,
         column_config={
             "memory": st.column_config.TextColumn("Memory", width=330),  # with the times, within 1440 px
             "user_id": st.column_config.TextColumn("User", width="small"),
+            "used": st.column_config.NumberColumn("Agent got it", width=90,
+                                                  help="how often the agent's search returned it"),
             "tags": st.column_config.ListColumn("Tags", width=170),
             "metadata": st.column_config.TextColumn("Metadata", width="small"),
             "created_at": datetime_column("Created"),

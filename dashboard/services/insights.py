@@ -75,6 +75,13 @@ def retrievals_of(hub: StoreHub, store: str, memory_id: str, n: int = 20) -> lis
     return hub.runner.run(log.retrievals(memory_id, n))  # type: ignore[attr-defined]
 
 
+def uses_of(hub: StoreHub, store: str, ids: list[str]) -> dict[str, int]:
+    """How often the agent's search returned each of ``ids`` (0: never); only where the store records it."""
+    log = hub.browser(store, Capability.RETRIEVALS)
+    found = hub.runner.run(log.usage(ids))  # type: ignore[attr-defined]
+    return {rid: found[rid].retrievals if rid in found else 0 for rid in ids}
+
+
 def usage_of(hub: StoreHub, store: str, memory_id: str) -> Usage | None:
     """How often the agent's search returned the memory (None: never); only where the store records it."""
     log = hub.browser(store, Capability.RETRIEVALS)

@@ -45,6 +45,8 @@ def test_most_used_first_and_a_shared_link_opens_the_same_view(used_dash):
     ids = seed(used_dash)
     at = ok(used_dash.app("browse", user="alice", sort="most_used").run())
     assert shown(at)[:2] == [ids["Alice drinks green tea"], ids["Alice rides a red bicycle"]]
+    assert at.dataframe[0].value["used"].tolist() == [3, 1, 0, 0]  # the counts beside the texts
+    assert "used" not in ok(used_dash.app("browse", user="alice").run()).dataframe[0].value  # not asked for: no column
     assert at.selectbox(key="browse_sort").value == "most_used"
     least = ok(used_dash.app("browse", user="alice", sort="least_used", used="yes").run())
     assert shown(least) == [ids["Alice rides a red bicycle"], ids["Alice drinks green tea"]]
