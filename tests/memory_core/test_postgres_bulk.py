@@ -1,10 +1,12 @@
 """PostgreSQL bulk loads: written without the HNSW index, which is built once at the end (concurrently), vector
-search working all along; an index a cut-off load left missing is built on the next open."""
+search working all along; an index a cut-off load left missing is built on the next open; vectors written by
+the binary COPY are exactly the embedder's."""
 
 from __future__ import annotations
 
 import uuid
 
+import numpy as np
 import psycopg
 
 from memory_core.embedders.hashing import HashingEmbedder, HashingEmbedderConfig
@@ -63,3 +65,17 @@ async def test_postgres_index_missing_after_a_cut_off_load_is_built_on_open(pgve
         assert _index_state(pgvector_server, schema) is True
     finally:
         await store.aclose()
+
+
+async def test_postgres_vectors_are_stored_exactly_as_embedded(pgvector_server: str) -> None:  # noqa: F811
+    schema = f"b_{uuid.uuid4().hex[:10]}"
+    store = await _open(pgvector_server, schema)
+    try:
+        await store.add_items(ITEMS[:2])
+    finally:
+        await store.aclose()
+    with psycopg.connect(pgvector_server) as conn:
+        stored = conn.execute(f"SELECT memory, embedding::text FROM {schema}.memories ORDER BY memory").fetchall()
+    for memory, text in stored:
+        expected = EMBEDDER.embed_sync([memory])[0].astype(np.float32)
+        assert np.array_equal(np.array(text.strip("[]").split(","), dtype=np.float32), expected)

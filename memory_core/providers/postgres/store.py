@@ -178,10 +178,14 @@ class PostgresMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, 
 
     async def _vectors(self, texts: Sequence[str]) -> list[str | None] | None:
         """Text-form vectors (``None`` for a text that embeds to zero), or ``None`` without vector search."""
+        found = await self._embeddings(texts)
+        return None if found is None else [None if v is None else rows.vector_literal(v) for v in found]
+
+    async def _embeddings(self, texts: Sequence[str]) -> list[np.ndarray | None] | None:
+        """Vectors (``None`` for a text that embeds to zero), or ``None`` without vector search."""
         if self._embedder is None or not texts:
             return None
-        vectors = await self._embedder.embed(list(texts))
-        return [rows.vector_literal(v) if np.any(v) else None for v in vectors]
+        return [v if np.any(v) else None for v in await self._embedder.embed(list(texts))]
 
     async def backfill_vectors(self) -> None:
         """Embed rows stored without a vector (written without an embedder, or before a model change)."""
@@ -433,7 +437,7 @@ class PostgresMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, 
         """Write ``records`` in one transaction (COPY); ``replace`` first drops rows with the same ids."""
         if not records:
             return
-        vectors = await self._vectors([embedding_text(r.item) for r in records])
+        vectors = await self._embeddings([embedding_text(r.item) for r in records])
 
         async def write(conn: Conn) -> None:
             if replace:
