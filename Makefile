@@ -14,8 +14,9 @@ EXTRAS       ?= dashboard,embed,dev,postgres,redis,nat
 TORCH        ?= torch==2.13.0
 TORCH_INDEX  ?=
 # Debian packages the tests need (Chromium for the dashboard's browser tests, at /usr/bin/chromium;
-# PostgreSQL 15 without pgvector for the postgres store's tests, at /usr/lib/postgresql/15/bin).
-APT_PACKAGES ?= chromium postgresql-15
+# PostgreSQL 15 without pgvector for the postgres store's tests, at /usr/lib/postgresql/15/bin; HAProxy for
+# deploy/haproxy.cfg in front of two dashboards, at /usr/sbin/haproxy).
+APT_PACKAGES ?= chromium postgresql-15 haproxy
 CONFIG       ?= configs/demo.yml
 PORT         ?= 8501
 # Extra pytest arguments, e.g. PYTEST_ARGS='-k cli -x'. Serial on purpose: on 2 cores pytest-xdist did not pay

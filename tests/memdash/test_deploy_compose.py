@@ -80,6 +80,7 @@ def test_deploy_the_proxy_keeps_each_browser_on_its_dashboard_process() -> None:
     text = (DEPLOY / "haproxy.cfg").read_text()
     assert re.search(r"^\s*cookie MEMDASH_NODE insert .*httponly", text, re.M)  # sticky sessions
     assert re.search(r"^\s*timeout tunnel \d+h", text, re.M)  # Streamlit's websocket stays open
+    assert re.search(r"^\s*option redispatch", text, re.M)  # a stopped process's browsers go elsewhere
     servers = re.findall(r"^\s*server (\S+) (\S+):(\d+) check cookie (\S+)", text, re.M)
     assert sorted((name, host, port, cookie) for name, host, port, cookie in servers) == \
         [(name, name, "8501", name) for name in DASHBOARDS]
