@@ -1,18 +1,21 @@
 """deploy/haproxy.cfg in front of two ``memdash run`` processes (one PostgreSQL store, one PostgreSQL state), as
 deploy/compose.yml runs it: the real HAProxy (Debian's ``haproxy``), the file's own settings, only its addresses
-changed to this machine's. Through the proxy, in Chromium: each browser is kept on one process by the cookie
-(its Streamlit session, websocket included, works across reloads); two operators on the two processes edit one
+changed to this machine's. Through the proxy, in Chromium: an import's upload and an export's download link reach
+the process whose session made them (the link is unknown to the other); each browser is kept on one process by
+the cookie across reloads; two operators on the two processes edit one
 memory and the second save is refused; when a process stops, its browser is moved to the other one and works
 on, and the one audit log holds every change."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -147,6 +150,33 @@ def alert(page: Page, kind: str) -> str:
     return box.inner_text()
 
 
+def test_deploy_haproxy_uploads_and_downloads_reach_the_process_that_served_the_page(
+        deployment: tuple[dict[str, DashboardServer], Proxy, dict], playwright: Playwright, tmp_path: Path) -> None:
+    """Why the cookie: an import's upload and an export's download link belong to one process's session."""
+    servers, proxy, _ = deployment
+    context = browser(playwright, tmp_path / "cy")
+    page = context.new_page()
+    upload = tmp_path / "new.jsonl"
+    upload.write_text(json.dumps({"id": "m9", "user_id": "sam", "memory": "imported through the proxy"}) + "\n")
+    open_page(page, proxy.url("/transfer?store=team&user=sam"))
+    key(page, "import_file").locator("input[type=file]").set_input_files(upload)
+    rerun(page, lambda: key(page, "import_go").locator("button").first.click())
+    assert alert(page, "Success").startswith("Imported into store 'team': 1 added")
+
+    open_page(page, proxy.url("/transfer?store=team&user=sam"))
+    href = key(page, "export_download").locator("a").get_attribute("href") or ""
+    assert href.startswith("memdash/download/")
+    served_by, elsewhere = node(context), next(name for name in servers if name != node(context))
+    answer = context.request.get(proxy.url("/" + href))  # with this browser's cookie: its process
+    assert answer.status == 200 and b"imported through the proxy" in answer.body()
+    request = urllib.request.Request(proxy.url("/" + href), headers={"Cookie": f"{COOKIE}={elsewhere}"})
+    with pytest.raises(urllib.error.HTTPError) as lost:  # the other process never issued this ticket
+        urllib.request.urlopen(request)
+    assert lost.value.code == 404 and served_by != elsewhere
+    assert not exceptions(page), exceptions(page)
+    context.close()
+
+
 def test_deploy_haproxy_keeps_each_browser_on_its_process_and_moves_it_when_that_one_stops(
         deployment: tuple[dict[str, DashboardServer], Proxy, dict], playwright: Playwright, tmp_path: Path) -> None:
     servers, proxy, state = deployment
@@ -189,8 +219,8 @@ def test_deploy_haproxy_keeps_each_browser_on_its_process_and_moves_it_when_that
         assert not exceptions(page), exceptions(page)
     log = PostgresAuditLog(state["dsn"], schema=state["schema"])
     try:
-        assert [(e.operation, e.memory_id, e.after["memory"]) for e in log.entries(AuditQuery())] == [
-            ("update", "m1", "Ann's correction"), ("update", "m2", "Ann, after the failover")]
+        assert [(e.memory_id, e.after["memory"]) for e in log.entries(AuditQuery(operation="update"))] == [
+            ("m1", "Ann's correction"), ("m2", "Ann, after the failover")]
     finally:
         log.close()
     for context in (ann_browser, bob_browser):
