@@ -18,6 +18,7 @@ from dashboard.services.users_file import new_user
 from memory_core.access import Role
 from memory_core.config import load_config
 from memory_core.errors import InvalidInputError, MemdashError
+from memory_core.memdash_section import check_memdash_section
 
 ROLES = [role.name.lower() for role in Role]
 
@@ -63,7 +64,9 @@ def accounts(args: argparse.Namespace) -> Accounts:
     """The accounts named by ``--users-file``, or kept where the config says."""
     if args.users_file:
         return FileAccounts(Path(args.users_file))
-    found = accounts_of(load_config(args.config))
+    config = load_config(args.config)
+    check_memdash_section(config)  # e.g. a users_file beside a PostgreSQL state: said at its line
+    found = accounts_of(config)
     if found is None:
         raise MemdashError(f"{args.config}: no memdash.auth.users_file and no PostgreSQL memdash.state set; add one "
                            "or pass --users-file F")

@@ -92,10 +92,13 @@ def test_state_postgres_sign_in_reads_the_shared_accounts(config: Path, capsys, 
         dash.close()
 
 
-def test_state_postgres_a_users_file_beside_a_postgres_state_is_a_config_error(config: Path) -> None:
+def test_state_postgres_a_users_file_beside_a_postgres_state_is_a_config_error(config: Path, capsys,
+                                                                              monkeypatch) -> None:
     data = yaml.safe_load(config.read_text())
     data["memdash"]["auth"] = {"users_file": "users.json"}
     config.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError, match="accounts are in the PostgreSQL state") as info:
         check_memdash_section(load_config(config))
     assert info.value.field == "memdash.auth.users_file" and info.value.line is not None
+    code, out = user(["list", "--config", str(config)], capsys, monkeypatch)  # the command says so too
+    assert code == 2 and "memdash.auth.users_file" in out and not (config.parent / "users.json").exists()
