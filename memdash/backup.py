@@ -26,12 +26,13 @@ from memory_core.audit.imports import ImportResult, OnExisting, plan_import, ref
 from memory_core.audit.writer import AuditedWriter, cli_writer
 from memory_core.config import MemdashConfig, load_config
 from memory_core.errors import InvalidInputError, MemdashError, UnsupportedError
-from memory_core.interfaces import Capability, MemoryBrowser, MemoryEditor, capabilities_of
+from memory_core.interfaces import BulkLoading, Capability, MemoryBrowser, MemoryEditor, capabilities_of
 from memory_core.records import MemoryFilter, MemoryRecord
 from memory_core.transfer import dump_jsonl_line, iter_records, jsonl_rows
 
 SHOWN_ERRORS = 20
 COLLISION_CHUNK = 1_000  # records looked up at a time to find the ids that exist
+BULK_ROWS = 10_000  # an import at least this large (and as large as the store) is a bulk load where the store has one
 
 
 def add_commands(sub: Any) -> None:
@@ -233,14 +234,25 @@ async def _import(config: MemdashConfig, store: str, source: JsonlFile, batch_si
             await _collisions(writer, source, on_existing)
         result, batch, line = ImportResult(lossless=writer.keeps_ids), uuid.uuid4().hex, 0
         try:
-            for chunk in source.records(batch_size):
-                await writer.import_batch([record for _, record in chunk], on_existing=on_existing, batch=batch,
-                                          result=result)
-                line = chunk[-1][0]
-                print(f"imported {result.handled}/{source.valid}", file=sys.stderr, flush=True)
+            async with await _loading(writer.reader, source.valid):
+                for chunk in source.records(batch_size):
+                    await writer.import_batch([record for _, record in chunk], on_existing=on_existing, batch=batch,
+                                              result=result)
+                    line = chunk[-1][0]
+                    print(f"imported {result.handled}/{source.valid}", file=sys.stderr, flush=True)
         except (MemdashError, OSError) as exc:
             raise MemdashError(_stopped(exc, source, line, result.handled)) from exc
         return result
+
+
+async def _loading(store: MemoryBrowser, rows: int) -> contextlib.AbstractAsyncContextManager[None]:
+    """The store's bulk load (its vector index built once at the end) for an import of at least
+    :data:`BULK_ROWS` rows and at least as many as the store holds: building the whole index again costs less
+    than adding that many rows to it; for a smaller import it would cost more."""
+    if not isinstance(store, BulkLoading) or rows < BULK_ROWS or rows < await store.count_records(MemoryFilter()):
+        return contextlib.nullcontext()
+    print(f"a bulk load: the vector index is built once at the end ({rows:,} rows)", file=sys.stderr)
+    return store.bulk_loading()
 
 
 def _stopped(exc: BaseException, source: JsonlFile, line: int, handled: int) -> str:

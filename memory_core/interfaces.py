@@ -8,6 +8,7 @@ supports through ``capabilities`` and the dashboard degrades visibly for the res
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -178,6 +179,15 @@ class MemoryBrowser(ABC):
     async def search_records(self, query: str, *, user_id: str, top_k: int = 5,
                              similarity_threshold: float | None = None) -> list[ScoredRecord]:
         """Search like ``MemoryEditor.search`` but return records with ids and score parts."""
+
+
+class BulkLoading(ABC):
+    """A store that writes a large import faster when an index is built once at the end instead of row by row
+    (PostgreSQL's HNSW graph); searches keep working meanwhile."""
+
+    @abstractmethod
+    def bulk_loading(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Inside it, writes skip the deferred index; leaving it builds the index."""
 
 
 class Scrubbing(ABC):

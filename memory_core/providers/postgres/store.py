@@ -14,7 +14,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from memory_core.embedders.base import Embedder
 from memory_core.errors import InvalidInputError, NotFoundError, VersionConflictError
-from memory_core.interfaces import BROWSE_ALL, Capability, MemoryBrowser, MemoryEditor, Scrubbing
+from memory_core.interfaces import BROWSE_ALL, BulkLoading, Capability, MemoryBrowser, MemoryEditor, Scrubbing
 from memory_core.items import new_id, validate_items, validate_records
 from memory_core.life import HidesFromAgent
 from memory_core.models import MemoryItem
@@ -76,7 +76,8 @@ def session_options(state: SchemaState) -> str:
     return " ".join(f"-c {o}" for o in options)
 
 
-class PostgresMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, MemoryStats, RetrievalLog, Scrubbing):
+class PostgresMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, MemoryStats, RetrievalLog, Scrubbing,
+                     BulkLoading):
     """Build with :meth:`open`, release with :meth:`aclose` (the registered factory does both)."""
 
     def __init__(self, server: Server, pool: AsyncConnectionPool, state: SchemaState, language: str,
