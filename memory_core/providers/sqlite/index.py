@@ -5,7 +5,8 @@ Each user gets a key (:data:`KEYS`, assigned on first write) spelled as a self-d
 ``"paint"`` = ``"37paint"``). A word's doclist therefore holds one user's rows only: a search reads, and
 ``bm25()`` counts its document frequencies over, the user's own rows, however many other users the file
 holds. Digits are token characters to every word tokenizer and consonants to the porter stemmer, so the
-stemmer treats ``"37painting"`` as it treats ``"painting"``. The owner column holds the bare key, ANDed into
+stemmer treats ``"37painting"`` as it treats ``"painting"`` (but a word of one or two letters, which porter
+leaves alone, is now stemmed, and a leading ``y`` counts as a vowel). The owner column holds the bare key, ANDed into
 every query: isolation exact whatever the tokenizer makes of a word, and document lengths as before.
 
 The layout (columns, tokenizer, fingerprint of ``retrieval.document_fields``) is kept in ``meta``; when it
