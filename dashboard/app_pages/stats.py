@@ -102,12 +102,12 @@ def _usage(store: str, stats: StoreStatistics) -> None:
         _used_table(store, "stats_most_used", pd.DataFrame(
             [m.model_dump() for m in stats.most_used],
             columns=["preview", "user_id", "retrievals", "last_retrieved", "id"]), stats.most_used)
-        _browse_by_use(store, "Browse every memory, most used first", {"sort": "most_used"})
+        _browse_by_use(store, "Browse, most used first", {"sort": "most_used"})
     with right:
         st.subheader("Never retrieved")
         _used_table(store, "stats_never", pd.DataFrame([m.model_dump() for m in stats.never_retrieved],
                                                        columns=["preview", "user_id", "id"]), stats.never_retrieved)
-        _browse_by_use(store, "Browse every memory the agent never got", {"used": "never"})
+        _browse_by_use(store, "Browse all never retrieved", {"used": "never"})
 
 
 def _browse_by_use(store: str, label: str, params: dict[str, str]) -> None:

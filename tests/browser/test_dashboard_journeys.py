@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from memory_core.demo import demo_ages, demo_items
 from memory_core.models import MemoryItem
@@ -109,6 +110,20 @@ def ledger(live: DashboardServer) -> Ledger:
 
 
 # --- what a person sees and clicks -------------------------------------------------------------------------------
+
+def choose(page: Page, widget_key: str, option: str) -> None:
+    """Pick ``option`` in a select box as a person does: open it (again, if a run redrew it before the list
+    showed), then click the option and wait for the run it causes."""
+    choice = page.get_by_role("option", name=option, exact=True)
+    for _ in range(3):
+        key(page, widget_key).locator("input").first.click()
+        try:
+            choice.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeoutError:
+            continue
+    rerun(page, choice.click)
+
 
 def click(page: Page, widget_key: str) -> None:
     """Click the button with this key and wait for the run it causes."""
@@ -549,8 +564,7 @@ def test_delete_exactly_the_memories_the_agent_never_got(person: Page, live: Das
     never = sorted(i for i, state in ledger.state.items() if state["user_id"] == "pat" and i not in used)
     assert len(used) == 6 and len(never) >= 20
     open_page(person, live.url("/?store=main&user=pat"))
-    key(person, "browse_used").click()
-    rerun(person, lambda: person.get_by_role("option", name="Never returned", exact=True).click())
+    choose(person, "browse_used", "Never returned")
     assert "used=never" in person.url
     caption_with(person, f"of {len(never)} matching")
     table = browse_table(person)

@@ -69,8 +69,8 @@ def test_analytics_links_to_browse_by_use(used_dash):
     seed(used_dash)
     at = ok(used_dash.app("stats").run())
     links = {link.proto.label: link.proto.query_string for link in at.page_link}
-    assert links["Browse every memory, most used first"] == "store=main&sort=most_used"
-    assert links["Browse every memory the agent never got"] == "store=main&used=never"
+    assert links["Browse, most used first"] == "store=main&sort=most_used"
+    assert links["Browse all never retrieved"] == "store=main&used=never"
 
 
 def test_a_store_that_does_not_count_use_offers_no_such_view_and_says_why(make_dash, tmp_path):

@@ -90,7 +90,7 @@ def test_type_short_and_full_forms() -> None:
     for type_name in ("in_memory", "memory_core.providers/in_memory"):
         config = parse_config(f"memory:\n  m:\n    _type: {type_name}\n")
         assert isinstance(config.memory["m"], InMemoryConfig)
-        assert config.memory["m"].model_dump(by_alias=True) == {"_type": "in_memory"}
+        assert config.memory["m"].model_dump(by_alias=True)["_type"] == "in_memory"
     assert isinstance(parse_config(f"memory:\n  m: {{_type: {ConfigTestStore.full_type}, endpoint: x}}\n")
                       .memory["m"], ConfigTestStore)
 
