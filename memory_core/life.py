@@ -32,7 +32,12 @@ class HidesFromAgent(ExpiresForAgent):
 
 def expires_at(item: MemoryItem) -> dt.datetime | None:
     """When the memory expires (None: never, or a value that is not a time, which is ignored)."""
-    raw = item.metadata.get(EXPIRES_AT)
+    return expiry_in(item.metadata)
+
+
+def expiry_in(metadata: dict[str, Any]) -> dt.datetime | None:
+    """The expiry time a memory's metadata holds (see :func:`expires_at`)."""
+    raw = metadata.get(EXPIRES_AT)
     if not isinstance(raw, str):
         return None
     try:

@@ -83,9 +83,13 @@ class LogSettings:
     keep: int = 0
     queries: bool = False
 
+    def logged_query(self, query: str) -> tuple[str, str | None]:
+        """What the log keeps of a query: its hash, and its text when ``queries`` (else None)."""
+        return query_hash(query), query if self.queries else None
+
     def events(self, ids: Sequence[str], query: str) -> list[tuple[str, int, str, str | None]]:
         """``(memory id, rank from 1, query hash, query text or None)`` for one search's results."""
-        digest, text = query_hash(query), query if self.queries else None
+        digest, text = self.logged_query(query)
         return [(rid, rank, digest, text) for rank, rid in enumerate(ids, 1)]
 
 

@@ -77,7 +77,7 @@ def list_memories(hub: StoreHub, store: str, flt: MemoryFilter, *, sort: Sort = 
 
 
 def count_memories(hub: StoreHub, store: str, flt: MemoryFilter) -> int:
-    if flt.retrieved is not None:
+    if by_use(flt, Sort()):
         hub.browser(store, Capability.BROWSE_BY_USE)
     return hub.runner.run(hub.browser(store, Capability.COUNT).count_records(flt))
 

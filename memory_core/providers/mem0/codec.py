@@ -81,14 +81,14 @@ def add_body(item: MemoryItem, *, infer: bool) -> dict[str, Any]:
                             "metadata": {**metadata, ENVELOPE: envelope}}
     if run_id is not None:
         body["run_id"] = run_id
-    if (day := expiration_date(item)) is not None:
+    if (day := expiration_date(item.metadata)) is not None:
         body["expiration_date"] = day
     return body
 
 
-def expiration_date(item: MemoryItem) -> str | None:
-    """Mem0's ``expiration_date`` for the item's expiry time: the last UTC day before that time."""
-    when = life.expires_at(item)
+def expiration_date(metadata: dict[str, Any]) -> str | None:
+    """Mem0's ``expiration_date`` for the expiry time in ``metadata``: the last UTC day before that time."""
+    when = life.expiry_in(metadata)
     return None if when is None else (when - dt.timedelta(microseconds=1)).astimezone(dt.UTC).date().isoformat()
 
 
@@ -108,7 +108,7 @@ def _follow_expiration(metadata: dict[str, Any], row: dict[str, Any]) -> None:
     native = _expires_from(row)
     if native is None:
         metadata.pop(life.EXPIRES_AT, None)
-    elif expiration_date(MemoryItem(user_id="-", metadata=metadata)) != row["expiration_date"]:
+    elif expiration_date(metadata) != row["expiration_date"]:
         metadata[life.EXPIRES_AT] = native
 
 
@@ -123,7 +123,7 @@ def update_body(row: dict[str, Any], item: MemoryItem, version: int) -> dict[str
     body: dict[str, Any] = {"metadata": {**metadata, ENVELOPE: envelope}}
     if text != row.get("memory"):
         body["text"] = text
-    if (day := expiration_date(item)) != (row.get("expiration_date") or None):
+    if (day := expiration_date(item.metadata)) != (row.get("expiration_date") or None):
         body["expiration_date"] = day  # None makes it permanent again
     return body
 

@@ -51,7 +51,7 @@ async def note(docs: Documents, ids: Sequence[str], at_us: int, query: str, log:
     await docs.link.execute("EVAL", NOTE, 3, space.retrievals_key, space.retrieved_at_key, space.doc_prefix,
                             at_us, *ids)
     if log.keep and ids:
-        [(_, _, digest, text), *_] = log.events(ids[:1], query)
+        digest, text = log.logged_query(query)
         await docs.link.execute("EVAL", LOG, 2, space.retrieval_log_key, space.doc_prefix, at_us, log.keep,
                                 digest, text or "", *ids)
 

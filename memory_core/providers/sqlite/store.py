@@ -239,7 +239,6 @@ class SqliteMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, Me
     async def largest(self, n: int = 10) -> list[SizedMemory]:
         return await self._pool.read(stats.largest, check_positive(n, "n"))
 
-    # --- erasure --------------------------------------------------------------------------------------------
     # --- retrievals -----------------------------------------------------------------------------------------
     @property
     def tracks_retrievals(self) -> bool:
@@ -272,6 +271,7 @@ class SqliteMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, Me
         await self._counting.settled()
         return await self._pool.read(stats.never_retrieved, check_positive(n, "n"))
 
+    # --- erasure --------------------------------------------------------------------------------------------
     async def scrub(self) -> None:
         """Leave no deleted memory's text in the file: the full-text index merged into one segment (the terms
         of deleted rows go; this SQLite's FTS5 has no 'secure-delete' option), every page rewritten from the
