@@ -431,6 +431,43 @@ async def test_hybrid_search_finds_by_meaning_and_keeps_vectors_in_sync(tmp_path
         assert conn.execute("SELECT count(*) FROM vectors").fetchone()[0] == 4
 
 
+def downgrade_vectors_to_schema_4(path: Path) -> None:
+    """Put a file's vectors back in the layout schema 4 wrote: keyed by rowid, with a user_id column."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    conn.execute("DROP TRIGGER memories_deleted")
+    conn.execute("CREATE TABLE old_vectors (rid INTEGER PRIMARY KEY, user_id TEXT NOT NULL, embedding BLOB NOT NULL)")
+    conn.execute("INSERT INTO old_vectors SELECT v.rid, m.user_id, v.embedding FROM vectors v "
+                 "JOIN memories m USING (rid)")
+    conn.execute("DROP TABLE vectors")
+    conn.execute("ALTER TABLE old_vectors RENAME TO vectors")
+    conn.execute("CREATE INDEX vectors_user ON vectors (user_id)")
+    conn.execute(schema.MIGRATIONS[3][-1])  # schema 4's delete trigger
+    conn.execute("PRAGMA user_version = 4")
+    conn.execute("COMMIT")
+    conn.close()
+
+
+async def test_sqlite_file_of_schema_4_keeps_its_vectors_clustered_by_user(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    async with await SqliteMemory.open(path, embedder=WordEmbedder()) as store:
+        await store.add_items([MemoryItem(user_id=user, memory=text) for user, text in (
+            ("u", "I drive my car to work"), ("v", "Their car is red"), ("u", "Bananas are yellow"))])
+    downgrade_vectors_to_schema_4(path)
+    embedder = WordEmbedder()
+    async with await SqliteMemory.open(path, embedder=embedder) as store:
+        assert embedder.embedded == 0  # every vector moved, none embedded again
+        assert [r.memory for r in await store.search("automobile", user_id="u", top_k=1)] == ["I drive my car to work"]
+        assert [r.memory for r in await store.search("automobile", user_id="v")] == ["Their car is red"]
+        await store.remove_items(user_id="v")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+        keys = dict(conn.execute("SELECT user_id, key FROM fts_owners"))
+        assert {vid >> 32 for vid, in conn.execute("SELECT vid FROM vectors")} == {keys["u"]}  # v's went with v
+        assert conn.execute("SELECT count(*) FROM vectors").fetchone()[0] == 2
+    conn.close()
+
+
 async def test_tuning_retrieval_text_functions_reindexes_on_open(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "m.db"

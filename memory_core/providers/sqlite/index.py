@@ -88,8 +88,8 @@ def ensure(conn: sqlite3.Connection, tokenizer: str) -> bool:
     return True
 
 
-def user_keys(conn: sqlite3.Connection, user_ids: Iterable[str]) -> dict[str, str]:
-    """The key tokens of the users, assigning keys to users who have none yet (a few statements per batch)."""
+def user_keys(conn: sqlite3.Connection, user_ids: Iterable[str]) -> dict[str, int]:
+    """The keys of the users, assigning keys to users who have none yet (a few statements per batch)."""
     wanted = list(dict.fromkeys(user_ids))
     found = _keys_of(conn, wanted)
     if len(found) < len(wanted):
@@ -98,11 +98,16 @@ def user_keys(conn: sqlite3.Connection, user_ids: Iterable[str]) -> dict[str, st
     return found
 
 
-def _keys_of(conn: sqlite3.Connection, user_ids: list[str]) -> dict[str, str]:
+def key_of(conn: sqlite3.Connection, user_id: str) -> int | None:
+    """The user's key, or ``None`` when the user has no memory."""
+    return _keys_of(conn, [user_id]).get(user_id)
+
+
+def _keys_of(conn: sqlite3.Connection, user_ids: list[str]) -> dict[str, int]:
     found = {}
     for start in range(0, len(user_ids), _CHUNK):
         chunk = user_ids[start:start + _CHUNK]
-        found.update((user_id, key_token(key)) for user_id, key in conn.execute(
+        found.update(conn.execute(
             f"SELECT user_id, key FROM {KEYS} WHERE user_id IN ({', '.join('?' * len(chunk))})", chunk))
     return found
 
@@ -110,7 +115,7 @@ def _keys_of(conn: sqlite3.Connection, user_ids: list[str]) -> dict[str, str]:
 def add(conn: sqlite3.Connection, entries: Iterable[tuple[int, MemoryItem]]) -> None:
     """Index items under their memory rowids."""
     entries = list(entries)
-    keys = user_keys(conn, (item.user_id for _, item in entries))
+    keys = {user: key_token(key) for user, key in user_keys(conn, (item.user_id for _, item in entries)).items()}
     columns = _text_columns()
     names = ", ".join(_quote(c) for c in (OWNER, *columns))
     marks = ", ".join("?" * (len(columns) + 2))
@@ -145,7 +150,8 @@ def match(key: str, query: str) -> str | None:
 
 def text_hits(conn: sqlite3.Connection, user_id: str, query: str, limit: int) -> list[tuple[int, float]]:
     """The user's best BM25 matches as ``(rowid, bm25)``, higher = better; none when the query has no terms."""
-    key = _keys_of(conn, [user_id]).get(user_id)
+    number = key_of(conn, user_id)
+    key = key_token(number) if number is not None else ""
     expression = match(key, query) if key else None
     if expression is None:
         return []

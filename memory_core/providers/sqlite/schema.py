@@ -65,12 +65,7 @@ _V3 = (  # per-user token spaces of the text index (index.py): each user's key, 
     "DELETE FROM meta WHERE key = 'fts_layout'",  # the index is rebuilt in the new layout on this open
 )
 
-_V4 = (  # the detailed retrieval log (memory_core.usage.LogSettings): each memory's last retrievals, gone with it
-    """CREATE TABLE retrieval_events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, at_us INTEGER NOT NULL,
-        rank INTEGER NOT NULL, query_hash TEXT NOT NULL, query TEXT)""",
-    "CREATE INDEX retrieval_events_id ON retrieval_events (id, seq)",
-    "DROP TRIGGER memories_deleted",
-    """CREATE TRIGGER memories_deleted AFTER DELETE ON memories BEGIN
+_ON_DELETE_V4 = """CREATE TRIGGER memories_deleted AFTER DELETE ON memories BEGIN
         DELETE FROM memory_tags WHERE rid = old.rid;
         DELETE FROM vectors WHERE rid = old.rid;
         DELETE FROM memories_fts WHERE rowid = old.rid;
@@ -78,10 +73,28 @@ _V4 = (  # the detailed retrieval log (memory_core.usage.LogSettings): each memo
         DELETE FROM retrieval_events WHERE id = old.id;
         DELETE FROM fts_owners WHERE user_id = old.user_id
             AND NOT EXISTS (SELECT 1 FROM memories WHERE user_id = old.user_id);
-    END""",
+    END"""
+
+_V4 = (  # the detailed retrieval log (memory_core.usage.LogSettings): each memory's last retrievals, gone with it
+    """CREATE TABLE retrieval_events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, at_us INTEGER NOT NULL,
+        rank INTEGER NOT NULL, query_hash TEXT NOT NULL, query TEXT)""",
+    "CREATE INDEX retrieval_events_id ON retrieval_events (id, seq)",
+    "DROP TRIGGER memories_deleted",
+    _ON_DELETE_V4,
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
+_V5 = (  # vectors clustered by user (vectors.vector_id: the user's index key above the rowid), one range a search
+    "DROP TRIGGER memories_deleted",  # it names the vectors table, which is swapped here
+    "INSERT OR IGNORE INTO fts_owners (user_id) SELECT DISTINCT user_id FROM vectors",
+    "CREATE TABLE vectors_v5 (vid INTEGER PRIMARY KEY, rid INTEGER NOT NULL UNIQUE, embedding BLOB NOT NULL)",
+    "INSERT INTO vectors_v5 SELECT o.key << 32 | v.rid, v.rid, v.embedding FROM vectors v JOIN fts_owners o "
+    "USING (user_id) ORDER BY 1",
+    "DROP TABLE vectors",
+    "ALTER TABLE vectors_v5 RENAME TO vectors",
+    _ON_DELETE_V4,
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

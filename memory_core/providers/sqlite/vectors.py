@@ -1,4 +1,10 @@
-"""Embeddings as float32 blobs keyed by memory rowid, scored exactly with numpy over one user's rows."""
+"""Embeddings as float32 blobs, clustered by user, scored exactly with numpy over one user's rows.
+
+A vector's row id is its user's index key (:func:`.index.user_keys`) shifted above the memory's rowid
+(:func:`vector_id`): a user's vectors lie side by side in the table, so a search reads them as one range
+of neighbouring pages instead of one scattered page per memory (bench.latency: 4.9 -> 1.9 ms for 1,000
+vectors of 384 dimensions at 1,000,000 rows, reads from the OS page cache).
+"""
 
 from __future__ import annotations
 
@@ -10,15 +16,27 @@ from typing import Any
 import numpy as np
 
 from memory_core import retrieval
+from memory_core.providers.sqlite import index
 from memory_core.providers.sqlite.codec import RECORD_COLUMNS
 from memory_core.providers.sqlite.probes import fingerprint
 from memory_core.providers.sqlite.schema import get_meta, set_meta
 
+_RID_BITS = 32  # memory rowids below 2**32; user keys (below 10**9) fill the bits above
+
+
+def vector_id(key: int, rid: int) -> int:
+    """The row id of a memory's vector: its user's key, then the memory's rowid."""
+    if not 0 < rid < 1 << _RID_BITS:
+        raise ValueError(f"memory rowid {rid} is out of range for a vector id (1 to {(1 << _RID_BITS) - 1:,})")
+    return key << _RID_BITS | rid
+
 
 def put(conn: sqlite3.Connection, entries: Iterable[tuple[int, str, np.ndarray]]) -> None:
     """Store ``(rowid, user_id, vector)`` entries, replacing older vectors of the same rows."""
-    conn.executemany("INSERT OR REPLACE INTO vectors (rid, user_id, embedding) VALUES (?, ?, ?)",
-                     ((rid, user_id, np.asarray(vector, dtype=np.float32).tobytes())
+    entries = list(entries)
+    keys = index.user_keys(conn, (user_id for _, user_id, _ in entries))
+    conn.executemany("INSERT OR REPLACE INTO vectors (vid, rid, embedding) VALUES (?, ?, ?)",
+                     ((vector_id(keys[user_id], rid), rid, np.asarray(vector, dtype=np.float32).tobytes())
                       for rid, user_id, vector in entries))
 
 
@@ -28,13 +46,15 @@ def delete(conn: sqlite3.Connection, rid: int) -> None:
 
 def scores(conn: sqlite3.Connection, user_id: str, query: np.ndarray) -> dict[int, float]:
     """Cosine similarity of the query with every vector of the user (vectors are unit length)."""
-    size = query.shape[0] * 4
-    rows = [(rid, blob) for rid, blob in conn.execute("SELECT rid, embedding FROM vectors WHERE user_id = ?",
-                                                      (user_id,)) if len(blob) == size]
+    key = index.key_of(conn, user_id)
+    if key is None:
+        return {}
+    rows = conn.execute("SELECT rid, embedding FROM vectors WHERE vid BETWEEN ? AND ? AND length(embedding) = ?",
+                        (vector_id(key, 1), vector_id(key, (1 << _RID_BITS) - 1), query.shape[0] * 4)).fetchall()
     if not rows:
         return {}
-    matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype=np.float32).reshape(len(rows), -1)
-    return dict(zip((rid for rid, _ in rows), (matrix @ query).tolist(), strict=True))
+    matrix = np.frombuffer(b"".join([blob for _, blob in rows]), dtype=np.float32).reshape(len(rows), -1)
+    return dict(zip([rid for rid, _ in rows], (matrix @ query).tolist(), strict=True))
 
 
 def reset_if_changed(conn: sqlite3.Connection, model_id: str) -> bool:
