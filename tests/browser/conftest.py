@@ -1,13 +1,20 @@
-"""What the browser tests share: Chromium with a fresh profile."""
+"""What the browser tests share: Playwright for a module, Chromium with a fresh profile."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import BrowserContext, sync_playwright
+from playwright.sync_api import BrowserContext, Playwright, sync_playwright
 
 from tests.helpers.browser import LiveError, launch_chromium
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    """Playwright for one module (its sync API keeps an event loop running while it is open)."""
+    with sync_playwright() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
-from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Playwright, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from memory_core.demo import demo_ages, demo_items
@@ -42,6 +42,7 @@ from tests.helpers.browser import (
     open_page,
     rerun,
     store_call,
+    wait_for_run,
 )
 
 pytestmark = pytest.mark.browser
@@ -83,12 +84,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardServer]:
         pytest.fail(str(exc))
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as running:
-        yield running
 
 
 @pytest.fixture
@@ -529,6 +524,8 @@ def test_history_restore_an_older_version_then_revert_it(person: Page, live: Das
 
     box = version_box(person, "Version 3 (now)")
     rerun(person, lambda: box.get_by_role("link", name="This change in the audit log (revert it there)").click())
+    expect(person).to_have_url(re.compile(rf"/audit\?entry={restore.seq}&"), timeout=30_000)
+    wait_for_run(person)  # the audit page's own run, which may start after the link's run was waited for
     click(person, "audit_revert")
     assert original in dialog(person)
     click(person, "audit_revert_confirm")

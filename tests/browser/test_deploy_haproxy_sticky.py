@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Playwright, expect
 from playwright.sync_api import Error as PlaywrightError
 
 from memory_core.audit import AuditQuery
@@ -118,12 +118,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory,
     proxy.stop()
     for server in servers.values():
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as running:
-        yield running
 
 
 def browser(playwright: Playwright, folder: Path) -> BrowserContext:

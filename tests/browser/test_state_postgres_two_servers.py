@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playwright.sync_api import Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Page, Playwright, expect
 
 from memory_core.audit import AuditEntry, AuditQuery
 from memory_core.audit.postgres import PostgresAuditLog
@@ -61,12 +61,6 @@ def team(tmp_path_factory: pytest.TempPathFactory, pgvector_server: str) -> Iter
     yield servers
     for server in servers:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as running:
-        yield running
 
 
 @pytest.fixture
