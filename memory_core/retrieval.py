@@ -74,6 +74,11 @@ def date_words(when: datetime) -> str:
 
 def document_fields(item: MemoryItem) -> dict[str, str]:
     """Text per FTS column for one item: the memory, the rest of its conversation, and speakers, date and tags."""
+    return {column: analyse(text) for column, text in document_texts(item).items()}
+
+
+def document_texts(item: MemoryItem) -> dict[str, str]:
+    """The text of each FTS column before analysis (:func:`document_fields`)."""
     conversation = item.conversation or []
     own = {item.memory} if item.memory else set()
     context = [m.get("content", "") for m in conversation
@@ -82,7 +87,7 @@ def document_fields(item: MemoryItem) -> dict[str, str]:
     when = item_date(item)
     speakers = " ".join(dict.fromkeys(m.get("role", "") for m in conversation))
     meta = f"{speakers} {date_words(when) if when else ''} {' '.join(item.tags)}"
-    return {"memory": analyse(memory), "context": analyse("\n".join(context)), "meta": analyse(meta)}
+    return {"memory": memory, "context": "\n".join(context), "meta": meta}
 
 
 def embedding_text(item: MemoryItem) -> str:
@@ -147,7 +152,7 @@ def absolute_evidence(candidate: Candidate, query_words: set[str]) -> float:
     whichever is stronger."""
     coverage = 0.0
     if candidate.text_score is not None and query_words:
-        held = {fold(w) for w in tokens(" ".join(document_fields(candidate.item).values()))}
+        held = {fold(w) for text in document_texts(candidate.item).values() for w in terms(text)}
         coverage = max(len(query_words & held), 1) / len(query_words)
     vector = max(candidate.vector_score, 0.0) if candidate.vector_score is not None else 0.0
     return min(max(coverage, vector), 1.0)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import heapq
-import operator
+import itertools
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -111,8 +110,7 @@ def candidates(conn: sqlite3.Connection, user_id: str, query: str, pool: int,
     """The user's best text and vector matches, each with every score the store has for it."""
     text = dict(index.text_hits(conn, user_id, query, pool))
     similarity = vectors.scores(conn, user_id, query_vector) if query_vector is not None else {}
-    nearest = heapq.nlargest(pool, similarity.items(), key=operator.itemgetter(1))
-    rids = list(dict.fromkeys([*text, *(rid for rid, _ in nearest)]))
+    rids = list(dict.fromkeys([*text, *itertools.islice(similarity, pool)]))  # the nearest come first
     found = []
     for chunk in _chunks(rids):
         found += conn.execute(

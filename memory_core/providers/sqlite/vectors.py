@@ -45,7 +45,7 @@ def delete(conn: sqlite3.Connection, rid: int) -> None:
 
 
 def scores(conn: sqlite3.Connection, user_id: str, query: np.ndarray) -> dict[int, float]:
-    """Cosine similarity of the query with every vector of the user (vectors are unit length)."""
+    """Cosine similarity of the query with every vector of the user (vectors are unit length), best first."""
     key = index.key_of(conn, user_id)
     if key is None:
         return {}
@@ -54,7 +54,9 @@ def scores(conn: sqlite3.Connection, user_id: str, query: np.ndarray) -> dict[in
     if not rows:
         return {}
     matrix = np.frombuffer(b"".join([blob for _, blob in rows]), dtype=np.float32).reshape(len(rows), -1)
-    return dict(zip([rid for rid, _ in rows], (matrix @ query).tolist(), strict=True))
+    similarity = matrix @ query
+    order = np.argsort(-similarity, kind="stable")  # ties in rowid order
+    return dict(zip([rows[i][0] for i in order.tolist()], similarity[order].tolist(), strict=True))
 
 
 def reset_if_changed(conn: sqlite3.Connection, model_id: str) -> bool:
