@@ -13,22 +13,21 @@ dashboard refuses to open.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import functools
 import os
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from dashboard.services.accounts import PostgresAccounts, state_accounts
+from dashboard.services.sign_in_throttle import LoginThrottle, shared_throttle
 from dashboard.services.users_file import LocalUser, load_users, verify
 from memory_core.access import LOCAL_ADMIN, Actor, PermissionDenied
-from memory_core.audit.settings import postgres_state
+from memory_core.audit.settings import PostgresState, postgres_state
 from memory_core.auth_settings import NO_AUTH_ENV, AuthMode, AuthSettings, auth_settings
 from memory_core.config import CONFIG_ENV, load_config
 from memory_core.errors import ConfigError, MemdashError
@@ -215,47 +214,13 @@ def sign_out() -> bool:
     return oidc
 
 
-class LoginThrottle:
-    """Failed sign-ins, counted per (name, client) and per client within ``window`` seconds (per process).
-
-    A name is locked only for the client that failed on it, so nobody can lock an admin out from elsewhere; a
-    client that tries many names (password spraying) is slowed down across all of them. Waiting lasts until
-    the oldest counted failure leaves the window; a restart clears everything."""
-
-    def __init__(self, limit: int = 5, client_limit: int = 20, window: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.client_limit, self.window, self.clock = limit, client_limit, window, clock
-        self._failures: dict[tuple[str, ...], collections.deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def wait(self, name: str, client: str) -> float:
-        """Seconds until ``client`` may try ``name`` again (0: now)."""
-        with self._lock:
-            return max(self._wait(("name", name, client), self.limit), self._wait(("client", client),
-                                                                                 self.client_limit))
-
-    def failed(self, name: str, client: str) -> None:
-        with self._lock:
-            now = self.clock()
-            self._failures = {k: t for k, t in self._failures.items() if t and t[-1] > now - self.window}
-            for key in (("name", name, client), ("client", client)):
-                self._recent(key).append(now)
-
-    def succeeded(self, name: str, client: str) -> None:
-        with self._lock:
-            self._failures.pop(("name", name, client), None)
-
-    def _wait(self, key: tuple[str, ...], limit: int) -> float:
-        recent = self._recent(key)
-        return max(0.0, recent[0] + self.window - self.clock()) if len(recent) >= limit else 0.0
-
-    def _recent(self, key: tuple[str, ...]) -> collections.deque[float]:
-        times = self._failures.setdefault(key, collections.deque())
-        while times and times[0] <= self.clock() - self.window:
-            times.popleft()
-        return times
+def throttle() -> LoginThrottle:
+    """The sign-in throttle: in the PostgreSQL state when memdash runs on one (every process counts together),
+    else this process's."""
+    path = os.environ.get(CONFIG_ENV)
+    return _throttle_of(_state_of(path, _mtime(path)) if path else None)
 
 
 @st.cache_resource(show_spinner=False)
-def throttle() -> LoginThrottle:
-    return LoginThrottle()
+def _throttle_of(state: PostgresState | None) -> LoginThrottle:
+    return shared_throttle(state) if state is not None else LoginThrottle()

@@ -1,7 +1,8 @@
 """``memdash state init --config FILE [--grant ROLE]``: create a config's PostgreSQL state (``memdash.state``: the
-audit log's tables and triggers, the accounts table) as the role that is to own it, and grant a role that owns
-nothing what the dashboard needs (:func:`memory_core.audit.postgres.grant_statements`). The dashboard then runs as
-that role and cannot drop or disable the triggers that keep the log append-only (docs/deploy.md).
+audit log's tables and triggers, the accounts and sign-in throttle tables) as the role that is to own it, and
+grant a role that owns nothing what the dashboard needs (:func:`memory_core.audit.postgres.grant_statements`).
+The dashboard then runs as that role and cannot drop or disable the triggers that keep the log append-only
+(docs/deploy.md).
 
 The owner's connection string is read from the environment (``--owner-env``, default
 ``MEMDASH_STATE_OWNER_DSN``), never from an argument; without it the config's own ``dsn`` is used.

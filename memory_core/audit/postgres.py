@@ -56,6 +56,14 @@ _INSERT_ENTRIES = (f"INSERT INTO audit_entries ({ENTRY_COLUMNS}) SELECT * FROM u
 _INSERT_CONTENT = ("INSERT INTO audit_content (seq, before, after, note) SELECT * FROM unnest(%s::bigint[], "
                    "%s::text[], %s::text[], %s::text[])")
 # {s} is the schema (checked against IDENTIFIER, quoted); the functions run with it as their search path.
+_SIGN_IN_FAILURES = """
+CREATE TABLE IF NOT EXISTS "{s}".sign_in_failures (  -- the local sign-in's throttle (dashboard), one window's worth
+    key text NOT NULL,
+    at  double precision NOT NULL  -- seconds since the epoch, by the clock of the process that counted it
+);
+CREATE INDEX IF NOT EXISTS sign_in_failures_key ON "{s}".sign_in_failures (key, at);
+CREATE INDEX IF NOT EXISTS sign_in_failures_at ON "{s}".sign_in_failures (at)
+"""
 _SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS "{s}";
 CREATE TABLE "{s}".audit_entries (
@@ -146,14 +154,16 @@ GRANT SELECT, INSERT ON "{s}".audit_entries, "{s}".audit_content, "{s}".audit_er
 GRANT SELECT ON "{s}".audit_log TO "{r}";
 GRANT DELETE ON "{s}".audit_content TO "{r}";
 GRANT UPDATE (user_id, finished_us, receipt, counts) ON "{s}".audit_erasures TO "{r}";
-GRANT SELECT, INSERT, UPDATE, DELETE ON "{s}".accounts TO "{r}"
+GRANT SELECT, INSERT, UPDATE, DELETE ON "{s}".accounts TO "{r}";
+GRANT SELECT, INSERT, DELETE ON "{s}".sign_in_failures TO "{r}"
 """
 
 
 def grant_statements(schema: str, role: str, *, maintain: bool = False) -> list[str]:
     """What a role that owns nothing needs to run memdash on an existing state: read and append entries, remove
-    content during a recorded erasure (the trigger still checks), update a running erasure, manage accounts; with
-    ``maintain`` (PostgreSQL 17+), ``VACUUM FULL`` the content table, so an erasure leaves nothing in its files."""
+    content during a recorded erasure (the trigger still checks), update a running erasure, manage accounts,
+    count failed sign-ins; with ``maintain`` (PostgreSQL 17+), ``VACUUM FULL`` the content table, so an erasure
+    leaves nothing in its files."""
     statements = _GRANTS + (';\nGRANT MAINTAIN ON "{s}".audit_content TO "{r}"' if maintain else "")
     return [part.strip() for part in statements.format(s=_identifier(schema), r=role.replace('"', '""')).split(";\n")]
 
@@ -196,8 +206,19 @@ class PostgresAuditLog(AuditLog):
                         conn.execute(_SCHEMA.format(s=self.schema))  # no parameters: one multi-statement query
                         conn.execute("INSERT INTO audit_meta (key, value) VALUES ('schema_version', %s), "
                                      "('user_key_secret', %s)", (str(SCHEMA_VERSION), secrets.token_hex(32)))
+            self._add_sign_in_failures(conn)
             row = conn.execute("SELECT value FROM audit_meta WHERE key = 'user_key_secret'").fetchone()
         return bytes.fromhex(row[0])
+
+    def _add_sign_in_failures(self, conn: Any) -> None:
+        """The sign-in throttle's table, in a state made before it, when this role may create it (the owner's
+        ``memdash state init`` does; a role that owns nothing leaves it to the owner)."""
+        missing = conn.execute("SELECT to_regclass(%s) IS NULL AND has_schema_privilege(%s, 'CREATE')",
+                               (f'"{self.schema}".sign_in_failures', self.schema)).fetchone()[0]
+        if missing:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"memdash-audit:{self.schema}",))
+                conn.execute(_SIGN_IN_FAILURES.format(s=self.schema))
 
     def _version(self, conn: Any) -> int | None:
         """The schema's version, ``None`` when the log's tables do not exist yet."""

@@ -2,11 +2,13 @@
 postgres}``), as behind a load balancer: two operators in two Chromium profiles, each on their own server, edit
 the same memories. Each server sees the other's changes in the one audit log, a save from a page the other
 server's operator made stale is refused, and each reverts the other's change (the Audit log and Trash pages).
-After every step the audit log is read from this process: every change of both servers, once, in order."""
+After every step the audit log is read from this process: every change of both servers, once, in order. With
+local sign-in, wrong passwords sent to both servers are counted together: the right one then waits."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,3 +161,53 @@ def test_state_postgres_two_servers_one_log_conflicts_and_reverts_across(
     for server, page in ((server_a, ann), (server_b, bob)):
         open_page(page, server.url("/stores"))
         expect(page.get_by_text("4 entries").first).to_be_visible()  # each server counts the same log
+
+
+@pytest.fixture
+def guarded_team(tmp_path: Path, pgvector_server: str) -> Iterator[tuple[DashboardServer, ...]]:
+    """Two servers of one config with local sign-in, lara's account in the PostgreSQL state."""
+    from dashboard.services.accounts import state_accounts
+    from dashboard.services.users_file import new_user
+    from memory_core.access import Role
+    from memory_core.audit.settings import PostgresState
+
+    state = PostgresState(conninfo=pgvector_server, schema=f"state_{uuid.uuid4().hex[:8]}")
+    PostgresAuditLog(state.conninfo, schema=state.schema).close()
+    state_accounts(state).put(new_user("lara", "lara's password", Role.EDITOR))
+    config = tmp_path / "memdash.yml"
+    config.write_text(yaml.safe_dump({"memory": {"main": {"_type": "in_memory"}},
+                                      "memdash": {"state": {"_type": "postgres", "dsn": pgvector_server,
+                                                            "schema": state.schema}}}))
+    servers = tuple(DashboardServer(config, tmp_path / f"server-{name}.log") for name in "ab")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("MEMDASH_NO_AUTH", raising=False)
+        patch.setenv("STREAMLIT_SECRETS_FILES", str(tmp_path / "no-secrets.toml"))
+        try:
+            for server in servers:
+                server.start()
+        except LiveError as exc:
+            for server in servers:
+                server.stop()
+            pytest.fail(str(exc))
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def sign_in(page: Page, server: DashboardServer, password: str) -> None:
+    open_page(page, server.url("/add?store=main"))
+    key(page, "sign_in_name").locator("input").fill("lara")
+    key(page, "sign_in_password").locator("input").fill(password)
+    rerun(page, lambda: page.get_by_role("button", name="Sign in").click())
+
+
+def test_state_postgres_two_servers_count_failed_sign_ins_together(
+        guarded_team: tuple[DashboardServer, ...], operators: tuple[Page, Page]) -> None:
+    (a, b), (first, second) = guarded_team, operators
+    for server in (a, b, a, b, a):  # five wrong passwords from one address, spread over both processes
+        sign_in(first, server, "not lara's password")
+        expect(first.get_by_text("Wrong user name or password.")).to_be_visible()
+    sign_in(second, b, "lara's password")  # the right one, from the same address, on the other process: waits
+    expect(second.get_by_text(re.compile(r"Too many failed sign-ins for this name: try again in \d+ s\."))
+           ).to_be_visible()
+    expect(second.locator("h1", has_text="Add a memory")).to_have_count(0)

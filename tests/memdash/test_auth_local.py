@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from dashboard.auth import LoginThrottle
+from dashboard.services.sign_in_throttle import LoginThrottle
 from dashboard.services.users_file import LocalUser, load_users, new_user, save_users, verify
 from memdash.cli import main
 from memory_core.access import Actor, Role
