@@ -11,6 +11,7 @@ from dashboard import auth
 from dashboard.text import escape_markdown
 from memory_core.access import Actor, PermissionDenied
 from memory_core.auth_settings import AuthMode
+from memory_core.errors import MemdashError
 
 HOW_TO = """Choose one, then reload this page (restart `memdash run` after changing `secrets.toml`):
 
@@ -82,6 +83,9 @@ def _local_sign_in() -> None:
         wait = auth.sign_in_local(name.strip(), password)
     except PermissionDenied:
         st.error("Wrong user name or password.")
+        return
+    except MemdashError as exc:  # the accounts or the throttle's table cannot be read: said, nobody signed in
+        st.error(str(exc))
         return
     if wait:
         st.error(f"Too many failed sign-ins for this name: try again in {math.ceil(wait)} s.")

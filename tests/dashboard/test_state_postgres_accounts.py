@@ -8,13 +8,16 @@ import io
 import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
+from psycopg.conninfo import make_conninfo
 
 from dashboard.services.accounts import PostgresAccounts, accounts_of
 from dashboard.services.users_file import new_user
 from memdash import cli
 from memory_core.access import Role
+from memory_core.audit.postgres import grant_statements
 from memory_core.config import load_config
 from memory_core.errors import ConfigError
 from memory_core.memdash_section import check_memdash_section
@@ -102,3 +105,35 @@ def test_state_postgres_a_users_file_beside_a_postgres_state_is_a_config_error(c
     assert info.value.field == "memdash.auth.users_file" and info.value.line is not None
     code, out = user(["list", "--config", str(config)], capsys, monkeypatch)  # the command says so too
     assert code == 2 and "memdash.auth.users_file" in out and not (config.parent / "users.json").exists()
+
+
+def test_state_postgres_sign_in_on_a_state_without_the_throttle_table_says_what_to_run(
+        config: Path, pgvector_server: str, monkeypatch) -> None:
+    owner = load_config(config)
+    accounts = accounts_of(owner)
+    accounts.put(new_user("lara", "lara's password", Role.EDITOR))  # the owner's process made the state
+    schema, role = accounts._state.schema, f"app_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pgvector_server, autocommit=True) as conn:  # as a memdash from before the table left it
+        conn.execute(f'DROP TABLE "{schema}".sign_in_failures')
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        for statement in grant_statements(schema, role)[:-1]:
+            conn.execute(statement)
+    data = yaml.safe_load(config.read_text())
+    data["memdash"]["state"]["dsn"] = make_conninfo(pgvector_server, user=role)  # the dashboard's role owns nothing
+    config.write_text(yaml.safe_dump(data))
+    monkeypatch.delenv("MEMDASH_NO_AUTH", raising=False)
+    monkeypatch.setenv("MEMDASH_CONFIG", str(config))
+    dash = Dash(config)
+    try:
+        at = dash.app("browse")
+        at.secrets.update(NO_SECRETS)
+        ok(at.run())
+        at.text_input(key="sign_in_name").input("lara")
+        at.text_input(key="sign_in_password").input("lara's password")
+        at.button[0].click()
+        ok(at.run())
+        assert [t.value for t in at.title] == ["Sign in to memdash"]  # nobody signed in without the throttle
+        [error] = messages(at, "error")
+        assert "cannot count failed sign-ins" in error and "memdash state init --config FILE --grant ROLE" in error
+    finally:
+        dash.close()
