@@ -21,36 +21,19 @@ import sqlite3
 import tempfile
 import time
 import uuid
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from bench.latency import summary
+from bench.postgres import server
 from memory_core.audit import AuditEntry, AuditLog, AuditQuery, SqliteAuditLog
 from memory_core.audit.postgres import PostgresAuditLog
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 BATCH = 500
-
-
-@contextmanager
-def postgres(dsn: str | None) -> Iterator[str]:
-    if dsn:
-        yield dsn
-        return
-    with warnings.catch_warnings(), tempfile.TemporaryDirectory(prefix="memdash-bench-audit-") as folder:
-        warnings.simplefilter("ignore")
-        import pgserver
-
-        pg = pgserver.get_server(folder, cleanup_mode="delete")
-        try:
-            yield pg.get_uri()
-        finally:
-            pg.cleanup()
 
 
 def state(memory: int, version: int) -> dict[str, Any]:
@@ -130,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--dsn", help="an existing database (default: a temporary pgserver)")
     args = parser.parse_args(argv)
-    with postgres(args.dsn) as dsn, tempfile.TemporaryDirectory(prefix="memdash-bench-audit-") as folder:
+    with server(args.dsn) as dsn, tempfile.TemporaryDirectory(prefix="memdash-bench-audit-") as folder:
         logs: dict[str, AuditLog] = {"sqlite": SqliteAuditLog(Path(folder) / "audit.sqlite3"),
                                      "postgres": PostgresAuditLog(dsn, schema=f"bench_{uuid.uuid4().hex[:8]}")}
         try:

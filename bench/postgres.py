@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -65,9 +65,9 @@ RAW_FTS = ("SELECT id, memory, ts_rank_cd(search_doc, q) AS r FROM memories, to_
            "WHERE user_id = %s AND search_doc @@ q ORDER BY r DESC LIMIT %s")
 
 
-@contextlib.asynccontextmanager
-async def server(dsn: str | None) -> AsyncIterator[str]:
-    """The given DSN, or a temporary pgserver's."""
+@contextlib.contextmanager
+def server(dsn: str | None) -> Iterator[str]:
+    """The given DSN, or a temporary pgserver's (also bench.audit_state's)."""
     if dsn:
         yield dsn
         return
@@ -181,7 +181,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     chunks, sample = batches(args.rows, args.users)
     queries = make_queries(sample, args.queries)
     embedder = HashingEmbedder(HashingEmbedderConfig(dimension=args.dim)) if args.hybrid else None
-    async with server(args.dsn) as dsn:
+    with server(args.dsn) as dsn:
         config = PostgresMemoryConfig(dsn=dsn, schema=f"bench_{args.rows}", language=args.language)
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:  # start empty
             await conn.execute(f"DROP SCHEMA IF EXISTS {config.db_schema} CASCADE")
