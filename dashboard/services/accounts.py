@@ -9,6 +9,7 @@ import functools
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dashboard.services.users_file import LocalUser, load_users, save_users, user_from_json
 from memory_core.audit.postgres import PostgresAuditLog, describe
@@ -16,6 +17,9 @@ from memory_core.audit.settings import PostgresState, postgres_state
 from memory_core.auth_settings import auth_settings
 from memory_core.config import MemdashConfig
 from memory_core.errors import ConfigError, InvalidInputError, MemdashError, NotFoundError
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
 
 
 class Accounts(ABC):
@@ -58,18 +62,23 @@ class FileAccounts(Accounts):
         save_users(self.path, users)
 
 
+def state_pool(state: PostgresState, name: str) -> ConnectionPool:
+    """A small autocommit pool on the PostgreSQL state's schema, for the dashboard's own tables there."""
+    from psycopg_pool import ConnectionPool  # the [postgres] extra, only when the state is there
+
+    return ConnectionPool(state.conninfo, min_size=0, max_size=2, open=True, timeout=state.connect_timeout,
+                          kwargs={"autocommit": True, "application_name": name,
+                                  "options": f"-c search_path={state.schema}"},
+                          check=ConnectionPool.check_connection, name=name)
+
+
 class PostgresAccounts(Accounts):
     """The ``accounts`` table of the PostgreSQL state (created with the audit log's tables); each change is one
     statement, so two processes adding the same name at once cannot both succeed."""
 
     def __init__(self, state: PostgresState) -> None:
-        from psycopg_pool import ConnectionPool  # the [postgres] extra, only when the state is there
-
         self.where, self._state = describe(state.conninfo, state.schema), state
-        self._pool = ConnectionPool(state.conninfo, min_size=0, max_size=2, open=True, timeout=state.connect_timeout,
-                                    kwargs={"autocommit": True, "application_name": "memdash-accounts",
-                                            "options": f"-c search_path={state.schema}"},
-                                    check=ConnectionPool.check_connection, name="memdash-accounts")
+        self._pool = state_pool(state, "memdash-accounts")
 
     def load(self) -> dict[str, LocalUser]:
         rows = self._run("read", "SELECT name, account FROM accounts ORDER BY name")

@@ -13,6 +13,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
+from dashboard.services.accounts import state_pool
 from memory_core.audit.postgres import describe
 from memory_core.audit.settings import PostgresState
 from memory_core.errors import MemdashError
@@ -63,13 +64,8 @@ class PostgresFailures(Failures):
     it: :class:`~memory_core.audit.postgres.PostgresAuditLog` on open, or ``memdash state init``)."""
 
     def __init__(self, state: PostgresState) -> None:
-        from psycopg_pool import ConnectionPool  # the [postgres] extra, only when the state is there
-
-        self.where, self._state = describe(state.conninfo, state.schema), state
-        self._pool = ConnectionPool(state.conninfo, min_size=0, max_size=2, open=True, timeout=state.connect_timeout,
-                                    kwargs={"autocommit": True, "application_name": "memdash-sign-in",
-                                            "options": f"-c search_path={state.schema}"},
-                                    check=ConnectionPool.check_connection, name="memdash-sign-in")
+        self.where = describe(state.conninfo, state.schema)
+        self._pool = state_pool(state, "memdash-sign-in")
 
     def since(self, key: Key, start: float) -> list[float]:
         rows = self._run("SELECT at FROM sign_in_failures WHERE key = %s AND at > %s ORDER BY at",

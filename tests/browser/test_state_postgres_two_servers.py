@@ -7,10 +7,11 @@ local sign-in, wrong passwords sent to both servers are counted together: the ri
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,24 @@ AGENT = [MemoryRecord(id=memory_id, created_at=T0, updated_at=T0, item=MemoryIte
          for memory_id, text in TEXTS.items()]
 
 
+@contextlib.contextmanager
+def running(servers: Iterable[DashboardServer]) -> Iterator[tuple[DashboardServer, ...]]:
+    """Every server started (or the test failed with the reason, none left running), stopped afterwards."""
+    servers = tuple(servers)
+    try:
+        for server in servers:
+            server.start()
+    except LiveError as exc:
+        for server in servers:
+            server.stop()
+        pytest.fail(str(exc))
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
 @pytest.fixture(scope="module")
 def team(tmp_path_factory: pytest.TempPathFactory, pgvector_server: str) -> Iterator[tuple[DashboardServer, ...]]:
     """Two servers of one config: the store and the state in PostgreSQL, each in a schema of its own."""
@@ -52,17 +71,8 @@ def team(tmp_path_factory: pytest.TempPathFactory, pgvector_server: str) -> Iter
         "memdash": {"auth": {"mode": "off"},
                     "state": {"_type": "postgres", "dsn": pgvector_server, "schema": f"state_{suffix}"}}}))
     store_call(config, "main", lambda store: store.add_records(AGENT))  # what the agent wrote, before any operator
-    servers = tuple(DashboardServer(config, folder / f"server-{name}.log") for name in "ab")
-    try:
-        for server in servers:
-            server.start()
-    except LiveError as exc:
-        for server in servers:
-            server.stop()
-        pytest.fail(str(exc))
-    yield servers
-    for server in servers:
-        server.stop()
+    with running(DashboardServer(config, folder / f"server-{name}.log") for name in "ab") as servers:
+        yield servers
 
 
 @pytest.fixture
@@ -178,20 +188,11 @@ def guarded_team(tmp_path: Path, pgvector_server: str) -> Iterator[tuple[Dashboa
     config.write_text(yaml.safe_dump({"memory": {"main": {"_type": "in_memory"}},
                                       "memdash": {"state": {"_type": "postgres", "dsn": pgvector_server,
                                                             "schema": state.schema}}}))
-    servers = tuple(DashboardServer(config, tmp_path / f"server-{name}.log") for name in "ab")
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch:  # the servers start with local sign-in and no [auth] secrets
         patch.delenv("MEMDASH_NO_AUTH", raising=False)
         patch.setenv("STREAMLIT_SECRETS_FILES", str(tmp_path / "no-secrets.toml"))
-        try:
-            for server in servers:
-                server.start()
-        except LiveError as exc:
-            for server in servers:
-                server.stop()
-            pytest.fail(str(exc))
-    yield servers
-    for server in servers:
-        server.stop()
+        with running(DashboardServer(config, tmp_path / f"server-{name}.log") for name in "ab") as servers:
+            yield servers
 
 
 def sign_in(page: Page, server: DashboardServer, password: str) -> None:

@@ -18,7 +18,7 @@ from dashboard.services.users_file import new_user, save_users
 from memory_core.access import LOCAL_ADMIN, Role
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryRecord
-from tests.helpers.dashboard import PAGES, Dash, messages, ok, unescape
+from tests.helpers.dashboard import PAGES, Dash, messages, ok, sign_in, unescape
 
 PROVIDER = {"client_id": "memdash", "client_secret": "client-secret",
             "server_metadata_url": "http://localhost:9/.well-known/openid-configuration"}
@@ -110,13 +110,6 @@ def local(site, tmp_path):
     save_users(tmp_path / "users.json", {"lara": new_user("lara", "lara's password", Role.ADMIN),
                                          "vic": new_user("vic", "vic's password", Role.VIEWER)})
     return site({"users_file": "users.json"})
-
-
-def sign_in(at, name: str, password: str):
-    at.text_input(key="sign_in_name").input(name)
-    at.text_input(key="sign_in_password").input(password)
-    at.button[0].click()
-    return ok(at.run())
 
 
 def test_local_sign_in_and_out(local):

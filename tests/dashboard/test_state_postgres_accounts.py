@@ -12,6 +12,7 @@ import psycopg
 import pytest
 import yaml
 from psycopg.conninfo import make_conninfo
+from streamlit.testing.v1 import AppTest
 
 from dashboard.services.accounts import PostgresAccounts, accounts_of
 from dashboard.services.users_file import new_user
@@ -21,7 +22,7 @@ from memory_core.audit.postgres import grant_statements
 from memory_core.config import load_config
 from memory_core.errors import ConfigError
 from memory_core.memdash_section import check_memdash_section
-from tests.helpers.dashboard import Dash, messages, ok
+from tests.helpers.dashboard import Dash, messages, ok, sign_in
 
 NO_SECRETS = {"unrelated": "x"}
 
@@ -40,6 +41,13 @@ def user(argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytes
     code = cli.main(["user", *argv])
     out = capsys.readouterr()
     return code, out.out + out.err
+
+
+def signed_out(dash: Dash) -> AppTest:
+    """A fresh session's Browse page with local sign-in (no [auth] secrets)."""
+    at = dash.app("browse")
+    at.secrets.update(NO_SECRETS)
+    return ok(at.run())
 
 
 def test_state_postgres_accounts_are_managed_with_memdash_user(config: Path, capsys, monkeypatch) -> None:
@@ -74,20 +82,12 @@ def test_state_postgres_sign_in_reads_the_shared_accounts(config: Path, capsys, 
     monkeypatch.setenv("MEMDASH_CONFIG", str(config))
     dash = Dash(config)
     try:
-        at = dash.app("browse")
-        at.secrets.update(NO_SECRETS)
-        ok(at.run())
+        at = signed_out(dash)
         assert "has no users yet" in " ".join(messages(at, "error") + [m.value for m in at.markdown])
         for name in ("lara", "vic"):
             user(["add", name, "--role", "admin", "--password-stdin", "--config", str(config)], capsys, monkeypatch,
                  f"{name}'s password")
-        at = dash.app("browse")
-        at.secrets.update(NO_SECRETS)
-        ok(at.run())
-        at.text_input(key="sign_in_name").input("lara")
-        at.text_input(key="sign_in_password").input("lara's password")
-        at.button[0].click()
-        ok(at.run())
+        at = sign_in(signed_out(dash), "lara", "lara's password")
         assert [t.value for t in at.title] == ["Browse memories"]
         user(["remove", "lara", "--config", str(config)], capsys, monkeypatch)  # from anywhere: the next run knows
         assert [t.value for t in ok(at.run()).title] == ["Sign in to memdash"]
@@ -125,13 +125,7 @@ def test_state_postgres_sign_in_on_a_state_without_the_throttle_table_says_what_
     monkeypatch.setenv("MEMDASH_CONFIG", str(config))
     dash = Dash(config)
     try:
-        at = dash.app("browse")
-        at.secrets.update(NO_SECRETS)
-        ok(at.run())
-        at.text_input(key="sign_in_name").input("lara")
-        at.text_input(key="sign_in_password").input("lara's password")
-        at.button[0].click()
-        ok(at.run())
+        at = sign_in(signed_out(dash), "lara", "lara's password")
         assert [t.value for t in at.title] == ["Sign in to memdash"]  # nobody signed in without the throttle
         [error] = messages(at, "error")
         assert "cannot count failed sign-ins" in error and "memdash state init --config FILE --grant ROLE" in error

@@ -163,3 +163,11 @@ def ok(at: AppTest) -> AppTest:
     """Assert the run raised nothing (AppTest records page exceptions instead of raising them)."""
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def sign_in(at: AppTest, name: str, password: str) -> AppTest:
+    """Fill in the local sign-in form and send it."""
+    at.text_input(key="sign_in_name").input(name)
+    at.text_input(key="sign_in_password").input(password)
+    at.button[0].click()
+    return ok(at.run())
