@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import BrowserContext, Playwright, sync_playwright
 
-from tests.helpers.browser import LiveError, launch_chromium
+from tests.helpers.browser import chromium_or_fail
 
 
 @pytest.fixture(scope="module")
@@ -18,13 +18,8 @@ def playwright() -> Iterator[Playwright]:
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
-    """Chromium with a fresh profile. Module-scoped: Playwright's sync API keeps an event loop running, which
-    must be gone before other modules' async tests run."""
-    with sync_playwright() as playwright:
-        try:
-            context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium-profile"))
-        except LiveError as exc:
-            pytest.fail(str(exc))
-        yield context
-        context.close()
+def browser(playwright: Playwright, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+    """Chromium with a fresh profile, for one module (as its Playwright)."""
+    context = chromium_or_fail(playwright, tmp_path_factory.mktemp("chromium-profile"))
+    yield context
+    context.close()

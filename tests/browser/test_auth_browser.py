@@ -17,17 +17,17 @@ from pathlib import Path
 import pytest
 import yaml
 from oidc_provider_mock import User, run_server_in_thread
-from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Playwright, expect
 
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryRecord
 from tests.helpers.browser import (
     DashboardServer,
     LiveError,
+    chromium_or_fail,
     exceptions,
     free_port,
     key,
-    launch_chromium,
     open_page,
     rerun,
     store_call,
@@ -93,20 +93,10 @@ def live(tmp_path_factory: pytest.TempPathFactory, provider: str) -> Iterator[Lo
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, Path]]:
-    with sync_playwright() as playwright:
-        yield playwright, tmp_path_factory.mktemp("profiles")
-
-
 @pytest.fixture
-def browser(chromium, tmp_path) -> Iterator[BrowserContext]:
+def browser(playwright: Playwright, tmp_path: Path) -> Iterator[BrowserContext]:
     """A fresh Chromium profile (no cookies) per test."""
-    playwright, _ = chromium
-    try:
-        context = launch_chromium(playwright, tmp_path / "profile")
-    except LiveError as exc:
-        pytest.fail(str(exc))
+    context = chromium_or_fail(playwright, tmp_path / "profile")
     yield context
     context.close()
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
-from playwright.sync_api import BrowserContext, Page, Playwright, expect
+from playwright.sync_api import Page, Playwright, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from memory_core.demo import demo_ages, demo_items
@@ -34,11 +34,11 @@ from tests.helpers.browser import (
     Ledger,
     LiveError,
     add_tag,
+    chromium_or_fail,
     click_table_rows,
     comparable,
     exceptions,
     key,
-    launch_chromium,
     open_page,
     rerun,
     store_call,
@@ -89,10 +89,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardServer]:
 @pytest.fixture
 def person(playwright: Playwright, tmp_path: Path) -> Iterator[Page]:
     """A person at a fresh browser: a new Chromium profile, nothing in it from another journey."""
-    try:
-        context: BrowserContext = launch_chromium(playwright, tmp_path / "profile")
-    except LiveError as exc:
-        pytest.fail(str(exc))
+    context = chromium_or_fail(playwright, tmp_path / "profile")
     page = context.new_page()
     yield page
     assert not exceptions(page), exceptions(page)
@@ -483,10 +480,7 @@ def test_download_streams_the_filtered_export_and_the_audit_log_says_who_took_it
 
 def test_times_read_in_the_operators_time_zone(playwright: Playwright, live: DashboardServer, tmp_path: Path) -> None:
     """Stored times stay UTC; a browser in Tokyo reads them as Tokyo time, the zone named."""
-    try:
-        context = launch_chromium(playwright, tmp_path / "tokyo", timezone_id="Asia/Tokyo")
-    except LiveError as exc:
-        pytest.fail(str(exc))
+    context = chromium_or_fail(playwright, tmp_path / "tokyo", timezone_id="Asia/Tokyo")
     try:
         page = context.new_page()
         open_page(page, live.url("/memory?store=main&id=pat-00"))  # created 2024-06-01 12:00 UTC

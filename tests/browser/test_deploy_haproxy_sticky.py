@@ -33,10 +33,10 @@ from memory_core.records import MemoryRecord
 from tests.helpers.browser import (
     DashboardServer,
     LiveError,
+    chromium_or_fail,
     exceptions,
     free_port,
     key,
-    launch_chromium,
     open_page,
     rerun,
     store_call,
@@ -120,13 +120,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory,
         server.stop()
 
 
-def browser(playwright: Playwright, folder: Path) -> BrowserContext:
-    try:
-        return launch_chromium(playwright, folder)
-    except LiveError as exc:
-        pytest.fail(str(exc))
-
-
 def node(context: BrowserContext) -> str:
     """The process the proxy keeps this browser on (its cookie)."""
     return next(c["value"] for c in context.cookies() if c["name"] == COOKIE)
@@ -148,7 +141,7 @@ def test_deploy_haproxy_uploads_and_downloads_reach_the_process_that_served_the_
         deployment: tuple[dict[str, DashboardServer], Proxy, dict], playwright: Playwright, tmp_path: Path) -> None:
     """Why the cookie: an import's upload and an export's download link belong to one process's session."""
     servers, proxy, _ = deployment
-    context = browser(playwright, tmp_path / "cy")
+    context = chromium_or_fail(playwright, tmp_path / "cy")
     page = context.new_page()
     upload = tmp_path / "new.jsonl"
     upload.write_text(json.dumps({"id": "m9", "user_id": "sam", "memory": "imported through the proxy"}) + "\n")
@@ -174,7 +167,7 @@ def test_deploy_haproxy_uploads_and_downloads_reach_the_process_that_served_the_
 def test_deploy_haproxy_keeps_each_browser_on_its_process_and_moves_it_when_that_one_stops(
         deployment: tuple[dict[str, DashboardServer], Proxy, dict], playwright: Playwright, tmp_path: Path) -> None:
     servers, proxy, state = deployment
-    ann_browser = browser(playwright, tmp_path / "ann")
+    ann_browser = chromium_or_fail(playwright, tmp_path / "ann")
     ann = ann_browser.new_page()
     open_page(ann, proxy.url("/memory?store=team&id=m1"))
     ann_node = node(ann_browser)
@@ -184,7 +177,7 @@ def test_deploy_haproxy_keeps_each_browser_on_its_process_and_moves_it_when_that
         assert node(ann_browser) == ann_node
     assert ann_node in servers
 
-    bob_browser = browser(playwright, tmp_path / "bob")  # a browser the proxy put on the other process
+    bob_browser = chromium_or_fail(playwright, tmp_path / "bob")  # a browser the proxy put on the other process
     bob_browser.add_cookies([{"name": COOKIE, "value": other, "url": proxy.url("/")}])
     bob = bob_browser.new_page()
     open_page(bob, proxy.url("/memory?store=team&id=m1"))

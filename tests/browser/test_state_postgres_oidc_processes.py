@@ -14,14 +14,23 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Playwright, expect
 
 from memory_core.audit import AuditQuery
 from memory_core.audit.postgres import PostgresAuditLog
 from memory_core.models import MemoryItem
 from memory_core.records import MemoryRecord
 from tests.browser.test_auth_browser import LocalhostServer, provider, sign_in, signed_in_as  # noqa: F401
-from tests.helpers.browser import LiveError, exceptions, free_port, key, launch_chromium, open_page, rerun, store_call
+from tests.helpers.browser import (
+    LiveError,
+    chromium_or_fail,
+    exceptions,
+    free_port,
+    key,
+    open_page,
+    rerun,
+    store_call,
+)
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=15_000)
@@ -69,14 +78,10 @@ def start(server: LocalhostServer, secrets: Path) -> None:
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[BrowserContext]:
-    with sync_playwright() as playwright:
-        try:
-            context = launch_chromium(playwright, tmp_path / "profile")
-        except LiveError as exc:
-            pytest.fail(str(exc))
-        yield context
-        context.close()
+def browser(playwright: Playwright, tmp_path: Path) -> Iterator[BrowserContext]:
+    context = chromium_or_fail(playwright, tmp_path / "profile")
+    yield context
+    context.close()
 
 
 def save_text(page: Page, server: LocalhostServer, text: str) -> None:

@@ -25,10 +25,10 @@ from memory_core.records import MemoryRecord
 from tests.helpers.browser import (
     DashboardServer,
     LiveError,
+    chromium_or_fail,
     click_table_rows,
     exceptions,
     key,
-    launch_chromium,
     open_page,
     rerun,
     store_call,
@@ -78,10 +78,7 @@ def team(tmp_path_factory: pytest.TempPathFactory, pgvector_server: str) -> Iter
 @pytest.fixture
 def operators(playwright: Playwright, tmp_path: Path) -> Iterator[tuple[Page, Page]]:
     """Two people at two browsers."""
-    try:
-        contexts = [launch_chromium(playwright, tmp_path / f"profile-{n}") for n in (1, 2)]
-    except LiveError as exc:
-        pytest.fail(str(exc))
+    contexts = [chromium_or_fail(playwright, tmp_path / f"profile-{n}") for n in (1, 2)]
     pages = tuple(context.new_page() for context in contexts)
     yield pages  # type: ignore[misc]
     for page, context in zip(pages, contexts, strict=True):

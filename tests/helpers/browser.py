@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, Playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -129,6 +130,14 @@ def launch_chromium(playwright: Playwright, profile: Path, *, timezone_id: str |
             accept_downloads=True, viewport=VIEWPORT, timezone_id=timezone_id)
     except Exception as exc:  # Playwright's errors carry the browser's own output
         raise LiveError(f"Chromium at {CHROMIUM} did not start: {exc}") from exc
+
+
+def chromium_or_fail(playwright: Playwright, profile: Path, *, timezone_id: str | None = None) -> BrowserContext:
+    """:func:`launch_chromium` for a test: when Chromium cannot start, the test fails with the reason."""
+    try:
+        return launch_chromium(playwright, profile, timezone_id=timezone_id)
+    except LiveError as exc:
+        pytest.fail(str(exc))
 
 
 # --- the store, read from this process ---------------------------------------------------------------------
