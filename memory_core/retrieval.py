@@ -136,14 +136,27 @@ def rank(query: str, candidates: Sequence[Candidate], top_k: int) -> list[tuple[
     if not candidates:
         return []
     parts = score_parts(query, candidates)
-    query_words = {fold(w) for w in terms(query)}
-    confidence = max(absolute_evidence(c, query_words) for c in candidates)
+    confidence = _confidence(query, candidates)
     best = max(p["score"] for p in parts)
     for p in parts:
         p["confidence"] = confidence
         p["score"] = p["score"] / best * confidence if best > 0 else 0.0
     scored = sorted(zip(candidates, parts, strict=True), key=lambda pair: pair[1]["score"], reverse=True)
     return [(c.id, min(max(p["score"], 0.0), 1.0), p) for c, p in scored[:top_k]]
+
+
+def _confidence(query: str, candidates: Sequence[Candidate]) -> float:
+    """The strongest :func:`absolute_evidence` among the candidates, read strongest text match first and no
+    further once one reaches the ceiling of 1 (usually the first: it holds every word of the query)."""
+    query_words = {fold(w) for w in terms(query)}
+    strongest = sorted(candidates, key=lambda c: c.text_score if c.text_score is not None else float("-inf"),
+                       reverse=True)
+    confidence = 0.0
+    for candidate in strongest:
+        confidence = max(confidence, absolute_evidence(candidate, query_words))
+        if confidence >= 1.0:
+            break
+    return confidence
 
 
 def absolute_evidence(candidate: Candidate, query_words: set[str]) -> float:
@@ -180,8 +193,8 @@ def score_parts(query: str, candidates: Sequence[Candidate]) -> list[dict[str, f
     """Per candidate: normalised text and vector scores, bonuses, and the final ``score``."""
     parts = base_scores(candidates)
     spans = query_dates(query)
-    for c, p in zip(candidates, parts, strict=True):
-        p["date"] = DATE_WEIGHT * date_match(item_date(c.item), spans)
+    for c, p in zip(candidates, parts, strict=True):  # an item's date is read only when the query names one
+        p["date"] = DATE_WEIGHT * date_match(item_date(c.item), spans) if spans else 0.0
     neighbour = best_neighbour(candidates, parts)
     group = best_in_group(candidates, parts)
     for p, n, g in zip(parts, neighbour, group, strict=True):
@@ -225,16 +238,18 @@ def group_of(item: MemoryItem) -> str | None:
 
 def best_in_group(candidates: Sequence[Candidate], parts: Sequence[dict[str, float]]) -> list[float]:
     """Per candidate, the best base score of another candidate of its session (0 if none)."""
+    groups = [group_of(c.item) for c in candidates]
     members: dict[str, list[float]] = {}
-    for c, p in zip(candidates, parts, strict=True):
-        if (group := group_of(c.item)) is not None:
+    for group, p in zip(groups, parts, strict=True):
+        if group is not None:
             members.setdefault(group, []).append(p["base"])
+    for scores in members.values():
+        scores.sort(reverse=True)
     best = []
-    for c, p in zip(candidates, parts, strict=True):
-        others = sorted(members.get(group_of(c.item) or "", []), reverse=True)
-        if others:
-            others.remove(p["base"])
-        best.append(others[0] if others else 0.0)
+    for group, p in zip(groups, parts, strict=True):
+        scores = members.get(group, []) if group is not None else []
+        first = 1 if scores and scores[0] == p["base"] else 0  # itself left out
+        best.append(scores[first] if len(scores) > first else 0.0)
     return best
 
 

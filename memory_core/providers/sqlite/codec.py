@@ -32,6 +32,15 @@ def row_item(row: Sequence[Any]) -> MemoryItem:
     })
 
 
+def row_item_as_written(row: Sequence[Any]) -> MemoryItem:
+    """The item of a row built without checking it again (it was checked when written): for the candidates a
+    search ranks, of which only the few returned become records (:func:`row_record`)."""
+    return MemoryItem.model_construct(
+        user_id=row[2], memory=row[3], conversation=None if row[4] is None else json.loads(row[4]),
+        tags=json.loads(row[5]), metadata=json.loads(row[6]),
+    )
+
+
 def row_record(row: Sequence[Any]) -> MemoryRecord:
     return MemoryRecord(id=row[1], item=row_item(row), created_at=from_micros(row[7]),
                         updated_at=from_micros(row[8]), version=row[9])

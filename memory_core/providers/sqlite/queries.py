@@ -14,7 +14,14 @@ from memory_core import retrieval
 from memory_core.errors import VersionConflictError
 from memory_core.models import MemoryItem
 from memory_core.providers.sqlite import filters, index, vectors
-from memory_core.providers.sqlite.codec import INSERT_MEMORY, RECORD_COLUMNS, memory_row, row_item, row_record
+from memory_core.providers.sqlite.codec import (
+    INSERT_MEMORY,
+    RECORD_COLUMNS,
+    memory_row,
+    row_item,
+    row_item_as_written,
+    row_record,
+)
 from memory_core.records import MemoryFilter, MemoryRecord, Sort
 
 _CHUNK = 500  # ids per IN (...) list
@@ -106,8 +113,9 @@ def _prefix_end(prefix: str) -> str | None:
 
 
 def candidates(conn: sqlite3.Connection, user_id: str, query: str, pool: int,
-               query_vector: np.ndarray | None) -> list[tuple[retrieval.Candidate, MemoryRecord]]:
-    """The user's best text and vector matches, each with every score the store has for it."""
+               query_vector: np.ndarray | None) -> list[tuple[retrieval.Candidate, tuple[Any, ...]]]:
+    """The user's best text and vector matches, each with every score the store has for it and its row
+    (``RECORD_COLUMNS``: :func:`.codec.row_record` makes the record of the few a search returns)."""
     text = dict(index.text_hits(conn, user_id, query, pool))
     similarity = vectors.scores(conn, user_id, query_vector) if query_vector is not None else {}
     rids = list(dict.fromkeys([*text, *itertools.islice(similarity, pool)]))  # the nearest come first
@@ -116,13 +124,8 @@ def candidates(conn: sqlite3.Connection, user_id: str, query: str, pool: int,
         found += conn.execute(
             f"SELECT {RECORD_COLUMNS} FROM memories m WHERE m.rid IN ({', '.join('?' * len(chunk))}) "
             "AND +m.user_id = ?", (*chunk, user_id)).fetchall()  # + : by rowid, not the user index
-    result = []
-    for row in found:
-        record = row_record(row)
-        candidate = retrieval.Candidate(id=record.id, item=record.item, text_score=text.get(row[0]),
-                                        vector_score=similarity.get(row[0]))
-        result.append((candidate, record))
-    return result
+    return [(retrieval.Candidate(id=row[1], item=row_item_as_written(row), text_score=text.get(row[0]),
+                                 vector_score=similarity.get(row[0])), row) for row in found]
 
 
 # --- writes --------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from memory_core.providers.common import (
     search_args,
 )
 from memory_core.providers.sqlite import index, queries, schema, stats, vectors
+from memory_core.providers.sqlite.codec import row_record
 from memory_core.providers.sqlite.pool import Pool
 from memory_core.records import (
     MemoryFilter,
@@ -164,10 +165,10 @@ class SqliteMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, Me
             query_vector = checked_vectors(await self._embedder.embed([query]), 1, self._embedder)[0]
         found = await self._pool.read(queries.candidates, user_id, query, retrieval.candidate_pool(top_k),
                                       query_vector)
-        records = {candidate.id: record for candidate, record in found}
+        rows = {candidate.id: row for candidate, row in found}
         ranked = retrieval.rank(query, [candidate for candidate, _ in found], top_k)
-        return kept((ScoredRecord(record=records[rid], score=score, parts=parts) for rid, score, parts in ranked),
-                    threshold)
+        return kept((ScoredRecord(record=row_record(rows[rid]), score=score, parts=parts)
+                     for rid, score, parts in ranked), threshold)
 
     async def list_users(self, *, prefix: str = "", limit: int = 50, cursor: str | None = None) -> UserPage:
         check_limit(limit)
