@@ -29,7 +29,7 @@ from memory_core.interfaces import Capability
 from memory_core.items import tokens
 from memory_core.models import MemoryItem
 from memory_core.providers.in_memory import InMemoryEditor
-from memory_core.providers.sqlite import SqliteMemory, index, queries, schema
+from memory_core.providers.sqlite import SqliteMemory, index, queries, schema, vectors
 from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord, Sort, SortField
 from memory_core.registry import register_embedder
 from memory_core.testing import MemoryStoreConformance
@@ -431,13 +431,64 @@ async def test_hybrid_search_finds_by_meaning_and_keeps_vectors_in_sync(tmp_path
         assert conn.execute("SELECT count(*) FROM vectors").fetchone()[0] == 4
 
 
-def downgrade_vectors_to_schema_4(path: Path) -> None:
-    """Put a file's vectors back in the layout schema 4 wrote: keyed by rowid, with a user_id column."""
+def float32_of(blob: bytes) -> bytes:
+    """A stored vector as schemas 5 and before kept it: float32 components."""
+    return vectors.decode([blob])[0].tobytes()
+
+
+def stored_lengths(conn: sqlite3.Connection) -> set[int]:
+    return {length for length, in conn.execute("SELECT length(embedding) FROM vectors")}
+
+
+def downgrade_vectors_to_schema_5(path: Path) -> None:
+    """Put a file's vectors back in the encoding schema 5 wrote: float32."""
     conn = sqlite3.connect(path, isolation_level=None)
+    conn.create_function("float32_of", 1, float32_of)
+    conn.execute("UPDATE vectors SET embedding = float32_of(embedding)")
+    conn.execute("PRAGMA user_version = 5")
+    conn.close()
+
+
+async def test_sqlite_file_of_schema_5_keeps_its_vectors_in_a_quarter_of_the_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    texts = ("I drive my car to work", "Bananas are yellow", "My automobile is blue", "Work starts at nine")
+    async with await SqliteMemory.open(path, embedder=WordEmbedder()) as store:
+        await store.add_items([MemoryItem(user_id="u", memory=text) for text in texts])
+        before = [(r.record.item.memory, r.score) for r in await store.search_records("automobile car", user_id="u")]
+    downgrade_vectors_to_schema_5(path)
+    with sqlite3.connect(path) as conn:
+        assert stored_lengths(conn) == {4 * WordEmbedder.dimension}
+    conn.close()
+    embedder = WordEmbedder()
+    async with await SqliteMemory.open(path, embedder=embedder) as store:
+        assert embedder.embedded == 0  # every vector converted, none embedded again
+        after = [(r.record.item.memory, r.score) for r in await store.search_records("automobile car", user_id="u")]
+    assert [memory for memory, _ in after] == [memory for memory, _ in before]
+    assert [score for _, score in after] == pytest.approx([score for _, score in before], abs=0.002)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+        assert stored_lengths(conn) == {WordEmbedder.dimension + 4}  # the scale, then a byte a component
+    conn.close()
+
+
+def test_sqlite_vectors_score_within_0_002_of_float32_from_a_few_hundred_dimensions() -> None:
+    rng = np.random.default_rng(5)
+    for dimension, bound in ((64, 0.005), (384, 0.002), (768, 0.002), (1024, 0.002)):
+        matrix = normalise(rng.standard_normal((500, dimension)).astype(np.float32))
+        query = normalise(rng.standard_normal((1, dimension)).astype(np.float32))[0]
+        stored = vectors.decode([vectors.encode(vector) for vector in matrix])
+        assert np.abs(stored @ query - matrix @ query).max() < bound
+    assert vectors.decode([vectors.encode(np.zeros(8, dtype=np.float32))]).tolist() == [[0.0] * 8]
+
+
+def downgrade_vectors_to_schema_4(path: Path) -> None:
+    """Put a file's vectors back in the layout schema 4 wrote: keyed by rowid, with a user_id column, float32."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.create_function("float32_of", 1, float32_of)
     conn.execute("BEGIN")
     conn.execute("DROP TRIGGER memories_deleted")
     conn.execute("CREATE TABLE old_vectors (rid INTEGER PRIMARY KEY, user_id TEXT NOT NULL, embedding BLOB NOT NULL)")
-    conn.execute("INSERT INTO old_vectors SELECT v.rid, m.user_id, v.embedding FROM vectors v "
+    conn.execute("INSERT INTO old_vectors SELECT v.rid, m.user_id, float32_of(v.embedding) FROM vectors v "
                  "JOIN memories m USING (rid)")
     conn.execute("DROP TABLE vectors")
     conn.execute("ALTER TABLE old_vectors RENAME TO vectors")

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from memory_core.errors import StoreUnavailableError
 from memory_core.providers.sqlite.filters import contains
+from memory_core.providers.sqlite.vectors import from_float32
 
 T = TypeVar("T")
 
@@ -111,6 +112,7 @@ def connect(path: Path, timeout: float) -> sqlite3.Connection:
     ):
         conn.execute(f"PRAGMA {pragma}")
     conn.create_function("memdash_contains", 2, contains, deterministic=True)
+    conn.create_function("memdash_int8", 1, from_float32, deterministic=True)  # schema 6's migration
     return conn
 
 
