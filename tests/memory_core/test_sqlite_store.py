@@ -233,6 +233,32 @@ async def test_paging_is_stable_while_rows_are_inserted(store: SqliteMemory) -> 
         seen += ids
 
 
+async def test_a_users_page_by_last_update_merges_edited_and_unedited_memories(store: SqliteMemory) -> None:
+    """Schema 7 keeps only edited rows in the user's by-update index: a page by update merges them with the
+    others (read by creation), and must list exactly what one index would, in every direction and page size."""
+    records = [MemoryRecord(id=f"r{i:02d}", item=MemoryItem(user_id="u" if i % 4 else "v", memory=f"m{i}",
+                                                             tags=["even"] if i % 2 == 0 else []),
+                            created_at=_at(i), updated_at=_at(i + (i % 3) * 7.5 - (i == 9) * 2)) for i in range(40)]
+    records.append(MemoryRecord(id="tie", item=MemoryItem(user_id="u", memory="same time as r05, unedited"),
+                                created_at=_at(5), updated_at=_at(5)))
+    reference = InMemoryEditor()
+    for target in (reference, store):
+        await target.add_records(records)
+    edited = (await store.list_records(MemoryFilter(user_id="u"), limit=3)).records[-1]
+    for target in (reference, store):  # an edit through the store moves the memory to the top
+        await target.update_record(edited.id, MemoryPatch(memory="edited now"), expected_version=edited.version)
+    for flt in (MemoryFilter(user_id="u"), MemoryFilter(user_id="u", tags_any=("even",)), MemoryFilter(user_id="v")):
+        for descending in (True, False):
+            sort = Sort(field=SortField.UPDATED, descending=descending)
+            expected = [r.id for r in (await reference.list_records(flt, sort=sort, limit=100)).records]
+            for limit in (1, 4, 100):
+                assert [r.id for r in await _all(store, flt, sort, limit)] == expected, (flt, sort, limit)
+    assert (await store.list_records(MemoryFilter(user_id="u"), limit=1)).records[0].id == edited.id
+    users = {u.user_id: u.last_activity for u in (await store.list_users()).users}
+    for user in ("u", "v"):  # v's last activity is an edited memory's update, u's the edit through the store
+        assert users[user] == max(r.updated_at for r in await _all(store, MemoryFilter(user_id=user)))
+
+
 async def test_list_users_counts_prefix_and_pages(store: SqliteMemory) -> None:
     counts = {"al": 1, "alex": 2, "alice": 3, "bob": 1, "al\U0010ffff": 1}
     for user, n in counts.items():
@@ -440,12 +466,18 @@ def stored_lengths(conn: sqlite3.Connection) -> set[int]:
     return {length for length, in conn.execute("SELECT length(embedding) FROM vectors")}
 
 
-def downgrade_vectors_to_schema_5(path: Path) -> None:
-    """Put a file's vectors back in the encoding schema 5 wrote: float32."""
-    conn = sqlite3.connect(path, isolation_level=None)
+def downgrade_to_schema_5(conn: sqlite3.Connection) -> None:
+    """Put a file back as schema 5 wrote it: float32 vectors, the user's rows by update in one full index."""
     conn.create_function("float32_of", 1, float32_of)
     conn.execute("UPDATE vectors SET embedding = float32_of(embedding)")
+    conn.execute("DROP INDEX memories_user_edited")
+    conn.execute("CREATE INDEX memories_user_updated ON memories (user_id, updated_us, id)")
     conn.execute("PRAGMA user_version = 5")
+
+
+def downgrade_vectors_to_schema_5(path: Path) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    downgrade_to_schema_5(conn)
     conn.close()
 
 
@@ -484,11 +516,11 @@ def test_sqlite_vectors_score_within_0_002_of_float32_from_a_few_hundred_dimensi
 def downgrade_vectors_to_schema_4(path: Path) -> None:
     """Put a file's vectors back in the layout schema 4 wrote: keyed by rowid, with a user_id column, float32."""
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.create_function("float32_of", 1, float32_of)
+    downgrade_to_schema_5(conn)
     conn.execute("BEGIN")
     conn.execute("DROP TRIGGER memories_deleted")
     conn.execute("CREATE TABLE old_vectors (rid INTEGER PRIMARY KEY, user_id TEXT NOT NULL, embedding BLOB NOT NULL)")
-    conn.execute("INSERT INTO old_vectors SELECT v.rid, m.user_id, float32_of(v.embedding) FROM vectors v "
+    conn.execute("INSERT INTO old_vectors SELECT v.rid, m.user_id, v.embedding FROM vectors v "
                  "JOIN memories m USING (rid)")
     conn.execute("DROP TABLE vectors")
     conn.execute("ALTER TABLE old_vectors RENAME TO vectors")

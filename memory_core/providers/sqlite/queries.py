@@ -22,7 +22,7 @@ from memory_core.providers.sqlite.codec import (
     row_item_as_written,
     row_record,
 )
-from memory_core.records import MemoryFilter, MemoryRecord, Sort
+from memory_core.records import MemoryFilter, MemoryRecord, Sort, SortField
 
 _CHUNK = 500  # ids per IN (...) list
 # A tag on this many rows is scanned for in sort order when listing across users; rarer ones drive the query.
@@ -63,14 +63,30 @@ def get_many(conn: sqlite3.Connection, record_ids: Sequence[str]) -> dict[str, M
 def page(conn: sqlite3.Connection, f: MemoryFilter, sort: Sort, limit: int,
          cursor: str | None) -> tuple[list[MemoryRecord], str | None]:
     clause, params = filters.where(f, lambda tags: _tagged_rows(conn, tags) >= _COMMON_TAG)
-    after, order, after_params = filters.keyset(sort, cursor)
-    if after:
-        clause, params = f"{clause} AND {after}", [*params, *after_params]
-    rows = conn.execute(f"SELECT {RECORD_COLUMNS}, {filters.sort_column(sort)} FROM memories m WHERE {clause} "
-                        f"ORDER BY {order} LIMIT ?", (*params, limit + 1)).fetchall()
+    if f.user_id is not None and sort.field is SortField.UPDATED:
+        # Edited rows from their partial index by update; the others (updated = created) by creation; merged.
+        edited, edited_params = _ordered(clause, params, sort, cursor, limit, "m.updated_us <> m.created_us")
+        by_creation = Sort(field=SortField.CREATED, descending=sort.descending)
+        unedited, unedited_params = _ordered(clause, params, by_creation, cursor, limit, "m.updated_us = m.created_us")
+        direction = "DESC" if sort.descending else "ASC"
+        sql = (f"SELECT * FROM ({edited}) UNION ALL SELECT * FROM ({unedited}) "
+               f"ORDER BY sort_key {direction}, id {direction} LIMIT ?")
+        rows = conn.execute(sql, (*edited_params, *unedited_params, limit + 1)).fetchall()
+    else:
+        sql, sql_params = _ordered(clause, params, sort, cursor, limit)
+        rows = conn.execute(sql, sql_params).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
     return [row_record(r) for r in rows], filters.next_cursor(rows[-1]) if more else None
+
+
+def _ordered(clause: str, params: list[Any], sort: Sort, cursor: str | None, limit: int,
+             extra: str = "") -> tuple[str, list[Any]]:
+    """One page's ``SELECT`` (``RECORD_COLUMNS``, then ``sort_key``) of the rows matching ``clause`` and ``extra``."""
+    after, order, after_params = filters.keyset(sort, cursor)
+    where = " AND ".join(part for part in (clause, extra, after) if part)
+    return (f"SELECT {RECORD_COLUMNS}, {filters.sort_column(sort)} AS sort_key FROM memories m WHERE {where} "
+            f"ORDER BY {order} LIMIT ?", [*params, *after_params, limit + 1])
 
 
 def _tagged_rows(conn: sqlite3.Connection, tags: Sequence[str]) -> int:
@@ -85,7 +101,9 @@ def count(conn: sqlite3.Connection, f: MemoryFilter) -> int:
 
 
 def users(conn: sqlite3.Connection, prefix: str, limit: int, after: str | None) -> list[tuple[str, int, int]]:
-    """``(user_id, memory count, last updated_us)`` in user id order, read from the (user_id, ...) index."""
+    """``(user_id, memory count, last activity)`` in user id order, from the indexes alone. The last activity is
+    the latest update or creation of a memory of the user: its last update, as a memory is updated after it is
+    created (an imported record whose update time is before its creation counts its creation time)."""
     clauses, params = ["1"], []
     if prefix:
         clauses += ["user_id >= ?", "substr(user_id, 1, ?) = ?"]
@@ -97,9 +115,13 @@ def users(conn: sqlite3.Connection, prefix: str, limit: int, after: str | None) 
     if after is not None:
         clauses.append("user_id > ?")
         params.append(after)
+    # Per user: the latest update among edited rows (their partial index), the latest creation (created index).
     return conn.execute(
-        f"SELECT user_id, count(*), max(updated_us) FROM memories WHERE {' AND '.join(clauses)} "
-        "GROUP BY user_id ORDER BY user_id LIMIT ?",
+        "SELECT u.user_id, u.n, max(coalesce((SELECT max(e.updated_us) FROM memories e WHERE e.user_id = u.user_id "
+        "AND e.updated_us <> e.created_us), 0), (SELECT max(c.created_us) FROM memories c "
+        "WHERE c.user_id = u.user_id)) "
+        f"FROM (SELECT user_id, count(*) AS n FROM memories WHERE {' AND '.join(clauses)} "
+        "GROUP BY user_id ORDER BY user_id LIMIT ?) u ORDER BY u.user_id",
         (*params, limit),
     ).fetchall()
 
