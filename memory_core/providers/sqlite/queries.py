@@ -65,9 +65,12 @@ def page(conn: sqlite3.Connection, f: MemoryFilter, sort: Sort, limit: int,
     clause, params = filters.where(f, lambda tags: _tagged_rows(conn, tags) >= _COMMON_TAG)
     if f.user_id is not None and sort.field is SortField.UPDATED:
         # Edited rows from their partial index by update; the others (updated = created) by creation; merged.
-        edited, edited_params = _ordered(clause, params, sort, cursor, limit, "m.updated_us <> m.created_us")
+        # Each index is named: from statistics the planner may read the edited rows by creation, then sort them.
+        edited, edited_params = _ordered(clause, params, sort, cursor, limit,
+                                         "m.updated_us <> m.created_us", "memories_user_edited")
         by_creation = Sort(field=SortField.CREATED, descending=sort.descending)
-        unedited, unedited_params = _ordered(clause, params, by_creation, cursor, limit, "m.updated_us = m.created_us")
+        unedited, unedited_params = _ordered(clause, params, by_creation, cursor, limit,
+                                             "m.updated_us = m.created_us", "memories_user_created")
         direction = "DESC" if sort.descending else "ASC"
         sql = (f"SELECT * FROM ({edited}) UNION ALL SELECT * FROM ({unedited}) "
                f"ORDER BY sort_key {direction}, id {direction} LIMIT ?")
@@ -81,11 +84,13 @@ def page(conn: sqlite3.Connection, f: MemoryFilter, sort: Sort, limit: int,
 
 
 def _ordered(clause: str, params: list[Any], sort: Sort, cursor: str | None, limit: int,
-             extra: str = "") -> tuple[str, list[Any]]:
-    """One page's ``SELECT`` (``RECORD_COLUMNS``, then ``sort_key``) of the rows matching ``clause`` and ``extra``."""
+             extra: str = "", index: str = "") -> tuple[str, list[Any]]:
+    """One page's ``SELECT`` (``RECORD_COLUMNS``, then ``sort_key``) of the rows matching ``clause`` and ``extra``,
+    read through ``index`` when one is named."""
     after, order, after_params = filters.keyset(sort, cursor)
     where = " AND ".join(part for part in (clause, extra, after) if part)
-    return (f"SELECT {RECORD_COLUMNS}, {filters.sort_column(sort)} AS sort_key FROM memories m WHERE {where} "
+    source = f"memories m INDEXED BY {index}" if index else "memories m"
+    return (f"SELECT {RECORD_COLUMNS}, {filters.sort_column(sort)} AS sort_key FROM {source} WHERE {where} "
             f"ORDER BY {order} LIMIT ?", [*params, *after_params, limit + 1])
 
 
@@ -117,9 +122,10 @@ def users(conn: sqlite3.Connection, prefix: str, limit: int, after: str | None) 
         params.append(after)
     # Per user: the latest update among edited rows (their partial index), the latest creation (created index).
     return conn.execute(
-        "SELECT u.user_id, u.n, max(coalesce((SELECT max(e.updated_us) FROM memories e WHERE e.user_id = u.user_id "
-        "AND e.updated_us <> e.created_us), 0), (SELECT max(c.created_us) FROM memories c "
-        "WHERE c.user_id = u.user_id)) "
+        "SELECT u.user_id, u.n, max("
+        "coalesce((SELECT max(e.updated_us) FROM memories e INDEXED BY memories_user_edited "
+        "WHERE e.user_id = u.user_id AND e.updated_us <> e.created_us), 0), "
+        "(SELECT max(c.created_us) FROM memories c WHERE c.user_id = u.user_id)) "
         f"FROM (SELECT user_id, count(*) AS n FROM memories WHERE {' AND '.join(clauses)} "
         "GROUP BY user_id ORDER BY user_id LIMIT ?) u ORDER BY u.user_id",
         (*params, limit),

@@ -101,6 +101,8 @@ _V6 = (  # vectors as int8 with a per-vector scale (vectors.encode): a quarter o
 _V7 = (  # a user's rows by last update: the edited ones from their own index, the others by creation (queries.page)
     "DROP INDEX memories_user_updated",  # every insert dirtied a page of it per user: half of ingest at 1M rows
     "CREATE INDEX memories_user_edited ON memories (user_id, updated_us, id) WHERE updated_us <> created_us",
+    "DROP INDEX memories_user_created",  # again with updated_us: the unedited are told apart in the index alone
+    "CREATE INDEX memories_user_created ON memories (user_id, created_us, id, updated_us)",
 )
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
