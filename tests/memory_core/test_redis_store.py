@@ -27,12 +27,13 @@ from memory_core.errors import (
     NotFoundError,
     StoreUnavailableError,
     UnsupportedError,
+    VersionConflictError,
 )
 from memory_core.interfaces import Capability, capabilities_of
 from memory_core.models import MemoryItem
 from memory_core.providers.redis import RedisMemory
 from memory_core.providers.redis.schema import KeySpace, toolkit_index_args
-from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord, Sort, SortField
+from memory_core.records import MemoryFilter, MemoryPatch, MemoryRecord, Sort, SortField, utcnow
 from memory_core.testing import MemoryStoreConformance
 from tests.helpers.servers_redis import RedisServer, free_port, redis_server, redis_server_with_password  # noqa: F401
 
@@ -171,6 +172,29 @@ async def test_toolkit_written_memories_are_browsed_searched_edited_deleted(serv
         assert await store.count_records(MemoryFilter(user_id="alice")) == 1
     finally:
         await store.aclose()
+
+
+async def test_redis_two_saves_of_one_version_in_the_same_microsecond_one_wins_one_conflicts(
+        server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two dashboard processes saving version 1 at the same microsecond write the same updated_at: the second save
+    must be a conflict, not taken for a retry of its own call (it was, and its text was lost while it reported
+    success: two winners in one round of test_state_postgres_processes)."""
+    one, two = await _open(server), await _open(server)
+    try:
+        await one.add_items([MemoryItem(user_id="alice", memory="Alice drinks green tea")])
+        record = (await one.list_records(MemoryFilter(user_id="alice"))).records[0]
+        frozen = utcnow()
+        monkeypatch.setattr("memory_core.providers.redis.store.utcnow", lambda: frozen)
+        outcomes = await asyncio.gather(  # both read version 1 before either writes
+            *(store.update_record(record.id, MemoryPatch(memory=f"from process {n}"), expected_version=1)
+              for n, store in ((1, one), (2, two))), return_exceptions=True)
+        saved = [o for o in outcomes if isinstance(o, MemoryRecord)]
+        conflicts = [o for o in outcomes if isinstance(o, VersionConflictError)]
+        assert len(saved) == len(conflicts) == 1
+        assert conflicts[0].current == saved[0] == await one.get_record(record.id)
+    finally:
+        await one.aclose()
+        await two.aclose()
 
 
 async def test_a_text_edit_that_would_hide_a_memory_from_the_agent_is_refused(server: RedisServer) -> None:

@@ -76,13 +76,14 @@ end
 return deleted
 """
 
-# KEYS[1] document; ARGV[1] expected version, ARGV[2] new document, ARGV[3] its updated_at.
-# Returns 'missing', 'conflict' or 'ok' (also for a retried call whose write already happened).
+# KEYS[1] document; ARGV[1] expected version, ARGV[2] new document, ARGV[3] its write token ($.write, new for each
+# call). Returns 'missing', 'conflict' or 'ok' (also for a retried call whose write already happened: its token is
+# there; another process's save of the same version, even in the same microsecond, has another token).
 UPDATE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
 local version = tonumber(string.match(redis.call('JSON.GET', KEYS[1], '$.version'), '^%[(%d+)%]$') or '1')
 local expected = tonumber(ARGV[1])
-if version == expected + 1 and redis.call('JSON.GET', KEYS[1], '$.updated_at') == '[' .. ARGV[3] .. ']' then
+if version == expected + 1 and redis.call('JSON.GET', KEYS[1], '$.write') == '["' .. ARGV[3] .. '"]' then
   return 'ok'
 end
 if version ~= expected then return 'conflict' end
@@ -187,8 +188,8 @@ class Scripts:
         return int(await self._call(self._delete, [*self._users, space.retrievals_key, space.retrieved_at_key,
                                                    space.retrieval_log_key, *keys], list(ids)))
 
-    async def update(self, key: str, expected_version: int, doc: str, updated_us: int) -> str:
-        return await self._call(self._update, [key], [expected_version, doc, updated_us])
+    async def update(self, key: str, expected_version: int, doc: str, token: str) -> str:
+        return await self._call(self._update, [key], [expected_version, doc, token])
 
     async def stamp(self, keys: Sequence[str], now_us: int) -> int:
         return int(await self._call(self._stamp, [self._space.seq_key, *self._users, *keys], [now_us]))

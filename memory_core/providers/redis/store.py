@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -281,8 +282,9 @@ class RedisMemory(RecordSearch, HidesFromAgent, MemoryEditor, MemoryBrowser, Mem
             vector = (await self._embed([item]))[0]
             if vector is not None:
                 doc["embedding"] = [float(x) for x in vector]
+        doc["write"] = token = secrets.token_hex(16)  # tells this call's save from any other of the same version
         outcome = await self._docs.scripts.update(key, expected_version, documents.dumps(doc, f"memory {record_id}"),
-                                                  now)
+                                                  token)
         if outcome != "ok":
             current = (await self._docs.load([key])).get(key)
             raise VersionConflictError(record_id, expected_version, current)
