@@ -247,7 +247,7 @@ def best_in_group(candidates: Sequence[Candidate], parts: Sequence[dict[str, flo
         scores.sort(reverse=True)
     best = []
     for group, p in zip(groups, parts, strict=True):
-        scores = members.get(group, []) if group is not None else []
+        scores = members.get(group, [])  # None is never a key
         first = 1 if scores and scores[0] == p["base"] else 0  # itself left out
         best.append(scores[first] if len(scores) > first else 0.0)
     return best

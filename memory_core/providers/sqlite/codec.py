@@ -24,21 +24,20 @@ def memory_row(rid: int, record_id: str, item: MemoryItem, created_us: int, upda
             json.dumps(item.metadata), created_us, updated_us, version)
 
 
+def _item_fields(row: Sequence[Any]) -> dict[str, Any]:
+    return {"user_id": row[2], "memory": row[3], "conversation": None if row[4] is None else json.loads(row[4]),
+            "tags": json.loads(row[5]), "metadata": json.loads(row[6])}
+
+
 def row_item(row: Sequence[Any]) -> MemoryItem:
     """The item of a row selected with :data:`RECORD_COLUMNS`."""
-    return MemoryItem.model_validate({
-        "user_id": row[2], "memory": row[3], "conversation": None if row[4] is None else json.loads(row[4]),
-        "tags": json.loads(row[5]), "metadata": json.loads(row[6]),
-    })
+    return MemoryItem.model_validate(_item_fields(row))
 
 
 def row_item_as_written(row: Sequence[Any]) -> MemoryItem:
     """The item of a row built without checking it again (it was checked when written): for the candidates a
     search ranks, of which only the few returned become records (:func:`row_record`)."""
-    return MemoryItem.model_construct(
-        user_id=row[2], memory=row[3], conversation=None if row[4] is None else json.loads(row[4]),
-        tags=json.loads(row[5]), metadata=json.loads(row[6]),
-    )
+    return MemoryItem.model_construct(**_item_fields(row))
 
 
 def row_record(row: Sequence[Any]) -> MemoryRecord:
